@@ -1,0 +1,72 @@
+"""Build the Bolt app from Settings and a session factory; it holds no business logic (STYLE rule 1)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What listeners need, handed to them through Bolt's context as `context["deps"]`."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def make_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A WebClient for the configured API base that retries 429 (after Retry-After), 5xx and connection errors."""
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=int(settings.http_timeout),
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
+    """The Bolt app with every listener registered and a global error handler.
+
+    HTTP mode verifies every request's signature; Socket Mode has no signatures to verify.
+    """
+    from handlers import register_all
+
+    settings = deps.settings
+    app = App(
+        client=make_client(settings, settings.secret("SLACK_BOT_TOKEN")),
+        signing_secret=None if socket_mode else settings.secret("SLACK_SIGNING_SECRET"),
+        request_verification_enabled=not socket_mode,
+        logger=logging.getLogger("paperbot.bolt"),
+    )
+
+    @app.middleware
+    def inject_deps(context: BoltContext, next: Any) -> None:  # noqa: A002 - Bolt's argument name
+        context["deps"] = deps
+        next()
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
+        logger.exception("unhandled error in a listener (%s)", body.get("type") or body.get("command"), exc_info=error)
+
+    register_all(app)
+    return app

@@ -1,0 +1,136 @@
+"""The `paperbot` command: builds objects from Settings and starts them; no business logic here (STYLE rule 1)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+from storage.db import current_revision, make_engine, make_sessions, upgrade
+
+log = logging.getLogger("paperbot")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(click.ClickException):
+    """A one-line reason on stderr and a non-zero exit."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"paperbot: {self.message}", err=True)
+
+
+def friendly(func: F) -> F:
+    """Turn configuration problems into one-line messages instead of tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            raise Failure(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers append long context), or its class name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def settings_from(ctx: click.Context) -> Settings:
+    obj = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        obj["settings"] = load_settings()
+        configure_logging(obj["settings"])
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def open_database(settings: Settings) -> Engine:
+    """An engine on DATABASE_URL, migrated to the newest schema unless PAPERBOT_AUTO_MIGRATE=0."""
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.auto_migrate:
+            upgrade(engine)
+        else:
+            engine.connect().close()
+    except Exception as exc:  # noqa: BLE001 - the driver's own error names the problem
+        url = engine.url.render_as_string(hide_password=True)
+        raise Failure(f"cannot open the database {url}: {first_line(exc)} (check DATABASE_URL)") from None
+    return engine
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="paperbot")
+def cli() -> None:
+    """paperbot: the Hugging Face Daily Papers as your team's Slack reading room."""
+
+
+@cli.command()
+@click.option("--http", "http_mode", is_flag=True, help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on (/healthz in Socket Mode too).")
+@click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
+@click.pass_context
+@friendly
+def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
+    from bot.app import Deps, build_app
+    from bot.server import HttpServer, make_wsgi
+
+    settings = settings_from(ctx)
+    socket_mode = bool(settings.slack_app_token) and not http_mode
+    if not socket_mode and not http_mode:
+        raise Failure("SLACK_APP_TOKEN is not set: set it for Socket Mode, or pass --http to serve HTTP mode")
+    settings.secret("SLACK_BOT_TOKEN")
+    settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
+    engine = open_database(settings)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    app = build_app(deps, socket_mode=socket_mode)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        health = HttpServer(make_wsgi(None, engine), host, port, threads=2).start()
+        log.info("Socket Mode; health check on %s/healthz", health.url)
+        SocketModeHandler(app, settings.secret("SLACK_APP_TOKEN")).start()
+    else:
+        HttpServer(make_wsgi(app, engine), host, port).run()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
+@click.pass_context
+@friendly
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Migrate the database to the newest schema (or --revision)."""
+    settings = settings_from(ctx)
+    engine = make_engine(settings.database_url)
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        before = current_revision(engine)
+        upgrade(engine, revision)
+        after = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - the driver's own error names the problem
+        raise Failure(f"cannot migrate {url}: {first_line(exc)} (check DATABASE_URL)") from None
+    click.echo(f"{url}: schema {before or 'empty'} -> {after}" if before != after else f"{url}: schema at {after}, nothing to do")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="paperbot", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,148 @@
+"""paperbot's configuration: one typed Settings object, built once from the environment and `.env`.
+
+This is the only module that reads the environment (STYLE rule 6). Everything else receives a Settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from datetime import time
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
+
+# How to obtain each secret, quoted when a command needs one that is missing.
+SECRET_HELP = {
+    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (see README, 'Connecting to Slack')",
+    "SLACK_SIGNING_SECRET": "the Signing Secret under Basic Information of your Slack app",
+    "SLACK_APP_TOKEN": "an app-level xapp- token with connections:write, under Basic Information > App-Level Tokens",
+    "SLACK_CLIENT_ID": "the Client ID under Basic Information of your Slack app",
+    "SLACK_CLIENT_SECRET": "the Client Secret under Basic Information of your Slack app",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it and says how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field("sqlite:///paperbot.db", alias="DATABASE_URL")
+    slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    hf_api_url: str = Field("https://huggingface.co/api/", alias="HF_API_URL")
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", alias="ARXIV_API_URL")
+    digest_channel: str | None = Field(None, alias="PAPERBOT_DIGEST_CHANNEL")
+    digest_time: str = Field("09:00", alias="PAPERBOT_DIGEST_TIME")
+    timezone: str = Field("UTC", alias="PAPERBOT_TIMEZONE")
+    digest_size: int = Field(10, ge=1, le=40, alias="PAPERBOT_DIGEST_SIZE")
+    auto_migrate: bool = Field(True, alias="PAPERBOT_AUTO_MIGRATE")
+    vote_emoji: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_VOTE_EMOJI, alias="PAPERBOT_VOTE_EMOJI")
+    http_timeout: float = Field(20.0, gt=0, alias="PAPERBOT_HTTP_TIMEOUT")
+    log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        check_zone(value)
+        return value
+
+    @field_validator("vote_emoji", mode="before")
+    @classmethod
+    def _split_emoji(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(e.strip().strip(":") for e in value.split(",") if e.strip())
+        return value
+
+    @field_validator("slack_api_url", "hf_api_url")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def secret(self, name: str) -> str:
+        """The value of a secret by its variable name, or a ConfigError that says how to get it."""
+        value = getattr(self, name.lower())
+        if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+            raise ConfigError(f"{name} is not set: put {SECRET_HELP[name]} in the environment or in .env")
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+
+def parse_clock(value: str) -> time:
+    """Parse a 24-hour clock time: `parse_clock("09:30") == time(9, 30)`."""
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time of day; write it as HH:MM, e.g. 09:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def check_zone(value: str) -> ZoneInfo:
+    """The ZoneInfo for an IANA zone name, or a ValueError that names it."""
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone; use a name like Europe/Berlin or UTC") from exc
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment and .env; keyword overrides win (used by the CLI and tests)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = Settings.model_fields.get(str(first["loc"][0])) if first["loc"] else None
+        name = (field.alias if field and field.alias else str(first["loc"][0])) if first["loc"] else "settings"
+        raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+# Slack tokens look like xoxb-…, xoxp-…, xapp-…; anything shaped like one is masked in every log line.
+_TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks anything that looks like a Slack token, so secrets never reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub(r"\1-…redacted…", message), None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at PAPERBOT_LOG_LEVEL with token redaction on every handler."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())

@@ -1,0 +1,66 @@
+"""Serving the Bolt app: HTTP mode on waitress (a production WSGI server) or Socket Mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
+from waitress.server import create_server
+
+from storage.db import ping
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
+    """`GET /healthz` (200 while the database answers, else 503) and, with an app, `POST /slack/events`."""
+    slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            healthy = ping(engine)
+            body = json.dumps({"ok": healthy, "database": "reachable" if healthy else "unreachable"}).encode()
+            start_response("200 OK" if healthy else "503 Service Unavailable",
+                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if slack is not None:
+            return slack(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+
+    return wsgi
+
+
+class HttpServer:
+    """A waitress server in the current thread (`run`) or a background thread (`start`, for tests)."""
+
+    def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = 8) -> None:
+        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="paperbot")
+        self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def run(self) -> None:
+        log.info("listening on %s (POST /slack/events, GET /healthz)", self.url)
+        self.server.run()
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self.server.run, name="paperbot-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.close()
+        if self._thread:
+            self._thread.join(timeout=5)

@@ -1,0 +1,12 @@
+"""Slack listeners, registered per kind. Each module has one `register(app)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import commands
+
+
+def register_all(app: App) -> None:
+    """Attach every listener kind to the app."""
+    commands.register(app)

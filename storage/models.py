@@ -1,0 +1,203 @@
+"""The schema: what paperbot remembers. Changes only through Alembic migrations (storage/migrations)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so migrations read the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Workspace(Base):
+    """A Slack workspace (team) the bot is installed in."""
+
+    __tablename__ = "workspaces"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Channel(Base):
+    """A channel and its own settings; None means 'use the deployment default from Settings'."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest_time: Mapped[str | None] = mapped_column(String(5))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_size: Mapped[int | None] = mapped_column(Integer)
+    min_upvotes: Mapped[int | None] = mapped_column(Integer)
+    include_weekends: Mapped[bool] = mapped_column(Boolean, default=False)
+    post_empty_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"keywords": [...], "authors": [...], "topics": [...]} applied fuzzily to each digest.
+    filters: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Paper(Base):
+    """One paper, keyed by its versionless arXiv id (new style `2410.13732` or old style `hep-th/9901001`)."""
+
+    __tablename__ = "papers"
+
+    arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(Json, default=list)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[date | None] = mapped_column(Date, index=True)
+    updated: Mapped[date | None] = mapped_column(Date)
+    categories: Mapped[list[str]] = mapped_column(Json, default=list)
+    primary_category: Mapped[str | None] = mapped_column(String(32), index=True)
+    comments: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    hf_upvotes: Mapped[int | None] = mapped_column(Integer)
+    hf_comments: Mapped[int | None] = mapped_column(Integer)
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    ai_keywords: Mapped[list[str]] = mapped_column(Json, default=list)
+    github_repo: Mapped[str | None] = mapped_column(String(512))
+    github_stars: Mapped[int | None] = mapped_column(Integer)
+    project_page: Mapped[str | None] = mapped_column(String(1024))
+    thumbnail: Mapped[str | None] = mapped_column(String(1024))
+    # The day it was on Hugging Face Daily Papers (None for papers known only from arXiv).
+    daily_date: Mapped[date | None] = mapped_column(Date, index=True)
+    source: Mapped[str] = mapped_column(String(16), default="hf")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class UpvoteSnapshot(Base):
+    """HF upvotes of a paper as seen on a given day, so 'trending this week' can be computed later."""
+
+    __tablename__ = "upvote_snapshots"
+    __table_args__ = (UniqueConstraint("arxiv_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    upvotes: Mapped[int] = mapped_column(Integer)
+
+
+class Post(Base):
+    """A Slack message that is about one paper: its reactions and thread belong to that paper."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts"),
+        Index("ix_posts_channel_paper", "team_id", "channel_id", "arxiv_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # digest | share | lookup
+    user_id: Mapped[str | None] = mapped_column(String(32))  # who shared it (share/lookup)
+    digest_run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reaction(Base):
+    """One person's emoji on one paper post. The unique key makes Slack's retries harmless."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_ts", "user_id", "emoji"),
+        Index("ix_reactions_paper", "arxiv_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    emoji: Mapped[str] = mapped_column(String(100))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reply(Base):
+    """A thread reply under a paper post; edits update it, deletes mark it."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "ts"),
+        Index("ix_replies_paper", "arxiv_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class DigestRun(Base):
+    """One channel's digest for one date, claimed atomically before anything is posted (exactly once)."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "digest_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    digest_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | done | empty | failed
+    claimed_by: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The papers chosen, in posting order, fixed at claim time so a resumed run posts the same list.
+    plan: Mapped[list[str]] = mapped_column(Json, default=list)
+    header_ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+

@@ -1,0 +1,314 @@
+"""A loopback Slack: a Web API server the bot's real WebClient talks to, and a sender of signed requests.
+
+`FakeSlack` speaks the Web API methods paperbot calls (JSON and form bodies, Bearer tokens), records every call,
+keeps the messages it was sent (so `conversations.replies`, `reactions.get` and `chat.getPermalink` answer with
+them), can fail the next N calls of a method (HTTP 429 + Retry-After, 5xx, or a Slack error such as
+`not_in_channel`), and has a `response_url` sink for slash-command replies.
+
+`SlackSender` signs requests exactly as Slack does (v0 HMAC-SHA256 over `v0:{timestamp}:{body}`) and posts slash
+commands, events and block actions into the bot's real HTTP endpoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+BOT_TOKEN = "xoxb-test-token"
+SIGNING_SECRET = "test-signing-secret"
+BOT_USER_ID = "UBOT0001"
+BOT_ID = "BBOT0001"
+TEAM_ID = "T0001"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    content_type: str
+
+
+@dataclass
+class Failure:
+    status: int
+    times: int
+    retry_after: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class FakeSlack:
+    """State and behaviour of the fake Web API; `url` is the base to give the bot as SLACK_API_URL."""
+
+    tokens: set[str] = field(default_factory=lambda: {BOT_TOKEN})
+    calls: list[Call] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
+    url: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _server: ThreadingHTTPServer | None = None
+
+    # ---- control -------------------------------------------------------------------------------------------
+    def fail_next(
+        self, method: str, *, status: int = 429, times: int = 1, retry_after: int | None = 1, error: str | None = None
+    ) -> None:
+        """Make the next `times` calls of `method` fail: HTTP `status` (429 carries Retry-After), or, with
+        `error`, an HTTP 200 `{"ok": false, "error": error}` as Slack answers e.g. `not_in_channel`."""
+        with self._lock:
+            self.failures.setdefault(method, []).append(Failure(status, times, retry_after, error))
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bot posted (chat.postMessage), oldest first, optionally in one channel."""
+        with self._lock:
+            if channel is not None:
+                return list(self.messages.get(channel, []))
+            return sorted((m for ms in self.messages.values() for m in ms), key=lambda m: float(m["ts"]))
+
+    def response_url(self, key: str | None = None) -> str:
+        return f"{self.url.removesuffix('/api/')}/response/{key or uuid.uuid4().hex}"
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Poll until `predicate()` is truthy (listeners run on Bolt's thread pool after the ack)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
+
+    # ---- Web API ---------------------------------------------------------------------------------------------
+    def next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1764150000 + n}.{n:06d}"
+
+    def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
+        with self._lock:
+            queue = self.failures.get(method)
+            if queue:
+                failure = queue[0]
+                failure.times -= 1
+                if failure.times <= 0:
+                    queue.pop(0)
+                if failure.error:
+                    return 200, {}, {"ok": False, "error": failure.error}
+                headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 and failure.retry_after else {}
+                return failure.status, headers, {"ok": False, "error": "ratelimited" if failure.status == 429 else "fatal_error"}
+        if token not in self.tokens:
+            return 200, {}, {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+        handler = getattr(self, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {}, {"ok": False, "error": "unknown_method"}
+        with self._lock:
+            return 200, {}, handler(params)
+
+    def api_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake Team", "user": "paperbot",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _blocks(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        blocks = p.get("blocks")
+        return json.loads(blocks) if isinstance(blocks, str) else (blocks or [])
+
+    def api_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = p.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not p.get("text") and not p.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        ts = self.next_ts()
+        message = {"type": "message", "text": p.get("text", ""), "ts": ts, "bot_id": BOT_ID, "user": BOT_USER_ID,
+                   "blocks": self._blocks(p), "channel": channel, "reactions": []}
+        if p.get("thread_ts"):
+            message["thread_ts"] = p["thread_ts"]
+        if p.get("metadata"):
+            message["metadata"] = json.loads(p["metadata"]) if isinstance(p["metadata"], str) else p["metadata"]
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": {k: v for k, v in message.items() if k != "channel"}}
+
+    def _find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+
+    def api_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(p.get("channel", ""), p.get("ts", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message.update(text=p.get("text", message["text"]), blocks=self._blocks(p) or message["blocks"])
+        return {"ok": True, "channel": p["channel"], "ts": p["ts"], "text": message["text"]}
+
+    def api_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self.next_ts()}
+
+    def api_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
+        ts = str(p.get("message_ts", ""))
+        return {"ok": True, "channel": p.get("channel"),
+                "permalink": f"https://fake.slack.test/archives/{p.get('channel')}/p{ts.replace('.', '')}"}
+
+    def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    def api_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = p.get("channel", ""), p.get("ts", "")
+        parent = self._find(channel, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [m for m in self.messages.get(channel, []) if m.get("thread_ts") == ts and m["ts"] != ts]
+        return {"ok": True, "messages": [parent, *replies], "has_more": False,
+                "response_metadata": {"next_cursor": ""}}
+
+    def api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = p.get("channel", "")
+        top = [m for m in self.messages.get(channel, []) if "thread_ts" not in m or m["thread_ts"] == m["ts"]]
+        return {"ok": True, "messages": list(reversed(top)), "has_more": False,
+                "response_metadata": {"next_cursor": ""}}
+
+    def api_reactions_get(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(p.get("channel", ""), p.get("timestamp", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "type": "message", "channel": p["channel"], "message": message}
+
+    def api_reactions_add(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self._find(p.get("channel", ""), p.get("timestamp", ""))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        message["reactions"].append({"name": p.get("name"), "count": 1, "users": [BOT_USER_ID]})
+        return {"ok": True}
+
+    def api_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        user = p.get("user", "")
+        profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
+        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile}}
+
+    def api_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        view = p.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **(view or {})}}
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                path = urlparse(self.path)
+                ctype = self.headers.get("Content-Type", "")
+                if path.path.startswith("/response/"):
+                    with fake._lock:
+                        fake.responses.append({"key": path.path.rsplit("/", 1)[1], **json.loads(raw or "{}")})
+                    return self._send(200, {}, {"ok": True})
+                params: dict[str, Any] = dict(parse_qsl(path.query))
+                if "json" in ctype:
+                    params.update(json.loads(raw or "{}"))
+                else:
+                    params.update(dict(parse_qsl(raw)))
+                auth = self.headers.get("Authorization", "")
+                token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
+                method = path.path.removeprefix("/api/")
+                with fake._lock:
+                    fake.calls.append(Call(method, params, token, ctype))
+                status, headers, body = fake.handle(method, params, token)
+                self._send(status, headers, body)
+
+            do_GET = do_POST
+
+            def _send(self, status: int, headers: dict[str, str], body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class SlackSender:
+    """Posts signed requests into the bot's real HTTP endpoint, as Slack's servers do."""
+
+    def __init__(self, endpoint: str, signing_secret: str = SIGNING_SECRET, team_id: str = TEAM_ID) -> None:
+        self.endpoint = endpoint
+        self.verifier = SignatureVerifier(signing_secret)
+        self.team_id = team_id
+        self.client = httpx.Client(timeout=15)
+
+    def signed_headers(self, body: str, *, timestamp: int | None = None, content_type: str) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self.verifier.generate_signature(timestamp=ts, body=body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature or "", "Content-Type": content_type}
+
+    def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
+             timestamp: int | None = None) -> httpx.Response:
+        all_headers = self.signed_headers(body, timestamp=timestamp, content_type=content_type)
+        all_headers.update(headers or {})
+        return self.client.post(self.endpoint, content=body.encode(), headers=all_headers)
+
+    def command(self, text: str, *, user: str = "U0001", channel: str = "C0001", command: str = "/papers",
+                response_url: str = "", **extra: str) -> httpx.Response:
+        """A slash command exactly as Slack sends it (form-encoded)."""
+        form = {"token": "legacy", "team_id": self.team_id, "team_domain": "fake", "channel_id": channel,
+                "channel_name": "papers", "user_id": user, "user_name": user.lower(), "command": command,
+                "text": text, "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A0001",
+                "is_enterprise_install": "false", **extra}
+        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
+              retry_reason: str = "http_timeout") -> httpx.Response:
+        """An Events API envelope; `retry_num` adds Slack's retry headers (the same event_id again)."""
+        envelope = {"token": "legacy", "team_id": self.team_id, "api_app_id": "A0001", "type": "event_callback",
+                    "event": event, "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+                    "event_time": int(time.time()), "is_ext_shared_channel": False,
+                    "authorizations": [{"team_id": self.team_id, "user_id": BOT_USER_ID, "is_bot": True,
+                                        "enterprise_id": None, "is_enterprise_install": False}]}
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason} if retry_num else None
+        return self.post(json.dumps(envelope), "application/json", headers=headers)
+
+    def action(self, action_id: str, value: str, *, user: str = "U0001", channel: str = "C0001",
+               message_ts: str = "1764150001.000001", response_url: str = "") -> httpx.Response:
+        """A block_actions interaction (form field `payload` holding JSON)."""
+        payload = {"type": "block_actions", "user": {"id": user, "team_id": self.team_id},
+                   "team": {"id": self.team_id, "domain": "fake"}, "api_app_id": "A0001",
+                   "channel": {"id": channel}, "container": {"type": "message", "message_ts": message_ts,
+                                                            "channel_id": channel},
+                   "response_url": response_url, "trigger_id": "1.2.3",
+                   "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
+                                "action_ts": str(time.time())}]}
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def close(self) -> None:
+        self.client.close()
