@@ -1,0 +1,94 @@
+"""arXiv identifiers and paper links: pure parsers, no I/O.
+
+Papers are keyed by their *versionless* arXiv id. Two id styles exist (arXiv's identifier scheme):
+new style `YYMM.NNNN` (0704–1412) / `YYMM.NNNNN` (from 1501), and old style `archive[.SC]/YYMMNNN`
+(9107–0703), each optionally followed by a version `vN`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The id patterns are written once and reused inside the link patterns below.
+_NEW = r"\d{4}\.\d{4,5}"
+_OLD = r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z][A-Za-z-]{1,8})?/\d{7}"
+_ID = rf"(?P<id>{_NEW}|{_OLD})(?P<version>v\d+)?"
+# An id ends where no further id character follows; a trailing sentence period is fine.
+_END = r"(?![\w\-]|\.\w)"
+
+_BARE = re.compile(rf"(?:arxiv:)?{_ID}(?:\.pdf)?", re.IGNORECASE)
+
+# Every link form of papers-apis.md. Hosts are matched case-insensitively; ids are case-sensitive
+# except the old-style subject class, which `_valid` checks.
+_LINK = re.compile(
+    r"(?:https?://)?(?:www\.)?"
+    r"(?:(?:export\.)?arxiv\.org/(?:abs|pdf|html)"
+    r"|(?:huggingface\.co|hf\.co)/papers"
+    r"|alphaxiv\.org/abs)"
+    rf"/{_ID}(?:\.pdf)?{_END}",
+    re.IGNORECASE,
+)
+# An explicit `arXiv:2410.13732` mention in prose counts too; a bare number does not (too many false hits).
+_MENTION = re.compile(rf"\barxiv:\s?{_ID}{_END}", re.IGNORECASE)
+
+
+def _valid(arxiv_id: str) -> bool:
+    """Whether year/month and number length fit arXiv's scheme (rejects e.g. `2413.12345`, `1501.1234`)."""
+    if "/" in arxiv_id:
+        archive, number = arxiv_id.split("/")
+        yymm = int(number[:4])
+        # Old-style ids ran from 9107 to 0703; the archive is lower case, a subject class upper case.
+        in_range = yymm >= 9107 or yymm <= 703
+        return in_range and archive.split(".")[0].islower() and 1 <= yymm % 100 <= 12
+    yymm_text, number = arxiv_id.split(".")
+    yymm = int(yymm_text)
+    if not 1 <= yymm % 100 <= 12 or yymm < 704:
+        return False
+    return len(number) == (4 if yymm <= 1412 else 5)
+
+
+def normalize_arxiv_id(text: str) -> tuple[str, str | None] | None:
+    """The versionless id and the version (or None) of an arXiv id, or None when `text` is not one.
+
+    >>> normalize_arxiv_id("arXiv:2410.13732v2")
+    ('2410.13732', 'v2')
+    >>> normalize_arxiv_id("math.CA/0611800.pdf")
+    ('math.CA/0611800', None)
+    >>> normalize_arxiv_id("2410.1373") is None
+    True
+    """
+    match = _BARE.fullmatch(text.strip())
+    if not match or not _valid(match["id"]):
+        return None
+    version = match["version"].lower() if match["version"] else None
+    return match["id"], version
+
+
+def find_arxiv_ids(text: str) -> list[str]:
+    """Versionless arXiv ids of every paper link (and `arXiv:` mention) in `text`, in order, no repeats.
+
+    Slack's `<url|label>` link syntax works as is: the URL ends at `|` or `>`.
+
+    >>> find_arxiv_ids("see <https://arxiv.org/abs/2410.13732v2|this> and hf.co/papers/2306.00356")
+    ['2410.13732', '2306.00356']
+    >>> find_arxiv_ids("https://www.alphaxiv.org/abs/some-slug")
+    []
+    """
+    found: list[tuple[int, str]] = []
+    for pattern in (_LINK, _MENTION):
+        found.extend((m.start(), m["id"]) for m in pattern.finditer(text) if _valid(m["id"]))
+    ids: list[str] = []
+    for _, arxiv_id in sorted(found):
+        if arxiv_id not in ids:
+            ids.append(arxiv_id)
+    return ids
+
+
+def arxiv_abs_url(arxiv_id: str) -> str:
+    """The arXiv abstract page: `arxiv_abs_url("2410.13732") == "https://arxiv.org/abs/2410.13732"`."""
+    return f"https://arxiv.org/abs/{arxiv_id}"
+
+
+def hf_paper_url(arxiv_id: str) -> str:
+    """The Hugging Face paper page: `hf_paper_url("2410.13732") == "https://huggingface.co/papers/2410.13732"`."""
+    return f"https://huggingface.co/papers/{arxiv_id}"
