@@ -6,7 +6,14 @@ Every user- or paper-supplied string goes through `escape` (mrkdwn needs &, <, >
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block as SlackBlock
 
 Block = dict[str, Any]
 
@@ -49,17 +56,22 @@ def section(text: str) -> Block:
 
 
 def context(*elements: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": e[:SECTION_LIMIT]} for e in elements[:10]]}
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": e[:SECTION_LIMIT]} for e in elements[:10]],
+    }
 
 
 def help_message(command: str = "/papers") -> dict[str, Any]:
     """The reply to `/papers help`: every subcommand with one line of explanation."""
     lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in USAGE)
+    intro = "*paperbot* keeps your team's reading room: the daily papers, your votes and your threads."
+    vote = "Vote with :+1: :fire: :heart: on a paper's message; discuss in its thread. The bot remembers."
     return {
         "text": f"paperbot: {command} help",
         "blocks": [
-            section(f"*paperbot* keeps your team's reading room: the daily papers, your votes and your threads.\n{lines}"),
-            context("Vote with :+1: :fire: :heart: on a paper's message; discuss in its thread. The bot remembers."),
+            section(f"{intro}\n{lines}"),
+            context(vote),
         ],
     }
 
@@ -67,4 +79,243 @@ def help_message(command: str = "/papers") -> dict[str, Any]:
 def usage_error(problem: str, command: str = "/papers") -> dict[str, Any]:
     """A short ephemeral reply naming what was wrong, followed by the usage."""
     usage = help_message(command)
-    return {"text": f"{problem} Try `{command} help`.", "blocks": [section(f":warning: {escape(problem)}"), *usage["blocks"]]}
+    return {
+        "text": f"{escape(problem)} Try `{command} help`.",
+        "blocks": [section(f":warning: {escape(problem)}"), *usage["blocks"]],
+    }
+
+
+# --- The daily digest: a header message, then one message per paper (issue #4).
+
+HF_PAPERS = "https://huggingface.co/papers"
+ARXIV = "https://arxiv.org"
+MAX_BLOCKS = 50
+HEADER_LIMIT = 150
+TITLE_LIMIT = 300
+AUTHOR_LIMIT = 80
+SUMMARY_LIMIT = 700
+URL_LIMIT = 1000
+SAVE_ACTION = "paper_save"
+DETAILS_ACTION = "paper_details"
+
+# Characters that would end a `<url|label>` link early or split it; percent-encoded in URLs.
+_URL_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", '"': "%22"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+
+
+class PaperLike(Protocol):
+    """What the builders read from a paper: `storage.models.Paper`, or any object with these attributes."""
+
+    @property
+    def arxiv_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def authors(self) -> Sequence[str] | None: ...
+    @property
+    def abstract(self) -> str | None: ...
+    @property
+    def ai_summary(self) -> str | None: ...
+    @property
+    def hf_upvotes(self) -> int | None: ...
+    @property
+    def hf_comments(self) -> int | None: ...
+    @property
+    def github_repo(self) -> str | None: ...
+    @property
+    def github_stars(self) -> int | None: ...
+    @property
+    def project_page(self) -> str | None: ...
+
+
+def fit(text: str, limit: int) -> str:
+    """Clip then escape so the *escaped* text stays within `limit`: `fit("a & b", 20) == "a &amp; b"`."""
+    cut = limit
+    while True:
+        out = escape(clip(text, max(cut, 1)))
+        if len(out) <= limit or cut <= 1:
+            return out
+        # Each escape adds characters; shrink the raw budget by the overshoot and try again.
+        cut -= len(out) - limit
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside `<url|label>`, or None: `safe_url("javascript:x") is None`."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith(("http://", "https://")) or len(url) > URL_LIMIT:
+        return None
+    url = "".join(_URL_UNSAFE.get(ch, ch) for ch in url if ch.isprintable())
+    return url.replace("&", "&amp;")
+
+
+def link(url: str | None, label: str, limit: int = TITLE_LIMIT) -> str:
+    """A mrkdwn link whose label can't break out (`|` neutralised, `<&>` escaped); plain label if no URL."""
+    text = fit(label, limit).replace("|", "¦")
+    href = safe_url(url)
+    return f"<{href}|{text}>" if href else text
+
+
+def github_url(repo: str | None) -> str | None:
+    """A GitHub link from a full URL or an `owner/name`: `github_url("a/b") == "https://github.com/a/b"`."""
+    if not repo:
+        return None
+    repo = repo.strip()
+    return repo if "://" in repo else f"https://github.com/{repo.strip('/')}"
+
+
+def paper_url(arxiv_id: str, kind: str = "hf") -> str:
+    """The paper's page: `kind` is "hf" (Hugging Face), "abs" or "pdf" (arXiv)."""
+    quoted = quote(arxiv_id.strip(), safe="/.")
+    return f"{HF_PAPERS}/{quoted}" if kind == "hf" else f"{ARXIV}/{kind}/{quoted}"
+
+
+def compact(n: int) -> str:
+    """A count for humans: `compact(950) == "950"`, `compact(12345) == "12.3k"`."""
+    if n < 1000:
+        return str(n)
+    return f"{n / 1000:.1f}".rstrip("0").rstrip(".") + "k"
+
+
+def author_line(authors: Sequence[str] | None) -> str:
+    """First three authors, then "et al.": `author_line(["A", "B", "C", "D"]) == "A, B, C et al."`."""
+    names = [" ".join(a.split()) for a in authors or [] if a and a.strip()]
+    shown = ", ".join(clip(n, AUTHOR_LIMIT) for n in names[:3])
+    return f"{shown} et al." if len(names) > 3 else shown
+
+
+def first_sentences(text: str | None, limit: int = 400) -> str:
+    """The opening sentences of an abstract, as many as fit in about `limit` characters (at least one)."""
+    if not text:
+        return ""
+    sentences = _SENTENCE_END.split(" ".join(text.split()))
+    out = sentences[0]
+    for s in sentences[1:]:
+        if len(out) + 1 + len(s) > limit:
+            break
+        out = f"{out} {s}"
+    return out
+
+
+def day_label(day: date) -> str:
+    """A date as people read it: `day_label(date(2025, 11, 24)) == "Monday, 24 November 2025"`."""
+    return f"{day:%A}, {day.day} {day:%B %Y}"
+
+
+def digest_header(*, day: date, count: int, total: int | None = None) -> dict[str, Any]:
+    """The message that opens a digest: the date, how many papers, and a link to the day on Hugging Face."""
+    url = f"{HF_PAPERS}/date/{day.isoformat()}"
+    papers = "1 paper" if count == 1 else f"{count} papers"
+    of_total = f" (top {count} of {total})" if total is not None and total > count else ""
+    body = f"*{papers}*{of_total} from Hugging Face Daily Papers · {link(url, 'see the whole day')}"
+    return {
+        "text": f"Daily papers for {day_label(day)}: {papers}{of_total}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": f"Daily Papers · {day_label(day)}"}},
+            section(body),
+            context("Vote with a reaction on a paper's message; discuss it in its thread."),
+        ],
+    }
+
+
+def empty_digest(*, day: date) -> dict[str, Any]:
+    """The short notice posted when a channel's digest has no papers for the day."""
+    url = f"{HF_PAPERS}/date/{day.isoformat()}"
+    text = f"No new papers today: nothing from Hugging Face Daily Papers of {day_label(day)} to post here."
+    return {"text": text, "blocks": [section(f"{text} {link(url, 'See the day on Hugging Face')}")]}
+
+
+def _links_line(paper: PaperLike) -> str:
+    parts = [
+        link(paper_url(paper.arxiv_id, "abs"), f"arXiv {paper.arxiv_id}", 80),
+        link(paper_url(paper.arxiv_id, "pdf"), "PDF"),
+    ]
+    repo = safe_url(github_url(paper.github_repo))
+    if repo:
+        stars = f" ★ {compact(paper.github_stars)}" if paper.github_stars is not None else ""
+        parts.append(link(github_url(paper.github_repo), f"GitHub{stars}"))
+    if safe_url(paper.project_page):
+        parts.append(link(paper.project_page, "Project page"))
+    return " · ".join(parts)
+
+
+def _stats_line(paper: PaperLike) -> str:
+    parts = []
+    if paper.hf_upvotes is not None:
+        parts.append(f"▲ {compact(paper.hf_upvotes)} upvote{'' if paper.hf_upvotes == 1 else 's'}")
+    if paper.hf_comments is not None:
+        parts.append(f"💬 {compact(paper.hf_comments)} comment{'' if paper.hf_comments == 1 else 's'}")
+    return " · ".join(parts)
+
+
+def _buttons(arxiv_id: str) -> Block:
+    def button(label: str, action_id: str) -> Block:
+        text = {"type": "plain_text", "text": label}
+        return {"type": "button", "text": text, "action_id": action_id, "value": arxiv_id[:2000]}
+
+    return {
+        "type": "actions",
+        "elements": [button("Save", SAVE_ACTION), button("Show details", DETAILS_ACTION)],
+    }
+
+
+def paper_message(paper: PaperLike, *, rank: int | None = None) -> dict[str, Any]:
+    """One digest message for one paper: linked title, authors, summary, links, HF stats and buttons."""
+    prefix = f"{rank}. " if rank is not None else ""
+    title = " ".join((paper.title or paper.arxiv_id).split())
+    authors = author_line(paper.authors)
+    head = f"*{prefix}{link(paper_url(paper.arxiv_id), title)}*"
+    if authors:
+        head += f"\n{fit(authors, 4 * AUTHOR_LIMIT)}"
+    blocks: list[Block] = [section(head)]
+    summary = (paper.ai_summary or "").strip() or first_sentences(paper.abstract)
+    if summary:
+        blocks.append(section(fit(summary, SUMMARY_LIMIT)))
+    blocks.append(context(*[e for e in (_links_line(paper), _stats_line(paper)) if e]))
+    blocks.append(_buttons(paper.arxiv_id))
+    by = f" — {authors}" if authors else ""
+    return {"text": fit(f"{prefix}{title}{by} (arXiv {paper.arxiv_id})", 500), "blocks": blocks}
+
+
+def validate(payload: dict[str, Any]) -> None:
+    """Raise ValueError if Slack would reject this message payload (limits and block schemas)."""
+    text = payload.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("message has no plain-text fallback `text`")
+    if len(text) > FALLBACK_LIMIT:
+        raise ValueError(f"fallback text is {len(text)} characters (limit {FALLBACK_LIMIT})")
+    blocks = payload.get("blocks", [])
+    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
+        raise ValueError(f"a message holds at most {MAX_BLOCKS} blocks")
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        raise ValueError("block_id values repeat within the message")
+    for i, block in enumerate(blocks):
+        try:
+            _validate_block(block)
+        except (SlackObjectFormationError, ValueError, TypeError) as exc:
+            raise ValueError(
+                f"block {i} ({block.get('type') if isinstance(block, dict) else block!r}): {exc}"
+            ) from exc
+
+
+def _validate_block(block: Any) -> None:
+    if not isinstance(block, dict):
+        raise ValueError("not an object")
+    parsed = SlackBlock.parse(block)
+    if parsed is None:
+        raise ValueError("unknown block type")
+    parsed.validate_json()
+    # slack_sdk silently drops keys it doesn't know; Slack itself rejects them.
+    if parsed.to_dict() != block:
+        raise ValueError("unexpected or malformed fields")
+    if block["type"] == "section":
+        texts = [block["text"]["text"]] if "text" in block else []
+        texts += [f.get("text", "") for f in block.get("fields", [])]
+        if not texts or not all(t.strip() for t in texts):
+            raise ValueError("a section needs non-empty text or fields")
+        if any(len(t) > SECTION_LIMIT for t in texts):
+            raise ValueError(f"section text exceeds {SECTION_LIMIT} characters")
+    if block["type"] == "context" and not 1 <= len(block.get("elements", [])) <= 10:
+        raise ValueError("a context holds 1 to 10 elements")
