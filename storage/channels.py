@@ -1,0 +1,77 @@
+"""Workspaces and channels with their digest settings (callers own the transaction; nothing here commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Channel, Workspace
+
+# Settings a channel may change from Slack (`/papers config`); anything else is not a channel setting.
+CHANNEL_SETTINGS = frozenset(
+    {"digest_enabled", "digest_time", "timezone", "digest_size", "min_upvotes", "include_weekends",
+     "post_empty_notice", "filters"}
+)
+
+
+def ensure_workspace(*, session: Session, team_id: str, name: str | None = None) -> Workspace:
+    """The Workspace row of `team_id`, created if missing (channels, posts and runs hang off it)."""
+    workspace = session.get(Workspace, team_id)
+    if workspace is not None:
+        return workspace
+    # A SAVEPOINT, so a concurrent insert of the same team (two replicas) costs us nothing but a re-read.
+    try:
+        with session.begin_nested():
+            workspace = Workspace(team_id=team_id, name=name)
+            session.add(workspace)
+    except IntegrityError:
+        workspace = session.get(Workspace, team_id)
+        assert workspace is not None
+    return workspace
+
+
+def get_channel(*, session: Session, team_id: str, channel_id: str) -> Channel | None:
+    """The channel's row, or None when nobody configured it yet."""
+    return session.scalars(
+        select(Channel).where(Channel.team_id == team_id, Channel.channel_id == channel_id)
+    ).one_or_none()
+
+
+def get_or_create_channel(*, session: Session, team_id: str, channel_id: str) -> Channel:
+    """The channel's row, created with deployment defaults (and its workspace) if missing."""
+    channel = get_channel(session=session, team_id=team_id, channel_id=channel_id)
+    if channel is not None:
+        return channel
+    ensure_workspace(session=session, team_id=team_id)
+    try:
+        with session.begin_nested():
+            channel = Channel(team_id=team_id, channel_id=channel_id, filters={})
+            session.add(channel)
+    except IntegrityError:
+        channel = get_channel(session=session, team_id=team_id, channel_id=channel_id)
+        assert channel is not None
+    return channel
+
+
+def digest_channels(*, session: Session, team_id: str | None = None) -> Sequence[Channel]:
+    """Channels that want the daily digest, optionally in one workspace, in a stable order."""
+    query = select(Channel).where(Channel.digest_enabled.is_(True))
+    if team_id is not None:
+        query = query.where(Channel.team_id == team_id)
+    return session.scalars(query.order_by(Channel.team_id, Channel.channel_id)).all()
+
+
+def update_channel(*, session: Session, team_id: str, channel_id: str, **changes: Any) -> Channel:
+    """Change a channel's digest settings; unknown names raise ValueError naming them."""
+    unknown = sorted(set(changes) - CHANNEL_SETTINGS)
+    if unknown:
+        raise ValueError(f"not a channel setting: {', '.join(unknown)}")
+    channel = get_or_create_channel(session=session, team_id=team_id, channel_id=channel_id)
+    for name, value in changes.items():
+        setattr(channel, name, value)
+    session.flush()
+    return channel
