@@ -1,0 +1,220 @@
+"""Papers: the one idempotent upsert every source goes through, and the reads the digest and search need.
+
+Merge rules (issue #3): a paper is keyed by its versionless arXiv id; a None, empty string or empty list in a
+record never overwrites a known value; any other value that differs replaces the stored one (so upvotes, stars
+and comment counts follow the newest fetch), except `version` and `updated`, which only move forward, and
+`source`, which only moves up in trust (sample < snapshot < arxiv < hf). Unchanged papers are not written
+at all, so re-importing a file leaves every row, `updated_at` included, as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from bot.sources import PaperRecord
+from storage.models import Paper, UpvoteSnapshot, utcnow
+
+PAPERS: Table = Paper.__table__  # type: ignore[assignment]
+SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]
+
+# Everything a record can say about a paper, besides its key and where it came from.
+DATA_FIELDS = tuple(f.name for f in dataclasses.fields(PaperRecord) if f.name not in ("arxiv_id", "source"))
+SOURCE_RANK = {"sample": 0, "snapshot": 1, "arxiv": 2, "hf": 3}
+
+# Ids per SELECT ... IN (...): within every driver's parameter limit, big enough to amortise the round trip.
+CHUNK = 1000
+
+
+@dataclasses.dataclass
+class UpsertStats:
+    """What an upsert did: every record counts exactly once as inserted, updated or unchanged."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertStats) -> UpsertStats:
+        return UpsertStats(
+            self.inserted + other.inserted, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+    def merge(self, other: UpsertStats) -> None:
+        """Add `other`'s counts to this one in place."""
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+def upsert_papers(
+    *, session: Session, records: Iterable[PaperRecord], seen_on: date | None = None
+) -> UpsertStats:
+    """Insert new papers and merge known ones; with `seen_on`, keep that day's HF upvotes per paper."""
+    stats = UpsertStats()
+    for chunk in _chunks(records, CHUNK):
+        stats.merge(_upsert_chunk(session, chunk))
+        if seen_on is not None:
+            _snapshot_upvotes(session, chunk, seen_on)
+    return stats
+
+
+def get_paper(*, session: Session, arxiv_id: str) -> Paper | None:
+    """The paper with this versionless arXiv id, or None."""
+    # populate_existing: the upsert writes through Core, so objects already in this session may be stale.
+    return session.get(Paper, arxiv_id, populate_existing=True)
+
+
+def get_papers(*, session: Session, arxiv_ids: Iterable[str]) -> dict[str, Paper]:
+    """The known papers among `arxiv_ids`, by id (unknown ids are simply absent)."""
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(set(arxiv_ids), CHUNK):
+        query = select(Paper).where(Paper.arxiv_id.in_(chunk)).execution_options(populate_existing=True)
+        found.update((p.arxiv_id, p) for p in session.scalars(query))
+    return found
+
+
+def daily_papers(*, session: Session, day: date) -> list[Paper]:
+    """The papers on HF Daily Papers on `day`, most upvoted first (unknown upvotes last, then by id)."""
+    query = (
+        select(Paper)
+        .where(Paper.daily_date == day)
+        # `IS NULL` sorts false (0) before true (1) everywhere, unlike NULLS LAST which not every engine has.
+        .order_by(Paper.hf_upvotes.is_(None), Paper.hf_upvotes.desc(), Paper.arxiv_id)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def count_papers(*, session: Session) -> int:
+    """How many papers the database knows."""
+    return session.scalar(select(func.count()).select_from(PAPERS)) or 0
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _upsert_chunk(session: Session, records: Sequence[PaperRecord]) -> UpsertStats:
+    """One SELECT for the chunk's known rows, then one bulk INSERT and one bulk UPDATE."""
+    ids = {r.arxiv_id for r in records}
+    columns = [PAPERS.c.arxiv_id, PAPERS.c.source, *(PAPERS.c[name] for name in DATA_FIELDS)]
+    rows = session.execute(select(*columns).where(PAPERS.c.arxiv_id.in_(ids))).mappings()
+    known = {row["arxiv_id"]: dict(row) for row in rows}
+    now = utcnow()
+    new: dict[str, dict[str, Any]] = {}
+    changed: set[str] = set()
+    stats = UpsertStats()
+    for record in records:
+        current = new.get(record.arxiv_id) or known.get(record.arxiv_id)
+        if current is None:
+            new[record.arxiv_id] = _new_row(record, now)
+            stats.inserted += 1
+        elif _merge_into(current, record):
+            if record.arxiv_id in known:
+                changed.add(record.arxiv_id)
+            stats.updated += 1
+        else:
+            stats.unchanged += 1
+    if new:
+        session.connection().execute(_insert_ignoring_duplicates(session, PAPERS), list(new.values()))
+    if changed:
+        _update_rows(session, [known[i] for i in changed], now)
+    return stats
+
+
+def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
+    row = {name: getattr(record, name) for name in DATA_FIELDS}
+    # Lists are copied so later merges into this pending row never alias the caller's record.
+    row.update(
+        authors=list(record.authors), categories=list(record.categories), ai_keywords=list(record.ai_keywords)
+    )
+    row.update(arxiv_id=record.arxiv_id, source=record.source, created_at=now, updated_at=now)
+    return row
+
+
+def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
+    """Apply the merge rules of this module's docstring to `row`; True when anything changed."""
+    changed = False
+    for name in DATA_FIELDS:
+        value = getattr(record, name)
+        if value is None or value == "" or value == []:
+            continue
+        if name == "version" and _version_number(value) <= _version_number(row["version"]):
+            continue
+        if name == "updated" and row["updated"] is not None and value <= row["updated"]:
+            continue
+        if row[name] != value:
+            row[name] = list(value) if isinstance(value, list) else value
+            changed = True
+    if SOURCE_RANK.get(record.source, 0) > SOURCE_RANK.get(row["source"], 0):
+        row["source"] = record.source
+        changed = True
+    return changed
+
+
+def _version_number(version: str | None) -> int:
+    """`_version_number("v3") == 3`; None or anything unparsable counts as 0."""
+    digits = (version or "").lstrip("vV")
+    return int(digits) if digits.isdigit() else 0
+
+
+def _update_rows(session: Session, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Rewrite the data columns of changed rows in one executemany (uniform keys keep it one statement)."""
+    names = ("source", *DATA_FIELDS)
+    statement = (
+        update(PAPERS)
+        .where(PAPERS.c.arxiv_id == bindparam("key"))
+        .values({name: bindparam(f"v_{name}") for name in names} | {"updated_at": bindparam("v_updated_at")})
+    )
+    params = [
+        {"key": row["arxiv_id"], "v_updated_at": now} | {f"v_{n}": row[n] for n in names} for row in rows
+    ]
+    session.connection().execute(statement, params)
+
+
+def _snapshot_upvotes(session: Session, records: Sequence[PaperRecord], day: date) -> None:
+    """Keep each paper's upvotes as seen on `day`; a later fetch the same day overwrites that day's figure."""
+    latest = {r.arxiv_id: r.hf_upvotes for r in records if r.hf_upvotes is not None}
+    if not latest:
+        return
+    query = select(SNAPSHOTS.c.arxiv_id, SNAPSHOTS.c.upvotes).where(
+        SNAPSHOTS.c.day == day, SNAPSHOTS.c.arxiv_id.in_(latest)
+    )
+    known: dict[str, int] = {i: n for i, n in session.execute(query)}
+    fresh = [{"arxiv_id": i, "day": day, "upvotes": n} for i, n in latest.items() if i not in known]
+    stale = [{"key": i, "v_upvotes": n} for i, n in latest.items() if i in known and known[i] != n]
+    if fresh:
+        session.connection().execute(_insert_ignoring_duplicates(session, SNAPSHOTS), fresh)
+    if stale:
+        statement = (
+            update(SNAPSHOTS)
+            .where(SNAPSHOTS.c.arxiv_id == bindparam("key"), SNAPSHOTS.c.day == day)
+            .values(upvotes=bindparam("v_upvotes"))
+        )
+        session.connection().execute(statement, stale)
+
+
+def _insert_ignoring_duplicates(session: Session, table: Table) -> Insert:
+    """INSERT that skips rows a concurrent writer added since our SELECT rather than fail the transaction."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table)

@@ -1,0 +1,131 @@
+"""The paper upsert: idempotent, merge rules, per-day upvote snapshots, and the reads built on it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sources import PaperRecord
+from storage.models import UpvoteSnapshot
+from storage.papers import (
+    UpsertStats,
+    count_papers,
+    daily_papers,
+    get_paper,
+    get_papers,
+    upsert_papers,
+)
+
+DAY = date(2025, 11, 24)
+
+
+def record(arxiv_id: str = "2411.00001", **fields: object) -> PaperRecord:
+    values: dict[str, object] = {"title": f"Paper {arxiv_id}", "authors": ["Ada Lovelace"], "daily_date": DAY}
+    values.update(fields)
+    return PaperRecord(arxiv_id=arxiv_id, **values)  # type: ignore[arg-type]
+
+
+def upsert(
+    sessions: sessionmaker[Session], *records: PaperRecord, seen_on: date | None = None
+) -> UpsertStats:
+    with sessions.begin() as s:
+        return upsert_papers(session=s, records=list(records), seen_on=seen_on)
+
+
+def snapshots(sessions: sessionmaker[Session]) -> list[tuple[str, date, int]]:
+    with sessions.begin() as s:
+        rows = s.execute(select(UpvoteSnapshot.arxiv_id, UpvoteSnapshot.day, UpvoteSnapshot.upvotes))
+        return sorted((i, d, n) for i, d, n in rows)
+
+
+def test_upserting_the_same_records_twice_changes_nothing(sessions: sessionmaker[Session]) -> None:
+    papers = [
+        record("2411.00001", hf_upvotes=5),
+        record("hep-th/9901001", title="Old style", hf_upvotes=None),
+    ]
+    assert upsert(sessions, *papers, seen_on=DAY) == UpsertStats(inserted=2)
+    with sessions.begin() as s:
+        stamp = get_paper(session=s, arxiv_id="hep-th/9901001").updated_at  # type: ignore[union-attr]
+
+    assert upsert(sessions, *papers, seen_on=DAY) == UpsertStats(unchanged=2)
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 2
+        assert get_paper(session=s, arxiv_id="hep-th/9901001").updated_at == stamp  # type: ignore[union-attr]
+    assert snapshots(sessions) == [("2411.00001", DAY, 5)]
+
+
+def test_none_and_empty_never_overwrite_but_new_values_do(sessions: sessionmaker[Session]) -> None:
+    upsert(sessions, record(abstract="An abstract.", categories=["cs.CL"], hf_upvotes=3, github_stars=10))
+
+    partial = record(title="Paper 2411.00001", authors=[], abstract=None, categories=[], hf_upvotes=7)
+    assert upsert(sessions, partial) == UpsertStats(updated=1)
+
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2411.00001")
+        assert paper is not None
+        assert (paper.abstract, paper.categories, paper.authors) == (
+            "An abstract.",
+            ["cs.CL"],
+            ["Ada Lovelace"],
+        )
+        assert (paper.hf_upvotes, paper.github_stars) == (7, 10)
+
+
+def test_version_and_source_only_move_forward(sessions: sessionmaker[Session]) -> None:
+    upsert(sessions, record(version="v3", updated=date(2025, 2, 1), source="hf"))
+    older = record(version="v2", updated=date(2025, 1, 1), source="snapshot", doi="10.1/x")
+    assert upsert(sessions, older) == UpsertStats(updated=1)  # the DOI is new
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2411.00001")
+        assert paper is not None
+        assert (paper.version, paper.updated, paper.source, paper.doi) == (
+            "v3",
+            date(2025, 2, 1),
+            "hf",
+            "10.1/x",
+        )
+
+
+def test_duplicates_within_one_call_merge(sessions: sessionmaker[Session]) -> None:
+    stats = upsert(sessions, record(hf_upvotes=1), record(hf_upvotes=1), record(hf_upvotes=4))
+    assert stats == UpsertStats(inserted=1, unchanged=1, updated=1)
+    with sessions.begin() as s:
+        assert get_paper(session=s, arxiv_id="2411.00001").hf_upvotes == 4  # type: ignore[union-attr]
+
+
+def test_upvote_snapshots_are_kept_per_day(sessions: sessionmaker[Session]) -> None:
+    next_day = date(2025, 11, 25)
+    upsert(sessions, record(hf_upvotes=3), seen_on=DAY)
+    upsert(sessions, record(hf_upvotes=9), seen_on=DAY)  # a later fetch the same day wins
+    upsert(sessions, record(hf_upvotes=12), seen_on=next_day)
+    upsert(sessions, record("2411.00002", hf_upvotes=None), seen_on=next_day)  # unknown upvotes: no snapshot
+    assert snapshots(sessions) == [("2411.00001", DAY, 9), ("2411.00001", next_day, 12)]
+
+
+def test_daily_papers_ranks_by_upvotes_unknown_last(sessions: sessionmaker[Session]) -> None:
+    upsert(
+        sessions,
+        record("2411.00003", hf_upvotes=None),
+        record("2411.00002", hf_upvotes=8),
+        record("2411.00004", hf_upvotes=8),
+        record("2411.00001", hf_upvotes=20),
+        record("2411.00009", hf_upvotes=99, daily_date=date(2025, 11, 21)),
+        record("2411.00010", hf_upvotes=99, daily_date=None),
+    )
+    with sessions.begin() as s:
+        ranked = [p.arxiv_id for p in daily_papers(session=s, day=DAY)]
+        found = get_papers(session=s, arxiv_ids=["2411.00002", "9999.99999"])
+    assert ranked == ["2411.00001", "2411.00002", "2411.00004", "2411.00003"]
+    assert list(found) == ["2411.00002"]
+
+
+def test_a_large_batch_spans_chunks(sessions: sessionmaker[Session]) -> None:
+    batch = [record(f"2411.{n:05d}", hf_upvotes=n) for n in range(2500)]
+    assert upsert(sessions, *batch) == UpsertStats(inserted=2500)
+    batch[1234] = record("2411.01234", hf_upvotes=0, github_stars=3)
+    assert upsert(sessions, *batch) == UpsertStats(updated=1, unchanged=2499)
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 2500
+        assert get_paper(session=s, arxiv_id="2411.01234").github_stars == 3  # type: ignore[union-attr]
