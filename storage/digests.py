@@ -1,8 +1,9 @@
 """Digest runs: one claim per (workspace, channel, date), so a digest is posted exactly once.
 
 A run is claimed by INSERTing its row: the unique key (team_id, channel_id, digest_date) lets exactly one
-worker win, on SQLite and PostgreSQL alike. The winner keeps a heartbeat; a claim whose heartbeat is older than
-the lease belongs to a dead worker and is taken over with a compare-and-swap UPDATE, so two rescuers cannot both win.
+worker win, on SQLite and PostgreSQL alike. The winner keeps a heartbeat; a claim whose heartbeat is older
+than the lease belongs to a dead worker and is taken over with a compare-and-swap UPDATE, so two rescuers
+cannot both win.
 Callers own the transaction and must commit a claim before posting anything (nothing here commits).
 """
 
