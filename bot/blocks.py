@@ -263,7 +263,7 @@ def _buttons(arxiv_id: str) -> Block:
 def paper_message(paper: PaperLike, *, rank: int | None = None) -> dict[str, Any]:
     """One digest message for one paper: linked title, authors, summary, links, HF stats and buttons."""
     prefix = f"{rank}. " if rank is not None else ""
-    title = " ".join((paper.title or paper.arxiv_id).split())
+    title = " ".join((paper.title or "").split()) or paper.arxiv_id
     authors = author_line(paper.authors)
     head = f"*{prefix}{link(paper_url(paper.arxiv_id), title)}*"
     if authors:
@@ -303,6 +303,10 @@ def validate(payload: dict[str, Any]) -> None:
 def _validate_block(block: Any) -> None:
     if not isinstance(block, dict):
         raise ValueError("not an object")
+    if block.get("type") == "section":
+        _validate_section(block)
+    if block.get("type") == "context" and not 1 <= len(block.get("elements", [])) <= 10:
+        raise ValueError("a context holds 1 to 10 elements")
     parsed = SlackBlock.parse(block)
     if parsed is None:
         raise ValueError("unknown block type")
@@ -310,12 +314,12 @@ def _validate_block(block: Any) -> None:
     # slack_sdk silently drops keys it doesn't know; Slack itself rejects them.
     if parsed.to_dict() != block:
         raise ValueError("unexpected or malformed fields")
-    if block["type"] == "section":
-        texts = [block["text"]["text"]] if "text" in block else []
-        texts += [f.get("text", "") for f in block.get("fields", [])]
-        if not texts or not all(t.strip() for t in texts):
-            raise ValueError("a section needs non-empty text or fields")
-        if any(len(t) > SECTION_LIMIT for t in texts):
-            raise ValueError(f"section text exceeds {SECTION_LIMIT} characters")
-    if block["type"] == "context" and not 1 <= len(block.get("elements", [])) <= 10:
-        raise ValueError("a context holds 1 to 10 elements")
+
+
+def _validate_section(block: Block) -> None:
+    texts = [block["text"].get("text", "")] if isinstance(block.get("text"), dict) else []
+    texts += [f.get("text", "") for f in block.get("fields", []) if isinstance(f, dict)]
+    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        raise ValueError("a section needs non-empty text or fields")
+    if any(len(t) > SECTION_LIMIT for t in texts):
+        raise ValueError(f"section text exceeds {SECTION_LIMIT} characters")
