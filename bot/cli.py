@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -126,6 +127,34 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     except Exception as exc:  # noqa: BLE001 - the driver's own error names the problem
         raise Failure(f"cannot migrate {url}: {first_line(exc)} (check DATABASE_URL)") from None
     click.echo(f"{url}: schema {before or 'empty'} -> {after}" if before != after else f"{url}: schema at {after}, nothing to do")
+
+
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1), help="Rows a commit.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (broken records are still listed).")
+@click.pass_context
+@friendly
+def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int, no_progress: bool) -> None:
+    """Bulk import HF daily_papers JSON arrays or arXiv snapshot JSON lines (.gz too); safe to repeat."""
+    from bot.sources.importers import ImportFailure, detect_format, import_paths
+
+    try:
+        for path in paths:  # a typo in a path fails before the database is touched
+            detect_format(path)
+    except ImportFailure as exc:
+        raise Failure(str(exc)) from None
+    engine = open_database(settings_from(ctx))
+    try:
+        sessions = make_sessions(engine)
+        report = import_paths(paths, sessions=sessions, batch_size=batch_size, progress=not no_progress)
+    except ImportFailure as exc:
+        raise Failure(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(report.summary())
+    if report.accepted == 0 and report.rejected_count:
+        raise Failure(f"nothing imported: all {report.rejected_count:,} records were rejected")
 
 
 def main(argv: list[str] | None = None) -> None:

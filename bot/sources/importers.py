@@ -1,0 +1,327 @@
+"""Bulk import (`paperbot import PATH...`): HF `daily_papers` JSON arrays and arXiv snapshot JSON lines.
+
+The format is told by content, never by file name: gzip by its magic bytes, then the first non-space byte,
+`[` for a JSON array of HF items, `{` for JSON lines. Files are streamed (constant memory) and written in
+batches, one transaction per batch, through storage.papers.upsert_papers, so importing a file twice changes
+nothing.
+A malformed record is reported with its file and line (or item) number and skipped; the rest imports.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.links import normalize_arxiv_id
+from bot.sources import PaperRecord
+from bot.sources.hf import parse_daily_item
+from storage.papers import UpsertStats, upsert_papers
+
+DEFAULT_BATCH = 5000
+HF_ARRAY = "hf-daily-papers"
+SNAPSHOT = "arxiv-snapshot"
+# Broken records are all printed, but only this many are kept in the report, so memory stays constant.
+KEEP_REJECTED = 1000
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+
+
+class ImportFailure(Exception):
+    """A path cannot be imported at all (missing, unreadable, not a known format); the message says which."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that was skipped: where it is and why."""
+
+    path: str
+    where: str  # "line 17" or "item 3"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.where}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    """What an import did: records read, the upsert's counts, and the rejected records."""
+
+    read: int = 0
+    stats: UpsertStats = field(default_factory=UpsertStats)
+    rejected_count: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def reject(self, item: Rejected) -> None:
+        """Count a rejected record, keeping the first KEEP_REJECTED of them."""
+        self.rejected_count += 1
+        if len(self.rejected) < KEEP_REJECTED:
+            self.rejected.append(item)
+
+    @property
+    def accepted(self) -> int:
+        return self.stats.total
+
+    def summary(self) -> str:
+        """One line: `read 10, inserted 7, updated 0, unchanged 1, rejected 2 in 0.3 s (33 records/s)`."""
+        rate = self.read / self.seconds if self.seconds > 0 else 0.0
+        s = self.stats
+        return (
+            f"read {self.read:,}, inserted {s.inserted:,}, updated {s.updated:,}, unchanged {s.unchanged:,},"
+            f" rejected {self.rejected_count:,} in {self.seconds:.1f} s ({rate:,.0f} records/s)"
+        )
+
+
+def import_paths(
+    paths: Sequence[str | Path],
+    *,
+    sessions: sessionmaker[Session],
+    batch_size: int = DEFAULT_BATCH,
+    console: Console | None = None,
+    progress: bool = True,
+) -> ImportReport:
+    """Import every path (after checking all of them first); raises ImportFailure naming a bad path."""
+    console = console or Console(stderr=True)
+    plan = [(Path(p), detect_format(Path(p))) for p in paths]
+    report = ImportReport()
+    started = time.perf_counter()
+    with _progress(console, enabled=progress) as bar:
+        for path, kind in plan:
+            file_report = _import_file(path, kind, sessions=sessions, batch_size=batch_size, bar=bar)
+            if len(plan) > 1:
+                _say(bar.console, f"{path}: {file_report.summary()}")
+            _add(report, file_report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def detect_format(path: Path) -> str | None:
+    """HF_ARRAY, SNAPSHOT, or None for an empty file; ImportFailure for a missing/unreadable/other file."""
+    try:
+        with path.open("rb") as raw, _decompressed(raw) as stream:
+            head = b""
+            while not head:
+                chunk = stream.read(65536)
+                if not chunk:
+                    return None
+                head = chunk.lstrip()
+    except FileNotFoundError:
+        raise ImportFailure(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImportFailure(f"{path}: is a directory, not a file") from None
+    except (OSError, EOFError) as exc:  # PermissionError, a truncated or corrupt .gz
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImportFailure(f"{path}: cannot be read ({reason})") from None
+    if head.startswith(b"["):
+        return HF_ARRAY
+    if head.startswith(b"{"):
+        return SNAPSHOT
+    raise ImportFailure(
+        f"{path}: not a Hugging Face daily_papers JSON array nor arXiv snapshot JSON lines"
+        " (it should start with '[' or '{')"
+    )
+
+
+def parse_snapshot_record(obj: Any) -> PaperRecord:
+    """A PaperRecord from one arXiv metadata snapshot object; raises ValueError saying what is wrong.
+
+    >>> record = parse_snapshot_record({"id": "hep-th/9901001", "title": "A\\n B", "categories": "hep-th"})
+    >>> record.title, record.primary_category
+    ('A B', 'hep-th')
+    """
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    raw_id, title = obj.get("id"), _collapse(obj.get("title"))
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise ValueError("missing id")
+    parsed = normalize_arxiv_id(raw_id)
+    if parsed is None:
+        raise ValueError(f"id {raw_id!r} is not an arXiv id")
+    if title is None:
+        raise ValueError(f"{parsed[0]}: missing title")
+    versions = [v for v in obj.get("versions") or () if isinstance(v, dict)]
+    # The snapshot's id is versionless; its newest version is the last entry of `versions`.
+    version = parsed[1] or (_text(versions[-1].get("version")) if versions else None)
+    categories = obj["categories"].split() if isinstance(obj.get("categories"), str) else []
+    return PaperRecord(
+        arxiv_id=parsed[0],
+        version=version,
+        title=title,
+        authors=_snapshot_authors(obj),
+        abstract=_collapse(obj.get("abstract")),
+        published=_rfc2822_date(versions[0].get("created")) if versions else None,
+        updated=_iso_date(obj.get("update_date")),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
+        comments=_collapse(obj.get("comments")),
+        journal_ref=_collapse(obj.get("journal-ref")),
+        doi=_text(obj.get("doi")),
+        source="snapshot",
+    )
+
+
+def _import_file(
+    path: Path, kind: str | None, *, sessions: sessionmaker[Session], batch_size: int, bar: Progress
+) -> ImportReport:
+    """Stream one file into the database, a transaction per batch; broken records are printed as they come."""
+    report = ImportReport()
+    if kind is None:
+        return report
+    started = time.perf_counter()
+    task = bar.add_task(path.name, total=path.stat().st_size, records=0)
+    with path.open("rb") as raw, _decompressed(raw) as stream:
+        items = _json_lines(stream, str(path)) if kind == SNAPSHOT else _hf_array(stream, str(path))
+        batch: list[PaperRecord] = []
+        for item in items:
+            report.read += 1
+            if isinstance(item, Rejected):
+                report.reject(item)
+                _say(bar.console, f"skipped {item}")
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                _flush(batch, report, sessions)
+                bar.update(task, completed=raw.tell(), records=report.read)
+        _flush(batch, report, sessions)
+        bar.update(task, completed=raw.tell(), records=report.read)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _flush(batch: list[PaperRecord], report: ImportReport, sessions: sessionmaker[Session]) -> None:
+    if batch:
+        with sessions.begin() as session:
+            report.stats.merge(upsert_papers(session=session, records=batch))
+        batch.clear()
+
+
+def _json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield parse_snapshot_record(json.loads(line))
+        except json.JSONDecodeError as exc:
+            yield Rejected(name, f"line {number}", f"bad JSON ({exc.msg} at column {exc.colno})")
+        except UnicodeDecodeError:
+            yield Rejected(name, f"line {number}", "not UTF-8 text")
+        except ValueError as exc:
+            yield Rejected(name, f"line {number}", str(exc))
+
+
+def _hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
+    # A JSON array has no line structure worth trusting, so broken items are named by their position.
+    number = 0
+    try:
+        for number, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
+            try:
+                yield parse_daily_item(item)
+            except ValueError as exc:
+                yield Rejected(name, f"item {number}", str(exc))
+    except ijson.JSONError as exc:
+        reason = f"bad JSON ({str(exc).splitlines()[0]}); the rest of this file is skipped"
+        yield Rejected(name, f"after item {number}", reason)
+
+
+def _say(console: Console, text: str) -> None:
+    """Print plain text above the progress bar, unwrapped (file names and JSON errors are not rich markup)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _add(total: ImportReport, part: ImportReport) -> None:
+    total.read += part.read
+    total.stats.merge(part.stats)
+    for item in part.rejected:
+        total.reject(item)
+    total.rejected_count += part.rejected_count - len(part.rejected)
+
+
+def _progress(console: Console, *, enabled: bool) -> Progress:
+    """A bar per file with bytes read, the byte rate, and records read so far."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]:,} records"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """The decompressed bytes of `raw`: gzip is told by its magic bytes, not by the file name."""
+    magic = raw.read(2)
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw  # type: ignore[return-value]
+
+
+def _text(value: Any) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _collapse(value: Any) -> str | None:
+    """Line breaks and runs of spaces become one space (the snapshot hard-wraps titles); LaTeX stays."""
+    return (" ".join(value.split()) or None) if isinstance(value, str) else None
+
+
+def _snapshot_authors(obj: dict[str, Any]) -> list[str]:
+    """`authors_parsed` ([last, first, suffix]) as "First Last Suffix"; else the `authors` string split."""
+    parsed = obj.get("authors_parsed")
+    if isinstance(parsed, list) and parsed:
+        names = (_first_last(parts) for parts in parsed if isinstance(parts, list) and parts)
+        return [name for name in names if name]
+    text = _collapse(obj.get("authors"))
+    if text is None:
+        return []
+    return [a.strip() for a in text.replace(" and ", ", ").split(",") if a.strip()]
+
+
+def _first_last(parts: list[Any]) -> str:
+    """`_first_last(["Curie", "Marie", ""]) == "Marie Curie"`: [last, first, suffix, ...] in reading order."""
+    ordered = (*parts[1:2], parts[0], *parts[2:])
+    return " ".join(p.strip() for p in ordered if isinstance(p, str) and p.strip())
+
+
+def _rfc2822_date(value: Any) -> date | None:
+    """The date of `Mon, 2 Apr 2007 19:18:42 GMT`: a fast path for the snapshot's format, else the stdlib."""
+    if not isinstance(value, str):
+        return None
+    parts = value.split()
+    try:
+        if len(parts) >= 4 and parts[2] in _MONTHS:
+            return date(int(parts[3]), _MONTHS[parts[2]], int(parts[1]))
+        return parsedate_to_datetime(value).date()
+    except (ValueError, TypeError):
+        return None
+
+
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
