@@ -37,8 +37,8 @@ class Claim:
         return self.outcome in ("claimed", "resumed")
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; we only ever store UTC.
+def aware(moment: datetime) -> datetime:
+    """`moment` as a UTC-aware datetime (SQLite hands back naive ones; we only ever store UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -89,7 +89,7 @@ def claim_run(
         return Claim("done", existing)
     if existing.status == "failed" and not retry_failed:
         return Claim("failed", existing)
-    fresh = now - _aware(existing.heartbeat_at) < lease
+    fresh = now - aware(existing.heartbeat_at) < lease
     if existing.status == "claimed" and existing.claimed_by != worker and fresh:
         return Claim("busy", existing)
     return _take_over(session=session, run=existing, worker=worker, now=now)

@@ -1,0 +1,580 @@
+"""The daily digest: choose a channel's papers, claim the run, post a header and one message per paper, once.
+
+Exactly once, step by step:
+1. The day's papers are fetched and stored *before* the claim; the plan (ordered arXiv ids) is fixed in the
+   claimed DigestRun, so whoever resumes the run posts the same list (storage.digests explains the claim).
+2. Each message carries Slack message metadata
+   `{event_type: "paperbot_digest", event_payload: {run, arxiv_id}}` and its Post row is committed right after
+   Slack accepts it: a process killed after k of N papers leaves k posts; resuming posts the N - k left.
+3. The one gap left, a crash between Slack's accept and our commit, is closed on resume: the run's own
+   messages are found in `conversations.history` by their metadata and recorded before anything is posted.
+
+Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a paper must satisfy every kind
+of filter that is set, and any one entry of it:
+- `keywords`: partial_ratio >= 85 against title + abstract + HF keywords (words under 4 letters must match
+  as a whole word, since fuzzy matching of "RL" or "GAN" hits everything);
+- `authors`: partial_ratio >= 88 against each author name (so "Hintn" finds "Geoffrey Hinton");
+- `topics`: partial_ratio >= 85 against HF keywords and the title, or an exact arXiv category (`cs.CL`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from rapidfuzz import fuzz, utils
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import blocks
+from bot.config import Settings
+from storage import channels as channel_store
+from storage import digests as runs
+from storage.models import Channel, DigestRun, utcnow
+from storage.papers import get_papers, upsert_papers
+from storage.posts import posted_arxiv_ids, record_post, run_posts
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "paperbot_digest"
+PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
+KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 88, 85
+SHORT_WORD = 4
+HISTORY_PAGES = 5
+# Slack errors no retry can fix: an operator has to act, so the run is marked failed instead of retried.
+CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+PERMANENT_ERRORS = CHANNEL_ERRORS | {
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope", "restricted_action",
+}
+
+
+class PaperLike(blocks.PaperLike, Protocol):
+    """What choosing reads besides what the builders read: keywords and categories."""
+
+    @property
+    def ai_keywords(self) -> Sequence[str] | None: ...
+    @property
+    def categories(self) -> Sequence[str] | None: ...
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """A channel's effective digest settings: its own where set, the deployment's otherwise."""
+
+    team_id: str
+    channel_id: str
+    size: int
+    min_upvotes: int | None = None
+    include_weekends: bool = False
+    post_empty_notice: bool = False
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
+
+
+def prefs_for(channel: Channel | None, *, settings: Settings, team_id: str, channel_id: str,
+              size: int | None = None) -> Prefs:
+    """Merge a channel's stored settings over the deployment defaults; `size` (e.g. --size) wins over both."""
+    if channel is None:
+        return Prefs(team_id, channel_id, size or settings.digest_size, digest_time=settings.digest_time,
+                     timezone=settings.timezone)
+    return Prefs(
+        team_id=team_id, channel_id=channel_id,
+        size=size or channel.digest_size or settings.digest_size,
+        min_upvotes=channel.min_upvotes,
+        include_weekends=bool(channel.include_weekends),
+        post_empty_notice=bool(channel.post_empty_notice),
+        filters={k: [str(v) for v in vs] for k, vs in (channel.filters or {}).items()
+                 if isinstance(vs, list)},
+        digest_time=channel.digest_time or settings.digest_time,
+        timezone=channel.timezone or settings.timezone,
+    )
+
+
+# ---- choosing papers ---------------------------------------------------------------------------------------
+
+
+def weekday_adjusted(day: date, *, include_weekends: bool) -> date:
+    """The list a digest posts for `day`: weekend lists are skipped unless wanted (Monday gets Friday's)."""
+    while not include_weekends and day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def rank(papers: Sequence[PaperLike]) -> list[PaperLike]:
+    """Most HF upvotes first; unknown upvotes last; ties keep the source's order (a stable sort)."""
+    return sorted(papers, key=lambda p: (p.hf_upvotes is None, -(p.hf_upvotes or 0)))
+
+
+def _fuzzy_in(needle: str, haystack: str, score: int) -> bool:
+    needle, haystack = utils.default_process(needle), utils.default_process(haystack)
+    if not needle or not haystack:
+        return False
+    if len(needle) < SHORT_WORD:
+        return re.search(rf"\b{re.escape(needle)}\b", haystack) is not None
+    return fuzz.partial_ratio(needle, haystack, score_cutoff=score) > 0
+
+
+def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
+    """True when the paper satisfies every kind of filter that is set (see the module docstring)."""
+    keywords = " ".join(paper.ai_keywords or [])
+    text = f"{paper.title} {paper.abstract or ''} {keywords}"
+    checks = {
+        "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
+        "authors": lambda q: any(_fuzzy_in(q, a, AUTHOR_SCORE) for a in paper.authors or []),
+        "topics": lambda q: q.lower() in {c.lower() for c in paper.categories or []}
+        or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE),
+    }
+    for kind, check in checks.items():
+        wanted = [q for q in filters.get(kind, []) if q.strip()]
+        if wanted and not any(check(q) for q in wanted):
+            return False
+    return True
+
+
+def choose(papers: Sequence[PaperLike], *, prefs: Prefs, posted: set[str]) -> list[PaperLike]:
+    """The channel's top papers: ranked, above its minimum upvotes, matching its filters, new to it."""
+    chosen = []
+    for paper in rank(papers):
+        if paper.arxiv_id in posted:
+            continue
+        if prefs.min_upvotes is not None and (paper.hf_upvotes or 0) < prefs.min_upvotes:
+            continue
+        if matches(paper, prefs.filters):
+            chosen.append(paper)
+        if len(chosen) >= prefs.size:
+            break
+    return chosen
+
+
+# ---- the day's list ---------------------------------------------------------------------------------------
+
+
+class SourceError(Exception):
+    """The day's papers could not be fetched; the message says from where and why."""
+
+
+@dataclass
+class DayList:
+    """The papers on one day's Hugging Face list, where they came from, and a note for people if needed."""
+
+    day: date
+    papers: list[Any]
+    source: str  # hf | sample | database
+    note: str | None = None
+
+
+def _fetch_hf(settings: Settings, day: date, *, quick: bool) -> list[Any]:
+    from bot.sources.hf import HFClient, parse_daily_item
+
+    # A dry run offline should fall back to the sample in a second or two, not after a long retry ladder.
+    timeout = min(settings.http_timeout, 3.0) if quick else settings.http_timeout
+    with HFClient(settings, timeout=timeout, retries=0 if quick else 3) as client:
+        items = client.daily(day)
+    records = []
+    for item in items:
+        try:
+            records.append(parse_daily_item(item))
+        except ValueError as exc:
+            log.warning("skipping a Hugging Face item of %s: %s", day, exc)
+    return records
+
+
+def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, source: str = "hf",
+             sample_fallback: bool = False) -> DayList:
+    """The day's papers from Hugging Face (or the bundled sample); offline, the stored list, then the sample
+    if `sample_fallback` (dry runs only: a real post never uses the sample unless asked)."""
+    from bot.sources.sample import sample_records
+    from storage.papers import daily_papers
+
+    if source == "sample":
+        return DayList(day, sample_records(day), "sample", "Using the bundled sample papers, not live data.")
+    try:
+        return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
+    except Exception as exc:  # any failure to reach HF is answered the same way
+        reason = f"Hugging Face is unreachable at {settings.hf_api_url} ({_first_line(exc)})"
+    with sessions.begin() as session:
+        stored = daily_papers(session=session, day=day)
+        session.expunge_all()
+    if stored:
+        return DayList(day, stored, "database", f"{reason}; using the {len(stored)} papers stored for {day}.")
+    if sample_fallback:
+        return DayList(day, sample_records(day), "sample", f"{reason}; showing the bundled sample instead.")
+    raise SourceError(f"{reason}, and no papers of {day} are stored (try again later, or `paperbot fetch`)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+# ---- running a channel's digest ---------------------------------------------------------------------------
+
+
+def new_worker_id() -> str:
+    """Who holds a claim: host, process and a random suffix, so every run attempt is told apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class DigestContext:
+    """What a digest needs: settings, the session factory, a Slack client (None for dry runs), and the clock
+    and sleep to use (injectable, so tests neither wait for pacing nor depend on the time of day)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    client: WebClient | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], datetime] = utcnow
+    pace: float = PACE_SECONDS
+    worker: str = field(default_factory=new_worker_id)
+    # One fetch of a day's list serves every channel of a run (several channels run in parallel).
+    day_cache: dict[tuple[date, str], DayList] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What a digest attempt did, for the CLI, `/papers digest now` and the scheduler's log."""
+
+    channel_id: str
+    day: date | None
+    status: str  # posted | resumed | already_done | busy | failed | not_ready | empty | preview
+    message: str
+    posted: int = 0
+    planned: int = 0
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed",)
+
+
+def newest_day(now: datetime, prefs: Prefs) -> date:
+    """The day whose list a run at `now` posts: the newest complete HF list, weekends per the channel."""
+    from bot.sources.hf import newest_complete_day
+
+    return weekday_adjusted(newest_complete_day(now), include_weekends=prefs.include_weekends)
+
+
+def load_prefs(ctx: DigestContext, *, team_id: str, channel_id: str, size: int | None = None) -> Prefs:
+    """The channel's effective settings (read-only: a one-off run does not subscribe the channel)."""
+    with ctx.sessions.begin() as session:
+        channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
+        return prefs_for(channel, settings=ctx.settings, team_id=team_id, channel_id=channel_id, size=size)
+
+
+def _day_list(ctx: DigestContext, day: date, source: str, *, sample_fallback: bool) -> DayList:
+    key = (day, f"{source}:{sample_fallback}")
+    if key not in ctx.day_cache:
+        ctx.day_cache[key] = load_day(settings=ctx.settings, sessions=ctx.sessions, day=day, source=source,
+                                      sample_fallback=sample_fallback)
+    return ctx.day_cache[key]
+
+
+def _postable(papers: Sequence[Any]) -> list[Any]:
+    # A paper Slack would reject must not block the rest of the digest: it is left out of the plan.
+    good = []
+    for paper in papers:
+        try:
+            blocks.validate(blocks.paper_message(paper, rank=1))
+            good.append(paper)
+        except ValueError as exc:
+            log.warning("leaving %s out of the digest: %s", paper.arxiv_id, exc)
+    return good
+
+
+def _plan(ctx: DigestContext, prefs: Prefs, day_list: DayList, *, store: bool) -> list[Any]:
+    """Store the day's papers (real runs) and choose the channel's, excluding those posted there before."""
+    with ctx.sessions.begin() as session:
+        if store and day_list.source != "database":
+            upsert_papers(session=session, records=day_list.papers, seen_on=day_list.day)
+        ids = [p.arxiv_id for p in day_list.papers]
+        posted = posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
+                                  arxiv_ids=ids)
+    return _postable(choose(day_list.papers, prefs=prefs, posted=posted))
+
+
+def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date | None = None,
+                   size: int | None = None, source: str = "hf") -> Outcome:
+    """What a digest would post (the same payload builders), without claiming, storing or posting anything."""
+    prefs = load_prefs(ctx, team_id=team_id, channel_id=channel_id, size=size)
+    day = day or newest_day(ctx.clock(), prefs)
+    finished = _finished_run(ctx, prefs, day)
+    if finished is not None:
+        return finished
+    day_list = _day_list(ctx, day, source, sample_fallback=source == "hf")
+    chosen = _plan(ctx, prefs, day_list, store=False)
+    if not day_list.papers:
+        return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.",
+                       note=day_list.note)
+    if chosen:
+        payloads = [blocks.digest_header(day=day, count=len(chosen), total=len(day_list.papers))]
+        payloads += [blocks.paper_message(p, rank=i) for i, p in enumerate(chosen, 1)]
+    else:
+        payloads = [blocks.empty_digest(day=day)] if prefs.post_empty_notice else []
+    message = f"{len(chosen)} of {len(day_list.papers)} papers of {day} would be posted to #{channel_id}."
+    return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads,
+                   note=day_list.note)
+
+
+def _finished_run(ctx: DigestContext, prefs: Prefs, day: date) -> Outcome | None:
+    """An `already_done` outcome when the channel's digest of `day` was posted (or found empty) before."""
+    with ctx.sessions.begin() as session:
+        run = runs.get_run(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, day=day)
+        if run is None or run.status not in runs.FINISHED:
+            return None
+        count = len(run_posts(session=session, digest_run_id=run.id))
+    what = f"{count} paper{'' if count == 1 else 's'}" if run.status == "done" else "no papers"
+    return Outcome(prefs.channel_id, day, "already_done",
+                   f"The digest of {day} was already posted to #{prefs.channel_id} ({what}); "
+                   "nothing posted again.")
+
+
+def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date | None = None,
+               size: int | None = None, source: str = "hf", retry_failed: bool = True,
+               give_up: bool = True) -> Outcome:
+    """Post the channel's digest of `day` exactly once (resuming a half-posted one). `give_up=False` answers
+    `not_ready` while the day's list is empty, so the scheduler can try again later."""
+    if ctx.client is None:
+        raise ValueError("a real digest run needs a Slack client")
+    with ctx.sessions.begin() as session:
+        channel_store.ensure_workspace(session=session, team_id=team_id)
+    prefs = load_prefs(ctx, team_id=team_id, channel_id=channel_id, size=size)
+    day = day or newest_day(ctx.clock(), prefs)
+    finished = _finished_run(ctx, prefs, day)
+    if finished is not None:
+        return finished
+    with ctx.sessions.begin() as session:
+        known = runs.get_run(session=session, team_id=team_id, channel_id=channel_id, day=day) is not None
+    plan: list[str] = []
+    total: int | None = None
+    if not known:  # a known run already has its plan: resuming it needs no fetch
+        day_list = _day_list(ctx, day, source, sample_fallback=False)
+        if not day_list.papers and not give_up:
+            return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.")
+        plan, total = [p.arxiv_id for p in _plan(ctx, prefs, day_list, store=True)], len(day_list.papers)
+    with ctx.sessions.begin() as session:
+        claim = runs.claim_run(session=session, team_id=team_id, channel_id=channel_id, day=day,
+                               worker=ctx.worker, plan=plan, now=ctx.clock(), retry_failed=retry_failed)
+        run_id = claim.run.id
+    if not claim.ours:
+        return _not_ours(claim, prefs, day)
+    return _post_run(ctx, prefs, run_id, resumed=claim.outcome == "resumed", total=total)
+
+
+def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
+    where = f"#{prefs.channel_id}"
+    if claim.outcome == "done":
+        return Outcome(prefs.channel_id, day, "already_done",
+                       f"The digest of {day} was already posted to {where}; nothing posted again.")
+    if claim.outcome == "failed":
+        return Outcome(prefs.channel_id, day, "failed",
+                       f"The digest of {day} for {where} failed earlier and is not retried automatically: "
+                       f"{claim.run.error}")
+    return Outcome(prefs.channel_id, day, "busy",
+                   f"Another paperbot worker is posting the digest of {day} to {where} right now; "
+                   "nothing posted by this one.")
+
+
+class LostClaim(Exception):
+    """Another worker took the run over (ours looked dead); this one stops posting at once."""
+
+
+@dataclass
+class RunState:
+    """A claimed run as the poster sees it: the plan, what is posted already, and the papers to post."""
+
+    run_id: int
+    day: date
+    plan: list[str]
+    claimed_at: datetime
+    header_ts: str | None
+    done: dict[str, str]
+    papers: dict[str, Any]
+    sent: int = 0
+    last_post: float | None = None
+
+
+def _load_state(ctx: DigestContext, run_id: int) -> RunState:
+    with ctx.sessions.begin() as session:
+        run = session.get(DigestRun, run_id, populate_existing=True)
+        assert run is not None
+        papers = get_papers(session=session, arxiv_ids=run.plan)
+        done = run_posts(session=session, digest_run_id=run_id)
+        session.expunge_all()
+    return RunState(run_id, run.digest_date, list(run.plan), runs.aware(run.claimed_at), run.header_ts, done,
+                    papers)
+
+
+def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, resumed: bool, total: int | None) -> Outcome:
+    """Post what the claimed run has not posted yet, then mark it finished; failures are kept on the run."""
+    state = _load_state(ctx, run_id)
+    if resumed:
+        _reconcile(ctx, prefs, state)
+    try:
+        _post_messages(ctx, prefs, state, total)
+    except LostClaim:
+        return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of "
+                       f"{state.day} for #{prefs.channel_id}; this one stopped.", posted=state.sent)
+    except SlackApiError as exc:
+        return _failed(ctx, prefs, state, exc)
+    except BaseException as exc:
+        # Interrupted or an unexpected error: release the claim so the next attempt resumes at once.
+        _release(ctx, state, f"{exc.__class__.__name__}: {_first_line(exc)}", permanent=False)
+        raise
+    with ctx.sessions.begin() as session:
+        runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
+                        status="done" if state.plan else "empty", now=ctx.clock())
+    return _success(prefs, state, resumed=resumed)
+
+
+def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
+    where, n = f"#{prefs.channel_id}", len(state.plan)
+    if not state.plan:
+        said = "posted a short notice" if prefs.post_empty_notice else "nothing posted"
+        return Outcome(prefs.channel_id, state.day, "empty",
+                       f"No new papers of {state.day} for {where} (after its filters); {said}.")
+    if resumed:
+        message = (f"Resumed the digest of {state.day} in {where}: posted the {state.sent} remaining "
+                   f"of {n} papers.")
+    else:
+        message = f"Posted {state.sent} paper{'' if state.sent == 1 else 's'} of {state.day} to {where}."
+    return Outcome(prefs.channel_id, state.day, "resumed" if resumed else "posted", message,
+                   posted=state.sent, planned=n)
+
+
+def _metadata(run_id: int, arxiv_id: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"run": run_id}
+    payload.update({"arxiv_id": arxiv_id} if arxiv_id else {"header": True})
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
+
+
+def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
+          arxiv_id: str | None) -> str:
+    """Post one message, paced to about one a second per channel; returns its ts."""
+    assert ctx.client is not None
+    if state.last_post is not None:
+        wait = ctx.pace - (time.monotonic() - state.last_post)
+        if wait > 0:
+            ctx.sleep(wait)
+    response = ctx.client.chat_postMessage(channel=prefs.channel_id, text=payload["text"],
+                                           blocks=payload["blocks"], unfurl_links=False, unfurl_media=False,
+                                           metadata=_metadata(state.run_id, arxiv_id))
+    state.last_post = time.monotonic()
+    return str(response["ts"])
+
+
+def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int | None) -> None:
+    if state.header_ts is None and (state.plan or prefs.post_empty_notice):
+        header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total) if state.plan
+                  else blocks.empty_digest(day=state.day))
+        state.header_ts = _send(ctx, prefs, state, header, None)
+        with ctx.sessions.begin() as session:
+            runs.set_header(session=session, run_id=state.run_id, ts=state.header_ts)
+            if not runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock()):
+                raise LostClaim
+    for position, arxiv_id in enumerate(state.plan, 1):
+        paper = state.papers.get(arxiv_id)
+        if arxiv_id in state.done or paper is None:
+            continue
+        ts = _send(ctx, prefs, state, blocks.paper_message(paper, rank=position), arxiv_id)
+        # Committed right after Slack accepted it: a crash from here on never posts this paper twice.
+        with ctx.sessions.begin() as session:
+            record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
+                        arxiv_id=arxiv_id, kind="digest", digest_run_id=state.run_id)
+            alive = runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock())
+        state.done[arxiv_id], state.sent = ts, state.sent + 1
+        if not alive:
+            raise LostClaim
+
+
+def _reconcile(ctx: DigestContext, prefs: Prefs, state: RunState) -> None:
+    """Record this run's messages that Slack accepted but a crashed worker never recorded (by metadata)."""
+    assert ctx.client is not None
+    found: dict[str, str] = {}
+    cursor, oldest = None, f"{state.claimed_at.timestamp() - 60:.6f}"
+    try:
+        for _ in range(HISTORY_PAGES):
+            response = ctx.client.conversations_history(channel=prefs.channel_id, oldest=oldest, limit=200,
+                                                        include_all_metadata=True, cursor=cursor)
+            for message in response.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if (message.get("metadata") or {}).get("event_type") == EVENT_TYPE \
+                        and payload.get("run") == state.run_id:
+                    found["" if payload.get("header") else str(payload.get("arxiv_id"))] = message["ts"]
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+    except SlackApiError as exc:  # e.g. missing channels:history: resume without the check, say why
+        log.warning("cannot read #%s history to reconcile run %s: %s", prefs.channel_id, state.run_id,
+                    exc.response.get("error"))
+    _record_found(ctx, prefs, state, found)
+
+
+def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict[str, str]) -> None:
+    header = found.pop("", None)
+    missing = {a: ts for a, ts in found.items() if a in state.plan and a not in state.done}
+    if not missing and (header is None or state.header_ts):
+        return
+    with ctx.sessions.begin() as session:
+        if header and not state.header_ts:
+            runs.set_header(session=session, run_id=state.run_id, ts=header)
+            state.header_ts = header
+        for arxiv_id, ts in missing.items():
+            record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
+                        arxiv_id=arxiv_id, kind="digest", digest_run_id=state.run_id)
+    state.done.update(missing)
+    log.info("run %s: found %d unrecorded message(s) in #%s", state.run_id, len(missing), prefs.channel_id)
+
+
+def explain_slack_error(error: str, channel_id: str) -> str:
+    """One sentence an operator can act on for a Slack error code."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return (f"Slack says {error} for #{channel_id}: invite the bot with /invite @paperbot "
+                f"to #{channel_id} (or check the channel id).")
+    if error == "is_archived":
+        return f"#{channel_id} is archived: unarchive it or turn its digest off."
+    if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+        return f"Slack rejected the bot token ({error}): check SLACK_BOT_TOKEN or reinstall the app."
+    if error == "missing_scope":
+        return "The Slack app lacks a scope (missing_scope): reinstall it from deploy/slack-manifest.yaml."
+    return f"Slack answered {error} while posting to #{channel_id}; the next attempt resumes the digest."
+
+
+def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiError) -> Outcome:
+    error = str(exc.response.get("error") or "unknown_error")
+    reason = explain_slack_error(error, prefs.channel_id)
+    log.error("digest of %s for %s/%s stopped after %d message(s): %s", state.day, prefs.team_id,
+              prefs.channel_id, state.sent, reason)
+    _release(ctx, state, reason, permanent=error in PERMANENT_ERRORS)
+    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan))
+
+
+def _release(ctx: DigestContext, state: RunState, error: str, *, permanent: bool) -> None:
+    with ctx.sessions.begin() as session:
+        runs.fail_run(session=session, run_id=state.run_id, worker=ctx.worker, error=error,
+                      permanent=permanent, now=ctx.clock())
+
+
+def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, workers: int = 4,
+                 **options: Any) -> list[Outcome]:
+    """Run several channels' digests in parallel (each channel is paced on its own); outcomes in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(target: tuple[str, str]) -> Outcome:
+        return run_digest(ctx, team_id=target[0], channel_id=target[1], **options)
+
+    if len(targets) <= 1:
+        return [one(t) for t in targets]
+    with ThreadPoolExecutor(max_workers=min(workers, len(targets)), thread_name_prefix="digest") as pool:
+        return list(pool.map(one, targets))
