@@ -1,0 +1,369 @@
+"""deploy/: the Slack app manifests, image, compose file, Kubernetes and systemd files say what the bot needs.
+
+A wrong scope, event, URL, port or health path here is what an operator meets as "the bot posts nothing" or
+"the pod keeps restarting", so these tests read the real files and compare them with the real code.
+"""
+
+from __future__ import annotations
+
+import configparser
+import fnmatch
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from bot.cli import serve
+from bot.config import Settings
+from bot.server import make_wsgi
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+MANIFESTS = {"socket": DEPLOY / "slack-manifest.yaml", "http": DEPLOY / "slack-manifest-http.yaml"}
+HTTP_EVENTS_URL = "https://paperbot.example.com/slack/events"
+
+# INTERFACE.md, "Slack surface": the events paperbot subscribes to.
+BOT_EVENTS = {"reaction_added", "reaction_removed", "message.channels", "message.groups", "link_shared",
+              "app_home_opened"}
+# The bot scope Slack documents for receiving each event (app_home_opened needs none).
+EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "reaction_removed": {"reactions:read"},
+                "message.channels": {"channels:history"}, "message.groups": {"groups:history"},
+                "link_shared": {"links:read"}, "app_home_opened": set()}
+# Web API methods and features we use, and the scope each needs.
+API_SCOPES = {"chat.postMessage": {"chat:write"}, "chat.unfurl": {"links:write"},
+              "slash commands": {"commands"}, "reactions.get": {"reactions:read"},
+              "reactions.add": {"reactions:write"},
+              "conversations.replies": {"channels:history", "groups:history"},
+              "conversations.info": {"channels:read", "groups:read"}, "users.info": {"users:read"},
+              "conversations.open (subscription DMs)": {"im:write"}}
+NEEDED_SCOPES = set().union(*EVENT_SCOPES.values(), *API_SCOPES.values())
+UNFURL_DOMAINS = {"arxiv.org", "huggingface.co", "hf.co", "alphaxiv.org"}
+
+
+def serve_default_port() -> int:
+    """The port `paperbot serve` listens on when none is given: every probe must point at it."""
+    port = next(p.default for p in serve.params if p.name == "port")
+    assert isinstance(port, int)
+    return port
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def manifest(kind: str) -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml(MANIFESTS[kind])
+    return data
+
+
+def k8s(kind: str) -> dict[str, Any]:
+    """The one Kubernetes object of `kind` under deploy/k8s/."""
+    found = [doc for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+             for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc and doc["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind} in deploy/k8s, found {len(found)}"
+    return found[0]
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml(DEPLOY / "compose.yaml")
+    return data
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def instruction(name: str) -> str:
+    found = [args for instr, args in dockerfile() if instr == name]
+    assert found, f"the Dockerfile has no {name}"
+    return found[-1]  # Docker uses the last one
+
+
+def health_urls(text: str) -> list[tuple[int, str]]:
+    """(port, path) of every loopback URL in a health-check command."""
+    pattern = r"http://(?:127\.0\.0\.1|localhost):(\d+)(/[\w/]*)"
+    return [(int(port), path) for port, path in re.findall(pattern, text)]
+
+
+def known_variables() -> set[str]:
+    """Every environment variable Settings reads."""
+    return {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+# ---- every file parses -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(DEPLOY.rglob("*.y*ml")), ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_every_yaml_file_parses(path: Path) -> None:
+    docs = [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+    assert docs and all(isinstance(doc, dict) for doc in docs)
+
+
+def test_deploy_holds_every_promised_file() -> None:
+    expected = {"slack-manifest.yaml", "slack-manifest-http.yaml", "Dockerfile", "compose.yaml",
+                "paperbot.service", "env.example", "k8s/secret.example.yaml", "k8s/migrate-job.yaml",
+                "k8s/deployment.yaml", "k8s/service.yaml"}
+    present = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*") if p.is_file()}
+    assert expected <= present
+
+
+# ---- Slack app manifests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_declares_the_papers_command(kind: str) -> None:
+    commands = {c["command"]: c for c in manifest(kind)["features"]["slash_commands"]}
+    papers = commands["/papers"]
+    assert papers["description"] and len(papers["description"]) <= 2000
+    assert "search" in papers["usage_hint"] and "show" in papers["usage_hint"]
+    assert papers["should_escape"] is False
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_subscribes_to_every_event_paperbot_handles(kind: str) -> None:
+    events = manifest(kind)["settings"]["event_subscriptions"]["bot_events"]
+    assert set(events) == BOT_EVENTS
+    assert len(events) == len(set(events))
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_requests_the_scopes_our_events_and_calls_need(kind: str) -> None:
+    scopes = set(manifest(kind)["oauth_config"]["scopes"]["bot"])
+    missing = NEEDED_SCOPES - scopes
+    assert not missing, f"Slack would refuse these events/calls without {sorted(missing)}"
+    # Nothing unexplained: an installer is asked to grant exactly what the bot uses.
+    assert scopes == NEEDED_SCOPES
+    assert "chat:write.public" not in scopes  # the bot must be a member to hear reactions and replies
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_every_scope_is_justified_by_a_comment(kind: str) -> None:
+    lines = MANIFESTS[kind].read_text(encoding="utf-8").splitlines()
+    start = lines.index("    bot:")
+    for index in range(start + 1, len(lines)):
+        line = lines[index].strip()
+        if not line.startswith(("- ", "#")):
+            break
+        if line.startswith("- "):
+            assert lines[index - 1].strip().startswith("#"), f"scope {line[2:]} has no comment saying why"
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_unfurls_paper_links(kind: str) -> None:
+    domains = manifest(kind)["features"]["unfurl_domains"]
+    assert set(domains) == UNFURL_DOMAINS
+    assert len(domains) <= 5  # Slack's limit
+    assert all(re.fullmatch(r"(?![.-])[-a-z0-9.]+[a-z0-9]", d) for d in domains)
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_names_the_app_and_enables_home_and_interactivity(kind: str) -> None:
+    data = manifest(kind)
+    info = data["display_information"]
+    assert info["name"] == "paperbot" and len(info["name"]) <= 35
+    assert 1 <= len(info["description"]) <= 140
+    assert "long_description" not in info or 175 <= len(info["long_description"]) <= 4000
+    assert 1 <= len(data["features"]["bot_user"]["display_name"]) <= 80
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    assert data["features"]["app_home"]["messages_tab_enabled"] is True
+    assert data["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_socket_mode_manifest_needs_no_public_url() -> None:
+    data = manifest("socket")
+    assert data["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in data["settings"]["event_subscriptions"]
+    assert "request_url" not in data["settings"]["interactivity"]
+    assert all("url" not in c for c in data["features"]["slash_commands"])
+
+
+def test_http_manifest_sends_everything_to_slack_events() -> None:
+    data = manifest("http")
+    settings = data["settings"]
+    assert settings["socket_mode_enabled"] is False
+    urls = [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"],
+            *(c["url"] for c in data["features"]["slash_commands"])]
+    assert len(urls) == 3
+    assert all(url == HTTP_EVENTS_URL for url in urls)
+    assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
+
+
+def test_the_two_manifests_differ_only_in_transport() -> None:
+    socket, http = manifest("socket"), manifest("http")
+    for command in http["features"]["slash_commands"]:
+        command.pop("url")
+    for data in (socket, http):
+        data["settings"].pop("socket_mode_enabled")
+        data["settings"]["event_subscriptions"].pop("request_url", None)
+        data["settings"]["interactivity"].pop("request_url", None)
+    assert socket == http
+
+
+# ---- container image ---------------------------------------------------------------------------------------
+
+
+def test_image_runs_paperbot_serve_on_its_default_port() -> None:
+    port = serve_default_port()
+    assert port == 3000
+    assert json.loads(instruction("ENTRYPOINT")) == ["paperbot"]
+    assert json.loads(instruction("CMD")) == ["serve", "--http", "--port", str(port)]
+    assert instruction("EXPOSE").split() == [str(port)]
+    assert instruction("FROM").split()[0] == "python:3.11-slim"
+
+
+def test_image_runs_as_a_non_root_user() -> None:
+    user = instruction("USER").split(":")[0]
+    assert user not in {"0", "root"}
+    # Numeric, so Kubernetes' runAsNonRoot can check it, and the same uid the k8s manifests expect.
+    assert user == str(k8s("Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"])
+
+
+def test_image_healthcheck_probes_healthz_on_the_serve_port() -> None:
+    assert health_urls(instruction("HEALTHCHECK")) == [(serve_default_port(), "/healthz")]
+
+
+def test_image_installs_every_package_pyproject_ships() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    copied = {part for instr, args in dockerfile() if instr == "COPY" for part in args.split()[:-1]}
+    packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages | {"pyproject.toml", pyproject["project"]["readme"]} <= copied
+    assert any(instr == "RUN" and "pip install ." in args for instr, args in dockerfile())
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert not [c for c in copied if any(fnmatch.fnmatch(c, pattern) for pattern in ignored)]
+    assert {".env", ".git", ".venv"} <= set(ignored)  # secrets and bulk never enter the build context
+
+
+def test_healthz_is_what_the_server_answers(engine: Engine) -> None:
+    """The probe path in the Dockerfile is a real route: 200 with the database reachable."""
+    [(_, path)] = health_urls(instruction("HEALTHCHECK"))
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    statuses: list[str] = []
+    body = b"".join(make_wsgi(None, engine)(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["200 OK"]
+    assert json.loads(body)["ok"] is True
+
+
+# ---- docker compose ----------------------------------------------------------------------------------------
+
+
+def test_compose_runs_two_bot_replicas_after_one_migration() -> None:
+    services = compose()["services"]
+    bot, migrate = services["paperbot"], services["migrate"]
+    assert bot["deploy"]["replicas"] >= 2
+    assert migrate["command"] == ["db", "upgrade"]
+    assert migrate["restart"] == "no"
+    assert bot["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert bot["environment"]["PAPERBOT_AUTO_MIGRATE"] == "0"  # replicas must not race to migrate
+
+
+def test_compose_database_is_postgres_with_a_volume_and_healthcheck() -> None:
+    data = compose()
+    db = data["services"]["db"]
+    assert db["image"] == "postgres:16"
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    volume = db["volumes"][0].split(":")[0]
+    assert volume in data["volumes"]
+    for name in ("migrate", "paperbot"):
+        service = data["services"][name]
+        assert service["env_file"] == ".env"
+        url = service["environment"]["DATABASE_URL"]
+        assert "postgresql+psycopg://paperbot:paperbot@db/paperbot" in url
+
+
+def test_compose_bot_healthcheck_and_command_use_the_serve_port() -> None:
+    bot = compose()["services"]["paperbot"]
+    port = serve_default_port()
+    assert health_urls(" ".join(bot["healthcheck"]["test"])) == [(port, "/healthz")]
+    assert bot["command"] == json.loads(instruction("CMD"))
+    assert all(str(mapping).endswith(f":{port}") for mapping in bot["ports"])
+
+
+def test_compose_builds_from_the_repository_with_our_dockerfile() -> None:
+    build = compose()["services"]["paperbot"]["build"]
+    context = (DEPLOY / build["context"]).resolve()
+    assert context == ROOT
+    assert (context / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+
+
+# ---- Kubernetes --------------------------------------------------------------------------------------------
+
+
+def test_k8s_deployment_runs_two_healthy_non_root_replicas() -> None:
+    deployment = k8s("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    port = serve_default_port()
+    assert deployment["spec"]["replicas"] >= 2
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": port}
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert container["args"] == ["serve", "--http", "--port", str(port)]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert {"name": "PAPERBOT_AUTO_MIGRATE", "value": "0"} in container["env"]
+
+
+def test_k8s_job_and_deployment_share_the_image_and_the_secret() -> None:
+    secret_name = k8s("Secret")["metadata"]["name"]
+    [job] = k8s("Job")["spec"]["template"]["spec"]["containers"]
+    [bot] = k8s("Deployment")["spec"]["template"]["spec"]["containers"]
+    assert job["args"] == ["db", "upgrade"]
+    assert job["image"] == bot["image"]
+    for container in (job, bot):
+        assert container["envFrom"] == [{"secretRef": {"name": secret_name}}]
+    assert k8s("Job")["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_k8s_service_routes_to_the_bot_pods() -> None:
+    service, deployment = k8s("Service"), k8s("Deployment")
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [serve_default_port()]
+
+
+def test_k8s_secret_example_holds_placeholders_for_real_settings() -> None:
+    secret = k8s("Secret")
+    assert "data" not in secret  # stringData: readable placeholders, no base64
+    keys = set(secret["stringData"])
+    assert {"DATABASE_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"} <= keys
+    assert keys <= known_variables(), f"Settings reads none of {sorted(keys - known_variables())}"
+    assert not any(v.startswith("xoxb-") and "CHANGE-ME" not in v for v in secret["stringData"].values())
+
+
+def test_env_example_names_only_variables_paperbot_or_compose_reads() -> None:
+    lines = (DEPLOY / "env.example").read_text(encoding="utf-8").splitlines()
+    keys = {line.split("=", 1)[0] for line in lines if "=" in line and not line.startswith("#")}
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DATABASE_URL"} <= keys
+    assert keys - {"POSTGRES_PASSWORD"} <= known_variables()
+
+
+# ---- systemd -----------------------------------------------------------------------------------------------
+
+
+def test_systemd_unit_migrates_then_serves_and_restarts_on_failure() -> None:
+    unit = configparser.ConfigParser(interpolation=None, strict=True)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read_string((DEPLOY / "paperbot.service").read_text(encoding="utf-8"))
+    service = unit["Service"]
+    assert shlex.split(service["ExecStartPre"])[1:] == ["db", "upgrade"]
+    assert shlex.split(service["ExecStartPre"])[0].endswith("/paperbot")
+    start = shlex.split(service["ExecStart"])
+    assert start[1] == "serve" and start[start.index("--port") + 1] == str(serve_default_port())
+    assert service["Restart"] == "on-failure"
+    assert service["EnvironmentFile"].startswith("/")
+    assert service.get("DynamicUser") == "yes" or service.get("User") == "paperbot"
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
