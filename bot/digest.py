@@ -253,6 +253,7 @@ class Outcome:
     planned: int = 0
     payloads: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
+    retryable: bool = False  # a later attempt may succeed without anyone acting (not_ready, Slack 5xx...)
 
     @property
     def ok(self) -> bool:
@@ -359,9 +360,13 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
     plan: list[str] = []
     total: int | None = None
     if not known:  # a known run already has its plan: resuming it needs no fetch
-        day_list = _day_list(ctx, day, source, sample_fallback=False)
+        try:
+            day_list = _day_list(ctx, day, source, sample_fallback=False)
+        except SourceError as exc:
+            return Outcome(channel_id, day, "failed", str(exc), retryable=True)
         if not day_list.papers and not give_up:
-            return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.")
+            return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet; "
+                           "nothing posted.", retryable=True)
         plan, total = [p.arxiv_id for p in _plan(ctx, prefs, day_list, store=True)], len(day_list.papers)
     with ctx.sessions.begin() as session:
         claim = runs.claim_run(session=session, team_id=team_id, channel_id=channel_id, day=day,
@@ -557,7 +562,8 @@ def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiErro
     log.error("digest of %s for %s/%s stopped after %d message(s): %s", state.day, prefs.team_id,
               prefs.channel_id, state.sent, reason)
     _release(ctx, state, reason, permanent=error in PERMANENT_ERRORS)
-    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan))
+    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan),
+                   retryable=error not in PERMANENT_ERRORS)
 
 
 def _release(ctx: DigestContext, state: RunState, error: str, *, permanent: bool) -> None:
@@ -578,3 +584,46 @@ def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, work
         return [one(t) for t in targets]
     with ThreadPoolExecutor(max_workers=min(workers, len(targets)), thread_name_prefix="digest") as pool:
         return list(pool.map(one, targets))
+
+
+# ---- `paperbot digest` -------------------------------------------------------------------------------------
+
+
+def _local_team(sessions: sessionmaker[Session]) -> str:
+    # A dry run needs no Slack credentials: the workspace the database knows stands in for auth.test.
+    from sqlalchemy import select
+
+    from storage.models import Workspace
+
+    with sessions.begin() as session:
+        teams = session.scalars(select(Workspace.team_id).limit(2)).all()
+    return teams[0] if len(teams) == 1 else "T-local"
+
+
+def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> list[tuple[str, str]]:
+    """Where `paperbot digest` posts: --channel, else digest-enabled channels and PAPERBOT_DIGEST_CHANNEL."""
+    if channel:
+        return [(team_id, channel)]
+    with ctx.sessions.begin() as session:
+        targets = [(c.team_id, c.channel_id) for c in channel_store.digest_channels(session=session,
+                                                                                      team_id=team_id)]
+    default = ctx.settings.digest_channel
+    if default and (team_id, default) not in targets:
+        targets.append((team_id, default))
+    return targets
+
+
+def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None, size: int | None,
+                   source: str, dry_run: bool) -> list[Outcome]:
+    """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post."""
+    if dry_run:
+        team = _local_team(ctx.sessions)
+        targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, "preview")]
+        return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source)
+                for t, c in targets]
+    assert ctx.client is not None
+    team = str(ctx.client.auth_test()["team_id"])
+    targets = cli_targets(ctx, team_id=team, channel=channel)
+    if not targets:
+        raise ValueError("no channel to post to: pass --channel C0123456789 or set PAPERBOT_DIGEST_CHANNEL")
+    return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)

@@ -1,0 +1,180 @@
+"""The digest schedule: APScheduler 3 inside `paperbot serve`, with its jobs in our own database.
+
+One cron job per channel (id `digest:<team>:<channel>`) at the channel's digest time in its IANA time zone, so
+DST is handled by the trigger; weekdays only unless the channel wants weekend lists. Jobs live in the
+SQLAlchemyJobStore (table `apscheduler_jobs`), so several replicas share them; when two replicas fire the same
+job, the digest's claim (storage.digests) lets exactly one of them post.
+
+The job context is STYLE rule 6's one deliberate exception: stored jobs are pickled by reference with
+serialisable arguments (team and channel ids), so they cannot carry the settings, sessions and Slack client.
+`start_scheduler` installs them once per process in `_context`, and the job functions read them from there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings, parse_clock
+from bot.digest import DigestContext, Prefs, load_prefs, newest_day, prefs_for, run_digest
+from storage.channels import digest_channels
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "digest:"
+SYNC_JOB = "paperbot:sync-digest-jobs"
+SYNC_EVERY = timedelta(minutes=5)
+MISFIRE_GRACE = 3600  # a replica that was down at 09:00 still posts if it is back by 10:00
+RETRY_EVERY = timedelta(minutes=15)  # while the day's HF list is not out yet...
+RETRY_WINDOW = timedelta(hours=3)  # ...for at most this long, then skip quietly or post "no papers today"
+
+
+@dataclass
+class JobContext:
+    """What scheduled jobs need; `default_team` is the team of PAPERBOT_DIGEST_CHANNEL (from auth.test)."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    client: WebClient
+    scheduler: BackgroundScheduler
+    default_team: str | None = None
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] | None = None
+
+
+_context: JobContext | None = None
+
+
+def install_context(context: JobContext | None) -> None:
+    """Set (or clear) this process's job context; see the module docstring for why it is module-level."""
+    global _context
+    _context = context
+
+
+def job_id(team_id: str, channel_id: str) -> str:
+    """The explicit id of a channel's digest job: `job_id("T1", "C1") == "digest:T1:C1"`."""
+    return f"{JOB_PREFIX}{team_id}:{channel_id}"
+
+
+def make_trigger(prefs: Prefs) -> CronTrigger:
+    """Every day (weekdays unless the channel wants weekends) at its digest time in its own time zone."""
+    clock = parse_clock(prefs.digest_time)
+    days = "*" if prefs.include_weekends else "mon-fri"
+    return CronTrigger(day_of_week=days, hour=clock.hour, minute=clock.minute,
+                       timezone=ZoneInfo(prefs.timezone))
+
+
+def build_scheduler(engine: Engine) -> BackgroundScheduler:
+    """A scheduler whose jobs live in our database, with coalescing and a misfire grace period."""
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1},
+        timezone=ZoneInfo("UTC"),
+    )
+
+
+def wanted_jobs(context: JobContext) -> dict[str, tuple[str, str, Prefs]]:
+    """Job id → (team, channel, prefs) for every digest-enabled channel and PAPERBOT_DIGEST_CHANNEL."""
+    settings, wanted = context.settings, {}
+    with context.sessions.begin() as session:
+        configured = {(c.team_id, c.channel_id): c for c in digest_channels(session=session)}
+        for (team, channel_id), channel in configured.items():
+            prefs = prefs_for(channel, settings=settings, team_id=team, channel_id=channel_id)
+            wanted[job_id(team, channel_id)] = (team, channel_id, prefs)
+    default = settings.digest_channel
+    if default and context.default_team and (context.default_team, default) not in configured:
+        digest_ctx = DigestContext(settings=settings, sessions=context.sessions)
+        prefs = load_prefs(digest_ctx, team_id=context.default_team, channel_id=default)
+        wanted[job_id(context.default_team, default)] = (context.default_team, default, prefs)
+    return wanted
+
+
+def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
+    """Make the stored jobs match the channels: add new ones, re-time changed ones, drop removed ones.
+
+    Unchanged jobs are left alone: replacing them would recompute their next run and could skip a digest
+    that is due right now."""
+    wanted = wanted_jobs(context)
+    for jid, (team, channel_id, prefs) in wanted.items():
+        trigger, job = make_trigger(prefs), scheduler.get_job(jid)
+        if job is None:
+            try:
+                scheduler.add_job(run_scheduled_digest, trigger, args=[team, channel_id], id=jid,
+                                  name=f"digest of {team}/{channel_id}", replace_existing=True)
+            except ConflictingIdError:  # another replica added it a moment ago
+                log.debug("job %s added by another replica", jid)
+        elif str(job.trigger) != str(trigger):
+            scheduler.reschedule_job(jid, trigger=trigger)
+    for job in scheduler.get_jobs():
+        if job.id.startswith(JOB_PREFIX) and job.id.split(":retry")[0] not in wanted:
+            job.remove()
+    return sorted(wanted)
+
+
+def start_scheduler(*, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
+                    client: WebClient) -> BackgroundScheduler:
+    """Start the digest scheduler in a background thread (inside `paperbot serve`)."""
+    scheduler = build_scheduler(engine)
+    team = None
+    if settings.digest_channel:
+        team = str(client.auth_test()["team_id"])
+    context = JobContext(settings=settings, sessions=sessions, client=client, scheduler=scheduler,
+                         default_team=team)
+    install_context(context)
+    scheduler.start()
+    jobs = sync_jobs(scheduler, context)
+    # Channel settings change through Slack on any replica; every replica re-reads them now and then.
+    scheduler.add_job(resync_jobs, "interval", seconds=int(SYNC_EVERY.total_seconds()), id=SYNC_JOB,
+                      replace_existing=True)
+    log.info("digest scheduler started with %d channel job(s)", len(jobs))
+    return scheduler
+
+
+def resync_jobs() -> None:
+    """Job: re-read the channels' digest settings and update the schedule."""
+    context = _require_context()
+    sync_jobs(context.scheduler, context)
+
+
+def _require_context() -> JobContext:
+    if _context is None:
+        raise RuntimeError("the digest scheduler's job context is not installed (start_scheduler does it)")
+    return _context
+
+
+def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = None,
+                         first_try_iso: str | None = None) -> str:
+    """Job: post the channel's digest; while the day's list is not out, try again every 15 min for 3 h."""
+    context = _require_context()
+    now = context.clock()
+    digest_ctx = DigestContext(settings=context.settings, sessions=context.sessions, client=context.client,
+                               clock=context.clock)
+    if context.sleep is not None:
+        digest_ctx.sleep = context.sleep
+    prefs = load_prefs(digest_ctx, team_id=team_id, channel_id=channel_id)
+    day = date.fromisoformat(day_iso) if day_iso else newest_day(now, prefs)
+    first = datetime.fromisoformat(first_try_iso) if first_try_iso else now
+    final = now + RETRY_EVERY > first + RETRY_WINDOW
+    # Scheduled runs never retry a run that failed for good: that needs an operator (e.g. /invite the bot).
+    outcome = run_digest(digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False,
+                         give_up=final)
+    if outcome.retryable and not final:
+        context.scheduler.add_job(
+            run_scheduled_digest, "date", run_date=now + RETRY_EVERY,
+            id=f"{job_id(team_id, channel_id)}:retry", replace_existing=True,
+            args=[team_id, channel_id, day.isoformat(), first.isoformat()])
+    log.log(logging.ERROR if outcome.status == "failed" else logging.INFO, "scheduled digest %s/%s: %s",
+            team_id, channel_id, outcome.message)
+    return outcome.status
