@@ -144,10 +144,11 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
-    if not url.lower().startswith(("http://", "https://")) or len(url) > URL_LIMIT:
+    if not url.lower().startswith(("http://", "https://")):
         return None
-    url = "".join(_URL_UNSAFE.get(ch, ch) for ch in url if ch.isprintable())
-    return url.replace("&", "&amp;")
+    url = "".join(_URL_UNSAFE.get(ch, ch) for ch in url if ch.isprintable()).replace("&", "&amp;")
+    # Measured after encoding, so two long links still fit one context element (3,000 characters).
+    return url if len(url) <= URL_LIMIT else None
 
 
 def link(url: str | None, label: str, limit: int = TITLE_LIMIT) -> str:

@@ -200,6 +200,16 @@ def test_hostile_urls_are_defused_or_dropped() -> None:
     assert "javascript" not in links and "Project page" not in links
 
 
+def test_overlong_urls_are_dropped_so_the_links_line_stays_valid() -> None:
+    paper = FakePaper(
+        github_repo="https://github.com/" + "&" * 900, project_page="https://p.example/" + "|" * 900
+    )
+    payload = paper_message(paper)
+    validate(payload)
+    links = payload["blocks"][2]["elements"][0]["text"]
+    assert "GitHub" not in links and "Project page" not in links and "PDF" in links
+
+
 def test_digest_header_names_the_day_the_count_and_links_to_hugging_face() -> None:
     payload = digest_header(day=DAY, count=10, total=37)
     validate(payload)
