@@ -96,6 +96,10 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     engine = open_database(settings)
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     app = build_app(deps, socket_mode=socket_mode)
+    if not no_scheduler:
+        from bot.scheduler import start_scheduler
+
+        start_scheduler(settings=settings, engine=engine, sessions=deps.sessions, client=app.client)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -104,6 +108,41 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
         SocketModeHandler(app, settings.secret("SLACK_APP_TOKEN")).start()
     else:
         HttpServer(make_wsgi(app, engine), host, port).run()
+
+
+@cli.command()
+@click.option("--channel", help="Channel id (default: every digest channel and PAPERBOT_DIGEST_CHANNEL).")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The HF daily list to post.")
+@click.option("--size", type=click.IntRange(1, 40), help="Papers per digest (overrides the channel's).")
+@click.option("--source", type=click.Choice(["hf", "sample"]), default="hf", show_default=True,
+              help="Where papers come from: Hugging Face, or the bundled sample.")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; needs no Slack credentials.")
+@click.option("--json", "as_json", is_flag=True, help="Print the Block Kit payloads as JSON.")
+@click.pass_context
+@friendly
+def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, source: str, dry_run: bool,
+           as_json: bool) -> None:
+    """Post the day's trending papers, one message per paper, exactly once per channel and date."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.digest import DigestContext, command_digest, show_outcomes
+
+    settings = settings_from(ctx)
+    client = None
+    if not dry_run:
+        from bot.app import make_client
+
+        client = make_client(settings, settings.secret("SLACK_BOT_TOKEN"))
+    engine = open_database(settings)
+    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client)
+    try:
+        outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
+                                  source=source, dry_run=dry_run)
+    except (ValueError, SlackApiError) as exc:  # no channel to post to, or Slack refused the token
+        raise Failure(first_line(exc)) from None
+    problem = show_outcomes(outcomes, as_json=as_json)
+    if problem:
+        raise Failure(problem)
 
 
 @cli.group()

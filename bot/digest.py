@@ -627,3 +627,35 @@ def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None,
     if not targets:
         raise ValueError("no channel to post to: pass --channel C0123456789 or set PAPERBOT_DIGEST_CHANNEL")
     return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)
+
+
+def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
+    """Print what `paperbot digest` did (previews rendered, or as JSON); returns a failure reason, if any."""
+    import json
+
+    from rich.console import Console
+
+    from bot.preview import render
+
+    out, err = Console(), Console(stderr=True)
+    if as_json:
+        data: list[dict[str, Any]] = []
+        for o in outcomes:
+            if o.status == "preview":
+                data += [{"channel": o.channel_id, **p} for p in o.payloads]
+            else:
+                data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
+                             "posted": o.posted, "message": o.message})
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    for o in outcomes:
+        stream = err if as_json else out
+        if o.status == "preview" and not as_json:
+            render(o.payloads, console=out, note=o.note)
+            out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False)
+            continue
+        if o.note:
+            stream.print(o.note, style="yellow", markup=False, highlight=False)
+        if o.status not in ("failed", "not_ready"):  # failures go to stderr once, as the command's reason
+            stream.print(o.message, markup=False, highlight=False)
+    failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
+    return "; ".join(o.message for o in failed) if failed else None
