@@ -41,6 +41,7 @@ API_SCOPES = {"chat.postMessage": {"chat:write"}, "chat.unfurl": {"links:write"}
               "slash commands": {"commands"}, "reactions.get": {"reactions:read"},
               "reactions.add": {"reactions:write"},
               "conversations.replies": {"channels:history", "groups:history"},
+              "conversations.history": {"channels:history", "groups:history"},
               "conversations.info": {"channels:read", "groups:read"}, "users.info": {"users:read"},
               "conversations.open (subscription DMs)": {"im:write"}}
 NEEDED_SCOPES = set().union(*EVENT_SCOPES.values(), *API_SCOPES.values())
