@@ -10,7 +10,17 @@ from rich.console import Console
 
 from bot.blocks import digest_header, paper_message
 from bot.preview import mrkdwn, render
-from tests.bot.test_blocks import FakePaper
+from bot.sources import PaperRecord
+
+
+def a_paper(**fields: Any) -> PaperRecord:
+    """A paper as a source would hand it over (no database needed)."""
+    values: dict[str, Any] = {
+        "arxiv_id": "2410.13732",
+        "title": "Reducing the Transformer",
+        "authors": ["Ada"],
+    }
+    return PaperRecord(**{**values, **fields})
 
 
 def rendered(payloads: list[dict[str, Any]], **kwargs: Any) -> str:
@@ -22,7 +32,7 @@ def rendered(payloads: list[dict[str, Any]], **kwargs: Any) -> str:
 
 
 def test_a_digest_preview_shows_titles_links_buttons_and_the_note() -> None:
-    paper = FakePaper(
+    paper = a_paper(
         title="Attention & Friends: <Minimal> Transformers",
         hf_upvotes=42,
         github_repo="https://github.com/acme/tool",
@@ -42,12 +52,12 @@ def test_a_digest_preview_shows_titles_links_buttons_and_the_note() -> None:
 
 
 def test_show_urls_prints_each_link_target_after_its_label() -> None:
-    screen = rendered([paper_message(FakePaper())], show_urls=True)
+    screen = rendered([paper_message(a_paper())], show_urls=True)
     assert "PDF (https://arxiv.org/pdf/2410.13732)" in screen
 
 
 def test_a_hostile_title_previews_literally() -> None:
-    paper = FakePaper(title="<!channel> *bold* a_b | <@U1>")
+    paper = a_paper(title="<!channel> *bold* a_b | <@U1>")
     screen = rendered([paper_message(paper)])
     assert "<!channel> *bold* a_b ¦ <@U1>" in screen
 
