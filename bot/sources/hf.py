@@ -6,11 +6,25 @@ lookup here tolerates a missing key and a JSON null alike; only the arXiv id and
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import httpx
 
 from bot.links import normalize_arxiv_id
 from bot.sources import PaperRecord
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def _text(value: Any) -> str | None:
@@ -91,3 +105,225 @@ def parse_daily_item(item: dict[str, Any]) -> PaperRecord:
         daily_date=daily,
         source="hf",
     )
+
+
+# ---- the HTTP client ---------------------------------------------------------------------------------------
+
+# The list for day D fills during D in New York and is complete late that evening (papers-apis.md).
+HF_DAY_ZONE = ZoneInfo("America/New_York")
+# HF's documented default page size: a server that caps `limit` can't cap below it, so a short page really
+# is the last one.
+PAGE_SIZE = 50
+MAX_PAGES = 200  # a runaway guard should the server ever ignore `p`
+USER_AGENT = "paperbot (+https://github.com/paperbot; Slack reading room for HF Daily Papers)"
+
+log = logging.getLogger(__name__)
+
+
+class SourceError(RuntimeError):
+    """A paper source could not be read; the message names the URL, the reason and what to do."""
+
+
+def newest_complete_day(now: datetime) -> date:
+    """The day of the newest *complete* HF daily list at `now`: yesterday in US Eastern time.
+
+    The list for day D fills during D (New York time) and is complete late that evening, so at any moment
+    the list of the New York calendar day before today is the newest one that will not change. Naive
+    datetimes are taken as UTC. Weekends are the digest's business, not this function's.
+    `newest_complete_day(datetime(2025, 11, 25, 3, 0, tzinfo=UTC)) == date(2025, 11, 23)` (22:00 on the 24th
+    in New York).
+    """
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return aware.astimezone(HF_DAY_ZONE).date() - timedelta(days=1)
+
+
+def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> float | None:
+    """Seconds a 429 asks us to wait: `Retry-After` (seconds or an HTTP date), else HF's
+    `RateLimit: "api";r=0;t=<seconds>`; None when neither says."""
+    retry_after = headers.get("Retry-After")
+    if retry_after:
+        if retry_after.strip().isdigit():
+            return float(retry_after)
+        try:
+            when = parsedate_to_datetime(retry_after)
+            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+        except (TypeError, ValueError):
+            pass
+    match = re.search(r"(?:^|;)\s*t=(\d+)", headers.get("RateLimit", ""))
+    return float(match[1]) if match else None
+
+
+def parse_items(items: Iterable[Any], *, day: date | None = None) -> list[PaperRecord]:
+    """PaperRecords of `daily_papers` items, first occurrence of each paper kept; an item without an id or
+    title is logged and skipped. With `day`, every record is stamped as being on that day's list."""
+    records: dict[str, PaperRecord] = {}
+    for item in items:
+        try:
+            record = parse_daily_item(item)
+        except ValueError as exc:
+            log.warning("skipping a Hugging Face item: %s", exc)
+            continue
+        if day is not None:
+            record.daily_date = day
+        records.setdefault(record.arxiv_id, record)
+    return list(records.values())
+
+
+@dataclass
+class _Retry:
+    """A failed attempt worth repeating, and how long the server asked us to wait (None: back off)."""
+
+    reason: str
+    wait: float | None = None
+
+
+_NOT_FOUND = object()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class HFClient:
+    """The Hugging Face Daily Papers API over httpx: a timeout on every call, retries with exponential backoff
+    and jitter on timeouts, connection errors, 5xx and malformed bodies, and 429s waited out as told.
+
+    `max_retries` counts the retries after the first try (`retries` is an alias). `sleep`, `clock` and
+    `jitter` are injectable so tests run without waiting.
+    """
+
+    def __init__(self, source: Settings | str, *, timeout: float | None = None, max_retries: int = 3,
+                 retries: int | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
+                 max_wait: float = 300.0, page_size: int = PAGE_SIZE,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] = _utcnow,
+                 jitter: Callable[[], float] = random.random) -> None:
+        base = source if isinstance(source, str) else source.hf_api_url
+        self.base_url = base if base.endswith("/") else base + "/"
+        self.timeout = timeout or (20.0 if isinstance(source, str) else source.http_timeout)
+        self.retries = max_retries if retries is None else retries
+        self.backoff, self.max_backoff, self.max_wait = backoff, max_backoff, max_wait
+        self.page_size = page_size
+        self._sleep, self._clock, self._jitter = sleep, clock, jitter
+        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+                                  follow_redirects=True)
+
+    def __enter__(self) -> HFClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # ---- the API -------------------------------------------------------------------------------------------
+    def daily(self, day: date) -> list[dict[str, Any]]:
+        """The raw `daily_papers` items of `day`, every page; `[]` for an empty day (weekend, not filled)."""
+        return self._list({"date": day.isoformat()})
+
+    def week(self, iso_week: str) -> list[dict[str, Any]]:
+        """The raw items of an ISO week such as `2025-W48`, every page."""
+        match = re.fullmatch(r"(\d{4})-W(\d{2})", iso_week)
+        if not match or not 1 <= int(match[2]) <= 53:
+            raise ValueError(f"{iso_week!r} is not an ISO week; write it as YYYY-Www, e.g. 2025-W48")
+        return self._list({"week": iso_week})
+
+    def month(self, yyyy_mm: str) -> list[dict[str, Any]]:
+        """The raw items of a month such as `2025-11`, every page."""
+        match = re.fullmatch(r"(\d{4})-(\d{2})", yyyy_mm)
+        if not match or not 1 <= int(match[2]) <= 12:
+            raise ValueError(f"{yyyy_mm!r} is not a month; write it as YYYY-MM, e.g. 2025-11")
+        return self._list({"month": yyyy_mm})
+
+    def daily_records(self, day: date) -> list[PaperRecord]:
+        """The papers on `day`'s list as PaperRecords stamped with `daily_date=day`."""
+        return parse_items(self.daily(day), day=day)
+
+    def paper(self, arxiv_id: str) -> PaperRecord | None:
+        """One paper by arXiv id (any spelling, version ignored), or None when Hugging Face lacks it."""
+        parsed = normalize_arxiv_id(arxiv_id)
+        if parsed is None:
+            raise ValueError(f"{arxiv_id!r} is not an arXiv id")
+        body = self._get(f"papers/{parsed[0]}", {}, not_found_ok=True)
+        if body is _NOT_FOUND:
+            return None
+        if not isinstance(body, dict):
+            raise SourceError(f"{self.base_url}papers/{parsed[0]} answered a {type(body).__name__}, "
+                              "not a paper object")
+        return parse_daily_item(body)
+
+    def newest_complete_day(self) -> date:
+        """`newest_complete_day` at this client's clock."""
+        return newest_complete_day(self._clock())
+
+    # ---- plumbing ------------------------------------------------------------------------------------------
+    def _list(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for page in range(MAX_PAGES):
+            batch = self._get("daily_papers", {**params, "p": str(page), "limit": str(self.page_size)})
+            if not isinstance(batch, list):
+                raise SourceError(f"{self.base_url}daily_papers answered a JSON {type(batch).__name__},"
+                                  f" not an array: is HF_API_URL ({self.base_url}) the Hugging Face API?")
+            items.extend(item for item in batch if isinstance(item, dict))
+            if len(batch) < self.page_size:
+                break
+        return items
+
+    def _get(self, path: str, params: dict[str, str], *, not_found_ok: bool = False) -> Any:
+        """The JSON body of GET base/path, retried as the class docstring says, or a SourceError."""
+        url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
+        for attempt in range(self.retries + 1):
+            result = self._attempt(url, not_found_ok=not_found_ok)
+            if not isinstance(result, _Retry):
+                return result
+            if attempt == self.retries:
+                break
+            wait = self._backoff(attempt) if result.wait is None else result.wait
+            if wait > self.max_wait:
+                raise SourceError(f"{url} is rate limited for another {wait:.0f}s (HTTP 429; Hugging Face"
+                                  " allows 500 requests per 5 minutes): try again later")
+            log.warning("%s: %s; retry %d of %d in %.1fs", url, result.reason, attempt + 1, self.retries,
+                        wait)
+            self._sleep(wait)
+        raise SourceError(f"gave up on {url} after {self.retries + 1} tries: {result.reason}. Check the"
+                          f" network and HF_API_URL ({self.base_url}), or try again later")
+
+    def _attempt(self, url: str, *, not_found_ok: bool) -> Any:
+        """One GET: the JSON body, `_NOT_FOUND`, a `_Retry`, or a SourceError (not worth retrying)."""
+        try:
+            response = self._http.get(url)
+        except httpx.TimeoutException:
+            return _Retry(f"no answer within {self.timeout:g}s")
+        except httpx.TransportError as exc:
+            return _Retry(f"connection failed ({exc.__class__.__name__}: {exc})")
+        status = response.status_code
+        if status == 429:
+            return _Retry("rate limited (HTTP 429)", rate_limit_wait(response.headers, self._clock()))
+        if status >= 500:
+            return _Retry(f"HTTP {status} from the server")
+        if status == 404 and not_found_ok:
+            return _NOT_FOUND
+        if not response.is_success:
+            raise SourceError(f"{url} answered HTTP {status} ({_detail(response)}); not retried: check the"
+                              f" request and HF_API_URL ({self.base_url})")
+        try:
+            return response.json()
+        except ValueError:
+            return _Retry(f"the answer is not JSON (starts {response.content[:40]!r})")
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with "equal jitter": never less than half the step, so retries really do spread out.
+        step = min(self.max_backoff, self.backoff * 2**attempt)
+        return step / 2 + step / 2 * self._jitter()
+
+
+def _detail(response: httpx.Response) -> str:
+    """HF's own error message when the body has one, else the status phrase."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return body["error"][:200]
+    return response.reason_phrase or "error"
