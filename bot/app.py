@@ -60,7 +60,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     )
 
     @app.middleware
-    def inject_deps(context: BoltContext, next: Any) -> None:  # noqa: A002 - Bolt's argument name
+    def inject_deps(context: BoltContext, next: Any) -> None:
         context["deps"] = deps
         next()
 

@@ -63,7 +63,7 @@ def open_database(settings: Settings) -> Engine:
             upgrade(engine)
         else:
             engine.connect().close()
-    except Exception as exc:  # noqa: BLE001 - the driver's own error names the problem
+    except Exception as exc:
         url = engine.url.render_as_string(hide_password=True)
         raise Failure(f"cannot open the database {url}: {first_line(exc)} (check DATABASE_URL)") from None
     return engine
@@ -76,9 +76,11 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--http", "http_mode", is_flag=True, help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set.")
+@click.option("--http", "http_mode", is_flag=True,
+              help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set.")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on (/healthz in Socket Mode too).")
+@click.option("--port", default=3000, show_default=True, type=int,
+              help="Port to listen on (/healthz in Socket Mode too).")
 @click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
 @click.pass_context
 @friendly
@@ -163,9 +165,12 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
         before = current_revision(engine)
         upgrade(engine, revision)
         after = current_revision(engine)
-    except Exception as exc:  # noqa: BLE001 - the driver's own error names the problem
+    except Exception as exc:
         raise Failure(f"cannot migrate {url}: {first_line(exc)} (check DATABASE_URL)") from None
-    click.echo(f"{url}: schema {before or 'empty'} -> {after}" if before != after else f"{url}: schema at {after}, nothing to do")
+    if before == after:
+        click.echo(f"{url}: schema at {after}, nothing to do")
+    else:
+        click.echo(f"{url}: schema {before or 'empty'} -> {after}")
 
 
 @cli.command("import")

@@ -19,7 +19,7 @@ DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_
 
 # How to obtain each secret, quoted when a command needs one that is missing.
 SECRET_HELP = {
-    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (see README, 'Connecting to Slack')",
+    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (README: 'Connecting to Slack')",
     "SLACK_SIGNING_SECRET": "the Signing Secret under Basic Information of your Slack app",
     "SLACK_APP_TOKEN": "an app-level xapp- token with connections:write, under Basic Information > App-Level Tokens",
     "SLACK_CLIENT_ID": "the Client ID under Basic Information of your Slack app",

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
+from waitress import wasyncore
 from waitress.server import create_server
 
 from storage.db import ping
@@ -61,6 +62,10 @@ class HttpServer:
         return self
 
     def stop(self) -> None:
-        self.server.close()
+        """Finish requests in flight, close every connection and end the loop (its map empties)."""
+        self.server.task_dispatcher.shutdown(timeout=5)
+        server_map = self.server._map  # type: ignore[union-attr]
+        # Close from inside the loop thread (via its trigger) so the loop wakes at once and exits.
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))  # type: ignore[union-attr]
         if self._thread:
             self._thread.join(timeout=5)

@@ -21,10 +21,6 @@ PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgre
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once is much faster than per test)."""
@@ -41,7 +37,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database of this test worker's own, migrated once; fails (never skips) if unreachable."""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"paperbot_test_{_worker()}"
+    name = f"paperbot_test_{os.getpid()}"  # unique per process: parallel runs and xdist workers never collide
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -93,3 +89,15 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_sessions(engine)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print how many tests passed on each backend, so CI output shows both halves ran."""
+    counts = {backend: 0 for backend in BACKENDS}
+    for report in terminalreporter.stats.get("passed", []):
+        for backend in BACKENDS:
+            if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid or f"-{backend}-" in report.nodeid:
+                counts[backend] += 1
+    terminalreporter.write_line(
+        "database backends: " + ", ".join(f"{backend} {n} passed" for backend, n in counts.items())
+    )

@@ -12,12 +12,12 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj, name, type_, reflected, compare_to):
     """Keep library-owned tables (APScheduler's job store, Slack OAuth) out of autogenerate."""
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
-def run_with(connection) -> None:  # type: ignore[no-untyped-def]
+def run_with(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -111,8 +111,9 @@ class FakeSlack:
                     queue.pop(0)
                 if failure.error:
                     return 200, {}, {"ok": False, "error": failure.error}
-                headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 and failure.retry_after else {}
-                return failure.status, headers, {"ok": False, "error": "ratelimited" if failure.status == 429 else "fatal_error"}
+                limited = failure.status == 429
+                headers = {"Retry-After": str(failure.retry_after)} if limited and failure.retry_after else {}
+                return failure.status, headers, {"ok": False, "error": "ratelimited" if limited else "fatal_error"}
         if token not in self.tokens:
             return 200, {}, {"ok": False, "error": "invalid_auth" if token else "not_authed"}
         handler = getattr(self, "api_" + method.replace(".", "_"), None)
@@ -143,7 +144,8 @@ class FakeSlack:
         if p.get("metadata"):
             message["metadata"] = json.loads(p["metadata"]) if isinstance(p["metadata"], str) else p["metadata"]
         self.messages.setdefault(channel, []).append(message)
-        return {"ok": True, "channel": channel, "ts": ts, "message": {k: v for k, v in message.items() if k != "channel"}}
+        shown = {k: v for k, v in message.items() if k != "channel"}
+        return {"ok": True, "channel": channel, "ts": ts, "message": shown}
 
     def _find(self, channel: str, ts: str) -> dict[str, Any] | None:
         return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
@@ -197,7 +199,8 @@ class FakeSlack:
     def api_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = p.get("user", "")
         profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
-        return {"ok": True, "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile}}
+        return {"ok": True,
+                "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile}}
 
     def api_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         view = p.get("view")
@@ -249,7 +252,7 @@ class FakeSlack:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:

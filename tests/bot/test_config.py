@@ -1,0 +1,82 @@
+"""Settings come from the environment and .env, are typed, and never leak secrets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, RedactSecrets, Settings, load_settings, parse_clock
+
+
+def test_defaults_match_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "PAPERBOT_DIGEST_TIME", "PAPERBOT_TIMEZONE", "PAPERBOT_DIGEST_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///paperbot.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.hf_api_url == "https://huggingface.co/api/"
+    assert settings.arxiv_api_url == "https://export.arxiv.org/api/query"
+    assert (settings.digest_time, settings.timezone, settings.digest_size) == ("09:00", "UTC", 10)
+    assert settings.auto_migrate is True
+    assert "fire" in settings.vote_emoji and "+1" in settings.vote_emoji
+
+
+def test_dotenv_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("PAPERBOT_DIGEST_SIZE=7\nPAPERBOT_TIMEZONE=Europe/Berlin\n")
+    monkeypatch.setenv("PAPERBOT_TIMEZONE", "America/New_York")
+    monkeypatch.setenv("PAPERBOT_AUTO_MIGRATE", "0")
+    settings = load_settings()
+    assert settings.digest_size == 7
+    assert settings.timezone == "America/New_York"
+    assert settings.auto_migrate is False
+
+
+def test_vote_emoji_list_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOT_VOTE_EMOJI", ":fire:, tada")
+    assert load_settings().vote_emoji == ("fire", "tada")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [("PAPERBOT_TIMEZONE", "Mars/Olympus", "IANA time zone"), ("PAPERBOT_DIGEST_TIME", "9am", "HH:MM"),
+     ("PAPERBOT_DIGEST_SIZE", "0", "PAPERBOT_DIGEST_SIZE")],
+)
+def test_invalid_values_are_named(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert variable in str(error.value)
+    assert named in str(error.value)
+
+
+def test_missing_secret_names_variable_and_fix() -> None:
+    settings = Settings(_env_file=None, slack_bot_token=None)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match=r"SLACK_BOT_TOKEN is not set: put the xoxb- token"):
+        settings.secret("SLACK_BOT_TOKEN")
+
+
+def test_secrets_never_appear_in_repr() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-very-secret",  # type: ignore[call-arg]
+                        slack_signing_secret="shh-signing", slack_app_token="xapp-1-secret")
+    shown = repr(settings) + str(settings) + str(settings.model_dump())
+    for secret in ("xoxb-very-secret", "shh-signing", "xapp-1-secret"):
+        assert secret not in shown
+    assert settings.secret("SLACK_BOT_TOKEN") == "xoxb-very-secret"
+
+
+def test_log_lines_with_tokens_are_redacted() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "calling with %s", ("xoxb-123-456-abc",), None)
+    RedactSecrets().filter(record)
+    assert "xoxb-123" not in record.getMessage()
+    assert "redacted" in record.getMessage()
+
+
+def test_parse_clock() -> None:
+    assert parse_clock("07:05").hour == 7
+    assert parse_clock("23:59").minute == 59
+    with pytest.raises(ValueError, match="HH:MM"):
+        parse_clock("24:00")

@@ -1,0 +1,70 @@
+"""A running paperbot: the real Bolt app behind the real HTTP server, talking to the loopback Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from slack_bolt import App
+
+from bot.app import Deps, build_app
+from bot.config import Settings
+from bot.server import HttpServer, make_wsgi
+from storage.db import make_engine, make_sessions
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+
+
+@dataclass
+class RunningBot:
+    deps: Deps
+    app: App
+    server: HttpServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings:
+    """Settings for a bot wired to the loopback Slack and the test database (no .env is read)."""
+    values: dict[str, object] = {
+        "database_url": db_url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.url,
+        "hf_api_url": "http://127.0.0.1:9/api/",  # nothing listens there: a test that needs HF starts a fake
+        "arxiv_api_url": "http://127.0.0.1:9/api/query",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack) -> Settings:
+    return bot_settings(db_url, slack)
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Iterator[RunningBot]:
+    engine = make_engine(settings.database_url)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    app = build_app(deps)
+    server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
+    yield RunningBot(deps=deps, app=app, server=server)
+    server.stop()
+    engine.dispose()
+
+
+@pytest.fixture
+def sender(bot: RunningBot) -> Iterator[SlackSender]:
+    client = SlackSender(bot.url + "/slack/events")
+    yield client
+    client.close()
