@@ -193,11 +193,10 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
              sample_fallback: bool = False) -> DayList:
     """The day's papers from Hugging Face (or the bundled sample); offline, the stored list, then the sample
     if `sample_fallback` (dry runs only: a real post never uses the sample unless asked)."""
-    from bot.sources.sample import sample_records
     from storage.papers import daily_papers
 
     if source == "sample":
-        return DayList(day, sample_records(day), "sample", "Using the bundled sample papers, not live data.")
+        return DayList(day, _sample(day), "sample", "Using the bundled sample papers, not live data.")
     try:
         return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
     except Exception as exc:  # any failure to reach HF is answered the same way
@@ -208,8 +207,14 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
     if stored:
         return DayList(day, stored, "database", f"{reason}; using the {len(stored)} papers stored for {day}.")
     if sample_fallback:
-        return DayList(day, sample_records(day), "sample", f"{reason}; showing the bundled sample instead.")
+        return DayList(day, _sample(day), "sample", f"{reason}; showing the bundled sample instead.")
     raise SourceError(f"{reason}, and no papers of {day} are stored (try again later, or `paperbot fetch`)")
+
+
+def _sample(day: date) -> list[Any]:
+    from bot.sources.sample import sample_records
+
+    return list(sample_records(day))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,198 @@
+"""The daily digest end to end: the real WebClient against the loopback Slack, the real HF client against the
+loopback HF, and the database on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from bot.app import make_client
+from bot.config import Settings
+from bot.digest import DigestContext, run_digest
+from storage.channels import update_channel
+from storage.db import make_engine, make_sessions
+from storage.digests import LEASE
+from storage.models import DigestRun, Post, utcnow
+from tests.e2e.conftest import bot_settings
+from tests.fakes.hf import FakeHF, daily_item
+from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
+
+DAY = date(2026, 11, 24)  # a Tuesday
+CHANNEL = "C0001"
+UPVOTES = {"2411.00001": 5, "2411.00002": 40, "2411.00003": None, "2411.00004": 12, "2411.00005": 40}
+
+
+@pytest.fixture
+def hf() -> Iterator[FakeHF]:
+    fake = FakeHF().start()
+    fake.set_daily(DAY, [daily_item(i, f"Paper {i[-1]}", DAY, upvotes=u) for i, u in UPVOTES.items()])
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack, hf: FakeHF) -> Settings:
+    return bot_settings(db_url, slack, hf_api_url=hf.url, digest_size=3)
+
+
+def context(settings: Settings, *, sleeps: list[float] | None = None, **kw: Any) -> DigestContext:
+    engine = make_engine(settings.database_url)
+    record = sleeps.append if sleeps is not None else (lambda _s: None)
+    return DigestContext(settings=settings, sessions=make_sessions(engine),
+                         client=make_client(settings, BOT_TOKEN), sleep=record, **kw)
+
+
+def run(ctx: DigestContext, **kw: Any) -> Any:
+    return run_digest(ctx, team_id=TEAM_ID, channel_id=CHANNEL, day=DAY, **kw)
+
+
+def paper_ids(slack: FakeSlack) -> list[str]:
+    """The arXiv ids of the paper messages in the channel, in posting order (from their metadata)."""
+    return [m["metadata"]["event_payload"]["arxiv_id"] for m in slack.posted(CHANNEL)
+            if "arxiv_id" in m.get("metadata", {}).get("event_payload", {})]
+
+
+def test_header_then_one_message_per_paper_by_upvotes_and_a_rerun_posts_nothing(
+        settings: Settings, slack: FakeSlack) -> None:
+    sleeps: list[float] = []
+    ctx = context(settings, sleeps=sleeps)
+    outcome = run(ctx)
+    messages = slack.posted(CHANNEL)
+    assert outcome.status == "posted" and outcome.posted == 3
+    assert "3 papers" in messages[0]["text"] and "top 3 of 5" in messages[0]["text"]
+    # Most upvoted first; the tie (40, 40) keeps HF's order; unknown upvotes would come last.
+    assert paper_ids(slack) == ["2411.00002", "2411.00005", "2411.00004"]
+    assert messages[1]["text"].startswith("1. Paper 2")
+    # Every paper message's ts is stored as a digest post of its paper.
+    with ctx.sessions.begin() as s:
+        posts = {p.arxiv_id: p.ts for p in s.scalars(select(Post).where(Post.kind == "digest"))}
+    assert posts == {m["metadata"]["event_payload"]["arxiv_id"]: m["ts"] for m in messages[1:]}
+    # Paced: one wait before each message after the first, each about a second.
+    assert len(sleeps) == 3 and all(0 < s <= 1.1 for s in sleeps)
+
+    again = run(context(settings))
+    assert again.status == "already_done" and "nothing posted again" in again.message
+    assert len(slack.posted(CHANNEL)) == 4
+
+
+def test_next_day_never_reposts_a_paper_and_respects_filters(settings: Settings, slack: FakeSlack,
+                                                             hf: FakeHF) -> None:
+    ctx = context(settings)
+    run(ctx)
+    next_day = DAY + timedelta(days=1)
+    hf.set_daily(next_day, [daily_item("2411.00002", "Paper 2", next_day, upvotes=99),
+                            daily_item("2411.00009", "Diffusion for robots", next_day, upvotes=1),
+                            daily_item("2411.00010", "Language models", next_day, upvotes=2)])
+    with ctx.sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"keywords": ["difusion"]})
+    outcome = run_digest(ctx, team_id=TEAM_ID, channel_id=CHANNEL, day=next_day)
+    assert outcome.posted == 1
+    assert paper_ids(slack)[-1] == "2411.00009"  # the typo still matched; yesterday's paper was not reposted
+
+
+def crash_after(k: int) -> Any:
+    """A sleep that 'kills the process' before the (k+1)-th paper (sleep runs before every paper message)."""
+    calls = {"n": 0}
+
+    def sleep(_seconds: float) -> None:
+        calls["n"] += 1
+        if calls["n"] > k:
+            raise KeyboardInterrupt
+
+    return sleep
+
+
+def test_crash_after_k_papers_then_a_rerun_posts_exactly_the_rest(settings: Settings, slack: FakeSlack) -> None:
+    settings = settings.model_copy(update={"digest_size": 5})
+    ctx = context(settings)
+    ctx.sleep = crash_after(2)
+    with pytest.raises(KeyboardInterrupt):
+        run(ctx)
+    assert len(paper_ids(slack)) == 2
+    outcome = run(context(settings))
+    assert outcome.status == "resumed" and outcome.posted == 3
+    ids = paper_ids(slack)
+    assert len(ids) == 5 and len(set(ids)) == 5
+    assert len(slack.posted(CHANNEL)) == 6  # one header, never repeated
+
+
+def test_hard_kill_between_slack_and_commit_is_reconciled_without_duplicates(
+        settings: Settings, slack: FakeSlack) -> None:
+    settings = settings.model_copy(update={"digest_size": 5})
+    ctx = context(settings)
+    ctx.sleep = crash_after(3)
+    with pytest.raises(KeyboardInterrupt):
+        run(ctx)
+    # Make it look like a hard kill: the claim is still held with a fresh heartbeat, and Slack accepted the
+    # third paper but its Post row never got committed.
+    with ctx.sessions.begin() as s:
+        s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow()))
+        s.execute(delete(Post).where(Post.arxiv_id == paper_ids(slack)[2]))
+    busy = run(context(settings))
+    assert busy.status == "busy" and len(paper_ids(slack)) == 3
+    later = context(settings, clock=lambda: utcnow() + LEASE + timedelta(seconds=5))
+    outcome = run(later)
+    assert outcome.status == "resumed" and outcome.posted == 2
+    assert sorted(paper_ids(slack)) == sorted(set(paper_ids(slack))) and len(paper_ids(slack)) == 5
+    with ctx.sessions.begin() as s:
+        assert len(s.scalars(select(Post)).all()) == 5
+
+
+def test_two_replicas_racing_post_one_digest(settings: Settings, slack: FakeSlack) -> None:
+    contexts = [context(settings) for _ in range(3)]
+    barrier = threading.Barrier(len(contexts))
+    outcomes: list[str] = []
+
+    def replica(ctx: DigestContext) -> None:
+        barrier.wait()
+        outcomes.append(run(ctx).status)
+
+    threads = [threading.Thread(target=replica, args=(c,)) for c in contexts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes).count("posted") == 1
+    assert set(outcomes) <= {"posted", "busy", "already_done"}
+    assert len(slack.posted(CHANNEL)) == 4 and len(set(paper_ids(slack))) == 3
+
+
+def test_rate_limited_then_success_posts_everything_once(settings: Settings, slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    outcome = run(context(settings))
+    assert outcome.status == "posted"
+    assert len(slack.posted(CHANNEL)) == 4 and len(slack.calls_to("chat.postMessage")) == 5
+
+
+def test_not_in_channel_gives_an_operator_readable_error_and_no_retry_storm(settings: Settings,
+                                                                            slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", error="not_in_channel")
+    outcome = run(context(settings))
+    assert outcome.status == "failed"
+    assert "invite the bot with /invite @paperbot to #C0001" in outcome.message
+    # A scheduled run does not retry a failed run; the operator's explicit run (after inviting) does.
+    assert run(context(settings), retry_failed=False).status == "failed"
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert run(context(settings)).status == "resumed"
+    assert len(paper_ids(slack)) == 3
+
+
+@pytest.fixture
+def live_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Any, SlackSender]]:
+    from bot.app import Deps, build_app
+    from bot.server import HttpServer, make_wsgi
+
+    settings = bot_settings(db_url, slack, hf_api_url=hf.url, digest_size=2)
+    engine = make_engine(db_url)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    server = HttpServer(make_wsgi(build_app(deps), engine), "127.0.0.1", 0).start()
+    sender = SlackSender(server.url + "/slack/events")
+    yield deps, sender
+    sender.close()
+    server.stop()
+    engine.dispose()
