@@ -1,0 +1,51 @@
+"""Build bot/data/sample_daily_papers.json, the bundled sample, from ../shared/data/seed-papers.json.
+
+Each seed paper becomes one Hugging Face `daily_papers` item holding only what the seed knows (real ids,
+titles, abstracts, authors, arXiv dates; upvotes and repositories only where the page showed them). Fields the
+page did not show stay absent: no invented ids, upvotes or authors. Two facts HF's shape has no field for, the
+author count shown on the page and the arXiv primary category, go under `_paperbot`.
+
+Usage: python bench/make_sample.py [SEED_JSON] [OUT_JSON]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT.parent / "shared" / "data" / "seed-papers.json"
+OUT = ROOT / "bot" / "data" / "sample_daily_papers.json"
+
+
+def to_item(seed: dict[str, Any]) -> dict[str, Any]:
+    """One seed paper as a daily_papers item; only known facts, so absent means 'the page did not say'."""
+    paper: dict[str, Any] = {
+        "id": seed["arxiv_id"],
+        "title": seed["title"],
+        "summary": seed["abstract"],
+        "authors": [{"name": name} for name in seed["authors"]],
+        "publishedAt": seed["published"],  # a date only: the page showed no time of day
+    }
+    if seed.get("hf_upvotes") is not None:
+        paper["upvotes"] = seed["hf_upvotes"]
+    if seed.get("github_repo"):
+        paper["githubRepo"] = seed["github_repo"]
+    extra = {"authors_count": seed["authors_count"], "primary_category": seed.get("primary_category")}
+    return {"paper": paper, "title": seed["title"], "summary": seed["abstract"],
+            "_paperbot": {k: v for k, v in extra.items() if v is not None}}
+
+
+def main(argv: list[str]) -> None:
+    seed_path = Path(argv[1]) if len(argv) > 1 else SEED
+    out_path = Path(argv[2]) if len(argv) > 2 else OUT
+    items = [to_item(seed) for seed in json.loads(seed_path.read_text(encoding="utf-8"))]
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{len(items)} papers -> {out_path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
