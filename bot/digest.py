@@ -664,3 +664,29 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
             stream.print(o.message, markup=False, highlight=False)
     failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
     return "; ".join(o.message for o in failed) if failed else None
+
+
+# ---- `/papers digest` ------------------------------------------------------------------------------------------
+
+
+def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
+    """This channel's digest settings and last run, as one short mrkdwn reply for `/papers digest`."""
+    with ctx.sessions.begin() as session:
+        channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
+        last = runs.last_run(session=session, team_id=team_id, channel_id=channel_id)
+        last_posts = len(run_posts(session=session, digest_run_id=last.id)) if last else 0
+    prefs = prefs_for(channel, settings=ctx.settings, team_id=team_id, channel_id=channel_id)
+    scheduled = (channel is not None and channel.digest_enabled) or ctx.settings.digest_channel == channel_id
+    when = (f"{prefs.size} papers at {prefs.digest_time} ({prefs.timezone}), "
+            f"{'every day' if prefs.include_weekends else 'weekdays'}" if scheduled
+            else "no scheduled digest here (`/papers config` sets one up)")
+    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in prefs.filters.items() if v) or "none"
+    lines = [f"*Digest for <#{channel_id}>*: {blocks.escape(when)}",
+             f"Minimum HF upvotes: {prefs.min_upvotes or 'none'} · Filters: {blocks.escape(filters)} · "
+             f"Days without papers: {'a short notice' if prefs.post_empty_notice else 'skipped quietly'}"]
+    if last is None:
+        lines.append("No digest has run here yet. `/papers digest now` posts one.")
+    else:
+        error = f" ({blocks.escape(last.error)})" if last.error else ""
+        lines.append(f"Last run: the list of {last.digest_date}, {last.status}, {last_posts} paper(s) posted{error}.")
+    return "\n".join(lines)

@@ -16,7 +16,30 @@ def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
     ack(response_type="ephemeral", **blocks.help_message(command.get("command", "/papers")))
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help}
+def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
+                  client: Any, **_: Any) -> None:
+    """`/papers digest` shows this channel's digest settings and last run; `/papers digest now` posts it."""
+    from bot.digest import DigestContext, describe_channel, run_digest
+
+    if args.lower() not in ("", "now"):
+        ack(response_type="ephemeral", **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.",
+                                                            command.get("command", "/papers")))
+        return
+    if args:
+        ack(response_type="ephemeral", text="Posting this channel's digest now…")
+    else:
+        ack()
+    team, channel = command["team_id"], command["channel_id"]
+    deps = context["deps"]
+    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions, client=client)
+    if not args:
+        respond(response_type="ephemeral", text=describe_channel(ctx, team_id=team, channel_id=channel))
+        return
+    outcome = run_digest(ctx, team_id=team, channel_id=channel, retry_failed=True, give_up=False)
+    respond(response_type="ephemeral", replace_original=False, text=outcome.message)
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest}
 
 
 def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any,

@@ -196,3 +196,33 @@ def live_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Any, S
     sender.close()
     server.stop()
     engine.dispose()
+
+
+def test_papers_digest_now_posts_and_replies_through_the_real_endpoint(
+        live_bot: tuple[Any, SlackSender], slack: FakeSlack, hf: FakeHF) -> None:
+    from bot.digest import Prefs, newest_day
+
+    _deps, sender = live_bot
+    # The command posts the newest complete list, so the fake serves that day (whatever today is).
+    day = newest_day(utcnow(), Prefs(TEAM_ID, CHANNEL, 2))
+    hf.set_daily(day, [daily_item(f"2411.1000{i}", f"Now paper {i}", day, upvotes=i) for i in range(1, 4)])
+
+    answer = sender.command("digest now", channel=CHANNEL, response_url=slack.response_url("now"))
+    assert answer.status_code == 200 and "Posting" in answer.json()["text"]
+    slack.wait_for(lambda: slack.responses)
+    assert slack.responses[-1]["text"].startswith("Posted 2 papers")
+    assert [m["text"][:14] for m in slack.posted(CHANNEL)[1:]] == ["1. Now paper 3", "2. Now paper 2"]
+
+    sender.command("digest", channel=CHANNEL, response_url=slack.response_url("show"))
+    slack.wait_for(lambda: len(slack.responses) == 2)
+    assert "done, 2 paper(s) posted" in slack.responses[-1]["text"]
+
+    sender.command("digest now", channel=CHANNEL, response_url=slack.response_url("again"))
+    slack.wait_for(lambda: len(slack.responses) == 3)
+    assert "nothing posted again" in slack.responses[-1]["text"]
+    assert len(slack.posted(CHANNEL)) == 3
+
+
+def test_papers_digest_with_a_wrong_argument_shows_the_usage(live_bot: tuple[Any, SlackSender]) -> None:
+    answer = live_bot[1].command("digest tomorrow", channel=CHANNEL)
+    assert "`digest` takes `now` or nothing" in answer.json()["text"]
