@@ -60,7 +60,8 @@ class FakeHF:
 
     def fail_next(self, path_prefix: str, status: int = 500, *, times: int = 1,
                   headers: dict[str, str] | None = None, body: str | bytes | None = None) -> None:
-        """The next `times` requests whose path (after /api/) starts with `path_prefix` answer `status` with
+        """The next `times` requests whose path (after /api/, with its query string, e.g.
+        `daily_papers?date=2025-11-30`) starts with `path_prefix` answer `status` with
         `headers` and `body` (raw; default a JSON error). A 200 with a broken body is a malformed response."""
         with self._lock:
             self.failures.append(Failure(path_prefix.lstrip("/"), status, times, headers or {}, body))
@@ -113,10 +114,10 @@ class FakeHF:
         items = [item for day in days for item in self.days.get(day, [])]
         return 200, items[page * limit : (page + 1) * limit]
 
-    def handle(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def handle(self, path: str, params: dict[str, str], query: str = "") -> tuple[int, dict[str, str], Any]:
         with self._lock:
             self.requests.append(Request(path, params))
-            failure = self._take_failure(path)
+            failure = self._take_failure(f"{path}?{query}" if query else path)
             if failure is not None:
                 body = failure.body
                 if body is None:
@@ -147,7 +148,7 @@ class FakeHF:
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 path = unquote(parsed.path).removeprefix("/api/")
-                status, headers, body = fake.handle(path, dict(parse_qsl(parsed.query)))
+                status, headers, body = fake.handle(path, dict(parse_qsl(parsed.query)), parsed.query)
                 delay = fake._delay()
                 if delay and fake._release.wait(delay):
                     return
