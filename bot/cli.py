@@ -201,6 +201,35 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int,
         raise Failure(f"nothing imported: all {report.rejected_count:,} records were rejected")
 
 
+@cli.command()
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day's list (default: the newest complete).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day …")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="… to this day (default: the newest complete list).")
+@click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
+@click.pass_context
+@friendly
+def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: bool) -> None:
+    """Store Hugging Face daily lists without posting (backfill with --since); safe to repeat."""
+    from bot.ingest import FetchFailure, fetch_days, plan_days
+    from bot.sources.hf import HFClient
+
+    settings = settings_from(ctx)
+    with HFClient(settings) as client:
+        try:
+            days = plan_days(day=day and day.date(), since=since and since.date(), until=until and until.date(),
+                             newest=client.newest_complete_day())
+        except ValueError as exc:
+            raise Failure(str(exc)) from None
+        engine = open_database(settings)
+        try:
+            report = fetch_days(client, sessions=make_sessions(engine), days=days, progress=not no_progress)
+        except FetchFailure as exc:
+            raise Failure(str(exc)) from None
+        finally:
+            engine.dispose()
+    click.echo(report.summary())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
