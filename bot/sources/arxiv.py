@@ -1,0 +1,180 @@
+"""The arXiv API: id lookups in batches and category queries, parsed with feedparser into PaperRecords.
+
+arXiv's terms of use: at most one request every 3 seconds, one connection at a time. A client enforces both
+with a lock held for the whole request and a clock that spaces requests `interval` seconds apart, measured
+from the end of the previous answer; `sleep` and `clock` are injectable so tests check the spacing on a fake
+clock. A malformed id answers 400 with one entry titled "Error"; a well-formed unknown id is simply absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import feedparser
+import httpx
+
+from bot.links import normalize_arxiv_id
+from bot.sources import PaperRecord
+from bot.sources.hf import USER_AGENT, SourceError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 3.0  # seconds between requests (arXiv's terms)
+BATCH = 100  # ids per id_list request: a short URL and a quick answer
+MAX_RESULTS = 2000  # arXiv's limit per call
+
+
+class ArxivError(SourceError):
+    """arXiv refused the query (its error entry's text is the message) or could not be reached."""
+
+
+def _text(value: Any) -> str | None:
+    """Whitespace collapsed: arXiv titles and abstracts carry line breaks and leading indentation."""
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def _day(parsed: Any) -> date | None:
+    return date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday) if parsed else None
+
+
+def parse_entry(entry: Any) -> PaperRecord | None:
+    """A PaperRecord of one Atom entry (a feedparser entry), or None when it names no arXiv id or title."""
+    parsed = normalize_arxiv_id(str(entry.get("id", "")).split("/abs/")[-1])
+    title = _text(entry.get("title"))
+    if parsed is None or title is None:
+        return None
+    primary = (entry.get("arxiv_primary_category") or {}).get("term")
+    return PaperRecord(
+        arxiv_id=parsed[0],
+        version=parsed[1],
+        title=title,
+        authors=[n for n in (_text(a.get("name")) for a in entry.get("authors", [])) if n],
+        abstract=_text(entry.get("summary")),
+        published=_day(entry.get("published_parsed")),
+        updated=_day(entry.get("updated_parsed")),
+        categories=[t["term"] for t in entry.get("tags", []) if t.get("term")],
+        primary_category=primary,
+        comments=_text(entry.get("arxiv_comment")),
+        journal_ref=_text(entry.get("arxiv_journal_ref")),
+        doi=_text(entry.get("arxiv_doi")),
+        source="arxiv",
+    )
+
+
+def _error_entry(feed: Any) -> str | None:
+    """The text of arXiv's error entry (`<entry><title>Error</title><summary>…`), if the feed is one."""
+    for entry in feed.entries:
+        if entry.get("title") == "Error" or "/api/errors" in str(entry.get("id", "")):
+            return _text(entry.get("summary")) or "unspecified error"
+    return None
+
+
+class ArxivClient:
+    """The arXiv API, one request at a time and at most one every `interval` seconds."""
+
+    def __init__(self, source: Settings | str, *, timeout: float | None = None, retries: int = 2,
+                 interval: float = INTERVAL, batch_size: int = BATCH,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.url = source if isinstance(source, str) else source.arxiv_api_url
+        self.timeout = timeout or (20.0 if isinstance(source, str) else source.http_timeout)
+        self.retries, self.interval, self.batch_size = retries, interval, batch_size
+        self._sleep, self._clock = sleep, clock
+        self._lock = threading.Lock()
+        self._last: float | None = None
+        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
+                                  limits=httpx.Limits(max_connections=1), follow_redirects=True)
+
+    def __enter__(self) -> ArxivClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._http.close()
+
+    def by_ids(self, ids: Iterable[str]) -> list[PaperRecord]:
+        """The papers among `ids` (any spelling; versions ignored) that arXiv knows, in batches via id_list."""
+        wanted: list[str] = []
+        for raw in ids:
+            parsed = normalize_arxiv_id(raw)
+            if parsed is None:
+                raise ValueError(f"{raw!r} is not an arXiv id")
+            if parsed[0] not in wanted:
+                wanted.append(parsed[0])
+        records: list[PaperRecord] = []
+        for start in range(0, len(wanted), self.batch_size):
+            batch = wanted[start : start + self.batch_size]
+            records.extend(self._records({"id_list": ",".join(batch), "max_results": str(len(batch))}))
+        return records
+
+    def by_category(self, category: str, *, start: int = 0, max_results: int = 100) -> list[PaperRecord]:
+        """The newest submissions in `category` (e.g. `cs.LG`), `max_results` from offset `start`."""
+        if not 1 <= max_results <= MAX_RESULTS or start < 0:
+            raise ValueError(f"max_results must be 1..{MAX_RESULTS} and start ≥ 0")
+        return self._records({"search_query": f"cat:{category}", "start": str(start),
+                              "max_results": str(max_results), "sortBy": "submittedDate",
+                              "sortOrder": "descending"})
+
+    # ---- plumbing ------------------------------------------------------------------------------------------
+    def _records(self, params: dict[str, str]) -> list[PaperRecord]:
+        feed = self._feed(params)
+        records = [parse_entry(entry) for entry in feed.entries]
+        return [r for r in records if r is not None]
+
+    def _feed(self, params: dict[str, str]) -> Any:
+        """The parsed feed of one query, retried on timeouts, 5xx, 429 and malformed bodies."""
+        reason = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                log.warning("arXiv query %s: %s; retry %d of %d", params, reason, attempt, self.retries)
+            outcome = self._attempt(params)
+            if not isinstance(outcome, str):
+                return outcome
+            reason = outcome
+        raise ArxivError(f"gave up on {self.url} after {self.retries + 1} tries: {reason}. Check the network"
+                         f" and ARXIV_API_URL, or try again later")
+
+    def _attempt(self, params: dict[str, str]) -> Any:
+        """One spaced request: the parsed feed, a reason string worth a retry, or an ArxivError."""
+        with self._lock:  # one connection at a time, even across threads
+            self._wait_turn()
+            try:
+                response = self._http.get(self.url, params=params)
+            except httpx.TimeoutException:
+                return f"no answer within {self.timeout:g}s"
+            except httpx.TransportError as exc:
+                return f"connection failed ({exc.__class__.__name__}: {exc})"
+            finally:
+                self._last = self._clock()
+        if response.status_code == 429 or response.status_code >= 500:
+            return f"HTTP {response.status_code}"
+        feed = feedparser.parse(response.content)
+        error = _error_entry(feed)
+        if error is not None:
+            raise ArxivError(f"arXiv refused the query {params}: {error}")
+        if not response.is_success:
+            raise ArxivError(f"{self.url} answered HTTP {response.status_code}; not retried: check ARXIV_API_URL")
+        benign = isinstance(feed.get("bozo_exception"), feedparser.CharacterEncodingOverride)
+        if (feed.bozo and not benign) or not str(feed.get("version", "")).startswith("atom"):
+            return f"the answer is not a well-formed Atom feed ({feed.get('bozo_exception', 'no feed')})"
+        return feed
+
+    def _wait_turn(self) -> None:
+        if self._last is None:
+            return
+        wait = self._last + self.interval - self._clock()
+        if wait > 0:
+            self._sleep(wait)

@@ -1,0 +1,151 @@
+"""The arXiv client against the loopback arXiv: lookups, enrichment, errors, and arXiv's 3-second rule."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from bot.sources.arxiv import ArxivClient, ArxivError
+from bot.sources.sample import sample_items
+from tests.fakes.arxiv import FakeArxiv
+
+
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps on it (or a test moves it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_arxiv() -> Iterator[FakeArxiv]:
+    fake = FakeArxiv().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def client_for(fake: FakeArxiv, clock: FakeClock, **kwargs: object) -> ArxivClient:
+    return ArxivClient(fake.url, sleep=clock.sleep, clock=clock, **{"timeout": 2.0, **kwargs})  # type: ignore[arg-type]
+
+
+SEED_IDS = [item["paper"]["id"] for item in sample_items()]
+
+
+def test_lookup_by_ids_reads_every_field(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.papers["2410.13732"].update(version="v3", doi="10.48550/arXiv.2410.13732", also=["cs.AI"],
+                                           comment="12 pages,\n  3 figures", journal_ref="J. Test 1 (2024)")
+    with client_for(fake_arxiv, clock) as client:
+        records = client.by_ids(["2410.13732", "arXiv:2306.00356v1"])
+    first, second = records
+    assert (first.arxiv_id, first.version, second.arxiv_id) == ("2410.13732", "v3", "2306.00356")
+    assert first.title == "Reducing the Transformer Architecture to a Minimum"  # line breaks folded
+    assert first.abstract and first.abstract.startswith("Transformers are a widespread") and "\n" not in first.abstract
+    assert "Multi-Layer Perceptron" in first.abstract
+    assert first.authors[:2] == ["Bernhard Bermeitinger", "Tomas Hrycej"]
+    assert (first.primary_category, first.categories) == ("cs.LG", ["cs.LG", "cs.AI"])
+    assert (first.comments, first.journal_ref, first.doi) == ("12 pages, 3 figures", "J. Test 1 (2024)",
+                                                              "10.48550/arXiv.2410.13732")
+    assert first.published == date(2024, 10, 17) and first.source == "arxiv"
+    assert second.doi is None and second.comments is None
+
+
+def test_unknown_ids_are_simply_absent(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock) as client:
+        assert [r.arxiv_id for r in client.by_ids(["2401.99999", "2410.13732", "hep-th/9901001"])] == ["2410.13732"]
+        assert client.by_ids([]) == []
+
+
+def test_batches_are_spaced_three_seconds_apart(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock, batch_size=10) as client:
+        records = client.by_ids(SEED_IDS)
+    assert len(records) == 31
+    assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [10, 10, 10, 1]
+    assert clock.sleeps == [3.0, 3.0, 3.0]  # none before the first request
+
+
+def test_time_already_passed_counts_towards_the_spacing(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock) as client:
+        client.by_ids(["2410.13732"])
+        clock.now += 1.25  # the caller did something else for a while
+        client.by_ids(["2306.00356"])
+        clock.now += 10
+        client.by_ids(["2111.12997"])
+    assert clock.sleeps == [1.75]
+
+
+def test_one_connection_at_a_time_across_threads(fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.delay_next(0.05, times=4)
+    with ArxivClient(fake_arxiv.url, interval=0.0) as client:
+        threads = [threading.Thread(target=client.by_ids, args=([i],)) for i in SEED_IDS[:4]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(fake_arxiv.requests) == 4 and fake_arxiv.max_in_flight == 1
+
+
+def test_error_entry_is_a_clear_error_and_not_retried(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock) as client, pytest.raises(ArxivError) as info:
+        client._records({"id_list": "2410.13732,1234.567x"})  # what a bad id reaching arXiv would get
+    assert "incorrect id format for 1234.567x" in str(info.value)
+    assert len(fake_arxiv.requests) == 1
+
+
+def test_bad_ids_are_refused_before_asking(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock) as client, pytest.raises(ValueError, match="'banana' is not an arXiv id"):
+        client.by_ids(["2410.13732", "banana"])
+    assert fake_arxiv.requests == []
+
+
+def test_server_errors_and_malformed_bodies_are_retried_with_spacing(fake_arxiv: FakeArxiv,
+                                                                      clock: FakeClock) -> None:
+    fake_arxiv.fail_next(503)
+    fake_arxiv.fail_next(200, body="<feed><entry>cut off")
+    with client_for(fake_arxiv, clock) as client:
+        assert [r.arxiv_id for r in client.by_ids(["2410.13732"])] == ["2410.13732"]
+    assert len(fake_arxiv.requests) == 3 and clock.sleeps == [3.0, 3.0]
+
+
+def test_gives_up_with_a_clear_error(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.fail_next(502, times=5)
+    with client_for(fake_arxiv, clock, retries=2) as client, pytest.raises(ArxivError) as info:
+        client.by_ids(["2410.13732"])
+    assert "gave up on" in str(info.value) and "after 3 tries: HTTP 502" in str(info.value)
+    assert "ARXIV_API_URL" in str(info.value) and clock.sleeps == [3.0, 3.0]
+
+
+def test_a_timeout_is_retried(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.delay_next(1.0)
+    with client_for(fake_arxiv, clock, timeout=0.2) as client:
+        assert len(client.by_ids(["2410.13732"])) == 1
+    assert len(fake_arxiv.requests) == 2
+
+
+def test_category_query_pages_newest_first(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    with client_for(fake_arxiv, clock) as client:
+        first = client.by_category("cs.LG", max_results=5)
+        second = client.by_category("cs.LG", start=5, max_results=5)
+        with pytest.raises(ValueError, match="max_results"):
+            client.by_category("cs.LG", max_results=5000)
+    assert len(first) == len(second) == 5
+    dates = [r.published for r in first + second]
+    assert dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    assert all(r.primary_category == "cs.LG" for r in first + second)
+    assert not {r.arxiv_id for r in first} & {r.arxiv_id for r in second}
+    assert fake_arxiv.requests[0]["search_query"] == "cat:cs.LG" and clock.sleeps == [3.0]
