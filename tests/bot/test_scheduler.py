@@ -1,0 +1,151 @@
+"""The digest schedule: each channel's job fires at its own local time (DST included), lives in the database
+job store, and a fired job posts the digest or retries while the HF list is not out. No sleeping: triggers
+are asked for their next fire time and jobs are run with a fixed clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import make_client
+from bot.config import Settings
+from bot.digest import Prefs
+from bot.scheduler import (
+    JobContext,
+    build_scheduler,
+    install_context,
+    job_id,
+    make_trigger,
+    run_scheduled_digest,
+    sync_jobs,
+)
+from storage.channels import update_channel
+from tests.fakes.hf import FakeHF, daily_item
+from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
+
+BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+
+
+def prefs(**kw: object) -> Prefs:
+    return Prefs(**{"team_id": "T1", "channel_id": "C1", "size": 3, **kw})  # type: ignore[arg-type]
+
+
+def next_fire(p: Prefs, after: datetime) -> datetime:
+    fire = make_trigger(p).get_next_fire_time(None, after)
+    assert fire is not None
+    return fire
+
+
+def test_fires_at_the_channels_local_time_across_the_spring_dst_change() -> None:
+    p = prefs(digest_time="09:00", timezone="Europe/Berlin", include_weekends=True)
+    before = next_fire(p, datetime(2026, 3, 27, 12, tzinfo=UTC))
+    after = next_fire(p, datetime(2026, 3, 28, 12, tzinfo=UTC))
+    # 09:00 in Berlin both days, which is 08:00 UTC before the change and 07:00 UTC after it.
+    assert (before.astimezone(BERLIN).hour, after.astimezone(BERLIN).hour) == (9, 9)
+    assert (before.astimezone(UTC).hour, after.astimezone(UTC).hour) == (8, 7)
+
+
+def test_fires_at_local_time_across_the_autumn_change_and_skips_weekends_by_default() -> None:
+    p = prefs(digest_time="08:30", timezone="America/New_York")
+    monday = next_fire(p, datetime(2026, 10, 30, 18, tzinfo=UTC))  # after Friday's run
+    assert monday.astimezone(NEW_YORK).date() == date(2026, 11, 2)  # Saturday and Sunday skipped
+    assert (monday.astimezone(NEW_YORK).hour, monday.astimezone(NEW_YORK).minute) == (8, 30)
+    assert monday.astimezone(UTC).hour == 13  # EST now; it was 12:30 UTC during EDT
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def hf() -> Iterator[FakeHF]:
+    fake = FakeHF().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def scheduler(engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack,
+              hf: FakeHF) -> Iterator[tuple[BackgroundScheduler, JobContext]]:
+    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=slack.url,  # type: ignore[call-arg]
+                        hf_api_url=hf.url, digest_channel="CDEFAULT", digest_time="09:00", timezone="UTC")
+    sched = build_scheduler(engine)
+    sched.start(paused=True)  # jobs are stored and timed, but nothing fires on its own during the test
+    context = JobContext(settings=settings, sessions=sessions, client=make_client(settings, BOT_TOKEN),
+                         scheduler=sched, default_team=TEAM_ID, sleep=lambda _s: None)
+    install_context(context)
+    yield sched, context
+    install_context(None)
+    sched.remove_all_jobs()  # jobs timed in the (real) past must not fire while the scheduler stops
+    sched.shutdown()
+
+
+def local(job_time: datetime | None, zone: ZoneInfo) -> tuple[int, int]:
+    assert job_time is not None
+    moment = job_time.astimezone(zone)
+    return moment.hour, moment.minute
+
+
+def test_jobs_follow_the_channels_in_the_database_job_store(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="07:30",
+                       timezone="Europe/Berlin")
+    assert sync_jobs(sched, context) == [job_id(TEAM_ID, "CBERLIN"), job_id(TEAM_ID, "CDEFAULT")]
+    assert local(sched.get_job(job_id(TEAM_ID, "CBERLIN")).next_run_time, BERLIN) == (7, 30)
+    assert local(sched.get_job(job_id(TEAM_ID, "CDEFAULT")).next_run_time, ZoneInfo("UTC")) == (9, 0)
+
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="10:15")
+    sync_jobs(sched, context)
+    assert local(sched.get_job(job_id(TEAM_ID, "CBERLIN")).next_run_time, BERLIN) == (10, 15)
+
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_enabled=False)
+    sync_jobs(sched, context)
+    assert sched.get_job(job_id(TEAM_ID, "CBERLIN")) is None
+
+
+def test_a_fired_job_posts_the_previous_days_list_at_the_channels_time(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
+        slack: FakeSlack, hf: FakeHF) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="07:30",
+                       timezone="Europe/Berlin", digest_size=2)
+    sync_jobs(sched, context)
+    job = sched.get_job(job_id(TEAM_ID, "CBERLIN"))
+    fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 25, 0, tzinfo=UTC))  # a Wednesday
+    tuesday = date(2026, 11, 24)
+    hf.set_daily(tuesday, [daily_item(f"2411.2000{i}", f"Tuesday {i}", tuesday, upvotes=i) for i in range(3)])
+    context.clock = lambda: fire
+    assert run_scheduled_digest(*job.args) == "posted"
+    assert [m["text"][:12] for m in slack.posted("CBERLIN")[1:]] == ["1. Tuesday 2", "2. Tuesday 1"]
+
+
+def test_not_ready_retries_every_15_minutes_then_posts_a_notice_if_wanted(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
+        slack: FakeSlack) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CEMPTY", post_empty_notice=True)
+    fire = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    context.clock = lambda: fire
+    assert run_scheduled_digest(TEAM_ID, "CEMPTY") == "not_ready"
+    retry = sched.get_job(job_id(TEAM_ID, "CEMPTY") + ":retry")
+    assert retry.next_run_time == fire + timedelta(minutes=15)
+    assert slack.posted("CEMPTY") == []
+    # Three hours later the list is still empty: the channel asked for a short notice instead of silence.
+    context.clock = lambda: fire + timedelta(hours=3)
+    assert run_scheduled_digest(*retry.args) == "empty"
+    assert "No new papers" in slack.posted("CEMPTY")[0]["text"]
