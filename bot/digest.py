@@ -46,6 +46,7 @@ from storage.posts import posted_arxiv_ids, record_post, run_posts
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "paperbot_digest"
+PREVIEW_CHANNEL = "preview"  # the stand-in channel of a dry run when none is configured
 PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
 KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 88, 85
 SHORT_WORD = 4
@@ -200,15 +201,18 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
     try:
         return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
     except Exception as exc:  # any failure to reach HF is answered the same way
-        reason = f"Hugging Face is unreachable at {settings.hf_api_url} ({_first_line(exc)})"
+        log.debug("Hugging Face daily list of %s unavailable: %s", day, exc)
+        detail = _first_line(exc)
+    reason = f"Hugging Face is unreachable at {settings.hf_api_url}"
     with sessions.begin() as session:
         stored = daily_papers(session=session, day=day)
         session.expunge_all()
     if stored:
         return DayList(day, stored, "database", f"{reason}; using the {len(stored)} papers stored for {day}.")
     if sample_fallback:
-        return DayList(day, _sample(day), "sample", f"{reason}; showing the bundled sample instead.")
-    raise SourceError(f"{reason}, and no papers of {day} are stored (try again later, or `paperbot fetch`)")
+        return DayList(day, _sample(day), "sample", f"Offline: {reason}, so this preview shows the bundled "
+                       "sample papers (a real post never uses them).")
+    raise SourceError(f"{reason} ({detail}), and no papers of {day} are stored: try again later")
 
 
 def _sample(day: date) -> list[Any]:
@@ -328,7 +332,8 @@ def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: da
         payloads += [blocks.paper_message(p, rank=i) for i, p in enumerate(chosen, 1)]
     else:
         payloads = [blocks.empty_digest(day=day)] if prefs.post_empty_notice else []
-    message = f"{len(chosen)} of {len(day_list.papers)} papers of {day} would be posted to #{channel_id}."
+    where = "" if channel_id == PREVIEW_CHANNEL else f" to #{channel_id}"
+    message = f"{len(chosen)} of {len(day_list.papers)} papers of {day} would be posted{where}."
     return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads,
                    note=day_list.note)
 
@@ -623,7 +628,7 @@ def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None,
     """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post."""
     if dry_run:
         team = _local_team(ctx.sessions)
-        targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, "preview")]
+        targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, PREVIEW_CHANNEL)]
         return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source)
                 for t, c in targets]
     assert ctx.client is not None
