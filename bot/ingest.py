@@ -69,8 +69,8 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
             try:
                 records = client.daily_records(day)
             except SourceError as exc:
-                raise FetchFailure(f"{day}: {exc} ({report.days} earlier days are stored; resume with"
-                                   f" --since {day})") from None
+                stored = f"{report.days} earlier day{'s' if report.days != 1 else ''} stored"
+                raise FetchFailure(f"{day}: {exc} ({stored}; resume with --since {day})") from None
             with sessions.begin() as session:
                 # Upvotes are kept per list day, as the digest does, so a backfill fills "trending" too.
                 stats = upsert_papers(session=session, records=records, seen_on=day)

@@ -82,7 +82,7 @@ def test_a_failing_day_keeps_earlier_days_and_says_where_to_resume(  # type: ign
     result = run("--since", "2025-11-29", "--until", "2025-12-01")
     assert result.exit_code == 1
     assert "paperbot: 2025-11-30:" in result.output and "HTTP 403 (Forbidden)" in result.output
-    assert "1 earlier days are stored; resume with --since 2025-11-30" in result.output
+    assert "1 earlier day stored; resume with --since 2025-11-30" in result.output
     with sessions.begin() as session:
         assert count_papers(session=session) == 2
 
