@@ -1,0 +1,209 @@
+"""Bulk import: snapshot JSON lines and HF daily_papers arrays, told apart by content, broken records skipped."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sources.importers import (
+    HF_ARRAY,
+    SNAPSHOT,
+    ImportFailure,
+    ImportReport,
+    detect_format,
+    import_paths,
+    parse_snapshot_record,
+)
+from storage.papers import PAPERS, _bulk_insert, count_papers, daily_papers, get_paper, upsert_papers
+from tests.fakes.hf import daily_item
+
+# A real record of the arXiv metadata snapshot (its first line), hard-wrapped title and abstract included.
+PROMPT_DIPHOTON: dict[str, Any] = {
+    "id": "0704.0001",
+    "submitter": "Pavel Nadolsky",
+    "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
+    "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies",
+    "comments": "37 pages, 15 figures; published version",
+    "journal-ref": "Phys.Rev.D76:013009,2007",
+    "doi": "10.1103/PhysRevD.76.013009",
+    "report-no": "ANL-HEP-PR-07-12",
+    "categories": "hep-ph",
+    "license": None,
+    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented for the"
+    " production of massive photon pairs at hadron colliders. $\\gamma\\gamma$\n",
+    "versions": [
+        {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+        {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
+    ],
+    "update_date": "2008-11-13",
+    "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""],
+                       ["Yuan", "C. -P.", ""]],
+}
+
+
+def snapshot_line(arxiv_id: str, title: str = "A title", **extra: Any) -> str:
+    return json.dumps({"id": arxiv_id, "title": title, "categories": "cs.CL cs.LG", "abstract": "Text.", **extra})
+
+
+def mixed_lines() -> list[str]:
+    return [
+        json.dumps(PROMPT_DIPHOTON),  # 1
+        snapshot_line("hep-th/9901001", "Old style id", authors="A. One and B. Two"),  # 2
+        '{"id": "2410.13732", "title": "cut off',  # 3: bad JSON
+        "",  # 4: blank lines are not records
+        json.dumps({"title": "No id"}),  # 5
+        snapshot_line("2410.13732", title=""),  # 6: no title
+        snapshot_line("not-an-id"),  # 7
+        json.dumps(PROMPT_DIPHOTON),  # 8: a duplicate
+        snapshot_line("2410.13732v2", "Reducing the Transformer Architecture to a Minimum"),  # 9
+    ]
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_import(sessions: sessionmaker[Session], *paths: Path, batch_size: int = 2) -> tuple[ImportReport, str]:
+    console = Console(record=True, width=200)
+    report = import_paths(paths, sessions=sessions, batch_size=batch_size, console=console, progress=False)
+    return report, console.export_text()
+
+
+def test_a_mixed_file_reports_each_broken_line_and_imports_the_rest(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = write(tmp_path / "snapshot.jsonl", mixed_lines())
+    report, printed = run_import(sessions, path)
+
+    assert [(r.where, r.reason.split(" (")[0]) for r in report.rejected] == [
+        ("line 3", "bad JSON"),
+        ("line 5", "missing id"),
+        ("line 6", "2410.13732: missing title"),
+        ("line 7", "id 'not-an-id' is not an arXiv id"),
+    ]
+    assert f"skipped {path}: line 3: bad JSON" in printed
+    assert (report.read, report.stats.inserted, report.stats.unchanged, report.rejected_count) == (8, 3, 1, 4)
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 3
+        assert get_paper(session=s, arxiv_id="2410.13732").version == "v2"  # type: ignore[union-attr]
+
+
+def test_importing_the_same_file_twice_changes_nothing(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    path = write(tmp_path / "snapshot.jsonl", mixed_lines())
+    run_import(sessions, path)
+    with sessions.begin() as s:
+        stamp = get_paper(session=s, arxiv_id="0704.0001").updated_at  # type: ignore[union-attr]
+
+    again, _ = run_import(sessions, path, batch_size=1000)
+    assert (again.stats.inserted, again.stats.updated, again.stats.unchanged) == (0, 0, 4)
+    assert "inserted 0, updated 0, unchanged 4, rejected 4" in again.summary()
+    with sessions.begin() as s:
+        assert get_paper(session=s, arxiv_id="0704.0001").updated_at == stamp  # type: ignore[union-attr]
+
+
+def test_snapshot_fields_are_mapped(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    run_import(sessions, write(tmp_path / "one.jsonl", [json.dumps(PROMPT_DIPHOTON)]))
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="0704.0001")
+        assert paper is not None
+        assert paper.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+        assert paper.abstract is not None and paper.abstract.endswith("at hadron colliders. $\\gamma\\gamma$")
+        assert paper.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
+        assert (paper.categories, paper.primary_category) == (["hep-ph"], "hep-ph")
+        assert (paper.published, paper.updated, paper.version) == (date(2007, 4, 2), date(2008, 11, 13), "v2")
+        assert (paper.journal_ref, paper.doi) == ("Phys.Rev.D76:013009,2007", "10.1103/PhysRevD.76.013009")
+        assert (paper.comments, paper.source, paper.daily_date) == ("37 pages, 15 figures; published version",
+                                                                     "snapshot", None)
+
+
+def test_authors_string_is_split_when_authors_parsed_is_missing() -> None:
+    record = parse_snapshot_record({"id": "hep-th/9901001", "title": "T", "authors": "A. One, B. Two and\n C. Three"})
+    assert record.authors == ["A. One", "B. Two", "C. Three"]
+
+
+def test_a_gzipped_file_is_recognised_by_content_not_name(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    gz = tmp_path / "papers.json"  # a misleading name
+    gz.write_bytes(gzip.compress("\n".join(mixed_lines()).encode()))
+    assert detect_format(gz) == SNAPSHOT
+    report, _ = run_import(sessions, gz)
+    assert (report.stats.inserted, report.rejected_count) == (3, 4)
+
+
+def test_a_hf_daily_papers_array_is_imported(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    day = date(2025, 11, 24)
+    items = [
+        daily_item("2511.00001", "Fewer upvotes", day, upvotes=3),
+        {"paper": {"title": "No id"}},
+        daily_item("2511.00002", "More upvotes", day, upvotes=30, githubStars=None),
+    ]
+    path = tmp_path / "daily.txt"
+    path.write_text("  \n" + json.dumps(items, indent=1), encoding="utf-8")
+    assert detect_format(path) == HF_ARRAY
+
+    report, printed = run_import(sessions, path)
+    assert [(r.where, r.reason) for r in report.rejected] == [
+        ("item 2", "Hugging Face paper item has no paper.id (the arXiv id)")
+    ]
+    assert "item 2" in printed
+    with sessions.begin() as s:
+        assert [p.title for p in daily_papers(session=s, day=day)] == ["More upvotes", "Fewer upvotes"]
+    again, _ = run_import(sessions, path)
+    assert (again.stats.inserted, again.stats.updated, again.stats.unchanged) == (0, 0, 2)
+
+
+def test_a_truncated_array_keeps_the_items_before_the_break(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    day = date(2025, 11, 24)
+    text = json.dumps([daily_item("2511.00001", "Whole", day), daily_item("2511.00002", "Cut", day)])
+    path = tmp_path / "cut.json"
+    path.write_text(text[: text.index("Cut")], encoding="utf-8")
+    report, _ = run_import(sessions, path)
+    assert report.stats.inserted == 1
+    assert report.rejected[0].where == "after item 1"
+    assert "the rest of this file is skipped" in report.rejected[0].reason
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), (b"title,id\n", "nor arXiv snapshot JSON lines"), (b"\x1f\x8bnot gzip", "cannot be read")],
+)
+def test_a_path_that_cannot_be_imported_is_named(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "input"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ImportFailure, match=message) as failure:
+        detect_format(path)
+    assert str(path) in str(failure.value)
+
+
+def test_an_empty_file_imports_nothing(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n  \n")
+    assert detect_format(path) is None
+    report, _ = run_import(sessions, path)
+    assert (report.read, report.accepted) == (0, 0)
+
+
+def test_a_row_added_by_a_concurrent_writer_does_not_fail_the_batch(sessions: sessionmaker[Session]) -> None:
+    # The batch checked "2511.00001" was new, then another writer inserted it before our bulk insert.
+    with sessions.begin() as s:
+        upsert_papers(session=s, records=[parse_snapshot_record(json.loads(snapshot_line("2511.00001", "Theirs")))])
+    rows = []
+    for arxiv_id, title in [("2511.00001", "Ours"), ("2511.00002", "New")]:
+        row = {c.name: None for c in PAPERS.c} | {"arxiv_id": arxiv_id, "title": title, "source": "snapshot"}
+        rows.append(row | {"authors": [], "categories": [], "ai_keywords": [], "created_at": date(2025, 1, 1),
+                           "updated_at": date(2025, 1, 1)})
+    with sessions.begin() as s:
+        _bulk_insert(s, PAPERS, rows)
+    with sessions.begin() as s:
+        assert get_paper(session=s, arxiv_id="2511.00001").title == "Theirs"  # type: ignore[union-attr]
+        assert get_paper(session=s, arxiv_id="2511.00002").title == "New"  # type: ignore[union-attr]

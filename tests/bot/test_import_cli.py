@@ -1,0 +1,75 @@
+"""`paperbot import` end to end: the real command on real files into a real database (both backends)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.cli import cli
+from storage.papers import count_papers, get_paper
+
+Run = Callable[..., Result]
+
+
+def line(arxiv_id: str, title: str) -> str:
+    return json.dumps({"id": arxiv_id, "title": title, "categories": "cs.CL", "abstract": "Text.",
+                       "versions": [{"version": "v1", "created": "Thu, 17 Oct 2024 14:20:01 GMT"}]})
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Run:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, ["import", *map(str, args)], env={"DATABASE_URL": db_url})
+
+
+def test_import_reports_broken_lines_and_is_idempotent(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    lines = [line("2410.13732", "Reducing the Transformer Architecture to a Minimum"), "{oops", line("x", "y"),
+             line("2410.13732", "Reducing the Transformer Architecture to a Minimum")]
+    plain = tmp_path / "part1.jsonl"
+    plain.write_text("\n".join(lines) + "\n")
+    packed = tmp_path / "part2.jsonl.gz"
+    packed.write_bytes(gzip.compress((line("hep-th/9901001", "An old paper") + "\n").encode()))
+
+    first = run(plain, packed)
+    assert first.exit_code == 0, first.output
+    assert f"skipped {plain}: line 2: bad JSON" in first.output
+    assert f"skipped {plain}: line 3: id 'x' is not an arXiv id" in first.output
+    assert "read 5, inserted 2, updated 0, unchanged 1, rejected 2" in first.output
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 2
+        paper = get_paper(session=s, arxiv_id="2410.13732")
+        assert paper is not None and paper.published is not None and paper.published.isoformat() == "2024-10-17"
+
+    again = run(plain, packed, "--no-progress")
+    assert again.exit_code == 0, again.output
+    assert "read 5, inserted 0, updated 0, unchanged 3, rejected 2" in again.output
+
+
+def test_a_missing_path_fails_with_one_line_and_imports_nothing(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text(line("2410.13732", "A title") + "\n")
+    result = run(good, tmp_path / "missing.jsonl")
+    assert result.exit_code == 1
+    assert result.output.strip() == f"paperbot: {tmp_path / 'missing.jsonl'}: no such file"
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 0
+
+
+def test_a_file_of_only_broken_lines_fails(run: Run, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "no id"}\n{"id": "2410.13732"}\n')
+    result = run(bad)
+    assert result.exit_code == 1
+    assert "skipped" in result.output and "line 2" in result.output
+    assert result.output.strip().splitlines()[-1] == "paperbot: nothing imported: all 2 records were rejected"
