@@ -13,7 +13,8 @@ Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a 
 of filter that is set, and any one entry of it:
 - `keywords`: partial_ratio >= 85 against title + abstract + HF keywords (words under 4 letters must match
   as a whole word, since fuzzy matching of "RL" or "GAN" hits everything);
-- `authors`: partial_ratio >= 88 against each author name (so "Hintn" finds "Geoffrey Hinton");
+- `authors`: a one-word query against each word of each name (ratio >= 85: "Hintn" finds "Geoffrey Hinton",
+  "Anna" does not find "Hannah"), a longer one against the whole name (token_sort_ratio >= 85);
 - `topics`: partial_ratio >= 85 against HF keywords and the title, or an exact arXiv category (`cs.CL`).
 """
 
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "paperbot_digest"
 PREVIEW_CHANNEL = "preview"  # the stand-in channel of a dry run when none is configured
 PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
-KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 88, 85
+KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 85, 85
 SHORT_WORD = 4
 HISTORY_PAGES = 5
 # Slack errors no retry can fix: an operator has to act, so the run is marked failed instead of retried.
@@ -125,13 +126,24 @@ def _fuzzy_in(needle: str, haystack: str, score: int) -> bool:
     return fuzz.partial_ratio(needle, haystack, score_cutoff=score) > 0
 
 
+def _author_is(query: str, name: str) -> bool:
+    query, name = utils.default_process(query), utils.default_process(name)
+    if not query or not name:
+        return False
+    if " " in query:
+        return fuzz.token_sort_ratio(query, name) >= AUTHOR_SCORE
+    if len(query) < SHORT_WORD:
+        return query in name.split()
+    return any(fuzz.ratio(query, word) >= AUTHOR_SCORE for word in name.split())
+
+
 def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
     """True when the paper satisfies every kind of filter that is set (see the module docstring)."""
     keywords = " ".join(paper.ai_keywords or [])
     text = f"{paper.title} {paper.abstract or ''} {keywords}"
     checks = {
         "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
-        "authors": lambda q: any(_fuzzy_in(q, a, AUTHOR_SCORE) for a in paper.authors or []),
+        "authors": lambda q: any(_author_is(q, a) for a in paper.authors or []),
         "topics": lambda q: q.lower() in {c.lower() for c in paper.categories or []}
         or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE),
     }
@@ -661,12 +673,12 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
         stream = err if as_json else out
         if o.status == "preview" and not as_json:
             render(o.payloads, console=out, note=o.note)
-            out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False)
+            out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False, soft_wrap=True)
             continue
         if o.note:
-            stream.print(o.note, style="yellow", markup=False, highlight=False)
+            stream.print(o.note, style="yellow", markup=False, highlight=False, soft_wrap=True)
         if o.status not in ("failed", "not_ready"):  # failures go to stderr once, as the command's reason
-            stream.print(o.message, markup=False, highlight=False)
+            stream.print(o.message, markup=False, highlight=False, soft_wrap=True)
     failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
     return "; ".join(o.message for o in failed) if failed else None
 

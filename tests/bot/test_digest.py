@@ -1,0 +1,149 @@
+"""Choosing a channel's papers, and `paperbot digest` as a person runs it (dry run offline, real posts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import Settings
+from bot.digest import Prefs, choose, explain_slack_error, matches, prefs_for, rank, weekday_adjusted
+from bot.sources import PaperRecord
+from storage.models import Channel
+from tests.fakes.hf import FakeHF, daily_item
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+
+
+def paper(arxiv_id: str, upvotes: int | None = 0, **kw: object) -> PaperRecord:
+    return PaperRecord(arxiv_id=arxiv_id, title=str(kw.pop("title", f"Paper {arxiv_id}")),
+                       hf_upvotes=upvotes, **kw)  # type: ignore[arg-type]
+
+
+def prefs(**kw: object) -> Prefs:
+    return Prefs(**{"team_id": "T1", "channel_id": "C1", "size": 10, **kw})  # type: ignore[arg-type]
+
+
+def ids(papers: list[PaperRecord] | list[object]) -> list[str]:
+    return [p.arxiv_id for p in papers]  # type: ignore[attr-defined]
+
+
+def test_ranked_by_upvotes_unknown_last_ties_in_source_order() -> None:
+    papers = [paper("a", None), paper("b", 3), paper("c", 9), paper("d", 3), paper("e", 0)]
+    assert ids(rank(papers)) == ["c", "b", "d", "e", "a"]
+
+
+def test_choose_skips_posted_papers_and_low_upvotes_and_stops_at_the_size() -> None:
+    papers = [paper(str(i), i) for i in range(10)]
+    chosen = choose(papers, prefs=prefs(size=3, min_upvotes=4), posted={"9", "7"})
+    assert ids(chosen) == ["8", "6", "5"]
+
+
+def test_keyword_filters_forgive_typos_but_short_words_must_match_whole() -> None:
+    diffusion = paper("1", title="Latent Diffusion for Video", abstract="We study generative models.")
+    rl = paper("2", title="RL agents that plan", abstract="A world model.")
+    world = paper("3", title="A world model", abstract="Worldwide.")
+    assert matches(diffusion, {"keywords": ["difusion"]})
+    assert not matches(world, {"keywords": ["difusion"]})
+    assert matches(rl, {"keywords": ["RL"]}) and not matches(world, {"keywords": ["RL"]})
+
+
+def test_author_and_topic_filters_and_every_kind_set_must_hold() -> None:
+    p = paper("1", authors=["Geoffrey Hinton", "Ada Lovelace"], ai_keywords=["contrastive learning"],
+              categories=["cs.LG"])
+    assert matches(p, {"authors": ["Hintn"]})
+    assert not matches(p, {"authors": ["Yann LeCun"]})
+    assert matches(p, {"topics": ["cs.lg"]}) and matches(p, {"topics": ["contrastive"]})
+    assert not matches(p, {"authors": ["Hinton"], "topics": ["robotics"]})
+    assert matches(p, {"authors": ["Hinton"], "topics": ["robotics", "cs.LG"], "keywords": []})
+
+
+def test_weekend_lists_are_skipped_unless_the_channel_wants_them() -> None:
+    saturday, sunday, monday = date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23)
+    assert weekday_adjusted(sunday, include_weekends=False) == date(2026, 11, 20)  # Monday gets Friday's
+    assert weekday_adjusted(saturday, include_weekends=False) == date(2026, 11, 20)
+    assert weekday_adjusted(monday, include_weekends=False) == monday
+    assert weekday_adjusted(sunday, include_weekends=True) == sunday
+
+
+def test_channel_settings_win_over_the_deployment_and_size_flag_wins_over_both() -> None:
+    settings = Settings(_env_file=None, digest_size=10, timezone="UTC")  # type: ignore[call-arg]
+    channel = Channel(team_id="T1", channel_id="C1", digest_size=4, timezone="Asia/Tokyo", digest_time=None,
+                      filters={"keywords": ["agents"]}, min_upvotes=2, include_weekends=False,
+                      post_empty_notice=True)
+    p = prefs_for(channel, settings=settings, team_id="T1", channel_id="C1")
+    assert (p.size, p.timezone, p.digest_time, p.min_upvotes) == (4, "Asia/Tokyo", "09:00", 2)
+    assert p.filters == {"keywords": ["agents"]} and p.post_empty_notice
+    assert prefs_for(channel, settings=settings, team_id="T1", channel_id="C1", size=2).size == 2
+    assert prefs_for(None, settings=settings, team_id="T1", channel_id="C1").size == 10
+
+
+def test_channel_errors_tell_the_operator_what_to_do() -> None:
+    assert "invite the bot with /invite @paperbot to #C9" in explain_slack_error("not_in_channel", "C9")
+    assert "SLACK_BOT_TOKEN" in explain_slack_error("invalid_auth", "C9")
+
+
+# ---- `paperbot digest` ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return {"DATABASE_URL": db_url, "HF_API_URL": "http://127.0.0.1:9/api/", "PAPERBOT_LOG_LEVEL": "WARNING"}
+
+
+def test_dry_run_offline_shows_the_sample_and_says_so_without_slack_credentials(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["digest", "--dry-run", "--size", "3", "--date", "2026-11-24"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "bundled sample" in result.output and "Nothing was posted" in result.output
+    assert "Daily Papers · Tuesday, 24 November 2026" in result.output
+    assert "message 4 of 4" in result.output
+
+
+def test_dry_run_json_prints_valid_block_kit_payloads(env: dict[str, str]) -> None:
+    from bot.blocks import validate
+
+    result = CliRunner().invoke(cli, ["digest", "--dry-run", "--json", "--size", "2"], env=env)
+    assert result.exit_code == 0, result.output
+    payloads = json.loads(result.stdout)
+    assert len(payloads) == 3
+    for payload in payloads:
+        validate({k: v for k, v in payload.items() if k != "channel"})
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeSlack, FakeHF]]:
+    slack, hf = FakeSlack().start(), FakeHF().start()
+    yield slack, hf
+    slack.stop()
+    hf.stop()
+
+
+def test_real_post_then_a_rerun_posts_nothing_and_says_so(env: dict[str, str],
+                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+    slack, hf = fakes
+    day = date(2026, 11, 24)
+    hf.set_daily(day, [daily_item(f"2411.3000{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url}
+    args = ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
+    first = CliRunner().invoke(cli, args, env=env)
+    assert first.exit_code == 0, first.output
+    assert "Posted 2 papers of 2026-11-24 to #C7" in first.output
+    again = CliRunner().invoke(cli, args, env=env)
+    assert again.exit_code == 0 and "already posted" in again.output and "nothing posted again" in again.output
+    assert len(slack.posted("C7")) == 3
+
+
+def test_real_post_never_falls_back_to_the_sample(env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    slack, _hf = fakes
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url}
+    result = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24"], env=env)
+    assert result.exit_code != 0 and "Hugging Face is unreachable" in result.output
+    assert slack.posted("C7") == []
+    sample = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2",
+                                      "--source", "sample"], env=env)
+    assert sample.exit_code == 0 and len(slack.posted("C7")) == 3
