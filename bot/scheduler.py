@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 JOB_PREFIX = "digest:"
 SYNC_JOB = "paperbot:sync-digest-jobs"
+LOCAL = "local"  # the per-process job store
 SYNC_EVERY = timedelta(minutes=5)
 MISFIRE_GRACE = 3600  # a replica that was down at 09:00 still posts if it is back by 10:00
 RETRY_EVERY = timedelta(minutes=15)  # while the day's HF list is not out yet...
@@ -79,7 +82,11 @@ def make_trigger(prefs: Prefs) -> CronTrigger:
 def build_scheduler(engine: Engine) -> BackgroundScheduler:
     """A scheduler whose jobs live in our database, with coalescing and a misfire grace period."""
     return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+        # One-off retries and the settings sync stay in each process's memory: APScheduler 3 does not coordinate
+        # replicas, and two of them removing the same finished one-off job from a shared store would crash one
+        # scheduler thread. The daily cron jobs are shared; replicas firing them both is what the claim is for.
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
+                   LOCAL: MemoryJobStore()},
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1},
         timezone=ZoneInfo("UTC"),
     )
@@ -119,7 +126,8 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
             scheduler.reschedule_job(jid, trigger=trigger)
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id.split(":retry")[0] not in wanted:
-            job.remove()
+            with suppress(JobLookupError):  # another replica removed it first
+                job.remove()
     return sorted(wanted)
 
 
@@ -137,7 +145,7 @@ def start_scheduler(*, settings: Settings, engine: Engine, sessions: sessionmake
     jobs = sync_jobs(scheduler, context)
     # Channel settings change through Slack on any replica; every replica re-reads them now and then.
     scheduler.add_job(resync_jobs, "interval", seconds=int(SYNC_EVERY.total_seconds()), id=SYNC_JOB,
-                      replace_existing=True)
+                      replace_existing=True, jobstore=LOCAL)
     log.info("digest scheduler started with %d channel job(s)", len(jobs))
     return scheduler
 
@@ -173,7 +181,7 @@ def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = No
     if outcome.retryable and not final:
         context.scheduler.add_job(
             run_scheduled_digest, "date", run_date=now + RETRY_EVERY,
-            id=f"{job_id(team_id, channel_id)}:retry", replace_existing=True,
+            id=f"{job_id(team_id, channel_id)}:retry", replace_existing=True, jobstore=LOCAL,
             args=[team_id, channel_id, day.isoformat(), first.isoformat()])
     log.log(logging.ERROR if outcome.status == "failed" else logging.INFO, "scheduled digest %s/%s: %s",
             team_id, channel_id, outcome.message)
