@@ -226,3 +226,17 @@ def test_papers_digest_now_posts_and_replies_through_the_real_endpoint(
 def test_papers_digest_with_a_wrong_argument_shows_the_usage(live_bot: tuple[Any, SlackSender]) -> None:
     answer = live_bot[1].command("digest tomorrow", channel=CHANNEL)
     assert "`digest` takes `now` or nothing" in answer.json()["text"]
+
+
+def test_a_3000_character_abstract_and_a_title_full_of_markup_post_valid_messages(
+        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    from bot.blocks import validate
+
+    title = "<script> & <b>bold</b> > `code` *stars* <!channel> & more"
+    abstract = ("Long abstract sentence with words. " * 100)[:3000]
+    hf.set_daily(DAY, [daily_item("2411.00042", title, DAY, upvotes=1, summary=abstract)])
+    assert run(context(settings)).status == "posted"
+    message = slack.posted(CHANNEL)[1]
+    validate({"text": message["text"], "blocks": message["blocks"]})
+    section = message["blocks"][0]["text"]["text"]
+    assert "&lt;script&gt; &amp; &lt;b&gt;" in section and "<!channel>" not in section
