@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
 from bot.config import Settings
+from bot.sources.hf import SourceError
 from storage import channels as channel_store
 from storage import digests as runs
 from storage.models import Channel, DigestRun, utcnow
@@ -172,10 +173,6 @@ def choose(papers: Sequence[PaperLike], *, prefs: Prefs, posted: set[str]) -> li
 # ---- the day's list ---------------------------------------------------------------------------------------
 
 
-class SourceError(Exception):
-    """The day's papers could not be fetched; the message says from where and why."""
-
-
 @dataclass
 class DayList:
     """The papers on one day's Hugging Face list, where they came from, and a note for people if needed."""
@@ -187,19 +184,13 @@ class DayList:
 
 
 def _fetch_hf(settings: Settings, day: date, *, quick: bool) -> list[Any]:
-    from bot.sources.hf import HFClient, parse_daily_item
+    from bot.sources.hf import HFClient
 
     # A dry run offline should fall back to the sample in a second or two, not after a long retry ladder.
     timeout = min(settings.http_timeout, 3.0) if quick else settings.http_timeout
     with HFClient(settings, timeout=timeout, retries=0 if quick else 3) as client:
-        items = client.daily(day)
-    records = []
-    for item in items:
-        try:
-            records.append(parse_daily_item(item))
-        except ValueError as exc:
-            log.warning("skipping a Hugging Face item of %s: %s", day, exc)
-    return records
+        # Stamped with the list's day: an item's own publishedAt may fall on a neighbouring UTC date.
+        return list(client.daily_records(day))
 
 
 def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, source: str = "hf",
