@@ -10,13 +10,15 @@ at all, so re-importing a file leaves every row, `updated_at` included, as it wa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import islice
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import JSON, Insert, Table, bindparam, func, insert, select, update
+import msgspec
+from sqlalchemy import JSON, Dialect, Insert, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.sources import PaperRecord
@@ -220,14 +222,37 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         return
     keys = list(rows[0])
     compiled = _insert_ignoring_duplicates(session, table).compile(dialect=dialect, column_keys=keys)
-    processors = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
-    converted = [{k: (p(row[k]) if p else row[k]) for k, p in processors.items()} for row in rows]
+    order = list(compiled.positiontup or []) if compiled.positional else keys
+    converters = [(key, _converter(table, key, dialect)) for key in order]
+    converted = ([convert(row[key]) for key, convert in converters] for row in rows)
     if compiled.positional:
-        order = compiled.positiontup or []
-        params: list[Any] = [tuple(row[k] for k in order) for row in converted]
+        params: list[Any] = [tuple(values) for values in converted]
     else:
-        params = converted
+        params = [dict(zip(order, values, strict=True)) for values in converted]
     connection.exec_driver_sql(str(compiled), params)
+
+
+def _converter(table: Table, key: str, dialect: Dialect) -> Callable[[Any], Any]:
+    """The bind processing SQLAlchemy would apply to `key`'s values, memoised (dates and timestamps repeat)."""
+    column_type = table.c[key].type
+    if dialect.name == "sqlite" and isinstance(column_type, JSON):
+        # The same JSON text SQLAlchemy would store, minus optional spaces, from a C encoder.
+        return lambda value: msgspec.json.encode(value).decode() if isinstance(value, list) else json.dumps(value)
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return lambda value: value
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            cache[value] = converted = process(value)
+            return converted
+        except TypeError:  # unhashable
+            return process(value)
+
+    return convert
 
 
 def _copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> bool:
