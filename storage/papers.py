@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import islice
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
@@ -223,8 +223,15 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     keys = list(rows[0])
     compiled = _insert_ignoring_duplicates(session, table).compile(dialect=dialect, column_keys=keys)
     order = list(compiled.positiontup or []) if compiled.positional else keys
-    converters = [(key, _converter(table, key, dialect)) for key in order]
-    converted = ([convert(row[key]) for key, convert in converters] for row in rows)
+    # Only dates, timestamps and JSON need converting; itemgetter picks the rest in C.
+    converters = [(i, convert) for i, key in enumerate(order) if (convert := _converter(table, key, dialect))]
+    pick = itemgetter(*order)
+    converted = []
+    for row in rows:
+        values = list(pick(row))
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        converted.append(values)
     if compiled.positional:
         params: list[Any] = [tuple(values) for values in converted]
     else:
@@ -232,15 +239,16 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     connection.exec_driver_sql(str(compiled), params)
 
 
-def _converter(table: Table, key: str, dialect: Dialect) -> Callable[[Any], Any]:
-    """The bind processing SQLAlchemy would apply to `key`'s values, memoised (dates and timestamps repeat)."""
+def _converter(table: Table, key: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The bind processing SQLAlchemy would apply to `key`'s values, memoised (dates and timestamps repeat);
+    None when values go to the driver as they are."""
     column_type = table.c[key].type
     if dialect.name == "sqlite" and isinstance(column_type, JSON):
         # The same JSON text SQLAlchemy would store, minus optional spaces, from a C encoder.
         return lambda value: msgspec.json.encode(value).decode() if isinstance(value, list) else json.dumps(value)
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
-        return lambda value: value
+        return None
     cache: dict[Any, Any] = {}
 
     def convert(value: Any) -> Any:
