@@ -10,7 +10,6 @@ at all, so re-importing a file leaves every row, `updated_at` included, as it wa
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import islice
@@ -245,7 +244,7 @@ def _converter(table: Table, key: str, dialect: Dialect) -> Callable[[Any], Any]
     column_type = table.c[key].type
     if dialect.name == "sqlite" and isinstance(column_type, JSON):
         # The same JSON text SQLAlchemy would store, minus optional spaces, from a C encoder.
-        return lambda value: msgspec.json.encode(value).decode() if isinstance(value, list) else json.dumps(value)
+        return _json_text
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return None
@@ -261,6 +260,11 @@ def _converter(table: Table, key: str, dialect: Dialect) -> Callable[[Any], Any]
             return process(value)
 
     return convert
+
+
+def _json_text(value: Any) -> str:
+    """JSON text from msgspec's C encoder, several times faster than json.dumps (the stored value is the same)."""
+    return msgspec.json.encode(value).decode()
 
 
 def _copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> bool:
@@ -280,7 +284,7 @@ def _copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> bo
             with cursor.copy(f"COPY {table.name} ({', '.join(keys)}) FROM STDIN") as copy:
                 for row in rows:
                     values = row.values()
-                    copy.write_row([Jsonb(v) if j else v for v, j in zip(values, is_json, strict=True)])
+                    copy.write_row([Jsonb(v, _json_text) if j else v for v, j in zip(values, is_json, strict=True)])
     except UniqueViolation:
         return False
     return True
