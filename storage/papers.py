@@ -213,7 +213,7 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     """INSERT `rows` (all with the same keys) with one driver-level executemany.
 
     SQLAlchemy compiles the statement and supplies each column's type processor once per batch; applying them
-    here instead of per row through Connection.execute halves the insert time of a bulk import (measured).
+    here skips the per-row parameter machinery that dominated a profiled bulk import.
     """
     connection = session.connection()
     dialect = connection.dialect
@@ -268,7 +268,7 @@ def _json_text(value: Any) -> str:
 
 
 def _copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> bool:
-    """PostgreSQL's COPY, about twice as fast as executemany for a bulk import (measured); False if it conflicted.
+    """PostgreSQL's COPY (a profiled import ran 1.7x faster than with executemany); False if it conflicted.
 
     COPY cannot skip duplicates, but the rows were just checked to be new: should a concurrent writer have added
     one since, the savepoint undoes the COPY and the caller falls back to INSERT ... ON CONFLICT DO NOTHING.
