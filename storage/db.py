@@ -80,6 +80,6 @@ def ping(engine: Engine) -> bool:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - any failure means 'not healthy'
+    except Exception:
         log.warning("database ping failed", exc_info=True)
         return False

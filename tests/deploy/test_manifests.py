@@ -39,7 +39,6 @@ EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "reaction_removed": {"reac
 # Web API methods and features we use, and the scope each needs.
 API_SCOPES = {"chat.postMessage": {"chat:write"}, "chat.unfurl": {"links:write"},
               "slash commands": {"commands"}, "reactions.get": {"reactions:read"},
-              "reactions.add": {"reactions:write"},
               "conversations.replies": {"channels:history", "groups:history"},
               "conversations.history": {"channels:history", "groups:history"},
               "conversations.info": {"channels:read", "groups:read"}, "users.info": {"users:read"},
