@@ -201,3 +201,16 @@ class DigestRun(Base):
     header_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
 
+
+
+class SavedPaper(Base):
+    """A paper someone saved to their own reading list (the Save button)."""
+
+    __tablename__ = "saved_papers"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "arxiv_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
