@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import commands
+from handlers import actions, commands, home
 
 
 def register_all(app: App) -> None:
     """Attach every listener kind to the app."""
     commands.register(app)
+    actions.register(app)
+    home.register(app)

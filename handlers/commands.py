@@ -13,6 +13,7 @@ Subcommand = Callable[..., None]
 
 
 def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
+    """`/papers help`: the usage, privately."""
     ack(response_type="ephemeral", **blocks.help_message(command.get("command", "/papers")))
 
 
@@ -57,4 +58,5 @@ def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltCon
 
 
 def register(app: App) -> None:
+    """Attach the `/papers` command."""
     app.command("/papers")(papers)

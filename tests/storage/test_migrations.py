@@ -15,7 +15,8 @@ from storage.db import FOREIGN_TABLES, alembic_config, current_revision, make_en
 from storage.models import Base
 from tests.conftest import PG_ADMIN_URL
 
-EXPECTED_TABLES = {"workspaces", "channels", "papers", "upvote_snapshots", "posts", "reactions", "replies", "saved_papers",
+EXPECTED_TABLES = {"workspaces", "channels", "papers", "upvote_snapshots", "posts", "reactions", "replies",
+                   "saved_papers",
                    "digest_runs"}
 
 

@@ -1,0 +1,91 @@
+"""Builders for Show details, Save and the Home tab: pure, within Slack's limits, escaped."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from slack_sdk.models.views import View
+
+from bot import blocks
+
+
+@dataclass
+class FakePaper:
+    arxiv_id: str = "2410.13732"
+    title: str = "Reducing the Transformer Architecture to a Minimum"
+    authors: list[str] = field(default_factory=lambda: ["Bernhard Bermeitinger", "Tomas Hrycej"])
+    abstract: str | None = "Transformers are a widespread and successful model architecture."
+    ai_summary: str | None = None
+    hf_upvotes: int | None = 3
+    hf_comments: int | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    published: date | None = date(2024, 10, 17)
+    categories: list[str] = field(default_factory=lambda: ["cs.LG"])
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+
+
+@dataclass
+class FakeActivity:
+    votes: int = 0
+    reactions: dict[str, int] = field(default_factory=dict)
+    replies: int = 0
+    channels: list[str] = field(default_factory=list)
+
+
+def test_details_show_every_fact_and_the_team_line() -> None:
+    paper = FakePaper(comments="12 pages", journal_ref="NeurIPS 2024", doi="10.1/abc")
+    activity = FakeActivity(votes=3, reactions={"fire": 2, "+1": 1}, replies=1, channels=["C1", "C2"])
+    payload = blocks.paper_details(paper, activity=activity, saved=True)
+    blocks.validate(payload)
+    shown = json.dumps(payload["blocks"])
+    for expected in ("published 2024-10-17", "cs.LG", "NeurIPS 2024", "doi:10.1/abc", "12 pages",
+                     "Team: 3 votes", "1 reply", ":fire: 2", "<#C1>, <#C2>", "on your reading list"):
+        assert expected in shown, expected
+
+
+def test_details_of_an_unposted_paper_say_so() -> None:
+    shown = json.dumps(blocks.paper_details(FakePaper(), activity=FakeActivity(), saved=False)["blocks"])
+    assert "Team: 0 votes" in shown and "0 replies" in shown
+    assert "not posted in this workspace yet" in shown
+    assert "reading list" not in shown
+
+
+def test_details_keep_a_huge_abstract_and_hostile_text_within_limits() -> None:
+    paper = FakePaper(title="<!channel> & *bold* | >", abstract="word " * 2000, comments="<@U1> " * 200,
+                      authors=["<!here>"] * 400)
+    payload = blocks.paper_details(paper, activity=FakeActivity(), saved=False)
+    blocks.validate(payload)
+    shown = json.dumps(payload, ensure_ascii=False)
+    assert "<!channel>" not in shown and "<!here>" not in shown and "<@U1>" not in shown
+    assert "…" in shown  # the abstract was cut with an ellipsis
+
+
+def test_a_star_in_a_title_does_not_end_the_bold() -> None:
+    payload = blocks.paper_message(FakePaper(title="A* search revisited"))
+    head = payload["blocks"][0]["text"]["text"]
+    assert head.count("*") == 2  # only the bold markers
+    assert "A∗ search revisited" in head
+
+
+def test_save_reply_says_new_or_already() -> None:
+    assert "Saved" in blocks.save_reply(FakePaper(), added=True)["text"]
+    again = blocks.save_reply(FakePaper(), added=False)
+    assert "already on your reading list" in json.dumps(again["blocks"])
+    blocks.validate(again)
+
+
+def test_home_view_empty_and_full_stay_valid() -> None:
+    empty = blocks.home_view([])
+    assert "Nothing saved yet" in json.dumps(empty)
+    View(**empty).validate_json()
+    many = blocks.home_view([FakePaper(arxiv_id=f"2401.{i:05d}", title=f"Paper {i}") for i in range(150)])
+    View(**many).validate_json()
+    assert len(many["blocks"]) <= 100
+    removes = [b["accessory"]["value"] for b in many["blocks"] if "accessory" in b]
+    assert removes[0] == "2401.00000" and len(removes) >= 30

@@ -1,0 +1,61 @@
+"""Reading lists and a paper's team activity, on both databases."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.sources import PaperRecord
+from storage.models import Post, Reaction, Reply
+from storage.papers import upsert_papers
+from storage.saved import is_saved, save_paper, saved_papers, unsave_paper
+from storage.votes import paper_activity
+
+VOTES = ("+1", "fire")
+
+
+def add_papers(sessions: sessionmaker[Session], *ids: str) -> None:
+    with sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=f"Paper {i}") for i in ids])
+
+
+def test_saving_twice_keeps_one_and_lists_newest_first(sessions: sessionmaker[Session]) -> None:
+    add_papers(sessions, "2401.00001", "2401.00002")
+    with sessions.begin() as session:
+        assert save_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00001") is True
+        assert save_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002") is True
+        assert save_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00001") is False
+    with sessions.begin() as session:
+        listed = [p.arxiv_id for p in saved_papers(session=session, team_id="T1", user_id="U1")]
+        assert listed == ["2401.00002", "2401.00001"]
+        assert saved_papers(session=session, team_id="T1", user_id="U2") == []  # lists are personal
+        assert is_saved(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002")
+        assert unsave_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002") is True
+        assert unsave_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002") is False
+        assert not is_saved(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002")
+
+
+def test_activity_counts_distinct_voters_live_replies_and_channels(sessions: sessionmaker[Session]) -> None:
+    add_papers(sessions, "2401.00001", "2401.00002")
+    with sessions.begin() as session:
+        for channel, ts in (("C1", "1.0"), ("C2", "2.0")):
+            session.add(Post(team_id="T1", channel_id=channel, ts=ts, arxiv_id="2401.00001", kind="digest"))
+        session.add(Post(team_id="T2", channel_id="C9", ts="9.0", arxiv_id="2401.00001", kind="digest"))
+        reactions = [("C1", "1.0", "U1", "+1"), ("C1", "1.0", "U1", "fire"), ("C2", "2.0", "U1", "+1"),
+                     ("C2", "2.0", "U2", "fire"), ("C2", "2.0", "U3", "eyes")]
+        for channel, ts, user, emoji in reactions:
+            session.add(Reaction(team_id="T1", channel_id=channel, message_ts=ts, user_id=user, emoji=emoji,
+                                 arxiv_id="2401.00001"))
+        session.add(Reaction(team_id="T2", channel_id="C9", message_ts="9.0", user_id="U9", emoji="+1",
+                             arxiv_id="2401.00001"))
+        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.1", user_id="U2", text="a",
+                          arxiv_id="2401.00001"))
+        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.2", user_id="U2", text="b",
+                          deleted=True, arxiv_id="2401.00001"))
+    with sessions.begin() as session:
+        activity = paper_activity(session=session, team_id="T1", arxiv_id="2401.00001", vote_emoji=VOTES)
+        other = paper_activity(session=session, team_id="T1", arxiv_id="2401.00002", vote_emoji=VOTES)
+    assert activity.votes == 2  # U1 (twice, three reactions) and U2; U3's :eyes: is no vote; T2 is elsewhere
+    assert activity.reactions == {"+1": 1, "fire": 2, "eyes": 1}
+    assert activity.replies == 1
+    assert activity.channels == ["C1", "C2"]
+    assert (other.votes, other.replies, other.channels) == (0, 0, [])
