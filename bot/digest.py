@@ -8,40 +8,32 @@ Exactly once, step by step:
    Slack accepts it: a process killed after k of N papers leaves k posts; resuming posts the N - k left.
 3. The one gap left, a crash between Slack's accept and our commit, is closed on resume: the run's own
    messages are found in `conversations.history` by their metadata and recorded before anything is posted.
-
-Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a paper must satisfy every kind
-of filter that is set, and any one entry of it:
-- `keywords`: partial_ratio >= 85 against title + abstract + HF keywords (words under 4 letters must match
-  as a whole word, since fuzzy matching of "RL" or "GAN" hits everything);
-- `authors`: a one-word query against each word of each name (ratio >= 85: "Hintn" finds "Geoffrey Hinton",
-  "Anna" does not find "Hannah"), a longer one against the whole name (token_sort_ratio >= 85);
-- `topics`: partial_ratio >= 85 against HF keywords and the title, or an exact arXiv category (`cs.CL`).
+Choosing the day and the papers is bot.choose's business (pure functions).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any
 
-from rapidfuzz import fuzz, utils
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
+from bot.choose import Prefs, choose, newest_day, prefs_for
 from bot.config import Settings
 from bot.sources.hf import SourceError
 from storage import channels as channel_store
 from storage import digests as runs
-from storage.models import Channel, DigestRun, utcnow
+from storage.models import DigestRun, utcnow
 from storage.papers import get_papers, upsert_papers
 from storage.posts import posted_arxiv_ids, record_post, run_posts
 
@@ -50,124 +42,12 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "paperbot_digest"
 PREVIEW_CHANNEL = "preview"  # the stand-in channel of a dry run when none is configured
 PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
-KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 85, 85
-SHORT_WORD = 4
 HISTORY_PAGES = 5
 # Slack errors no retry can fix: an operator has to act, so the run is marked failed instead of retried.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 PERMANENT_ERRORS = CHANNEL_ERRORS | {
     "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope", "restricted_action",
 }
-
-
-class PaperLike(blocks.PaperLike, Protocol):
-    """What choosing reads besides what the builders read: keywords and categories."""
-
-    @property
-    def ai_keywords(self) -> Sequence[str] | None: ...
-    @property
-    def categories(self) -> Sequence[str] | None: ...
-
-
-@dataclass(frozen=True)
-class Prefs:
-    """A channel's effective digest settings: its own where set, the deployment's otherwise."""
-
-    team_id: str
-    channel_id: str
-    size: int
-    min_upvotes: int | None = None
-    include_weekends: bool = False
-    post_empty_notice: bool = False
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    digest_time: str = "09:00"
-    timezone: str = "UTC"
-
-
-def prefs_for(channel: Channel | None, *, settings: Settings, team_id: str, channel_id: str,
-              size: int | None = None) -> Prefs:
-    """Merge a channel's stored settings over the deployment defaults; `size` (e.g. --size) wins over both."""
-    if channel is None:
-        return Prefs(team_id, channel_id, size or settings.digest_size, digest_time=settings.digest_time,
-                     timezone=settings.timezone)
-    return Prefs(
-        team_id=team_id, channel_id=channel_id,
-        size=size or channel.digest_size or settings.digest_size,
-        min_upvotes=channel.min_upvotes,
-        include_weekends=bool(channel.include_weekends),
-        post_empty_notice=bool(channel.post_empty_notice),
-        filters={k: [str(v) for v in vs] for k, vs in (channel.filters or {}).items()
-                 if isinstance(vs, list)},
-        digest_time=channel.digest_time or settings.digest_time,
-        timezone=channel.timezone or settings.timezone,
-    )
-
-
-# ---- choosing papers ---------------------------------------------------------------------------------------
-
-
-def weekday_adjusted(day: date, *, include_weekends: bool) -> date:
-    """The list a digest posts for `day`: weekend lists are skipped unless wanted (Monday gets Friday's)."""
-    while not include_weekends and day.weekday() >= 5:
-        day -= timedelta(days=1)
-    return day
-
-
-def rank(papers: Sequence[PaperLike]) -> list[PaperLike]:
-    """Most HF upvotes first; unknown upvotes last; ties keep the source's order (a stable sort)."""
-    return sorted(papers, key=lambda p: (p.hf_upvotes is None, -(p.hf_upvotes or 0)))
-
-
-def _fuzzy_in(needle: str, haystack: str, score: int) -> bool:
-    needle, haystack = utils.default_process(needle), utils.default_process(haystack)
-    if not needle or not haystack:
-        return False
-    if len(needle) < SHORT_WORD:
-        return re.search(rf"\b{re.escape(needle)}\b", haystack) is not None
-    return fuzz.partial_ratio(needle, haystack, score_cutoff=score) > 0
-
-
-def _author_is(query: str, name: str) -> bool:
-    query, name = utils.default_process(query), utils.default_process(name)
-    if not query or not name:
-        return False
-    if " " in query:
-        return fuzz.token_sort_ratio(query, name) >= AUTHOR_SCORE
-    if len(query) < SHORT_WORD:
-        return query in name.split()
-    return any(fuzz.ratio(query, word) >= AUTHOR_SCORE for word in name.split())
-
-
-def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
-    """True when the paper satisfies every kind of filter that is set (see the module docstring)."""
-    keywords = " ".join(paper.ai_keywords or [])
-    text = f"{paper.title} {paper.abstract or ''} {keywords}"
-    checks = {
-        "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
-        "authors": lambda q: any(_author_is(q, a) for a in paper.authors or []),
-        "topics": lambda q: q.lower() in {c.lower() for c in paper.categories or []}
-        or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE),
-    }
-    for kind, check in checks.items():
-        wanted = [q for q in filters.get(kind, []) if q.strip()]
-        if wanted and not any(check(q) for q in wanted):
-            return False
-    return True
-
-
-def choose(papers: Sequence[PaperLike], *, prefs: Prefs, posted: set[str]) -> list[PaperLike]:
-    """The channel's top papers: ranked, above its minimum upvotes, matching its filters, new to it."""
-    chosen = []
-    for paper in rank(papers):
-        if paper.arxiv_id in posted:
-            continue
-        if prefs.min_upvotes is not None and (paper.hf_upvotes or 0) < prefs.min_upvotes:
-            continue
-        if matches(paper, prefs.filters):
-            chosen.append(paper)
-        if len(chosen) >= prefs.size:
-            break
-    return chosen
 
 
 # ---- the day's list ---------------------------------------------------------------------------------------
@@ -270,13 +150,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status not in ("failed",)
-
-
-def newest_day(now: datetime, prefs: Prefs) -> date:
-    """The day whose list a run at `now` posts: the newest complete HF list, weekends per the channel."""
-    from bot.sources.hf import newest_complete_day
-
-    return weekday_adjusted(newest_complete_day(now), include_weekends=prefs.include_weekends)
 
 
 def load_prefs(ctx: DigestContext, *, team_id: str, channel_id: str, size: int | None = None) -> Prefs:

@@ -28,8 +28,9 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.choose import Prefs, newest_day, prefs_for
 from bot.config import Settings, parse_clock
-from bot.digest import DigestContext, Prefs, load_prefs, newest_day, prefs_for, run_digest
+from bot.digest import DigestContext, load_prefs, run_digest
 from storage.channels import digest_channels
 from storage.models import utcnow
 

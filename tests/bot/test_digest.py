@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bot.choose import Prefs, choose, matches, prefs_for, rank, weekday_adjusted
 from bot.cli import cli
 from bot.config import Settings
-from bot.digest import Prefs, choose, explain_slack_error, matches, prefs_for, rank, weekday_adjusted
+from bot.digest import explain_slack_error
 from bot.sources import PaperRecord
 from storage.models import Channel
 from tests.fakes.hf import FakeHF, daily_item

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import make_client
+from bot.choose import Prefs, newest_day
 from bot.config import Settings
-from bot.digest import Prefs
 from bot.scheduler import (
     JobContext,
     build_scheduler,
@@ -57,6 +57,30 @@ def test_fires_at_local_time_across_the_autumn_change_and_skips_weekends_by_defa
     assert monday.astimezone(NEW_YORK).date() == date(2026, 11, 2)  # Saturday and Sunday skipped
     assert (monday.astimezone(NEW_YORK).hour, monday.astimezone(NEW_YORK).minute) == (8, 30)
     assert monday.astimezone(UTC).hour == 13  # EST now; it was 12:30 UTC during EDT
+
+
+def fired_lists(p: Prefs, start: datetime, fires: int) -> list[date]:
+    """The list day each of the trigger's next `fires` fire times would post, in order."""
+    trigger, days = make_trigger(p), []
+    fire = trigger.get_next_fire_time(None, start)
+    for _ in range(fires):
+        assert fire is not None
+        days.append(newest_day(fire, p))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return days
+
+
+@pytest.mark.parametrize(("zone", "at"), [("Asia/Tokyo", "09:00"), ("America/Los_Angeles", "09:00"),
+                                          ("Europe/Berlin", "09:00"), ("UTC", "02:00")])
+@pytest.mark.parametrize("weekends", [False, True])
+def test_every_list_is_posted_exactly_once_whatever_the_channels_time_zone(zone: str, at: str,
+                                                                           weekends: bool) -> None:
+    p = prefs(digest_time=at, timezone=zone, include_weekends=weekends)
+    # Three weeks across both 2026 DST ends (Europe on 25 October, the US on 1 November).
+    days = fired_lists(p, datetime(2026, 10, 19, tzinfo=UTC), 15 if not weekends else 21)
+    span = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
+    wanted = [d for d in span if weekends or d.weekday() < 5]
+    assert days == wanted  # every (week)day's list once, in order: none skipped, none repeated
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ def live_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Any, S
 
 def test_papers_digest_now_posts_and_replies_through_the_real_endpoint(
         live_bot: tuple[Any, SlackSender], slack: FakeSlack, hf: FakeHF) -> None:
-    from bot.digest import Prefs, newest_day
+    from bot.choose import Prefs, newest_day
 
     _deps, sender = live_bot
     # The command posts the newest complete list, so the fake serves that day (whatever today is).

@@ -1,0 +1,159 @@
+"""Choosing a digest: which day's list a channel gets, and which of its papers (pure functions, no I/O).
+
+Which list: the channel's *local* yesterday (in its own IANA time zone, at the moment the digest runs), and on
+a Monday Friday's unless the channel wants weekend lists. So a channel gets every weekday's list exactly once,
+whatever its time zone: Tokyo at 09:00 posts Monday's list on Tuesday morning, Los Angeles posts it on Tuesday
+morning too. HF's list of day D fills during D in New York time; east of New York (and in UTC before about
+05:00) local yesterday's list may still be gaining late papers when it is posted. If it is still empty, the
+run answers `not_ready` and the scheduler's retry window covers it.
+
+Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a paper must satisfy every kind
+of filter that is set, and any one entry of it:
+- `keywords`: partial_ratio >= 85 against title + abstract + HF keywords (words under 4 letters must match
+  as a whole word, since fuzzy matching of "RL" or "GAN" hits everything);
+- `authors`: a one-word query against each word of each name (ratio >= 85: "Hintn" finds "Geoffrey Hinton",
+  "Anna" does not find "Hannah"), a longer one against the whole name (token_sort_ratio >= 85);
+- `topics`: partial_ratio >= 85 against HF keywords and the title, or an exact arXiv category (`cs.CL`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import fuzz, utils
+
+from bot import blocks
+from bot.config import Settings
+from storage.models import Channel
+
+KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 85, 85
+SHORT_WORD = 4
+
+
+@dataclass(frozen=True)
+class Prefs:
+    """A channel's effective digest settings: its own where set, the deployment's otherwise."""
+
+    team_id: str
+    channel_id: str
+    size: int
+    min_upvotes: int | None = None
+    include_weekends: bool = False
+    post_empty_notice: bool = False
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    digest_time: str = "09:00"
+    timezone: str = "UTC"
+
+
+def prefs_for(channel: Channel | None, *, settings: Settings, team_id: str, channel_id: str,
+              size: int | None = None) -> Prefs:
+    """Merge a channel's stored settings over the deployment defaults; `size` (e.g. --size) wins over both."""
+    if channel is None:
+        return Prefs(team_id, channel_id, size or settings.digest_size, digest_time=settings.digest_time,
+                     timezone=settings.timezone)
+    return Prefs(
+        team_id=team_id, channel_id=channel_id,
+        size=size or channel.digest_size or settings.digest_size,
+        min_upvotes=channel.min_upvotes,
+        include_weekends=bool(channel.include_weekends),
+        post_empty_notice=bool(channel.post_empty_notice),
+        filters={k: [str(v) for v in vs] for k, vs in (channel.filters or {}).items()
+                 if isinstance(vs, list)},
+        digest_time=channel.digest_time or settings.digest_time,
+        timezone=channel.timezone or settings.timezone,
+    )
+
+
+# ---- which day -------------------------------------------------------------------------------------------
+
+
+def weekday_adjusted(day: date, *, include_weekends: bool) -> date:
+    """The list a digest posts for `day`: weekend lists are skipped unless wanted (Monday gets Friday's)."""
+    while not include_weekends and day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def newest_day(now: datetime, prefs: Prefs) -> date:
+    """The list a run at `now` posts: the channel's local yesterday, weekend lists skipped unless wanted.
+
+    `newest_day(datetime(2026, 11, 24, 0, tzinfo=UTC), Prefs("T", "C", 5, timezone="Asia/Tokyo"))` is
+    2026-11-23 (it is Tuesday 09:00 in Tokyo, so Monday's list). Naive datetimes are taken as UTC.
+    """
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    local_today = aware.astimezone(ZoneInfo(prefs.timezone)).date()
+    return weekday_adjusted(local_today - timedelta(days=1), include_weekends=prefs.include_weekends)
+
+
+# ---- which papers ----------------------------------------------------------------------------------------
+
+
+class PaperLike(blocks.PaperLike, Protocol):
+    """What choosing reads besides what the builders read: keywords and categories."""
+
+    @property
+    def ai_keywords(self) -> Sequence[str] | None: ...
+    @property
+    def categories(self) -> Sequence[str] | None: ...
+
+
+def rank(papers: Sequence[PaperLike]) -> list[PaperLike]:
+    """Most HF upvotes first; unknown upvotes last; ties keep the source's order (a stable sort)."""
+    return sorted(papers, key=lambda p: (p.hf_upvotes is None, -(p.hf_upvotes or 0)))
+
+
+def _fuzzy_in(needle: str, haystack: str, score: int) -> bool:
+    needle, haystack = utils.default_process(needle), utils.default_process(haystack)
+    if not needle or not haystack:
+        return False
+    if len(needle) < SHORT_WORD:
+        return re.search(rf"\b{re.escape(needle)}\b", haystack) is not None
+    return fuzz.partial_ratio(needle, haystack, score_cutoff=score) > 0
+
+
+def _author_is(query: str, name: str) -> bool:
+    query, name = utils.default_process(query), utils.default_process(name)
+    if not query or not name:
+        return False
+    if " " in query:
+        return fuzz.token_sort_ratio(query, name) >= AUTHOR_SCORE
+    if len(query) < SHORT_WORD:
+        return query in name.split()
+    return any(fuzz.ratio(query, word) >= AUTHOR_SCORE for word in name.split())
+
+
+def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
+    """True when the paper satisfies every kind of filter that is set (see the module docstring)."""
+    keywords = " ".join(paper.ai_keywords or [])
+    text = f"{paper.title} {paper.abstract or ''} {keywords}"
+    checks = {
+        "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
+        "authors": lambda q: any(_author_is(q, a) for a in paper.authors or []),
+        "topics": lambda q: q.lower() in {c.lower() for c in paper.categories or []}
+        or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE),
+    }
+    for kind, check in checks.items():
+        wanted = [q for q in filters.get(kind, []) if q.strip()]
+        if wanted and not any(check(q) for q in wanted):
+            return False
+    return True
+
+
+def choose(papers: Sequence[PaperLike], *, prefs: Prefs, posted: set[str]) -> list[PaperLike]:
+    """The channel's top papers: ranked, above its minimum upvotes, matching its filters, new to it."""
+    chosen = []
+    for paper in rank(papers):
+        if paper.arxiv_id in posted:
+            continue
+        if prefs.min_upvotes is not None and (paper.hf_upvotes or 0) < prefs.min_upvotes:
+            continue
+        if matches(paper, prefs.filters):
+            chosen.append(paper)
+        if len(chosen) >= prefs.size:
+            break
+    return chosen
