@@ -80,6 +80,15 @@ def make_trigger(prefs: Prefs) -> CronTrigger:
                        timezone=ZoneInfo(prefs.timezone))
 
 
+def same_trigger(old: object, new: CronTrigger) -> bool:
+    """True when a stored trigger fires exactly like `new`: same cron fields *and* time zone.
+
+    `str(trigger)` leaves out the zone, so a channel moving from 09:00 Berlin to 09:00 Tokyo looked unchanged.
+    """
+    return (isinstance(old, CronTrigger) and [str(f) for f in old.fields] == [str(f) for f in new.fields]
+            and str(old.timezone) == str(new.timezone))
+
+
 def build_scheduler(engine: Engine) -> BackgroundScheduler:
     """A scheduler whose jobs live in our database, with coalescing and a misfire grace period."""
     return BackgroundScheduler(
@@ -123,7 +132,7 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
                                   name=f"digest of {team}/{channel_id}", replace_existing=True)
             except ConflictingIdError:  # another replica added it a moment ago
                 log.debug("job %s added by another replica", jid)
-        elif str(job.trigger) != str(trigger):
+        elif not same_trigger(job.trigger, trigger):
             scheduler.reschedule_job(jid, trigger=trigger)
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id.split(":retry")[0] not in wanted:

@@ -140,6 +140,20 @@ def test_jobs_follow_the_channels_in_the_database_job_store(
     assert sched.get_job(job_id(TEAM_ID, "CBERLIN")) is None
 
 
+def test_changing_only_the_time_zone_reschedules_the_job(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CMOVE", digest_time="09:00",
+                       timezone="Europe/Berlin")
+    sync_jobs(sched, context)
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CMOVE", timezone="Asia/Tokyo")
+    sync_jobs(sched, context)
+    job = sched.get_job(job_id(TEAM_ID, "CMOVE"))
+    assert local(job.next_run_time, ZoneInfo("Asia/Tokyo")) == (9, 0)  # 09:00 in Tokyo now, not in Berlin
+
+
 def test_a_fired_job_posts_the_previous_days_list_at_the_channels_time(
         scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
         slack: FakeSlack, hf: FakeHF) -> None:
