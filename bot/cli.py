@@ -87,7 +87,7 @@ def cli() -> None:
 def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
     from bot.app import Deps, build_app
-    from bot.server import HttpServer, make_wsgi
+    from bot.server import HttpServer, make_wsgi, socket_mode_handler
 
     settings = settings_from(ctx)
     socket_mode = bool(settings.slack_app_token) and not http_mode
@@ -103,11 +103,9 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
 
         start_scheduler(settings=settings, engine=engine, sessions=deps.sessions, client=app.client)
     if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         health = HttpServer(make_wsgi(None, engine), host, port, threads=2).start()
         log.info("Socket Mode; health check on %s/healthz", health.url)
-        SocketModeHandler(app, settings.secret("SLACK_APP_TOKEN")).start()
+        socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
     else:
         HttpServer(make_wsgi(app, engine), host, port).run()
 

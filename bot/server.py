@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 from waitress import wasyncore
@@ -18,6 +19,7 @@ from storage.db import ping
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 1_000_000  # bytes
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -44,7 +46,9 @@ class HttpServer:
     """A waitress server in the current thread (`run`) or a background thread (`start`, for tests)."""
 
     def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = 8) -> None:
-        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="paperbot")
+        # Slack's payloads are small; a cap keeps an unsigned giant body from being read into memory.
+        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="paperbot",
+                                    max_request_body_size=MAX_BODY)
         self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None
 
@@ -69,3 +73,11 @@ class HttpServer:
         self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map))  # type: ignore[union-attr]
         if self._thread:
             self._thread.join(timeout=5)
+
+
+def socket_mode_handler(app: App, app_token: str) -> SocketModeHandler:
+    """The Socket Mode connection for `app`: `.start()` blocks, `.connect()` returns (tests).
+
+    It asks for its WebSocket URL with apps.connections.open through the app's own client, so SLACK_API_URL
+    applies here too."""
+    return SocketModeHandler(app, app_token, web_client=app.client)

@@ -26,6 +26,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-token"
 SIGNING_SECRET = "test-signing-secret"
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
@@ -52,13 +53,14 @@ class Failure:
 class FakeSlack:
     """State and behaviour of the fake Web API; `url` is the base to give the bot as SLACK_API_URL."""
 
-    tokens: set[str] = field(default_factory=lambda: {BOT_TOKEN})
+    tokens: set[str] = field(default_factory=lambda: {BOT_TOKEN, APP_TOKEN})
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     url: str = ""
+    socket_url: str = ""  # what apps.connections.open hands out (tests/fakes/socket_mode.py)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
@@ -201,6 +203,11 @@ class FakeSlack:
         profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
         return {"ok": True,
                 "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile}}
+
+    def api_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not self.socket_url:
+            return {"ok": False, "error": "not_allowed_token_type"}
+        return {"ok": True, "url": self.socket_url}
 
     def api_views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
         view = p.get("view")
