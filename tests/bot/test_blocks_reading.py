@@ -9,20 +9,14 @@ from datetime import date
 from slack_sdk.models.views import View
 
 from bot import blocks
+from tests.bot.test_blocks import FakePaper as BasePaper
 
 
 @dataclass
-class FakePaper:
-    arxiv_id: str = "2410.13732"
-    title: str = "Reducing the Transformer Architecture to a Minimum"
-    authors: list[str] = field(default_factory=lambda: ["Bernhard Bermeitinger", "Tomas Hrycej"])
-    abstract: str | None = "Transformers are a widespread and successful model architecture."
-    ai_summary: str | None = None
+class FakePaper(BasePaper):
+    """The digest tests' paper plus the facts the details view shows."""
+
     hf_upvotes: int | None = 3
-    hf_comments: int | None = None
-    github_repo: str | None = None
-    github_stars: int | None = None
-    project_page: str | None = None
     published: date | None = date(2024, 10, 17)
     categories: list[str] = field(default_factory=lambda: ["cs.LG"])
     comments: str | None = None
