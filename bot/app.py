@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -30,18 +31,17 @@ class Deps:
     sessions: sessionmaker[Session]
 
 
-def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A WebClient for the configured API base that retries 429 (after Retry-After), 5xx and connection errors."""
-    return WebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=int(settings.http_timeout),
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=3),
-        ],
-    )
+def make_client(settings: Settings, token: str | None = None, *, idempotent_only: bool = False) -> WebClient:
+    """A WebClient for the configured API base that retries 429 (after Retry-After), 5xx and connection errors.
+
+    `idempotent_only` retries 429s alone: after a 5xx or a broken connection Slack may already have posted a
+    chat.postMessage, so the digest (which must not post twice) checks the channel instead of re-sending.
+    """
+    retry_handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
+    if not idempotent_only:
+        retry_handlers += [ConnectionErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler(max_retry_count=3)]
+    return WebClient(token=token, base_url=settings.slack_api_url, timeout=int(settings.http_timeout),
+                     retry_handlers=retry_handlers)
 
 
 def build_app(deps: Deps, *, socket_mode: bool = False) -> App:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -434,3 +435,31 @@ def home_view(saved: Sequence[PaperLike]) -> dict[str, Any]:
         blocks.append({**section(line), "accessory": remove})
     blocks.append(context("Vote on a paper's digest message with :+1: :fire: :heart:; `/papers help` lists commands."))
     return {"type": "home", "blocks": blocks[:HOME_BLOCK_LIMIT]}
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """A channel's most recent digest run, as `/papers digest` reports it."""
+
+    day: date
+    status: str
+    posted: int
+    error: str | None = None
+
+
+def digest_settings_text(*, channel_id: str, scheduled: bool, size: int, digest_time: str, timezone: str,
+                         include_weekends: bool, min_upvotes: int | None, filters: dict[str, list[str]],
+                         post_empty_notice: bool, last: LastRun | None) -> str:
+    """`/papers digest`'s private reply: the channel's digest settings and its last run, as mrkdwn."""
+    when = (f"{size} papers at {digest_time} ({timezone}), {'every day' if include_weekends else 'weekdays'}"
+            if scheduled else "no scheduled digest here (`/papers config` sets one up)")
+    wanted = "; ".join(f"{k}: {', '.join(v)}" for k, v in filters.items() if v) or "none"
+    lines = [f"*Digest for <#{channel_id}>*: {escape(when)}",
+             f"Minimum HF upvotes: {min_upvotes or 'none'} · Filters: {escape(wanted)} · "
+             f"Days without papers: {'a short notice' if post_empty_notice else 'skipped quietly'}"]
+    if last is None:
+        lines.append("No digest has run here yet. `/papers digest now` posts one.")
+    else:
+        error = f" ({escape(last.error)})" if last.error else ""
+        lines.append(f"Last run: the list of {last.day}, {last.status}, {last.posted} paper(s) posted{error}.")
+    return "\n".join(lines)

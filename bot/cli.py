@@ -13,6 +13,7 @@ import click
 from sqlalchemy import Engine
 
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.errors import first_line
 from storage.db import current_revision, make_engine, make_sessions, upgrade
 
 log = logging.getLogger("paperbot")
@@ -38,12 +39,6 @@ def friendly(func: F) -> F:
             raise Failure(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (drivers append long context), or its class name."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -123,23 +118,20 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
 def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, source: str, dry_run: bool,
            as_json: bool) -> None:
     """Post the day's trending papers, one message per paper, exactly once per channel and date."""
-    from slack_sdk.errors import SlackApiError
-
-    from bot.digest import DigestContext, command_digest, show_outcomes
+    from bot.app import make_client
+    from bot.digest import DigestContext, DigestError, command_digest
+    from bot.preview import show_outcomes
 
     settings = settings_from(ctx)
-    client = None
-    if not dry_run:
-        from bot.app import make_client
-
-        client = make_client(settings, settings.secret("SLACK_BOT_TOKEN"))
+    # The digest's client never re-sends a message blindly (bot.digest explains why).
+    client = None if dry_run else make_client(settings, settings.secret("SLACK_BOT_TOKEN"), idempotent_only=True)
     engine = open_database(settings)
     digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client)
     try:
         outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
                                   source=source, dry_run=dry_run)
-    except (ValueError, SlackApiError) as exc:  # no channel to post to, or Slack refused the token
-        raise Failure(first_line(exc)) from None
+    except DigestError as exc:  # no channel to post to, Slack unreachable or refusing the token
+        raise Failure(str(exc)) from None
     problem = show_outcomes(outcomes, as_json=as_json)
     if problem:
         raise Failure(problem)

@@ -7,7 +7,17 @@ Exactly once, step by step:
    `{event_type: "paperbot_digest", event_payload: {run, arxiv_id}}` and its Post row is committed right after
    Slack accepts it: a process killed after k of N papers leaves k posts; resuming posts the N - k left.
 3. The one gap left, a crash between Slack's accept and our commit, is closed on resume: the run's own
-   messages are found in `conversations.history` by their metadata and recorded before anything is posted.
+   messages are found in `conversations.history` (between the run's claim and its last activity) by their
+   metadata and recorded before anything is posted.
+4. Before every message (header included) the claim's heartbeat is renewed with a compare-and-swap: a worker
+   whose run was taken over stops before posting anything more, and the lease it just renewed covers the send.
+5. chat.postMessage is never re-sent blindly: the digest's Slack client retries only 429s (Slack did not take
+   the message). After a 5xx or a broken connection Slack may have posted it anyway, so the channel history is
+   searched for it (by metadata) before sending again; if Slack cannot be asked, the claim is released and the
+   next attempt reconciles.
+6. `request_stop()` (SIGTERM/SIGINT in `paperbot serve`) makes every run stop between two messages and release
+   its claim, so the next start resumes it at once.
+
 Choosing the day and the papers is bot.choose's business (pure functions).
 """
 
@@ -16,25 +26,30 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+import httpx
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
 from bot.choose import Prefs, choose, newest_day, prefs_for
 from bot.config import Settings
-from bot.sources.hf import SourceError
+from bot.errors import first_line
+from bot.sources.hf import HFClient, SourceError
+from bot.sources.sample import sample_records
 from storage import channels as channel_store
 from storage import digests as runs
 from storage.models import DigestRun, utcnow
-from storage.papers import get_papers, upsert_papers
+from storage.papers import daily_papers, get_papers, upsert_papers
 from storage.posts import posted_arxiv_ids, record_post, run_posts
 
 log = logging.getLogger(__name__)
@@ -43,6 +58,9 @@ EVENT_TYPE = "paperbot_digest"
 PREVIEW_CHANNEL = "preview"  # the stand-in channel of a dry run when none is configured
 PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
 HISTORY_PAGES = 5
+UNCERTAIN_TRIES = 3  # sends of one message whose fate Slack left unclear (5xx, broken connection)
+# A message is posted shortly after the heartbeat renewed before it: resuming reads the history up to here.
+SEND_MARGIN = timedelta(minutes=10)
 # Slack errors no retry can fix: an operator has to act, so the run is marked failed instead of retried.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 PERMANENT_ERRORS = CHANNEL_ERRORS | {
@@ -64,8 +82,6 @@ class DayList:
 
 
 def _fetch_hf(settings: Settings, day: date, *, quick: bool) -> list[Any]:
-    from bot.sources.hf import HFClient
-
     # A dry run offline should fall back to the sample in a second or two, not after a long retry ladder.
     timeout = min(settings.http_timeout, 3.0) if quick else settings.http_timeout
     with HFClient(settings, timeout=timeout, retries=0 if quick else 3) as client:
@@ -77,15 +93,13 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
              sample_fallback: bool = False) -> DayList:
     """The day's papers from Hugging Face (or the bundled sample); offline, the stored list, then the sample
     if `sample_fallback` (dry runs only: a real post never uses the sample unless asked)."""
-    from storage.papers import daily_papers
-
     if source == "sample":
         return DayList(day, _sample(day), "sample", "Using the bundled sample papers, not live data.")
     try:
         return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
-    except Exception as exc:  # any failure to reach HF is answered the same way
-        log.debug("Hugging Face daily list of %s unavailable: %s", day, exc)
-        detail = _first_line(exc)
+    except (SourceError, httpx.HTTPError) as exc:  # HF down or answering nonsense; a bug is not caught here
+        log.warning("Hugging Face daily list of %s unavailable: %s", day, first_line(exc))
+        detail = first_line(exc)
     reason = f"Hugging Face is unreachable at {settings.hf_api_url}"
     with sessions.begin() as session:
         stored = daily_papers(session=session, day=day)
@@ -99,17 +113,19 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
 
 
 def _sample(day: date) -> list[Any]:
-    from bot.sources.sample import sample_records
-
     return list(sample_records(day))
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 # ---- running a channel's digest ---------------------------------------------------------------------------
+
+
+# Set by request_stop (SIGTERM/SIGINT in `paperbot serve`): every run of this process stops between two posts.
+_stopping = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask every digest run in this process to stop before its next message and release its claim."""
+    _stopping.set()
 
 
 def new_worker_id() -> str:
@@ -129,8 +145,10 @@ class DigestContext:
     clock: Callable[[], datetime] = utcnow
     pace: float = PACE_SECONDS
     worker: str = field(default_factory=new_worker_id)
-    # One fetch of a day's list serves every channel of a run (several channels run in parallel).
+    # One fetch of a day's list serves every channel of a run (several channels run in parallel, hence the lock).
     day_cache: dict[tuple[date, str], DayList] = field(default_factory=dict)
+    day_lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=lambda: _stopping)
 
 
 @dataclass
@@ -139,13 +157,14 @@ class Outcome:
 
     channel_id: str
     day: date | None
-    status: str  # posted | resumed | already_done | busy | failed | not_ready | empty | preview
+    status: str  # posted | resumed | already_done | busy | stopped | failed | not_ready | empty | preview
     message: str
     posted: int = 0
     planned: int = 0
     payloads: list[dict[str, Any]] = field(default_factory=list)
     note: str | None = None
     retryable: bool = False  # a later attempt may succeed without anyone acting (not_ready, Slack 5xx...)
+    retry_at: datetime | None = None  # busy: when the other worker's claim expires if it has died
 
     @property
     def ok(self) -> bool:
@@ -161,10 +180,11 @@ def load_prefs(ctx: DigestContext, *, team_id: str, channel_id: str, size: int |
 
 def _day_list(ctx: DigestContext, day: date, source: str, *, sample_fallback: bool) -> DayList:
     key = (day, f"{source}:{sample_fallback}")
-    if key not in ctx.day_cache:
-        ctx.day_cache[key] = load_day(settings=ctx.settings, sessions=ctx.sessions, day=day, source=source,
-                                      sample_fallback=sample_fallback)
-    return ctx.day_cache[key]
+    with ctx.day_lock:  # held while fetching, so parallel channels wait for one fetch instead of each doing it
+        if key not in ctx.day_cache:
+            ctx.day_cache[key] = load_day(settings=ctx.settings, sessions=ctx.sessions, day=day, source=source,
+                                          sample_fallback=sample_fallback)
+        return ctx.day_cache[key]
 
 
 def _postable(papers: Sequence[Any]) -> list[Any]:
@@ -260,7 +280,7 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
         run_id = claim.run.id
     if not claim.ours:
         return _not_ours(claim, prefs, day)
-    return _post_run(ctx, prefs, run_id, resumed=claim.outcome == "resumed", total=total)
+    return _post_run(ctx, prefs, run_id, claim=claim, total=total)
 
 
 def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
@@ -272,13 +292,23 @@ def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
         return Outcome(prefs.channel_id, day, "failed",
                        f"The digest of {day} for {where} failed earlier and is not retried automatically: "
                        f"{claim.run.error}")
+    # If that worker died, its claim expires one lease after its last heartbeat: try again just after that.
+    expires = runs.aware(claim.run.heartbeat_at) + runs.LEASE + timedelta(seconds=30)
     return Outcome(prefs.channel_id, day, "busy",
                    f"Another paperbot worker is posting the digest of {day} to {where} right now; "
-                   "nothing posted by this one.")
+                   "nothing posted by this one.", retryable=True, retry_at=expires)
 
 
 class LostClaim(Exception):
     """Another worker took the run over (ours looked dead); this one stops posting at once."""
+
+
+class Stopped(Exception):
+    """The process is shutting down (request_stop): stop between two messages."""
+
+
+class Uncertain(Exception):
+    """Slack may or may not have posted a message and cannot tell us now: the next attempt reconciles."""
 
 
 @dataclass
@@ -292,11 +322,12 @@ class RunState:
     header_ts: str | None
     done: dict[str, str]
     papers: dict[str, Any]
+    last_activity: datetime | None = None  # the previous worker's last heartbeat, when resuming
     sent: int = 0
     last_post: float | None = None
 
 
-def _load_state(ctx: DigestContext, run_id: int) -> RunState:
+def _load_state(ctx: DigestContext, run_id: int, last_activity: datetime | None) -> RunState:
     with ctx.sessions.begin() as session:
         run = session.get(DigestRun, run_id, populate_existing=True)
         assert run is not None
@@ -304,24 +335,33 @@ def _load_state(ctx: DigestContext, run_id: int) -> RunState:
         done = run_posts(session=session, digest_run_id=run_id)
         session.expunge_all()
     return RunState(run_id, run.digest_date, list(run.plan), runs.aware(run.claimed_at), run.header_ts, done,
-                    papers)
+                    papers, last_activity)
 
 
-def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, resumed: bool, total: int | None) -> Outcome:
+def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim,
+              total: int | None) -> Outcome:
     """Post what the claimed run has not posted yet, then mark it finished; failures are kept on the run."""
-    state = _load_state(ctx, run_id)
-    if resumed:
-        _reconcile(ctx, prefs, state)
+    resumed = claim.outcome == "resumed"
+    state = _load_state(ctx, run_id, claim.last_activity)
     try:
+        if resumed:
+            _reconcile(ctx, prefs, state)
         _post_messages(ctx, prefs, state, total)
     except LostClaim:
         return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of "
                        f"{state.day} for #{prefs.channel_id}; this one stopped.", posted=state.sent)
+    except Stopped:
+        _release(ctx, state, "stopped: paperbot was shutting down", permanent=False)
+        return Outcome(prefs.channel_id, state.day, "stopped", f"Stopped the digest of {state.day} for "
+                       f"#{prefs.channel_id} after {state.sent} paper(s) because paperbot is shutting down; "
+                       "the next start posts the rest.", posted=state.sent, planned=len(state.plan))
+    except Uncertain as exc:
+        return _unreachable(ctx, prefs, state, exc)
     except SlackApiError as exc:
         return _failed(ctx, prefs, state, exc)
     except BaseException as exc:
         # Interrupted or an unexpected error: release the claim so the next attempt resumes at once.
-        _release(ctx, state, f"{exc.__class__.__name__}: {_first_line(exc)}", permanent=False)
+        _release(ctx, state, f"{exc.__class__.__name__}: {first_line(exc)}", permanent=False)
         raise
     with ctx.sessions.begin() as session:
         runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
@@ -350,66 +390,107 @@ def _metadata(run_id: int, arxiv_id: str | None) -> dict[str, Any]:
     return {"event_type": EVENT_TYPE, "event_payload": payload}
 
 
-def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
-          arxiv_id: str | None) -> str:
-    """Post one message, paced to about one a second per channel; returns its ts."""
-    assert ctx.client is not None
-    if state.last_post is not None:
-        wait = ctx.pace - (time.monotonic() - state.last_post)
-        if wait > 0:
-            ctx.sleep(wait)
-    response = ctx.client.chat_postMessage(channel=prefs.channel_id, text=payload["text"],
-                                           blocks=payload["blocks"], unfurl_links=False, unfurl_media=False,
-                                           metadata=_metadata(state.run_id, arxiv_id))
-    state.last_post = time.monotonic()
-    return str(response["ts"])
-
-
 def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int | None) -> None:
     if state.header_ts is None and (state.plan or prefs.post_empty_notice):
         header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total) if state.plan
                   else blocks.empty_digest(day=state.day))
-        state.header_ts = _send(ctx, prefs, state, header, None)
+        state.header_ts = _deliver(ctx, prefs, state, header, None)
         with ctx.sessions.begin() as session:
-            runs.set_header(session=session, run_id=state.run_id, ts=state.header_ts)
-            if not runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock()):
-                raise LostClaim
+            runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=state.header_ts)
     for position, arxiv_id in enumerate(state.plan, 1):
         paper = state.papers.get(arxiv_id)
         if arxiv_id in state.done or paper is None:
             continue
-        ts = _send(ctx, prefs, state, blocks.paper_message(paper, rank=position), arxiv_id)
+        ts = _deliver(ctx, prefs, state, blocks.paper_message(paper, rank=position), arxiv_id)
         # Committed right after Slack accepted it: a crash from here on never posts this paper twice.
         with ctx.sessions.begin() as session:
             record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
                         arxiv_id=arxiv_id, kind="digest", digest_run_id=state.run_id)
-            alive = runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock())
         state.done[arxiv_id], state.sent = ts, state.sent + 1
-        if not alive:
+
+
+def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
+             arxiv_id: str | None) -> str:
+    """Post one message if the run is still ours: paced, stoppable, the lease renewed first; returns its ts."""
+    if state.last_post is not None:
+        wait = ctx.pace - (time.monotonic() - state.last_post)
+        if wait > 0:
+            ctx.sleep(wait)
+    if ctx.stop.is_set():
+        raise Stopped
+    # Compare-and-swap *before* the send: a worker whose run was taken over posts nothing more.
+    with ctx.sessions.begin() as session:
+        if not runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock()):
             raise LostClaim
+    ts = _send(ctx, prefs, state, payload, arxiv_id)
+    state.last_post = time.monotonic()
+    return ts
 
 
-def _reconcile(ctx: DigestContext, prefs: Prefs, state: RunState) -> None:
-    """Record this run's messages that Slack accepted but a crashed worker never recorded (by metadata)."""
+def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
+          arxiv_id: str | None) -> str:
+    """chat.postMessage once; after an answer that leaves its fate open, look before sending again."""
+    assert ctx.client is not None
+    for attempt in range(1, UNCERTAIN_TRIES + 1):
+        try:
+            response = ctx.client.chat_postMessage(
+                channel=prefs.channel_id, text=payload["text"], blocks=payload["blocks"], unfurl_links=False,
+                unfurl_media=False, metadata=_metadata(state.run_id, arxiv_id))
+            return str(response["ts"])
+        except SlackApiError as exc:
+            if exc.response.status_code < 500:  # a definite no (or a 429 the client already waited out)
+                raise
+            problem: Exception = exc
+        except OSError as exc:  # refused, reset or timed out: Slack may have posted it all the same
+            problem = exc
+        log.warning("run %s: Slack's answer to message %s was lost (%s); checking the channel", state.run_id,
+                    arxiv_id or "header", first_line(problem))
+        found = _history(ctx, prefs, state, oldest=state.claimed_at, latest=None, strict=True)
+        if (arxiv_id or "") in found:
+            return found[arxiv_id or ""]
+        if attempt < UNCERTAIN_TRIES:
+            ctx.sleep(2.0 * attempt)
+    raise Uncertain(first_line(problem))
+
+
+def _history(ctx: DigestContext, prefs: Prefs, state: RunState, *, oldest: datetime,
+             latest: datetime | None, strict: bool) -> dict[str, str]:
+    """This run's messages in the channel between `oldest` and `latest`: arXiv id ("" = header) -> ts.
+    `strict` raises Uncertain when Slack cannot be asked; otherwise that is logged and nothing is found."""
     assert ctx.client is not None
     found: dict[str, str] = {}
-    cursor, oldest = None, f"{state.claimed_at.timestamp() - 60:.6f}"
+    cursor = None
+    since = f"{oldest.timestamp() - 60:.6f}"
+    # Newest first from the run's last activity, so chatter posted after it is never paged through.
+    until = f"{latest.timestamp():.6f}" if latest is not None else None
     try:
         for _ in range(HISTORY_PAGES):
-            response = ctx.client.conversations_history(channel=prefs.channel_id, oldest=oldest, limit=200,
-                                                        include_all_metadata=True, cursor=cursor)
+            response = ctx.client.conversations_history(channel=prefs.channel_id, limit=200, cursor=cursor,
+                                                        oldest=since, latest=until, inclusive=True,
+                                                        include_all_metadata=True)
             for message in response.get("messages") or []:
-                payload = (message.get("metadata") or {}).get("event_payload") or {}
-                if (message.get("metadata") or {}).get("event_type") == EVENT_TYPE \
-                        and payload.get("run") == state.run_id:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == EVENT_TYPE and payload.get("run") == state.run_id:
                     found["" if payload.get("header") else str(payload.get("arxiv_id"))] = message["ts"]
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-    except SlackApiError as exc:  # e.g. missing channels:history: resume without the check, say why
+    except (SlackApiError, OSError) as exc:  # e.g. missing channels:history, or Slack down
+        if strict:
+            raise Uncertain(first_line(exc)) from exc
         log.warning("cannot read #%s history to reconcile run %s: %s", prefs.channel_id, state.run_id,
-                    exc.response.get("error"))
-    _record_found(ctx, prefs, state, found)
+                    first_line(exc))
+    return found
+
+
+def _reconcile(ctx: DigestContext, prefs: Prefs, state: RunState) -> None:
+    """Record this run's messages that Slack accepted but a crashed worker never recorded (by metadata)."""
+    latest = None
+    if state.last_activity is not None:
+        latest = min(ctx.clock(), state.last_activity + SEND_MARGIN)
+    _record_found(ctx, prefs, state, _history(ctx, prefs, state, oldest=state.claimed_at, latest=latest,
+                                              strict=False))
 
 
 def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict[str, str]) -> None:
@@ -419,7 +500,7 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
         return
     with ctx.sessions.begin() as session:
         if header and not state.header_ts:
-            runs.set_header(session=session, run_id=state.run_id, ts=header)
+            runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=header)
             state.header_ts = header
         for arxiv_id, ts in missing.items():
             record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
@@ -452,6 +533,16 @@ def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiErro
                    retryable=error not in PERMANENT_ERRORS)
 
 
+def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncertain) -> Outcome:
+    reason = (f"Could not reach Slack at {ctx.settings.slack_api_url} while posting to #{prefs.channel_id} "
+              f"({exc}); the next attempt resumes the digest without duplicates.")
+    log.error("digest of %s for %s/%s stopped after %d message(s): %s", state.day, prefs.team_id,
+              prefs.channel_id, state.sent, reason)
+    _release(ctx, state, reason, permanent=False)
+    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan),
+                   retryable=True)
+
+
 def _release(ctx: DigestContext, state: RunState, error: str, *, permanent: bool) -> None:
     with ctx.sessions.begin() as session:
         runs.fail_run(session=session, run_id=state.run_id, worker=ctx.worker, error=error,
@@ -461,8 +552,6 @@ def _release(ctx: DigestContext, state: RunState, error: str, *, permanent: bool
 def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, workers: int = 4,
                  **options: Any) -> list[Outcome]:
     """Run several channels' digests in parallel (each channel is paced on its own); outcomes in order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def one(target: tuple[str, str]) -> Outcome:
         return run_digest(ctx, team_id=target[0], channel_id=target[1], **options)
 
@@ -472,18 +561,21 @@ def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, work
         return list(pool.map(one, targets))
 
 
-# ---- `paperbot digest` -------------------------------------------------------------------------------------
+# ---- `paperbot digest` and `/papers digest now` ----------------------------------------------------------
 
 
-def _local_team(sessions: sessionmaker[Session]) -> str:
-    # A dry run needs no Slack credentials: the workspace the database knows stands in for auth.test.
-    from sqlalchemy import select
+class DigestError(Exception):
+    """A digest could not even start (no channel, Slack unreachable or refusing us): one sentence for people."""
 
-    from storage.models import Workspace
 
-    with sessions.begin() as session:
-        teams = session.scalars(select(Workspace.team_id).limit(2)).all()
-    return teams[0] if len(teams) == 1 else "T-local"
+def _slack_problem(ctx: DigestContext, exc: Exception) -> DigestError:
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or "unknown_error")
+        if error in PERMANENT_ERRORS:
+            return DigestError(explain_slack_error(error, ctx.settings.digest_channel or "?"))
+        return DigestError(f"Slack answered {error}; try again in a moment.")
+    return DigestError(f"Could not reach Slack at {ctx.settings.slack_api_url} ({first_line(exc)}): check "
+                       "SLACK_API_URL and the network, then try again.")
 
 
 def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> list[tuple[str, str]]:
@@ -501,53 +593,34 @@ def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> lis
 
 def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None, size: int | None,
                    source: str, dry_run: bool) -> list[Outcome]:
-    """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post."""
+    """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post.
+    Raises DigestError (one sentence) when it cannot start."""
     if dry_run:
-        team = _local_team(ctx.sessions)
+        with ctx.sessions.begin() as session:  # no Slack credentials: the workspace we know stands in
+            team = channel_store.local_team(session=session)
         targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, PREVIEW_CHANNEL)]
         return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source)
                 for t, c in targets]
     assert ctx.client is not None
-    team = str(ctx.client.auth_test()["team_id"])
-    targets = cli_targets(ctx, team_id=team, channel=channel)
-    if not targets:
-        raise ValueError("no channel to post to: pass --channel C0123456789 or set PAPERBOT_DIGEST_CHANNEL")
-    return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)
+    try:
+        team = str(ctx.client.auth_test()["team_id"])
+        targets = cli_targets(ctx, team_id=team, channel=channel)
+        if not targets:
+            raise DigestError("no channel to post to: pass --channel C0123456789 or set PAPERBOT_DIGEST_CHANNEL")
+        return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)
+    except (SlackClientError, OSError) as exc:
+        raise _slack_problem(ctx, exc) from None
 
 
-def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
-    """Print what `paperbot digest` did (previews rendered, or as JSON); returns a failure reason, if any."""
-    import json
-
-    from rich.console import Console
-
-    from bot.preview import render
-
-    out, err = Console(), Console(stderr=True)
-    if as_json:
-        data: list[dict[str, Any]] = []
-        for o in outcomes:
-            if o.status == "preview":
-                data += [{"channel": o.channel_id, **p} for p in o.payloads]
-            else:
-                data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
-                             "posted": o.posted, "message": o.message})
-        print(json.dumps(data, indent=2, ensure_ascii=False))
-    for o in outcomes:
-        stream = err if as_json else out
-        if o.status == "preview" and not as_json:
-            render(o.payloads, console=out, note=o.note)
-            out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False, soft_wrap=True)
-            continue
-        if o.note:
-            stream.print(o.note, style="yellow", markup=False, highlight=False, soft_wrap=True)
-        if o.status not in ("failed", "not_ready"):  # failures go to stderr once, as the command's reason
-            stream.print(o.message, markup=False, highlight=False, soft_wrap=True)
-    failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
-    return "; ".join(o.message for o in failed) if failed else None
+def digest_now(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
+    """`/papers digest now`: post the channel's digest at once; what happened, in one sentence."""
+    try:
+        return run_digest(ctx, team_id=team_id, channel_id=channel_id, retry_failed=True, give_up=False).message
+    except (SlackClientError, OSError) as exc:
+        return str(_slack_problem(ctx, exc))
 
 
-# ---- `/papers digest` ------------------------------------------------------------------------------------------
+# ---- `/papers digest` --------------------------------------------------------------------------------------
 
 
 def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
@@ -556,18 +629,10 @@ def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> st
         channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
         last = runs.last_run(session=session, team_id=team_id, channel_id=channel_id)
         last_posts = len(run_posts(session=session, digest_run_id=last.id)) if last else 0
+        last_run = (blocks.LastRun(last.digest_date, last.status, last_posts, last.error) if last else None)
     prefs = prefs_for(channel, settings=ctx.settings, team_id=team_id, channel_id=channel_id)
     scheduled = (channel is not None and channel.digest_enabled) or ctx.settings.digest_channel == channel_id
-    when = (f"{prefs.size} papers at {prefs.digest_time} ({prefs.timezone}), "
-            f"{'every day' if prefs.include_weekends else 'weekdays'}" if scheduled
-            else "no scheduled digest here (`/papers config` sets one up)")
-    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in prefs.filters.items() if v) or "none"
-    lines = [f"*Digest for <#{channel_id}>*: {blocks.escape(when)}",
-             f"Minimum HF upvotes: {prefs.min_upvotes or 'none'} · Filters: {blocks.escape(filters)} · "
-             f"Days without papers: {'a short notice' if prefs.post_empty_notice else 'skipped quietly'}"]
-    if last is None:
-        lines.append("No digest has run here yet. `/papers digest now` posts one.")
-    else:
-        error = f" ({blocks.escape(last.error)})" if last.error else ""
-        lines.append(f"Last run: the list of {last.digest_date}, {last.status}, {last_posts} paper(s) posted{error}.")
-    return "\n".join(lines)
+    return blocks.digest_settings_text(
+        channel_id=channel_id, scheduled=scheduled, size=prefs.size, digest_time=prefs.digest_time,
+        timezone=prefs.timezone, include_weekends=prefs.include_weekends, min_upvotes=prefs.min_upvotes,
+        filters=prefs.filters, post_empty_notice=prefs.post_empty_notice, last=last_run)

@@ -7,9 +7,10 @@ the paper data.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.emoji import Emoji, NoEmoji
@@ -18,6 +19,9 @@ from rich.rule import Rule
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from bot.digest import Outcome
 
 PANEL_WIDTH = 100
 
@@ -188,3 +192,29 @@ def render(
     for i, payload in enumerate(payloads, 1):
         title = f"[dim]message {i} of {len(payloads)}[/]"
         console.print(message_panel(payload, title=title, show_urls=show_urls), width=width)
+
+
+def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
+    """Print what `paperbot digest` did (previews rendered, or as JSON); returns a failure reason, if any."""
+    out, err = Console(), Console(stderr=True)
+    if as_json:
+        data: list[dict[str, Any]] = []
+        for o in outcomes:
+            if o.status == "preview":
+                data += [{"channel": o.channel_id, **p} for p in o.payloads]
+            else:
+                data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
+                             "posted": o.posted, "message": o.message})
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    for o in outcomes:
+        stream = err if as_json else out
+        if o.status == "preview" and not as_json:
+            render(o.payloads, console=out, note=o.note)
+            out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False, soft_wrap=True)
+            continue
+        if o.note:
+            stream.print(o.note, style="yellow", markup=False, highlight=False, soft_wrap=True)
+        if o.status not in ("failed", "not_ready"):  # failures go to stderr once, as the command's reason
+            stream.print(o.message, markup=False, highlight=False, soft_wrap=True)
+    failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
+    return "; ".join(o.message for o in failed) if failed else None

@@ -20,7 +20,8 @@ def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
 def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
                   client: Any, **_: Any) -> None:
     """`/papers digest` shows this channel's digest settings and last run; `/papers digest now` posts it."""
-    from bot.digest import DigestContext, describe_channel, run_digest
+    from bot.app import make_client
+    from bot.digest import DigestContext, describe_channel, digest_now
 
     if args.lower() not in ("", "now"):
         ack(response_type="ephemeral", **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.",
@@ -32,12 +33,14 @@ def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond
         ack()
     team, channel = command["team_id"], command["channel_id"]
     deps = context["deps"]
-    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions, client=client)
+    # The digest's own client never re-sends a message blindly (bot.digest explains why).
+    digest_client = make_client(deps.settings, client.token, idempotent_only=True)
+    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions, client=digest_client)
     if not args:
         respond(response_type="ephemeral", text=describe_channel(ctx, team_id=team, channel_id=channel))
         return
-    outcome = run_digest(ctx, team_id=team, channel_id=channel, retry_failed=True, give_up=False)
-    respond(response_type="ephemeral", replace_original=False, text=outcome.message)
+    respond(response_type="ephemeral", replace_original=False,
+            text=digest_now(ctx, team_id=team, channel_id=channel))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest}

@@ -57,6 +57,12 @@ def get_or_create_channel(*, session: Session, team_id: str, channel_id: str) ->
     return channel
 
 
+def local_team(*, session: Session) -> str:
+    """The workspace this database knows, when it knows exactly one; "T-local" otherwise (dry runs only)."""
+    teams = session.scalars(select(Workspace.team_id).limit(2)).all()
+    return teams[0] if len(teams) == 1 else "T-local"
+
+
 def digest_channels(*, session: Session, team_id: str | None = None) -> Sequence[Channel]:
     """Channels that want the daily digest, optionally in one workspace, in a stable order."""
     query = select(Channel).where(Channel.digest_enabled.is_(True))

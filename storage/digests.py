@@ -3,12 +3,15 @@
 A run is claimed by INSERTing its row: the unique key (team_id, channel_id, digest_date) lets exactly one
 worker win, on SQLite and PostgreSQL alike. The winner keeps a heartbeat; a claim whose heartbeat is older
 than the lease belongs to a dead worker and is taken over with a compare-and-swap UPDATE, so two rescuers
-cannot both win.
+cannot both win. A worker that stops on purpose *releases* its claim (the `released` flag): the next attempt
+takes it over at once, and heartbeat_at keeps the run's real last activity (resuming bounds its search of the
+channel history with it).
 Callers own the transaction and must commit a claim before posting anything (nothing here commits).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -20,8 +23,6 @@ from storage.models import DigestRun, utcnow
 
 LEASE = timedelta(minutes=10)
 FINISHED = ("done", "empty")
-# A released claim's heartbeat: older than any lease, so the next worker takes the run over at once.
-RELEASED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Claim:
 
     outcome: str
     run: DigestRun
+    # The run's last activity before this claim (its previous heartbeat) when it was taken over.
+    last_activity: datetime | None = None
 
     @property
     def ours(self) -> bool:
@@ -40,6 +43,11 @@ class Claim:
 def aware(moment: datetime) -> datetime:
     """`moment` as a UTC-aware datetime (SQLite hands back naive ones; we only ever store UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _utc(now: datetime | None) -> datetime:
+    # SQLite stores the wall-clock digits and drops the offset: a non-UTC `now` would be read back shifted.
+    return aware(now).astimezone(UTC) if now is not None else utcnow()
 
 
 def get_run(*, session: Session, team_id: str, channel_id: str, day: date) -> DigestRun | None:
@@ -74,7 +82,7 @@ def claim_run(
     retry_failed: bool = False,
 ) -> Claim:
     """Claim the digest of (team, channel, day) for `worker`; `plan` is kept only by a new run."""
-    now = now or utcnow()
+    now = _utc(now)
     try:
         with session.begin_nested():
             run = DigestRun(team_id=team_id, channel_id=channel_id, digest_date=day, status="claimed",
@@ -89,24 +97,27 @@ def claim_run(
         return Claim("done", existing)
     if existing.status == "failed" and not retry_failed:
         return Claim("failed", existing)
-    fresh = now - aware(existing.heartbeat_at) < lease
+    fresh = not existing.released and now - aware(existing.heartbeat_at) < lease
     if existing.status == "claimed" and existing.claimed_by != worker and fresh:
         return Claim("busy", existing)
     return _take_over(session=session, run=existing, worker=worker, now=now)
 
 
 def _take_over(*, session: Session, run: DigestRun, worker: str, now: datetime) -> Claim:
+    last_activity = aware(run.heartbeat_at)
     # Compare-and-swap on what we read: if anyone changed the claim meanwhile, no row matches and we lose.
     result = session.execute(
         update(DigestRun)
         .where(DigestRun.id == run.id, DigestRun.claimed_by == run.claimed_by,
-               DigestRun.heartbeat_at == run.heartbeat_at, DigestRun.status == run.status)
-        .values(claimed_by=worker, heartbeat_at=now, status="claimed", error=None)
+               DigestRun.heartbeat_at == run.heartbeat_at, DigestRun.status == run.status,
+               DigestRun.released == run.released)
+        .values(claimed_by=worker, heartbeat_at=now, status="claimed", released=False, error=None)
         .execution_options(synchronize_session=False)
     )
     current = get_run(session=session, team_id=run.team_id, channel_id=run.channel_id, day=run.digest_date)
     assert current is not None
-    return Claim("resumed" if result.rowcount == 1 else "busy", current)  # type: ignore[attr-defined]
+    won = result.rowcount == 1  # type: ignore[attr-defined]
+    return Claim("resumed" if won else "busy", current, last_activity if won else None)
 
 
 def heartbeat(*, session: Session, run_id: int, worker: str, now: datetime | None = None) -> bool:
@@ -114,16 +125,19 @@ def heartbeat(*, session: Session, run_id: int, worker: str, now: datetime | Non
     result = session.execute(
         update(DigestRun)
         .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
-        .values(heartbeat_at=now or utcnow())
+        .values(heartbeat_at=_utc(now))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def set_header(*, session: Session, run_id: int, ts: str) -> None:
-    """Remember the ts of the run's header message (so a resumed run does not post it again)."""
-    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(header_ts=ts)
-                    .execution_options(synchronize_session=False))
+def set_header(*, session: Session, run_id: int, worker: str, ts: str) -> bool:
+    """Remember the ts of our run's header message (so a resumed run does not post it again); False if the
+    run is not ours any more."""
+    result = session.execute(
+        update(DigestRun).where(DigestRun.id == run_id, DigestRun.claimed_by == worker).values(header_ts=ts)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def finish_run(*, session: Session, run_id: int, worker: str, status: str = "done",
@@ -132,7 +146,7 @@ def finish_run(*, session: Session, run_id: int, worker: str, status: str = "don
     result = session.execute(
         update(DigestRun)
         .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
-        .values(status=status, finished_at=now or utcnow(), error=None)
+        .values(status=status, finished_at=_utc(now), error=None)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -144,12 +158,21 @@ def fail_run(*, session: Session, run_id: int, worker: str, error: str, permanen
     otherwise the claim is released so the next attempt resumes it at once."""
     values: dict[str, object] = {"error": error[:2000]}
     if permanent:
-        values.update(status="failed", finished_at=now or utcnow())
+        values.update(status="failed", finished_at=_utc(now))
     else:
-        values.update(heartbeat_at=RELEASED)
+        values.update(released=True)
     session.execute(
         update(DigestRun)
         .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def unfinished_runs(*, session: Session, since: datetime) -> Sequence[DigestRun]:
+    """Runs claimed since `since` that are still not finished (half-posted, or being posted right now)."""
+    return session.scalars(
+        select(DigestRun)
+        .where(DigestRun.status == "claimed", DigestRun.claimed_at >= _utc(since))
+        .order_by(DigestRun.claimed_at)
+    ).all()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -194,7 +195,10 @@ class DigestRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | done | empty | failed
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The claim's last sign of life: refreshed before every message, kept when the claim is released.
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # True when the worker let go on purpose (clean stop, Slack outage): the next attempt takes over at once.
+    released: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The papers chosen, in posting order, fixed at claim time so a resumed run posts the same list.
     plan: Mapped[list[str]] = mapped_column(Json, default=list)

@@ -4,6 +4,7 @@ loopback HF, and the database on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -37,6 +38,7 @@ def hf() -> Iterator[FakeHF]:
 
 @pytest.fixture
 def settings(db_url: str, slack: FakeSlack, hf: FakeHF) -> Settings:
+    slack.ts_base = int(time.time())  # message ts on the real clock, as the runs' history bounds are
     return bot_settings(db_url, slack, hf_api_url=hf.url, digest_size=3)
 
 
@@ -44,7 +46,8 @@ def context(settings: Settings, *, sleeps: list[float] | None = None, **kw: Any)
     engine = make_engine(settings.database_url)
     record = sleeps.append if sleeps is not None else (lambda _s: None)
     return DigestContext(settings=settings, sessions=make_sessions(engine),
-                         client=make_client(settings, BOT_TOKEN), sleep=record, **kw)
+                         client=make_client(settings, BOT_TOKEN, idempotent_only=True), sleep=record,
+                         **kw)
 
 
 def run(ctx: DigestContext, **kw: Any) -> Any:
@@ -131,7 +134,7 @@ def test_hard_kill_between_slack_and_commit_is_reconciled_without_duplicates(
     # Make it look like a hard kill: the claim is still held with a fresh heartbeat, and Slack accepted the
     # third paper but its Post row never got committed.
     with ctx.sessions.begin() as s:
-        s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow()))
+        s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow(), released=False))
         s.execute(delete(Post).where(Post.arxiv_id == paper_ids(slack)[2]))
     busy = run(context(settings))
     assert busy.status == "busy" and len(paper_ids(slack)) == 3
@@ -240,3 +243,80 @@ def test_a_3000_character_abstract_and_a_title_full_of_markup_post_valid_message
     validate({"text": message["text"], "blocks": message["blocks"]})
     section = message["blocks"][0]["text"]["text"]
     assert "&lt;script&gt; &amp; &lt;b&gt;" in section and "<!channel>" not in section
+
+
+def test_a_worker_whose_run_is_taken_over_between_two_posts_posts_nothing_more(settings: Settings,
+                                                                                slack: FakeSlack) -> None:
+    ctx = context(settings)
+    waits = {"n": 0}
+
+    def another_worker_takes_over(_seconds: float) -> None:  # runs before each paper after the header
+        waits["n"] += 1
+        if waits["n"] == 2:
+            with ctx.sessions.begin() as s:
+                s.execute(update(DigestRun).values(claimed_by="rescuer", heartbeat_at=utcnow()))
+
+    ctx.sleep = another_worker_takes_over
+    outcome = run(ctx)
+    assert outcome.status == "busy" and "took over" in outcome.message
+    assert len(paper_ids(slack)) == 1  # the paper after the takeover was left to the rescuer
+
+
+def test_a_5xx_after_slack_took_the_message_posts_no_duplicate(settings: Settings, slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", status=500, commit=True)  # the header is posted, the answer lost
+    slack.fail_next("chat.postMessage", status=503)  # the first paper is really not posted
+    outcome = run(context(settings))
+    assert outcome.status == "posted" and outcome.posted == 3
+    ids = paper_ids(slack)
+    assert len(slack.posted(CHANNEL)) == 4 and len(ids) == 3 and len(set(ids)) == 3
+    assert len(slack.calls_to("chat.postMessage")) == 5  # only the paper Slack never took was sent again
+
+
+def test_slack_unreachable_mid_digest_releases_the_claim_and_the_rerun_finishes(
+        settings: Settings, slack: FakeSlack) -> None:
+    slack.fail_next("chat.postMessage", status=500, times=10)  # Slack is down: posting and looking both fail
+    slack.fail_next("conversations.history", status=500, times=10)
+    failed = run(context(settings))
+    assert failed.status == "failed" and "the next attempt resumes the digest" in failed.message
+    assert slack.posted(CHANNEL) == []
+    slack.failures.clear()
+    assert run(context(settings)).status == "resumed"  # released: taken over at once, no lease to wait out
+    assert len(slack.posted(CHANNEL)) == 4 and len(set(paper_ids(slack))) == 3
+
+
+def test_a_stop_request_stops_between_posts_releases_the_claim_and_the_next_start_resumes(
+        settings: Settings, slack: FakeSlack) -> None:
+    ctx = context(settings, stop=threading.Event())
+    waits = {"n": 0}
+
+    def shutdown_arrives(_seconds: float) -> None:
+        waits["n"] += 1
+        if waits["n"] == 2:
+            ctx.stop.set()  # what SIGTERM does in `paperbot serve` (bot.digest.request_stop)
+
+    ctx.sleep = shutdown_arrives
+    stopped = run(ctx)
+    assert stopped.status == "stopped" and "the next start posts the rest" in stopped.message
+    assert len(paper_ids(slack)) == 1
+    resumed = run(context(settings))  # no lease to wait out: the claim was released
+    assert resumed.status == "resumed" and resumed.posted == 2
+    assert len(slack.posted(CHANNEL)) == 4 and len(set(paper_ids(slack))) == 3
+
+
+def test_a_late_resume_in_a_busy_channel_still_finds_the_dead_workers_message(
+        settings: Settings, slack: FakeSlack) -> None:
+    settings = settings.model_copy(update={"digest_size": 5})
+    ctx = context(settings)
+    ctx.sleep = crash_after(3)
+    with pytest.raises(KeyboardInterrupt):
+        run(ctx)
+    with ctx.sessions.begin() as s:  # a hard kill: claim still held, the third paper posted but not recorded
+        s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow(), released=False))
+        s.execute(delete(Post).where(Post.arxiv_id == paper_ids(slack)[2]))
+    # An hour of chatter later: more messages than the history pages a resume reads from the newest.
+    slack.messages[CHANNEL] += [{"type": "message", "text": f"chatter {n}", "ts": f"{slack.ts_base + 3600 + n}.0",
+                                 "user": "U0009"} for n in range(1100)]
+    later = context(settings, clock=lambda: utcnow() + timedelta(hours=1))
+    outcome = run(later)
+    assert outcome.status == "resumed" and outcome.posted == 2
+    assert len(paper_ids(slack)) == 5 and len(set(paper_ids(slack))) == 5

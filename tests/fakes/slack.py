@@ -47,6 +47,7 @@ class Failure:
     times: int
     retry_after: int | None = None
     error: str | None = None
+    commit: bool = False
 
 
 @dataclass
@@ -60,6 +61,8 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     url: str = ""
+    # Seconds of the first message's ts; tests that bound conversations.history by real time set it to now.
+    ts_base: int = 1764150000
     socket_url: str = ""  # what apps.connections.open hands out (tests/fakes/socket_mode.py)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -67,12 +70,15 @@ class FakeSlack:
 
     # ---- control -------------------------------------------------------------------------------------------
     def fail_next(
-        self, method: str, *, status: int = 429, times: int = 1, retry_after: int | None = 1, error: str | None = None
+        self, method: str, *, status: int = 429, times: int = 1, retry_after: int | None = 1, error: str | None = None,
+        commit: bool = False,
     ) -> None:
         """Make the next `times` calls of `method` fail: HTTP `status` (429 carries Retry-After), or, with
-        `error`, an HTTP 200 `{"ok": false, "error": error}` as Slack answers e.g. `not_in_channel`."""
+        `error`, an HTTP 200 `{"ok": false, "error": error}` as Slack answers e.g. `not_in_channel`. With
+        `commit`, the call takes effect first (e.g. the message is posted) and only the answer fails, as when
+        Slack accepts a message and then its answer is lost to a 5xx."""
         with self._lock:
-            self.failures.setdefault(method, []).append(Failure(status, times, retry_after, error))
+            self.failures.setdefault(method, []).append(Failure(status, times, retry_after, error, commit))
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -101,7 +107,7 @@ class FakeSlack:
     # ---- Web API ---------------------------------------------------------------------------------------------
     def next_ts(self) -> str:
         n = next(self._ts)
-        return f"{1764150000 + n}.{n:06d}"
+        return f"{self.ts_base + n}.{n:06d}"
 
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
         with self._lock:
@@ -111,6 +117,10 @@ class FakeSlack:
                 failure.times -= 1
                 if failure.times <= 0:
                     queue.pop(0)
+                if failure.commit and token in self.tokens:
+                    handler = getattr(self, "api_" + method.replace(".", "_"), None)
+                    if handler is not None:
+                        handler(params)
                 if failure.error:
                     return 200, {}, {"ok": False, "error": failure.error}
                 limited = failure.status == 429
@@ -180,10 +190,17 @@ class FakeSlack:
                 "response_metadata": {"next_cursor": ""}}
 
     def api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages newest first within `oldest`..`latest`, `limit` a page, paged by `cursor`."""
         channel = p.get("channel", "")
-        top = [m for m in self.messages.get(channel, []) if "thread_ts" not in m or m["thread_ts"] == m["ts"]]
-        return {"ok": True, "messages": list(reversed(top)), "has_more": False,
-                "response_metadata": {"next_cursor": ""}}
+        oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
+        inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
+        top = [m for m in reversed(self.messages.get(channel, []))
+               if ("thread_ts" not in m or m["thread_ts"] == m["ts"])
+               and (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)]
+        start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 100)
+        more = start + limit < len(top)
+        return {"ok": True, "messages": top[start:start + limit], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def api_reactions_get(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self._find(p.get("channel", ""), p.get("timestamp", ""))

@@ -106,3 +106,31 @@ def test_channels_created_with_workspace_and_listed_when_enabled(sessions: sessi
         update_channel(session=s, team_id="T9", channel_id="C2", digest_enabled=False, digest_size=3)
     with sessions.begin() as s:
         assert [c.channel_id for c in digest_channels(session=s)] == ["C1"]
+
+
+def test_a_claim_made_with_a_local_clock_is_stored_as_the_same_instant(sessions: sessionmaker[Session]) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    at = datetime(2026, 11, 25, 1, 0, tzinfo=ZoneInfo("America/Los_Angeles"))  # 09:00 UTC
+    claim(sessions, "a", now=at)
+    # A minute later the claim is fresh, whatever zone the clocks were in (SQLite keeps no offset).
+    assert claim(sessions, "b", now=at.astimezone(ZoneInfo("UTC")) + timedelta(minutes=1))[0] == "busy"
+
+
+def test_only_the_claim_holder_sets_the_header_and_a_release_keeps_the_last_activity(
+        sessions: sessionmaker[Session]) -> None:
+    from storage.digests import aware, set_header, unfinished_runs
+
+    claim(sessions, "a")
+    with sessions.begin() as s:
+        run = last_run(session=s, team_id="T1", channel_id="C1")
+        assert run is not None
+        assert set_header(session=s, run_id=run.id, worker="intruder", ts="1.1") is False
+        assert set_header(session=s, run_id=run.id, worker="a", ts="2.2") is True
+        beat = aware(run.heartbeat_at)
+        fail_run(session=s, run_id=run.id, worker="a", error="stopped", permanent=False)
+    with sessions.begin() as s:
+        (run,) = unfinished_runs(session=s, since=utcnow() - timedelta(days=1))
+        assert run.header_ts == "2.2" and run.released and aware(run.heartbeat_at) == beat
+    assert claim(sessions, "b")[0] == "resumed"  # released: taken over at once, no lease to wait out
