@@ -94,8 +94,9 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     app = build_app(deps, socket_mode=socket_mode)
     if not no_scheduler:
-        from bot.scheduler import start_scheduler
+        from bot.scheduler import install_stop_handlers, start_scheduler
 
+        install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims
         start_scheduler(settings=settings, engine=engine, sessions=deps.sessions, client=app.client)
     if socket_mode:
         health = HttpServer(make_wsgi(None, engine), host, port, threads=2).start()

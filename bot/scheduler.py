@@ -8,18 +8,24 @@ job, the digest's claim (storage.digests) lets exactly one of them post.
 The job context is STYLE rule 6's one deliberate exception: stored jobs are pickled by reference with
 serialisable arguments (team and channel ids), so they cannot carry the settings, sessions and Slack client.
 `start_scheduler` installs them once per process in `_context`, and the job functions read them from there.
+
+Half-posted digests are resumed by every replica's scan (at start and with every settings sync): a run still
+`claimed` gets a one-off resume job at once if its claim was released, else just after its lease would expire.
+A `busy` answer (another worker holds the run) is retried the same way. `install_stop_handlers` makes SIGTERM
+and SIGINT stop running digests between two posts, releasing their claims, before the process exits.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -28,10 +34,12 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import make_client
 from bot.choose import Prefs, newest_day, prefs_for
 from bot.config import Settings, parse_clock
-from bot.digest import DigestContext, load_prefs, run_digest
+from bot.digest import DigestContext, load_prefs, request_stop, run_digest
 from storage.channels import digest_channels
+from storage.digests import LEASE, aware, unfinished_runs
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,9 @@ SYNC_EVERY = timedelta(minutes=5)
 MISFIRE_GRACE = 3600  # a replica that was down at 09:00 still posts if it is back by 10:00
 RETRY_EVERY = timedelta(minutes=15)  # while the day's HF list is not out yet...
 RETRY_WINDOW = timedelta(hours=3)  # ...for at most this long, then skip quietly or post "no papers today"
+RESUME_WITHIN = timedelta(days=1)  # half-posted runs claimed this recently are resumed; older ones are stale news
+RESUME_MARGIN = timedelta(seconds=30)
+RESUME_PREFIX = "resume:"
 
 
 @dataclass
@@ -126,12 +137,9 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
     wanted = wanted_jobs(context)
     for jid, (team, channel_id, prefs) in wanted.items():
         trigger, job = make_trigger(prefs), scheduler.get_job(jid)
-        if job is None:
-            try:
-                scheduler.add_job(run_scheduled_digest, trigger, args=[team, channel_id], id=jid,
-                                  name=f"digest of {team}/{channel_id}", replace_existing=True)
-            except ConflictingIdError:  # another replica added it a moment ago
-                log.debug("job %s added by another replica", jid)
+        if job is None:  # replace_existing: another replica adding it a moment ago is harmless
+            scheduler.add_job(run_scheduled_digest, trigger, args=[team, channel_id], id=jid,
+                              name=f"digest of {team}/{channel_id}", replace_existing=True)
         elif not same_trigger(job.trigger, trigger):
             scheduler.reschedule_job(jid, trigger=trigger)
     for job in scheduler.get_jobs():
@@ -141,18 +149,48 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
     return sorted(wanted)
 
 
+def queue_resumes(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
+    """Queue a one-off resume for every recent half-posted run: at once if released, else when its lease ends."""
+    now = context.clock()
+    with context.sessions.begin() as session:
+        pending = [(r.team_id, r.channel_id, r.digest_date, r.released, aware(r.heartbeat_at))
+                   for r in unfinished_runs(session=session, since=now - RESUME_WITHIN)]
+    queued = []
+    for team, channel_id, day, released, beat in pending:
+        when = now if released else max(now, beat + LEASE + RESUME_MARGIN)
+        jid = f"{RESUME_PREFIX}{team}:{channel_id}:{day.isoformat()}"
+        scheduler.add_job(run_scheduled_digest, "date", run_date=when, id=jid, replace_existing=True,
+                          jobstore=LOCAL, args=[team, channel_id, day.isoformat()], misfire_grace_time=None)
+        queued.append(jid)
+    return queued
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM/SIGINT: running digests stop between two posts and release their claims, then we exit."""
+
+    def on_signal(signum: int, _frame: object) -> None:
+        request_stop()
+        # The scheduler's worker threads are joined at exit, so each running digest releases its claim first.
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+
 def start_scheduler(*, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                    client: WebClient) -> BackgroundScheduler:
+                    client: WebClient, start_paused: bool = False) -> BackgroundScheduler:
     """Start the digest scheduler in a background thread (inside `paperbot serve`)."""
     scheduler = build_scheduler(engine)
     team = None
     if settings.digest_channel:
         team = str(client.auth_test()["team_id"])
-    context = JobContext(settings=settings, sessions=sessions, client=client, scheduler=scheduler,
-                         default_team=team)
+    # The digest's own client never re-sends a message blindly (bot.digest explains why).
+    context = JobContext(settings=settings, sessions=sessions, scheduler=scheduler, default_team=team,
+                         client=make_client(settings, client.token, idempotent_only=True))
     install_context(context)
-    scheduler.start()
+    scheduler.start(paused=start_paused)
     jobs = sync_jobs(scheduler, context)
+    queue_resumes(scheduler, context)
     # Channel settings change through Slack on any replica; every replica re-reads them now and then.
     scheduler.add_job(resync_jobs, "interval", seconds=int(SYNC_EVERY.total_seconds()), id=SYNC_JOB,
                       replace_existing=True, jobstore=LOCAL)
@@ -164,6 +202,7 @@ def resync_jobs() -> None:
     """Job: re-read the channels' digest settings and update the schedule."""
     context = _require_context()
     sync_jobs(context.scheduler, context)
+    queue_resumes(context.scheduler, context)
 
 
 def _require_context() -> JobContext:
@@ -188,9 +227,11 @@ def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = No
     # Scheduled runs never retry a run that failed for good: that needs an operator (e.g. /invite the bot).
     outcome = run_digest(digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False,
                          give_up=final)
-    if outcome.retryable and not final:
+    # Busy: another worker holds the run; if it died, its lease ends at retry_at (not bound by the window).
+    retry_at = outcome.retry_at if outcome.status == "busy" else None if final else now + RETRY_EVERY
+    if outcome.retryable and retry_at is not None:
         context.scheduler.add_job(
-            run_scheduled_digest, "date", run_date=now + RETRY_EVERY,
+            run_scheduled_digest, "date", run_date=retry_at,
             id=f"{job_id(team_id, channel_id)}:retry", replace_existing=True, jobstore=LOCAL,
             args=[team_id, channel_id, day.isoformat(), first.isoformat()])
     log.log(logging.ERROR if outcome.status == "failed" else logging.INFO, "scheduled digest %s/%s: %s",

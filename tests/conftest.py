@@ -16,6 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import make_engine, make_sessions, upgrade
+from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.hf import FakeHF
+from tests.fakes.slack import FakeSlack
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -89,6 +92,39 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_sessions(engine)
+
+
+# ---- the loopback fakes, shared by unit and end-to-end tests --------------------------------------------
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A running loopback Slack Web API."""
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def hf() -> Iterator[FakeHF]:
+    """A running loopback Hugging Face API."""
+    fake = FakeHF().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_hf(hf: FakeHF) -> FakeHF:
+    """The loopback Hugging Face API, by the name the source and fetch tests use."""
+    return hf
+
+
+@pytest.fixture
+def fake_arxiv() -> Iterator[FakeArxiv]:
+    """A running loopback arXiv API."""
+    fake = FakeArxiv().start()
+    yield fake
+    fake.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

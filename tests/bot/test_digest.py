@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.choose import Prefs, choose, matches, prefs_for, rank, weekday_adjusted
 from bot.cli import cli
@@ -148,3 +150,38 @@ def test_real_post_never_falls_back_to_the_sample(env: dict[str, str], fakes: tu
     sample = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2",
                                       "--source", "sample"], env=env)
     assert sample.exit_code == 0 and len(slack.posted("C7")) == 3
+
+
+CLOSED = "http://127.0.0.1:9/api/"  # nothing listens there
+
+
+def test_digest_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -> None:
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": CLOSED, "PAPERBOT_HTTP_TIMEOUT": "2"}
+    result = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--source", "sample"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # no traceback
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"paperbot: Could not reach Slack at {CLOSED}")
+
+
+def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
+        engine: Engine, sessions: sessionmaker[Session], hf: FakeHF) -> None:
+    from slack_sdk import WebClient
+
+    from bot.app import Deps
+    from bot.choose import newest_day
+    from handlers.commands import papers_digest
+    from storage.models import utcnow
+
+    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=CLOSED,  # type: ignore[call-arg]
+                        hf_api_url=hf.url, http_timeout=2)
+    day = newest_day(utcnow(), prefs(timezone=settings.timezone))
+    hf.set_daily(day, [daily_item("2411.40001", "Now paper", day, upvotes=3)])
+    replies: list[dict[str, object]] = []
+    papers_digest(ack=lambda **_: None, command={"team_id": "T1", "channel_id": "C1", "command": "/papers"},
+                  args="now", respond=lambda **kw: replies.append(kw),
+                  context={"deps": Deps(settings=settings, engine=engine, sessions=sessions)},
+                  client=WebClient(token=BOT_TOKEN, base_url=CLOSED))
+    (reply,) = replies
+    text = str(reply["text"])
+    assert text.startswith(f"Could not reach Slack at {CLOSED}") and "\n" not in text
+    assert "next attempt resumes the digest" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -22,13 +21,6 @@ MON, SAT, SUN, NEXT_MON = date(2025, 11, 24), date(2025, 11, 29), date(2025, 11,
 def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict]:
     return [daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=upvotes + n)
             for n in range(1, count + 1)]
-
-
-@pytest.fixture
-def fake_hf() -> Iterator[FakeHF]:
-    fake = FakeHF().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

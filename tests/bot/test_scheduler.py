@@ -4,6 +4,7 @@ are asked for their next fire time and jobs are run with a fixed clock."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import make_client
 from bot.choose import Prefs, newest_day
 from bot.config import Settings
+from bot.digest import DigestContext, run_digest
 from bot.scheduler import (
     JobContext,
     build_scheduler,
@@ -23,9 +25,11 @@ from bot.scheduler import (
     job_id,
     make_trigger,
     run_scheduled_digest,
+    start_scheduler,
     sync_jobs,
 )
 from storage.channels import update_channel
+from storage.digests import LEASE, claim_run
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
 
@@ -81,20 +85,6 @@ def test_every_list_is_posted_exactly_once_whatever_the_channels_time_zone(zone:
     span = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
     wanted = [d for d in span if weekends or d.weekday() < 5]
     assert days == wanted  # every (week)day's list once, in order: none skipped, none repeated
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def hf() -> Iterator[FakeHF]:
-    fake = FakeHF().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -187,3 +177,45 @@ def test_not_ready_retries_every_15_minutes_then_posts_a_notice_if_wanted(
     context.clock = lambda: fire + timedelta(hours=3)
     assert run_scheduled_digest(*retry.args) == "empty"
     assert "No new papers" in slack.posted("CEMPTY")[0]["text"]
+
+
+def test_a_busy_run_is_retried_just_after_the_other_workers_lease_would_end(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    sched, context = scheduler
+    day, fire = date(2026, 11, 24), datetime(2026, 11, 25, 9, tzinfo=UTC)
+    with sessions.begin() as s:
+        claim_run(session=s, team_id=TEAM_ID, channel_id="CBUSY", day=day, worker="other", plan=["x"], now=fire)
+    context.clock = lambda: fire
+    assert run_scheduled_digest(TEAM_ID, "CBUSY", day.isoformat()) == "busy"
+    retry = sched.get_job(job_id(TEAM_ID, "CBUSY") + ":retry")
+    # Had the other worker died, its claim would be free then: the retry resumes the digest instead of giving up.
+    assert retry.next_run_time == fire + LEASE + timedelta(seconds=30)
+
+
+def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
+        engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF) -> None:
+    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=slack.url,  # type: ignore[call-arg]
+                        hf_api_url=hf.url)
+    day = date(2026, 11, 24)
+    hf.set_daily(day, [daily_item(f"2411.3000{i}", f"Paper {i}", day, upvotes=10 - i) for i in range(3)])
+    stop, waits = threading.Event(), {"n": 0}
+
+    def shutdown_after_the_first_paper(_seconds: float) -> None:
+        waits["n"] += 1
+        if waits["n"] == 2:  # waits come before each paper after the header
+            stop.set()
+
+    first = DigestContext(settings=settings, sessions=sessions, client=make_client(settings, BOT_TOKEN),
+                          sleep=shutdown_after_the_first_paper, stop=stop)
+    assert run_digest(first, team_id=TEAM_ID, channel_id="CRESUME", day=day).status == "stopped"
+    assert len(slack.posted("CRESUME")) == 2  # the header and the first paper
+    # A new process starts: its scheduler's startup scan queues the resume, and APScheduler itself runs it.
+    sched = start_scheduler(settings=settings, engine=engine, sessions=sessions,
+                            client=make_client(settings, BOT_TOKEN))
+    try:
+        slack.wait_for(lambda: len(slack.posted("CRESUME")) == 4, timeout=15)
+    finally:
+        install_context(None)
+        sched.shutdown()
+    texts = [m["text"][:10] for m in slack.posted("CRESUME")[1:]]
+    assert texts == ["1. Paper 0", "2. Paper 1", "3. Paper 2"]  # the rest, in order, nothing twice

@@ -26,13 +26,6 @@ class RunningBot:
         return self.server.url
 
 
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
 def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings:
     """Settings for a bot wired to the loopback Slack and the test database (no .env is read)."""
     values: dict[str, object] = {

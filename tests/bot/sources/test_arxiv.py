@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -26,13 +25,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(round(seconds, 6))
         self.now += seconds
-
-
-@pytest.fixture
-def fake_arxiv() -> Iterator[FakeArxiv]:
-    fake = FakeArxiv().start()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
