@@ -3,6 +3,7 @@ loopback HF, and the database on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
@@ -320,3 +321,29 @@ def test_a_late_resume_in_a_busy_channel_still_finds_the_dead_workers_message(
     outcome = run(later)
     assert outcome.status == "resumed" and outcome.posted == 2
     assert len(paper_ids(slack)) == 5 and len(set(paper_ids(slack))) == 5
+
+
+def _replica_process(db_url: str, slack_url: str, hf_url: str, barrier: Any, results: Any) -> None:
+    """One `paperbot serve` replica in its own process: its own engine, client and worker id."""
+    settings = Settings(_env_file=None, database_url=db_url, slack_api_url=slack_url,  # type: ignore[call-arg]
+                        hf_api_url=hf_url, digest_size=3)
+    ctx = context(settings)
+    barrier.wait()
+    results.put(run(ctx).status)
+    ctx.sessions.kw["bind"].dispose()
+
+
+def test_two_processes_racing_post_one_digest(settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("the replicas' deployment database is PostgreSQL; threads race on SQLite above")
+    spawn = multiprocessing.get_context("spawn")
+    barrier, results = spawn.Barrier(2), spawn.Queue()
+    replicas = [spawn.Process(target=_replica_process, args=(settings.database_url, slack.url, hf.url,
+                                                             barrier, results)) for _ in range(2)]
+    for p in replicas:
+        p.start()
+    outcomes = sorted(results.get(timeout=60) for _ in replicas)
+    for p in replicas:
+        p.join(timeout=30)
+    assert outcomes.count("posted") == 1 and set(outcomes) <= {"posted", "busy", "already_done"}
+    assert len(slack.posted(CHANNEL)) == 4 and len(set(paper_ids(slack))) == 3
