@@ -334,8 +334,6 @@ def _replica_process(db_url: str, slack_url: str, hf_url: str, barrier: Any, res
 
 
 def test_two_processes_racing_post_one_digest(settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("the replicas' deployment database is PostgreSQL; threads race on SQLite above")
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(2), spawn.Queue()
     replicas = [spawn.Process(target=_replica_process, args=(settings.database_url, slack.url, hf.url,
