@@ -1,4 +1,6 @@
-"""The `/papers` slash command: ack first, parse, call one function of bot logic, reply with a builder."""
+"""The `/papers` slash command: parse the subcommand, and each subcommand acks first, calls one function of bot
+logic and replies with a builder. (The dispatcher only reads the text; the ack belongs to the subcommand because
+its content — usage, an answer or "working on it" — depends on which one it is.)"""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import blocks
+from bot.app import make_client
+from bot.digest import DigestContext, describe_channel, digest_now
 
 Subcommand = Callable[..., None]
 
@@ -20,9 +24,6 @@ def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
 def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
                   client: Any, **_: Any) -> None:
     """`/papers digest` shows this channel's digest settings and last run; `/papers digest now` posts it."""
-    from bot.app import make_client
-    from bot.digest import DigestContext, describe_channel, digest_now
-
     if args.lower() not in ("", "now"):
         ack(response_type="ephemeral", **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.",
                                                             command.get("command", "/papers")))
