@@ -31,12 +31,21 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # The driver's own transaction handling starts transactions late and lets RELEASE SAVEPOINT commit;
+            # we take it over (SQLAlchemy's documented recipe) so transactions and SAVEPOINTs mean what they say.
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             if parsed.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes can fail at
+            # once with "database is locked" when another writer got in between, instead of waiting its turn.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
