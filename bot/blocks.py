@@ -79,6 +79,11 @@ def help_message(command: str = "/papers") -> dict[str, Any]:
     }
 
 
+def config_error(problem: str, usage: str) -> dict[str, Any]:
+    """`/papers config`'s private answer to a setting it could not take: the problem, then the settings."""
+    return {"text": f"{problem} {usage}", "blocks": [section(f":warning: {escape(problem)}"), context(usage)]}
+
+
 def usage_error(problem: str, command: str = "/papers") -> dict[str, Any]:
     """A short ephemeral reply naming what was wrong, followed by the usage."""
     usage = help_message(command)

@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import blocks
+from bot import blocks, channel_config
 from bot.app import make_client
 from bot.digest import DigestContext, describe_channel, digest_now
 
@@ -44,7 +44,24 @@ def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond
             text=digest_now(ctx, team_id=team, channel_id=channel))
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest}
+def papers_config(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
+                  **_: Any) -> None:
+    """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one."""
+    ack()
+    team, channel = command["team_id"], command["channel_id"]
+    deps = context["deps"]
+    if args:
+        try:
+            channel_config.apply(deps.sessions, team_id=team, channel_id=channel, args=args)
+        except channel_config.ConfigUsageError as problem:
+            respond(response_type="ephemeral", **blocks.config_error(str(problem), channel_config.USAGE))
+            return
+    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions)
+    respond(response_type="ephemeral", text=describe_channel(ctx, team_id=team, channel_id=channel))
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest,
+                                      "config": papers_config}
 
 
 def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any,
