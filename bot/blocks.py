@@ -23,14 +23,11 @@ FALLBACK_LIMIT = 4000
 
 USAGE = [
     ("help", "this message"),
-    ("search <text>", "find papers by title, author or topic, typos forgiven"),
-    ("show <arXiv id or URL>", "one paper with the team's votes and discussion"),
-    ("top [today|week|month|all]", "what the team voted up"),
-    ("filter <field:value …>", "papers by author:, category:, keyword:, since:, min-votes:"),
-    ("subscribe <keywords>", "get a DM when a matching paper arrives; `unsubscribe` stops it"),
-    ("digest [now]", "this channel's digest settings, or post today's digest now"),
-    ("config …", "this channel's digest time, time zone, size and filters"),
-    ("export …", "what the team has read, voted and discussed (JSON, CSV, BibTeX)"),
+    ("digest", "this channel's digest settings and its last run"),
+    ("digest now", "post this channel's digest now"),
+    ("config", "this channel's digest settings"),
+    ("config <setting> <value>", "change one: digest on|off, time HH:MM, timezone Area/City, size N, "
+     "min-upvotes N|off, weekends on|off, empty-notice on|off, keywords|authors|topics a, b|off"),
 ]
 
 
@@ -68,8 +65,8 @@ def context(*elements: str) -> Block:
 def help_message(command: str = "/papers") -> dict[str, Any]:
     """The reply to `/papers help`: every subcommand with one line of explanation."""
     lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in USAGE)
-    intro = "*paperbot* keeps your team's reading room: the daily papers, your votes and your threads."
-    vote = "Vote with :+1: :fire: :heart: on a paper's message; discuss in its thread. The bot remembers."
+    intro = "*paperbot* posts the Hugging Face daily papers here, one message per paper."
+    vote = "Each paper is its own message: vote on it with :+1: :fire: :heart: and discuss it in its thread."
     return {
         "text": f"paperbot: {command} help",
         "blocks": [

@@ -49,7 +49,7 @@ def test_papers_help_over_socket_mode(connected: FakeSocketMode) -> None:
         "text": "help", "response_url": "", "trigger_id": "1.2.3", "api_app_id": "A0001"})
     ack = connected.ack_for(envelope)
     assert ack["payload"]["response_type"] == "ephemeral"
-    assert "/papers search" in str(ack["payload"]["blocks"])
+    assert "/papers config" in str(ack["payload"]["blocks"])
 
 
 def test_unknown_subcommand_over_socket_mode(connected: FakeSocketMode) -> None:
