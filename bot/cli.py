@@ -12,8 +12,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy import Engine
 
-from bot.config import ConfigError, Settings, configure_logging, load_settings
-from bot.errors import first_line
+from bot.config import ConfigError, Settings, configure_logging, first_line, load_settings
 from storage.db import current_revision, make_engine, make_sessions, upgrade
 
 log = logging.getLogger("paperbot")

@@ -31,6 +31,13 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names it and says how to fix it."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers append long context), or its class name:
+    `first_line(ValueError("bad\\nmore")) == "bad"`."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
 class Settings(BaseSettings):
     """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs."""
 

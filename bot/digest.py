@@ -42,8 +42,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
 from bot.choose import Prefs, choose, newest_day, prefs_for
-from bot.config import Settings
-from bot.errors import first_line
+from bot.config import Settings, first_line
 from bot.sources.hf import HFClient, SourceError
 from bot.sources.sample import sample_records
 from storage import channels as channel_store
