@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import gc
 import gzip
+import multiprocessing
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,9 +46,34 @@ HF_ARRAY = "hf-daily-papers"
 SNAPSHOT = "arxiv-snapshot"
 # Broken records are all printed, but only this many are kept in the report, so memory stays constant.
 KEEP_REJECTED = 1000
+# Snapshot files at least this big are parsed by a second process while this one writes (starting it takes
+# about half a second); smaller ones are parsed in turn with writing.
+PARALLEL_BYTES = 32 * 1024 * 1024
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
+
+
+class _Version(msgspec.Struct, gc=False):
+    version: str | None = None
+    created: str | None = None
+
+
+class _SnapshotLine(msgspec.Struct, gc=False, rename={"journal_ref": "journal-ref"}):
+    """The fields of a snapshot line that paperbot keeps, typed: decoding skips the rest (submitter, license,
+    report-no) and checks the types in C. A line that does not fit is parsed again as a generic object."""
+
+    id: str | None = None
+    title: str | None = None
+    authors: str | None = None
+    authors_parsed: list[list[str]] | None = None
+    abstract: str | None = None
+    versions: list[_Version] | None = None
+    update_date: str | None = None
+    categories: str | None = None
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
 
 
 class ImportFailure(Exception):
@@ -102,15 +129,21 @@ def import_paths(
     batch_size: int = DEFAULT_BATCH,
     console: Console | None = None,
     progress: bool = True,
+    parallel: bool | None = None,
 ) -> ImportReport:
-    """Import every path (after checking all of them first); raises ImportFailure naming a bad path."""
+    """Import every path (after checking all of them first); raises ImportFailure naming a bad path.
+
+    `parallel`: parse snapshot files in a second process (None: for files of PARALLEL_BYTES and more).
+    """
     console = console or Console(stderr=True)
     plan = [(Path(p), detect_format(Path(p))) for p in paths]
     report = ImportReport()
     started = time.perf_counter()
     with _progress(console, enabled=progress) as bar, _gc_paused():
         for path, kind in plan:
-            file_report = _import_file(path, kind, sessions=sessions, batch_size=batch_size, bar=bar)
+            file_report = _import_file(
+                path, kind, sessions=sessions, batch_size=batch_size, bar=bar, parallel=parallel
+            )
             if len(plan) > 1:
                 _say(bar.console, f"{path}: {file_report.summary()}")
             _add(report, file_report)
@@ -184,7 +217,13 @@ def parse_snapshot_record(obj: Any) -> PaperRecord:
 
 
 def _import_file(
-    path: Path, kind: str | None, *, sessions: sessionmaker[Session], batch_size: int, bar: Progress
+    path: Path,
+    kind: str | None,
+    *,
+    sessions: sessionmaker[Session],
+    batch_size: int,
+    bar: Progress,
+    parallel: bool | None,
 ) -> ImportReport:
     """Stream one file into the database, a transaction per batch; broken records are printed as they come."""
     report = ImportReport()
@@ -192,44 +231,147 @@ def _import_file(
         return report
     started = time.perf_counter()
     task = bar.add_task(path.name, total=path.stat().st_size, records=0)
-    with path.open("rb") as raw, _decompressed(raw) as stream:
-        items = _json_lines(stream, str(path)) if kind == SNAPSHOT else _hf_array(stream, str(path))
-        batch: list[PaperRecord] = []
-        for item in items:
-            report.read += 1
-            if isinstance(item, Rejected):
-                report.reject(item)
-                _say(bar.console, f"skipped {item}")
-                continue
-            batch.append(item)
-            if len(batch) >= batch_size:
-                _flush(batch, report, sessions)
-                bar.update(task, completed=raw.tell(), records=report.read)
-        _flush(batch, report, sessions)
-        bar.update(task, completed=raw.tell(), records=report.read)
+    if parallel is None:
+        parallel = kind == SNAPSHOT and path.stat().st_size >= PARALLEL_BYTES
+    chunks = _parsed_elsewhere(path, batch_size) if parallel and kind == SNAPSHOT else _parsed(path, kind, batch_size)
+    for chunk in chunks:
+        report.read += chunk.read
+        for item in chunk.rejected:
+            report.reject(item)
+            _say(bar.console, f"skipped {item}")
+        if chunk.records:
+            with sessions.begin() as session:
+                report.stats.merge(upsert_papers(session=session, records=chunk.records))
+        bar.update(task, completed=chunk.position, records=report.read)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _flush(batch: list[PaperRecord], report: ImportReport, sessions: sessionmaker[Session]) -> None:
-    if batch:
-        with sessions.begin() as session:
-            report.stats.merge(upsert_papers(session=session, records=batch))
-        batch.clear()
+class _Chunk(msgspec.Struct, gc=False):
+    """Up to a batch of parsed records, the rejected ones met meanwhile, and how far into the file they reach."""
+
+    records: list[PaperRecord]
+    rejected: list[Rejected]
+    read: int  # records read, rejected ones included
+    position: int  # bytes of the (compressed) file read so far
+    error: str | None = None  # why a parsing process stopped
+
+
+def _parsed(path: Path, kind: str, batch_size: int) -> Iterator[_Chunk]:
+    """The file's records and rejected records, a batch at a time."""
+    with path.open("rb") as raw, _decompressed(raw) as stream:
+        items = _json_lines(stream, str(path)) if kind == SNAPSHOT else _hf_array(stream, str(path))
+        chunk = _Chunk([], [], 0, 0)
+        for item in items:
+            chunk.read += 1
+            if isinstance(item, Rejected):
+                chunk.rejected.append(item)
+            else:
+                chunk.records.append(item)
+                if len(chunk.records) >= batch_size:
+                    chunk.position = raw.tell()
+                    yield chunk
+                    chunk = _Chunk([], [], 0, 0)
+        chunk.position = raw.tell()
+        yield chunk
+
+
+def _parsed_elsewhere(path: Path, batch_size: int) -> Iterator[_Chunk]:
+    """_parsed(path, SNAPSHOT, ...) run by a process of its own, so parsing the next batch overlaps writing
+    this one (a thread would not: SQLite takes the GIL back after every row). Records cross as msgpack,
+    about 6 us each (pickle: 13)."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_parse_worker, args=(str(path), batch_size, sender), daemon=True)
+    worker.start()
+    sender.close()
+    decode = msgspec.msgpack.Decoder(_Chunk).decode
+    try:
+        while True:
+            try:
+                chunk = decode(receiver.recv_bytes())
+            except EOFError:  # the worker has sent everything, or died
+                break
+            if chunk.error is not None:
+                raise ImportFailure(f"{path}: {chunk.error}")
+            yield chunk
+    finally:
+        receiver.close()
+        worker.join(timeout=10)
+        if worker.is_alive():  # stopped early (an error while writing): the worker's parsing is not wanted
+            worker.terminate()
+    if worker.exitcode != 0:
+        raise ImportFailure(f"{path}: the parsing process ended unexpectedly (exit code {worker.exitcode})")
+
+
+def _parse_worker(path: str, batch_size: int, sender: Connection) -> None:
+    """The parsing process: chunks of `path` as msgpack, then an error chunk if reading failed."""
+    encode = msgspec.msgpack.Encoder().encode
+    with sender, _gc_paused():
+        try:
+            for chunk in _parsed(Path(path), SNAPSHOT, batch_size):
+                sender.send_bytes(encode(chunk))
+        except (OSError, EOFError) as exc:  # a file that became unreadable, a truncated .gz
+            sender.send_bytes(encode(_Chunk([], [], 0, 0, error=f"cannot be read ({exc})")))
 
 
 def _json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
-    # msgspec decodes a snapshot line about three times faster than the json module (measured: 3.8 vs 10.5 µs).
+    # Typed decoding (about 20% faster than msgspec's generic decode, itself 3x faster than json) and a parser
+    # of the typed line; a line with other types, or broken, goes through the generic path, which says why.
+    decode_typed = msgspec.json.Decoder(_SnapshotLine).decode
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
+        try:
+            yield _typed_record(decode_typed(line))
             continue
+        except (msgspec.DecodeError, ValueError):
+            if not line.strip():
+                continue
         try:
             yield parse_snapshot_record(decode(line))
         except msgspec.DecodeError as exc:
             yield Rejected(name, f"line {number}", f"bad JSON ({exc})")
         except ValueError as exc:
             yield Rejected(name, f"line {number}", str(exc))
+
+
+def _typed_record(line: _SnapshotLine) -> PaperRecord:
+    """parse_snapshot_record for a typed line (the same record; a test holds the two to it)."""
+    parsed = normalize_arxiv_id(line.id) if line.id is not None else None
+    title = _collapse(line.title)
+    if parsed is None or title is None:
+        raise ValueError("incomplete")  # the generic path says what is missing
+    versions = line.versions or ()
+    categories = line.categories.split() if line.categories is not None else []
+    return PaperRecord(
+        arxiv_id=parsed[0],
+        version=parsed[1] or (_text(versions[-1].version) if versions else None),
+        title=title,
+        authors=_typed_authors(line),
+        abstract=_collapse(line.abstract),
+        published=_rfc2822_date(versions[0].created) if versions else None,
+        updated=_iso_date(line.update_date),
+        categories=categories,
+        primary_category=categories[0] if categories else None,
+        comments=_collapse(line.comments),
+        journal_ref=_collapse(line.journal_ref),
+        doi=_text(line.doi),
+        source="snapshot",
+    )
+
+
+def _typed_authors(line: _SnapshotLine) -> list[str]:
+    if not line.authors_parsed:
+        return _authors_text(line.authors)
+    names = []
+    for parts in line.authors_parsed:
+        if len(parts) == 3 and not parts[2]:
+            name = f"{parts[1].strip()} {parts[0].strip()}".strip()  # the common shape, fast
+        else:
+            name = _first_last(parts) if parts else ""
+        if name:
+            names.append(name)
+    return names
 
 
 def _hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
@@ -318,7 +460,12 @@ def _snapshot_authors(obj: dict[str, Any]) -> list[str]:
     if isinstance(parsed, list) and parsed:
         names = (_first_last(parts) for parts in parsed if isinstance(parts, list) and parts)
         return [name for name in names if name]
-    text = _collapse(obj.get("authors"))
+    return _authors_text(obj.get("authors"))
+
+
+def _authors_text(value: Any) -> list[str]:
+    """`A. One, B. Two and C. Three` as names."""
+    text = _collapse(value)
     if text is None:
         return []
     return [a.strip() for a in text.replace(" and ", ", ").split(",") if a.strip()]
