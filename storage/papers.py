@@ -17,7 +17,24 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
-from sqlalchemy import JSON, Dialect, Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
+    Dialect,
+    Insert,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bot.sources import PaperRecord
@@ -125,50 +142,73 @@ def _upsert_chunk(session: Session, records: Sequence[PaperRecord]) -> UpsertSta
         _insert_values(session, PAPERS, (*RECORD_KEYS, "created_at", "updated_at"), rows)
         return UpsertStats(inserted=len(records))
     known = _known_rows(session, known_ids)
+    merged: dict[str, dict[str, Any]] = {}  # known papers as rows the merge rules may change
     new: dict[str, dict[str, Any]] = {}
     changed: set[str] = set()
     stats = UpsertStats()
     for record in records:
-        current = new.get(record.arxiv_id) or known.get(record.arxiv_id)
+        key = record.arxiv_id
+        stored = known.get(key)
+        if stored is not None and key not in merged:
+            if _same(stored, record):
+                stats.unchanged += 1  # a re-import's usual record, told without building a row
+                continue
+            merged[key] = dict(zip(("arxiv_id", "source", *DATA_FIELDS), (key, *stored), strict=True))
+        current = merged.get(key) or new.get(key)
         if current is None:
-            new[record.arxiv_id] = _new_row(record, now)
+            new[key] = _new_row(record, now)
             stats.inserted += 1
         elif _merge_into(current, record):
-            if record.arxiv_id in known:
-                changed.add(record.arxiv_id)
+            if key in known:
+                changed.add(key)
             stats.updated += 1
         else:
             stats.unchanged += 1
     if new:
         _bulk_insert(session, PAPERS, list(new.values()))
     if changed:
-        _update_rows(session, [known[i] for i in changed], now)
+        _update_rows(session, [merged[i] for i in changed], now)
     return stats
+
+
+def _same(stored: tuple[Any, ...], record: PaperRecord) -> bool:
+    """Whether `record` says exactly what is stored (source, then DATA_FIELDS), so merging changes nothing."""
+    return _data_of(record) == stored[1:] and SOURCE_RANK.get(record.source, 0) <= SOURCE_RANK.get(stored[0], 0)
 
 
 def _known_ids(session: Session, ids: set[str]) -> set[str]:
     """Which of `ids` are already stored."""
-    # The ids go as one parameter: compiling (and psycopg parsing) a 5,000-placeholder IN (...) took longer
-    # than the query itself.
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        sql = "SELECT arxiv_id FROM papers WHERE arxiv_id = ANY(%(ids)s)"
-        rows = connection.exec_driver_sql(sql, {"ids": list(ids)})
-    elif connection.dialect.name == "sqlite":
-        sql = "SELECT arxiv_id FROM papers WHERE arxiv_id IN (SELECT value FROM json_each(?))"
-        rows = connection.exec_driver_sql(sql, (msgspec.json.encode(list(ids)).decode(),))
-    else:
-        rows = connection.execute(select(PAPERS.c.arxiv_id).where(PAPERS.c.arxiv_id.in_(ids)))
-    return {arxiv_id for (arxiv_id,) in rows}
+    condition, params = _id_in(session, ids)
+    return set(session.scalars(select(PAPERS.c.arxiv_id).where(condition), params))
 
 
-def _known_rows(session: Session, ids: set[str]) -> dict[str, dict[str, Any]]:
-    """The stored source and data columns of papers `ids`, by id."""
+def _known_rows(session: Session, ids: set[str]) -> dict[str, tuple[Any, ...]]:
+    """The stored source and DATA_FIELDS of papers `ids`, by id."""
     if not ids:
         return {}
-    columns = [PAPERS.c.arxiv_id, PAPERS.c.source, *(PAPERS.c[name] for name in DATA_FIELDS)]
-    rows = session.execute(select(*columns).where(PAPERS.c.arxiv_id.in_(ids))).mappings().all()
-    return {row["arxiv_id"]: dict(row) for row in rows}
+    # JSON columns come as text and are decoded by msgspec: the drivers' json.loads took most of a re-import.
+    columns = [PAPERS.c[name] for name in ("source", *DATA_FIELDS)]
+    is_json = [isinstance(column.type, JSON) for column in columns]
+    selected = [cast(column, Text) if json else column for column, json in zip(columns, is_json, strict=True)]
+    condition, params = _id_in(session, ids)
+    rows = session.execute(select(PAPERS.c.arxiv_id, *selected).where(condition), params)
+    decode = msgspec.json.decode
+    return {
+        key: tuple(decode(v) if json and v is not None else v for v, json in zip(values, is_json, strict=True))
+        for key, *values in rows
+    }
+
+
+def _id_in(session: Session, ids: set[str]) -> tuple[ColumnElement[bool], dict[str, Any]]:
+    """`arxiv_id IN ids` with the ids as one parameter: compiling (and psycopg parsing) a 5,000-placeholder
+    IN (...) took longer than the query itself."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return PAPERS.c.arxiv_id == any_(bindparam("ids", type_=ARRAY(Text))), {"ids": list(ids)}
+    if dialect == "sqlite":
+        each: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
+        return PAPERS.c.arxiv_id.in_(each), {"ids": msgspec.json.encode(list(ids)).decode()}
+    return PAPERS.c.arxiv_id.in_(ids), {}
 
 
 def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:

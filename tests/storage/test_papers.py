@@ -129,3 +129,15 @@ def test_a_large_batch_spans_chunks(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as s:
         assert count_papers(session=s) == 2500
         assert get_paper(session=s, arxiv_id="2411.01234").github_stars == 3  # type: ignore[union-attr]
+
+
+def test_the_same_record_from_a_more_trusted_source_updates_only_the_source(sessions: sessionmaker[Session]) -> None:
+    snapshot = record(source="snapshot", categories=["cs.CL"], published=date(2025, 11, 20))
+    upsert(sessions, snapshot)
+    assert upsert(sessions, snapshot) == UpsertStats(unchanged=1)
+    assert upsert(sessions, record(source="hf", categories=["cs.CL"], published=date(2025, 11, 20))) == UpsertStats(
+        updated=1
+    )
+    assert upsert(sessions, snapshot) == UpsertStats(unchanged=1)  # never back down to the snapshot
+    with sessions.begin() as s:
+        assert get_paper(session=s, arxiv_id="2411.00001").source == "hf"  # type: ignore[union-attr]
