@@ -52,8 +52,8 @@ SOURCE_RANK = {"sample": 0, "snapshot": 1, "arxiv": 2, "hf": 3}
 RECORD_KEYS = ("arxiv_id", "source", *DATA_FIELDS)
 _record_values = attrgetter(*RECORD_KEYS)
 
-# Records per SELECT of known ids and per bulk write: within SQLite's 32,766 parameters (PostgreSQL takes the
-# ids as one array), and large enough that per-statement costs vanish (1,000 ran a bulk import 8% slower).
+# Records per SELECT of known ids and per bulk write: the import's whole default batch, so each batch costs one
+# round of statements (the ids go as one parameter, so no driver's parameter limit applies).
 CHUNK = 5000
 
 
@@ -186,7 +186,8 @@ def _known_rows(session: Session, ids: set[str]) -> dict[str, tuple[Any, ...]]:
     """The stored source and DATA_FIELDS of papers `ids`, by id."""
     if not ids:
         return {}
-    # JSON columns come as text and are decoded by msgspec: the drivers' json.loads took most of a re-import.
+    # JSON columns come as text and are decoded by msgspec: the drivers' json.loads was the largest single cost
+    # of a profiled re-import.
     columns = [PAPERS.c[name] for name in ("source", *DATA_FIELDS)]
     is_json = [isinstance(column.type, JSON) for column in columns]
     selected = [cast(column, Text) if json else column for column, json in zip(columns, is_json, strict=True)]

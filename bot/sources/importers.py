@@ -280,7 +280,7 @@ def _parsed(path: Path, kind: str, batch_size: int) -> Iterator[_Chunk]:
 def _parsed_elsewhere(path: Path, batch_size: int) -> Iterator[_Chunk]:
     """_parsed(path, SNAPSHOT, ...) run by a process of its own, so parsing the next batch overlaps writing
     this one (a thread would not: SQLite takes the GIL back after every row). Records cross as msgpack,
-    about 6 us each (pickle: 13)."""
+    about 6 us each (pickle took 13 or more)."""
     context = multiprocessing.get_context("spawn")  # no fork of a process with threads
     receiver, sender = context.Pipe(duplex=False)
     _widen(receiver)
