@@ -92,3 +92,30 @@ def test_replicas_migrating_at_once_do_not_collide(empty_engine: Engine) -> None
         for future in [pool.submit(upgrade, engine) for engine in engines]:
             future.result()
     assert current_revision(empty_engine) == head_revision()
+
+
+def test_upgrading_keeps_data_and_its_links(empty_engine: Engine) -> None:
+    """Rows written under the first schema survive every later migration with their foreign keys intact
+    (SQLite rebuilds tables in batch migrations; dropping the old copy must not cascade into other tables)."""
+    upgrade(empty_engine, "0001")
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', CURRENT_TIMESTAMP)"))
+        conn.execute(text(
+            "INSERT INTO papers (arxiv_id, title, authors, categories, ai_keywords, source, created_at, updated_at)"
+            " VALUES ('2401.00001', 'A paper', '[]', '[]', '[]', 'hf', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(text(
+            "INSERT INTO digest_runs (id, team_id, channel_id, digest_date, status, claimed_by, claimed_at,"
+            " heartbeat_at, plan) VALUES (7, 'T1', 'C1', '2026-11-24', 'done', 'w', CURRENT_TIMESTAMP,"
+            " CURRENT_TIMESTAMP, '[]')"))
+        conn.execute(text(
+            "INSERT INTO posts (team_id, channel_id, ts, arxiv_id, kind, digest_run_id, created_at)"
+            " VALUES ('T1', 'C1', '1.1', '2401.00001', 'digest', 7, CURRENT_TIMESTAMP)"))
+    upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        conn.execute(text("INSERT INTO saved_papers (team_id, user_id, arxiv_id, created_at)"
+                          " VALUES ('T1', 'U1', '2401.00001', CURRENT_TIMESTAMP)"))
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT digest_run_id FROM posts")).scalar() == 7
+        assert conn.execute(text("SELECT count(*) FROM saved_papers")).scalar() == 1
+        assert conn.execute(text("SELECT released FROM digest_runs WHERE id = 7")).scalar() in (False, 0)
