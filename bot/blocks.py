@@ -78,7 +78,7 @@ def help_message(command: str = "/papers") -> dict[str, Any]:
 
 def config_error(problem: str, usage: str) -> dict[str, Any]:
     """`/papers config`'s private answer to a setting it could not take: the problem, then the settings."""
-    return {"text": f"{problem} {usage}", "blocks": [section(f":warning: {escape(problem)}"), context(usage)]}
+    return {"text": f"{escape(problem)} {usage}", "blocks": [section(f":warning: {escape(problem)}"), context(usage)]}
 
 
 def usage_error(problem: str, command: str = "/papers") -> dict[str, Any]:

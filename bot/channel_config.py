@@ -38,7 +38,8 @@ def _switch(name: str, value: str) -> bool:
 
 
 def _number(name: str, value: str, low: int, high: int) -> int:
-    if not value.isdigit() or not low <= int(value) <= high:
+    # isascii: "²".isdigit() is true, but int("²") is not a number.
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         raise ConfigUsageError(f"`{name}` takes a whole number from {low} to {high}, not `{value}`.")
     return int(value)
 

@@ -35,6 +35,7 @@ def test_each_setting_parses(text: str, changes: dict[str, object]) -> None:
     [
         ("size 0", "from 1 to 40"),
         ("size many", "from 1 to 40"),
+        ("size ²", "from 1 to 40"),
         ("time 25:00", "HH:MM"),
         ("timezone Mars/Olympus", "IANA time zone"),
         ("weekends sometimes", "`on` or `off`"),

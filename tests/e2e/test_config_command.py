@@ -61,7 +61,7 @@ def test_a_bad_value_changes_nothing_and_says_why(bot: RunningBot, sender: Slack
 
 def test_hostile_values_are_escaped(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
     reply = config(sender, slack, "<!channel> on")
-    assert "<!channel>" not in str(reply["blocks"])
+    assert "<!channel>" not in str(reply["blocks"]) and "<!channel>" not in reply["text"]
     assert stored(bot) is None  # nothing was created for a refused setting
 
 
