@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Post, Reaction, Reply
+from storage.models import Post, Reaction, Reply, Workspace
 
 
 @dataclass
@@ -23,7 +23,9 @@ class Activity:
 
 def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji: Iterable[str]) -> Activity:
     """Votes, reactions per emoji, replies and channels of one paper in one workspace."""
-    mine = (Reaction.team_id == team_id, Reaction.arxiv_id == arxiv_id)
+    # The bot's own reactions and replies never count; replies with no user are bot or system messages.
+    bot_user = session.scalar(select(Workspace.bot_user_id).where(Workspace.team_id == team_id)) or ""
+    mine = (Reaction.team_id == team_id, Reaction.arxiv_id == arxiv_id, Reaction.user_id != bot_user)
     rows = session.execute(
         select(Reaction.emoji, func.count(func.distinct(Reaction.user_id))).where(*mine).group_by(Reaction.emoji)
     )
@@ -33,7 +35,8 @@ def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji:
     ) or 0
     replies = session.scalar(
         select(func.count()).select_from(Reply)
-        .where(Reply.team_id == team_id, Reply.arxiv_id == arxiv_id, Reply.deleted.is_(False))
+        .where(Reply.team_id == team_id, Reply.arxiv_id == arxiv_id, Reply.deleted.is_(False),
+               Reply.user_id.is_not(None), Reply.user_id != bot_user)
     ) or 0
     channels = session.scalars(
         select(Post.channel_id).where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)

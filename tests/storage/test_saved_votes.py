@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sources import PaperRecord
-from storage.models import Post, Reaction, Reply
+from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.saved import is_saved, save_paper, saved_papers, unsave_paper
 from storage.votes import paper_activity
@@ -37,6 +37,15 @@ def test_saving_twice_keeps_one_and_lists_newest_first(sessions: sessionmaker[Se
 def test_activity_counts_distinct_voters_live_replies_and_channels(sessions: sessionmaker[Session]) -> None:
     add_papers(sessions, "2401.00001", "2401.00002")
     with sessions.begin() as session:
+        session.add(Workspace(team_id="T1", bot_user_id="UBOT"))
+        session.flush()
+        # The bot's own reaction and reply, and a reply without a user (a bot or system message), never count.
+        session.add(Reaction(team_id="T1", channel_id="C1", message_ts="1.0", user_id="UBOT", emoji="+1",
+                             arxiv_id="2401.00001"))
+        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.5", user_id="UBOT", text="bot",
+                          arxiv_id="2401.00001"))
+        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.6", user_id=None, text="sys",
+                          arxiv_id="2401.00001"))
         for channel, ts in (("C1", "1.0"), ("C2", "2.0")):
             session.add(Post(team_id="T1", channel_id=channel, ts=ts, arxiv_id="2401.00001", kind="digest"))
         session.add(Post(team_id="T2", channel_id="C9", ts="9.0", arxiv_id="2401.00001", kind="digest"))
