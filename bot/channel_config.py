@@ -6,12 +6,15 @@ The scheduler re-reads channel settings every few minutes (bot/scheduler.py), so
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import check_zone, parse_clock
 from storage.channels import get_or_create_channel, update_channel
+
+if TYPE_CHECKING:
+    from bot.app import Deps
 
 FILTER_KINDS = ("keywords", "authors", "topics")
 ON, OFF = ("on", "yes", "true", "1"), ("off", "no", "false", "0", "none")
@@ -85,3 +88,17 @@ def apply(sessions: sessionmaker[Session], *, team_id: str, channel_id: str, arg
         channel = get_or_create_channel(session=session, team_id=team_id, channel_id=channel_id)
         changes = parse_config(args, filters=dict(channel.filters or {}))
         update_channel(session=session, team_id=team_id, channel_id=channel_id, **changes)
+
+
+def configure(deps: Deps, *, team_id: str, channel_id: str, args: str) -> tuple[str, bool]:
+    """`/papers config [<setting> <value>]`: (the channel's settings after the change, True), or (what was
+    wrong, False) when the line is not a setting we know; nothing is stored then."""
+    from bot.digest import DigestContext, describe_channel
+
+    if args:
+        try:
+            apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args)
+        except ConfigUsageError as problem:
+            return str(problem), False
+    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions)
+    return describe_channel(ctx, team_id=team_id, channel_id=channel_id), True

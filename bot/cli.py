@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -69,6 +70,26 @@ def cli() -> None:
     """paperbot: the Hugging Face Daily Papers as your team's Slack reading room."""
 
 
+def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
+    """Build the Bolt app and start the digest scheduler; Slack unreachable or refusing the token is one line."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackClientError
+
+    from bot.app import build_app
+    from bot.digest import slack_problem
+
+    try:
+        app = build_app(deps, socket_mode=socket_mode)  # Bolt calls auth.test here
+        if scheduler:
+            from bot.scheduler import install_stop_handlers, start_scheduler
+
+            start_scheduler(settings=deps.settings, engine=deps.engine, sessions=deps.sessions, client=app.client)
+            install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims
+    except (SlackClientError, BoltError, OSError) as exc:
+        raise Failure(slack_problem(deps.settings, exc)) from None
+    return app
+
+
 @cli.command()
 @click.option("--http", "http_mode", is_flag=True,
               help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set.")
@@ -80,7 +101,7 @@ def cli() -> None:
 @friendly
 def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
-    from bot.app import Deps, build_app
+    from bot.app import Deps
     from bot.server import HttpServer, make_wsgi, socket_mode_handler
 
     settings = settings_from(ctx)
@@ -91,12 +112,7 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
     engine = open_database(settings)
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
-    app = build_app(deps, socket_mode=socket_mode)
-    if not no_scheduler:
-        from bot.scheduler import install_stop_handlers, start_scheduler
-
-        install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims
-        start_scheduler(settings=settings, engine=engine, sessions=deps.sessions, client=app.client)
+    app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
     if socket_mode:
         health = HttpServer(make_wsgi(None, engine), host, port, threads=2).start()
         log.info("Socket Mode; health check on %s/healthz", health.url)
@@ -126,7 +142,9 @@ def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, 
     # The digest's client never re-sends a message blindly (bot.digest explains why).
     client = None if dry_run else make_client(settings, settings.secret("SLACK_BOT_TOKEN"), idempotent_only=True)
     engine = open_database(settings)
-    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client)
+    # Its own stop event: Ctrl-C stops this command's channels, not a process-wide flag.
+    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client,
+                               stop=threading.Event())
     try:
         outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
                                   source=source, dry_run=dry_run)
@@ -221,8 +239,15 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: boo
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: exit 0, 1 (a Failure), 2 (a usage error) or 130 (Ctrl-C)."""
+    # Not standalone: click's own mode turns Ctrl-C into "Aborted!" and exit 1.
     try:
-        cli.main(args=argv, prog_name="paperbot", standalone_mode=True)
-    except KeyboardInterrupt:
+        code = cli.main(args=argv, prog_name="paperbot", standalone_mode=False)
+    except click.Abort:  # what click makes of KeyboardInterrupt (and of EOF at a prompt)
+        click.echo("paperbot: interrupted", err=True)
         sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    # --help and --version end in click's Exit, which non-standalone mode hands back as the exit code.
+    sys.exit(code if isinstance(code, int) else 0)

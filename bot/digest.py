@@ -36,11 +36,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
+from bot.app import Deps, make_client
 from bot.choose import Prefs, choose, newest_day, prefs_for
 from bot.config import Settings, first_line
 from bot.sources.hf import HFClient, SourceError
@@ -62,9 +64,15 @@ UNCERTAIN_TRIES = 3  # sends of one message whose fate Slack left unclear (5xx, 
 SEND_MARGIN = timedelta(minutes=10)
 # Slack errors no retry can fix: an operator has to act, so the run is marked failed instead of retried.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
-PERMANENT_ERRORS = CHANNEL_ERRORS | {
-    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope", "restricted_action",
-}
+TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+# Slack refuses the message itself: resending the same message fails the same way, every 5 minutes for a day.
+MESSAGE_ERRORS = frozenset({
+    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "no_text",
+    "invalid_arguments", "invalid_arg_name", "invalid_array_arg", "invalid_charset", "invalid_form_data",
+    "too_many_attachments", "attachment_payload_limit_exceeded", "invalid_attachments", "markdown_text_conflict",
+    "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "metadata_must_be_sent_from_app",
+})
+PERMANENT_ERRORS = CHANNEL_ERRORS | TOKEN_ERRORS | MESSAGE_ERRORS | {"missing_scope", "restricted_action"}
 
 
 # ---- the day's list ---------------------------------------------------------------------------------------
@@ -97,7 +105,9 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
     try:
         return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
     except (SourceError, httpx.HTTPError) as exc:  # HF down or answering nonsense; a bug is not caught here
-        log.warning("Hugging Face daily list of %s unavailable: %s", day, first_line(exc))
+        # A dry run's friendly note already says it; a real run's log must.
+        log.log(logging.DEBUG if sample_fallback else logging.WARNING,
+                "Hugging Face daily list of %s unavailable: %s", day, first_line(exc))
         detail = first_line(exc)
     reason = f"Hugging Face is unreachable at {settings.hf_api_url}"
     with sessions.begin() as session:
@@ -323,6 +333,7 @@ class RunState:
     papers: dict[str, Any]
     last_activity: datetime | None = None  # the previous worker's last heartbeat, when resuming
     sent: int = 0
+    skipped: int = 0  # planned papers another run posted to the channel first
     last_post: float | None = None
 
 
@@ -347,8 +358,7 @@ def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Clai
             _reconcile(ctx, prefs, state)
         _post_messages(ctx, prefs, state, total)
     except LostClaim:
-        return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of "
-                       f"{state.day} for #{prefs.channel_id}; this one stopped.", posted=state.sent)
+        return _lost(prefs, state)
     except Stopped:
         _release(ctx, state, "stopped: paperbot was shutting down", permanent=False)
         return Outcome(prefs.channel_id, state.day, "stopped", f"Stopped the digest of {state.day} for "
@@ -363,9 +373,17 @@ def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Clai
         _release(ctx, state, f"{exc.__class__.__name__}: {first_line(exc)}", permanent=False)
         raise
     with ctx.sessions.begin() as session:
-        runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
-                        status="done" if state.plan else "empty", now=ctx.clock())
+        finished = runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
+                                   status="done" if state.plan else "empty", now=ctx.clock())
+    if not finished:
+        return _lost(prefs, state)
     return _success(prefs, state, resumed=resumed)
+
+
+def _lost(prefs: Prefs, state: RunState) -> Outcome:
+    return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of {state.day} "
+                   f"for #{prefs.channel_id} after this one posted {state.sent} paper(s); it finishes the run.",
+                   posted=state.sent, planned=len(state.plan))
 
 
 def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
@@ -379,6 +397,8 @@ def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
                    f"of {n} papers.")
     else:
         message = f"Posted {state.sent} paper{'' if state.sent == 1 else 's'} of {state.day} to {where}."
+    if state.skipped:
+        message += f" ({state.skipped} already posted there by another digest, not repeated.)"
     return Outcome(prefs.channel_id, state.day, "resumed" if resumed else "posted", message,
                    posted=state.sent, planned=n)
 
@@ -393,14 +413,20 @@ def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int
     if state.header_ts is None and (state.plan or prefs.post_empty_notice):
         header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total) if state.plan
                   else blocks.empty_digest(day=state.day))
-        state.header_ts = _deliver(ctx, prefs, state, header, None)
+        header_ts = _deliver(ctx, prefs, state, header, None)
+        assert header_ts is not None  # only papers are ever skipped
         with ctx.sessions.begin() as session:
-            runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=state.header_ts)
+            if not runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=header_ts):
+                raise LostClaim  # taken over while Slack took the header: the rescuer finds it by its metadata
+        state.header_ts = header_ts
     for position, arxiv_id in enumerate(state.plan, 1):
         paper = state.papers.get(arxiv_id)
         if arxiv_id in state.done or paper is None:
             continue
         ts = _deliver(ctx, prefs, state, blocks.paper_message(paper, rank=position), arxiv_id)
+        if ts is None:  # another run posted it to this channel after our plan was fixed
+            state.skipped += 1
+            continue
         # Committed right after Slack accepted it: a crash from here on never posts this paper twice.
         with ctx.sessions.begin() as session:
             record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
@@ -409,8 +435,9 @@ def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int
 
 
 def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
-             arxiv_id: str | None) -> str:
-    """Post one message if the run is still ours: paced, stoppable, the lease renewed first; returns its ts."""
+             arxiv_id: str | None) -> str | None:
+    """Post one message if the run is still ours: paced, stoppable, the lease renewed first; returns its ts,
+    or None for a paper that is already posted to the channel."""
     if state.last_post is not None:
         wait = ctx.pace - (time.monotonic() - state.last_post)
         if wait > 0:
@@ -421,6 +448,11 @@ def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[st
     with ctx.sessions.begin() as session:
         if not runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock()):
             raise LostClaim
+        # Plans exclude posted papers only when fixed: two days' runs (a resumed one and today's) can share one.
+        if arxiv_id and posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
+                                         arxiv_ids=[arxiv_id]):
+            log.info("run %s: %s is already posted to #%s; skipped", state.run_id, arxiv_id, prefs.channel_id)
+            return None
     ts = _send(ctx, prefs, state, payload, arxiv_id)
     state.last_post = time.monotonic()
     return ts
@@ -499,7 +531,8 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
         return
     with ctx.sessions.begin() as session:
         if header and not state.header_ts:
-            runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=header)
+            if not runs.set_header(session=session, run_id=state.run_id, worker=ctx.worker, ts=header):
+                raise LostClaim
             state.header_ts = header
         for arxiv_id, ts in missing.items():
             record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
@@ -515,10 +548,16 @@ def explain_slack_error(error: str, channel_id: str) -> str:
                 f"to #{channel_id} (or check the channel id).")
     if error == "is_archived":
         return f"#{channel_id} is archived: unarchive it or turn its digest off."
-    if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+    if error in TOKEN_ERRORS:
         return f"Slack rejected the bot token ({error}): check SLACK_BOT_TOKEN or reinstall the app."
     if error == "missing_scope":
         return "The Slack app lacks a scope (missing_scope): reinstall it from deploy/slack-manifest.yaml."
+    if error in MESSAGE_ERRORS:
+        return (f"Slack refused a digest message for #{channel_id} ({error}); sending it again would fail the "
+                f"same way, so the run is marked failed: report it, and `paperbot digest --channel {channel_id}` "
+                "retries it once fixed.")
+    if error in PERMANENT_ERRORS:
+        return f"Slack answered {error} while posting to #{channel_id}; the run is marked failed."
     return f"Slack answered {error} while posting to #{channel_id}; the next attempt resumes the digest."
 
 
@@ -557,7 +596,14 @@ def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, work
     if len(targets) <= 1:
         return [one(t) for t in targets]
     with ThreadPoolExecutor(max_workers=min(workers, len(targets)), thread_name_prefix="digest") as pool:
-        return list(pool.map(one, targets))
+        try:
+            return list(pool.map(one, targets))
+        except BaseException:
+            # Ctrl-C reaches only this thread: tell the workers to stop between two posts and release their
+            # claims (leaving the pool waits for them), and start no channel that has not begun.
+            ctx.stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 # ---- `paperbot digest` and `/papers digest now` ----------------------------------------------------------
@@ -567,14 +613,23 @@ class DigestError(Exception):
     """A digest could not even start (no channel, Slack unreachable or refusing us): one sentence for people."""
 
 
-def _slack_problem(ctx: DigestContext, exc: Exception) -> DigestError:
+def slack_problem(settings: Settings, exc: BaseException) -> str:
+    """One sentence for a Slack call that failed before any digest began (auth.test, Bolt's start-up check)."""
+    if isinstance(exc, BoltError) and isinstance(exc.__context__, SlackApiError):
+        exc = exc.__context__  # Bolt wraps auth.test's answer in a BoltError
     if isinstance(exc, SlackApiError):
         error = str(exc.response.get("error") or "unknown_error")
         if error in PERMANENT_ERRORS:
-            return DigestError(explain_slack_error(error, ctx.settings.digest_channel or "?"))
-        return DigestError(f"Slack answered {error}; try again in a moment.")
-    return DigestError(f"Could not reach Slack at {ctx.settings.slack_api_url} ({first_line(exc)}): check "
-                       "SLACK_API_URL and the network, then try again.")
+            return explain_slack_error(error, settings.digest_channel or "?")
+        return f"Slack answered {error}; try again in a moment."
+    if isinstance(exc, BoltError):
+        return f"The Slack app could not start: {first_line(exc)}"
+    return (f"Could not reach Slack at {settings.slack_api_url} ({first_line(exc)}): check SLACK_API_URL and "
+            "the network, then try again.")
+
+
+def _slack_problem(ctx: DigestContext, exc: Exception) -> DigestError:
+    return DigestError(slack_problem(ctx.settings, exc))
 
 
 def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> list[tuple[str, str]]:
@@ -584,9 +639,10 @@ def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> lis
     with ctx.sessions.begin() as session:
         targets = [(c.team_id, c.channel_id) for c in channel_store.digest_channels(session=session,
                                                                                       team_id=team_id)]
-    default = ctx.settings.digest_channel
-    if default and (team_id, default) not in targets:
-        targets.append((team_id, default))
+        default = ctx.settings.digest_channel
+        if (default and (team_id, default) not in targets
+                and not channel_store.digest_turned_off(session=session, team_id=team_id, channel_id=default)):
+            targets.append((team_id, default))
     return targets
 
 
@@ -622,6 +678,16 @@ def digest_now(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
 # ---- `/papers digest` --------------------------------------------------------------------------------------
 
 
+def digest_command(deps: Deps, *, team_id: str, channel_id: str, args: str, token: str | None) -> str:
+    """`/papers digest [now]`: the reply, after posting the channel's digest when `args` is `now`."""
+    # The digest's own client never re-sends a message blindly (see the module docstring).
+    client = make_client(deps.settings, token, idempotent_only=True)
+    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions, client=client)
+    if args.strip().lower() == "now":
+        return digest_now(ctx, team_id=team_id, channel_id=channel_id)
+    return describe_channel(ctx, team_id=team_id, channel_id=channel_id)
+
+
 def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
     """This channel's digest settings and last run, as one short mrkdwn reply for `/papers digest`."""
     with ctx.sessions.begin() as session:
@@ -630,7 +696,8 @@ def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> st
         last_posts = len(run_posts(session=session, digest_run_id=last.id)) if last else 0
         last_run = (blocks.LastRun(last.digest_date, last.status, last_posts, last.error) if last else None)
     prefs = prefs_for(channel, settings=ctx.settings, team_id=team_id, channel_id=channel_id)
-    scheduled = (channel is not None and channel.digest_enabled) or ctx.settings.digest_channel == channel_id
+    # PAPERBOT_DIGEST_CHANNEL is scheduled by default, until `/papers config digest off` stores otherwise.
+    scheduled = (channel.digest_enabled if channel is not None else ctx.settings.digest_channel == channel_id)
     return blocks.digest_settings_text(
         channel_id=channel_id, scheduled=scheduled, size=prefs.size, digest_time=prefs.digest_time,
         timezone=prefs.timezone, include_weekends=prefs.include_weekends, min_upvotes=prefs.min_upvotes,

@@ -38,7 +38,7 @@ from bot.app import make_client
 from bot.choose import Prefs, newest_day, prefs_for
 from bot.config import Settings, parse_clock
 from bot.digest import DigestContext, load_prefs, request_stop, run_digest
-from storage.channels import digest_channels
+from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, unfinished_runs
 from storage.models import utcnow
 
@@ -115,17 +115,18 @@ def build_scheduler(engine: Engine) -> BackgroundScheduler:
 
 def wanted_jobs(context: JobContext) -> dict[str, tuple[str, str, Prefs]]:
     """Job id → (team, channel, prefs) for every digest-enabled channel and PAPERBOT_DIGEST_CHANNEL."""
-    settings, wanted = context.settings, {}
+    settings, wanted, team, default = context.settings, {}, context.default_team, context.settings.digest_channel
     with context.sessions.begin() as session:
         configured = {(c.team_id, c.channel_id): c for c in digest_channels(session=session)}
-        for (team, channel_id), channel in configured.items():
-            prefs = prefs_for(channel, settings=settings, team_id=team, channel_id=channel_id)
-            wanted[job_id(team, channel_id)] = (team, channel_id, prefs)
-    default = settings.digest_channel
-    if default and context.default_team and (context.default_team, default) not in configured:
+        for (team_id, channel_id), channel in configured.items():
+            prefs = prefs_for(channel, settings=settings, team_id=team_id, channel_id=channel_id)
+            wanted[job_id(team_id, channel_id)] = (team_id, channel_id, prefs)
+        # `/papers config digest off` in PAPERBOT_DIGEST_CHANNEL stores a row that turns the default off.
+        default_off = bool(default and team and digest_turned_off(session=session, team_id=team, channel_id=default))
+    if default and team and (team, default) not in configured and not default_off:
         digest_ctx = DigestContext(settings=settings, sessions=context.sessions)
-        prefs = load_prefs(digest_ctx, team_id=context.default_team, channel_id=default)
-        wanted[job_id(context.default_team, default)] = (context.default_team, default, prefs)
+        prefs = load_prefs(digest_ctx, team_id=team, channel_id=default)
+        wanted[job_id(team, default)] = (team, default, prefs)
     return wanted
 
 

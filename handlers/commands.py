@@ -10,8 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import blocks, channel_config
-from bot.app import make_client
-from bot.digest import DigestContext, describe_channel, digest_now
+from bot.digest import digest_command
 
 Subcommand = Callable[..., None]
 
@@ -32,32 +31,21 @@ def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond
         ack(response_type="ephemeral", text="Posting this channel's digest now…")
     else:
         ack()
-    team, channel = command["team_id"], command["channel_id"]
-    deps = context["deps"]
-    # The digest's own client never re-sends a message blindly (bot.digest explains why).
-    digest_client = make_client(deps.settings, client.token, idempotent_only=True)
-    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions, client=digest_client)
-    if not args:
-        respond(response_type="ephemeral", text=describe_channel(ctx, team_id=team, channel_id=channel))
-        return
-    respond(response_type="ephemeral", replace_original=False,
-            text=digest_now(ctx, team_id=team, channel_id=channel))
+    reply = digest_command(context["deps"], team_id=command["team_id"], channel_id=command["channel_id"],
+                           args=args, token=client.token)
+    respond(response_type="ephemeral", replace_original=False, text=reply)
 
 
 def papers_config(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
                   **_: Any) -> None:
     """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one."""
     ack()
-    team, channel = command["team_id"], command["channel_id"]
-    deps = context["deps"]
-    if args:
-        try:
-            channel_config.apply(deps.sessions, team_id=team, channel_id=channel, args=args)
-        except channel_config.ConfigUsageError as problem:
-            respond(response_type="ephemeral", **blocks.config_error(str(problem), channel_config.USAGE))
-            return
-    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions)
-    respond(response_type="ephemeral", text=describe_channel(ctx, team_id=team, channel_id=channel))
+    reply, ok = channel_config.configure(context["deps"], team_id=command["team_id"],
+                                         channel_id=command["channel_id"], args=args)
+    if ok:
+        respond(response_type="ephemeral", text=reply)
+    else:
+        respond(response_type="ephemeral", **blocks.config_error(reply, channel_config.USAGE))
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest,

@@ -71,6 +71,12 @@ def digest_channels(*, session: Session, team_id: str | None = None) -> Sequence
     return session.scalars(query.order_by(Channel.team_id, Channel.channel_id)).all()
 
 
+def digest_turned_off(*, session: Session, team_id: str, channel_id: str) -> bool:
+    """True when the channel's row says no digest (`/papers config digest off`), which beats any default."""
+    channel = get_channel(session=session, team_id=team_id, channel_id=channel_id)
+    return channel is not None and not channel.digest_enabled
+
+
 def update_channel(*, session: Session, team_id: str, channel_id: str, **changes: Any) -> Channel:
     """Change a channel's digest settings; unknown names raise ValueError naming them."""
     unknown = sorted(set(changes) - CHANNEL_SETTINGS)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -185,3 +187,50 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
     text = str(reply["text"])
     assert text.startswith(f"Could not reach Slack at {CLOSED}") and "\n" not in text
     assert "next attempt resumes the digest" in text
+
+
+def test_dry_run_offline_says_it_once_without_a_warning_log_line(env: dict[str, str],
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    result = CliRunner().invoke(cli, ["digest", "--dry-run", "--size", "1", "--date", "2026-11-24"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "bundled sample" in result.output  # the friendly note is the only word about being offline
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_serve_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -> None:
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL": CLOSED,
+            "PAPERBOT_HTTP_TIMEOUT": "2", "PAPERBOT_DIGEST_CHANNEL": "C7"}
+    result = CliRunner().invoke(cli, ["serve", "--http", "--port", "0"], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"paperbot: Could not reach Slack at {CLOSED}")
+    assert "Traceback" not in result.output
+
+
+def test_ctrl_c_stops_a_real_digest_with_exit_130_and_the_rerun_posts_the_rest(
+        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    slack, hf = fakes
+    slack.ts_base = int(time.time())  # message ts on the real clock, as a resumed run's history bounds are
+    day = date(2026, 11, 24)
+    hf.set_daily(day, [daily_item(f"2411.5000{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    args = [sys.executable, "-c", "from bot.cli import main; main()", "digest", "--channel", "C7",
+            "--date", "2026-11-24", "--size", "3"]
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    slack.wait_for(lambda: len(slack.posted("C7")) >= 2, timeout=20)  # the header and the first paper
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["paperbot: interrupted"] and "Traceback" not in err
+    stopped_at = len(slack.posted("C7"))
+    assert stopped_at < 4
+    rerun = CliRunner().invoke(cli, args[3:], env=env)
+    assert rerun.exit_code == 0 and "Resumed" in rerun.output, rerun.output
+    assert len(slack.posted("C7")) == 4

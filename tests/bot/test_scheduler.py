@@ -219,3 +219,19 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
         sched.shutdown()
     texts = [m["text"][:10] for m in slack.posted("CRESUME")[1:]]
     assert texts == ["1. Paper 0", "2. Paper 1", "3. Paper 2"]  # the rest, in order, nothing twice
+
+
+def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    from bot.digest import cli_targets, describe_channel
+
+    sched, context = scheduler
+    assert sync_jobs(sched, context) == [job_id(TEAM_ID, "CDEFAULT")]
+    with sessions.begin() as s:  # what `/papers config digest off` stores in PAPERBOT_DIGEST_CHANNEL
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CDEFAULT", digest_enabled=False)
+    assert sync_jobs(sched, context) == []
+    assert sched.get_job(job_id(TEAM_ID, "CDEFAULT")) is None
+    digest_ctx = DigestContext(settings=context.settings, sessions=sessions)
+    assert cli_targets(digest_ctx, team_id=TEAM_ID, channel=None) == []
+    shown = describe_channel(digest_ctx, team_id=TEAM_ID, channel_id="CDEFAULT")
+    assert "no scheduled digest here" in shown

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import delete, select, update
 
 from bot.app import make_client
@@ -345,3 +346,96 @@ def test_two_processes_racing_post_one_digest(settings: Settings, slack: FakeSla
         p.join(timeout=30)
     assert outcomes.count("posted") == 1 and set(outcomes) <= {"posted", "busy", "already_done"}
     assert len(slack.posted(CHANNEL)) == 4 and len(set(paper_ids(slack))) == 3
+
+
+@pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long", "invalid_arguments"])
+def test_a_message_slack_will_never_accept_fails_the_run_for_good_instead_of_retrying_all_day(
+        settings: Settings, slack: FakeSlack, error: str) -> None:
+    slack.fail_next("chat.postMessage", error=error)
+    outcome = run(context(settings))
+    assert outcome.status == "failed" and not outcome.retryable
+    assert error in outcome.message and "resumes" not in outcome.message
+    with make_sessions(make_engine(settings.database_url)).begin() as s:
+        stored = s.scalars(select(DigestRun)).one()
+        assert stored.status == "failed" and error in (stored.error or "")
+    # The scheduler's resume scan and its next runs leave it alone: no storm of identical failures.
+    assert run(context(settings), retry_failed=False).status == "failed"
+    assert len(slack.calls_to("chat.postMessage")) == 1
+
+
+class TakeoverDuringSend(WebClient):
+    """The real client; right after Slack accepts message number `at`, another worker takes the run over."""
+
+    def __init__(self, settings: Settings, sessions: Any, at: int) -> None:
+        super().__init__(token=BOT_TOKEN, base_url=settings.slack_api_url)
+        self.sessions, self.at, self.sent = sessions, at, 0
+
+    def chat_postMessage(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().chat_postMessage(**kwargs)
+        self.sent += 1
+        if self.sent == self.at:
+            with self.sessions.begin() as s:
+                s.execute(update(DigestRun).values(claimed_by="rescuer", heartbeat_at=utcnow()))
+        return response
+
+
+@pytest.mark.parametrize(("at", "papers"), [(1, 0), (4, 3)])  # during the header; during the last paper
+def test_losing_the_claim_while_slack_takes_a_message_never_reports_it_posted(
+        settings: Settings, slack: FakeSlack, at: int, papers: int) -> None:
+    ctx = context(settings)
+    ctx.client = TakeoverDuringSend(settings, ctx.sessions, at)
+    outcome = run(ctx)
+    assert outcome.status == "busy" and "took over" in outcome.message and "Posted" not in outcome.message
+    assert len(paper_ids(slack)) == papers
+    with ctx.sessions.begin() as s:
+        stored = s.scalars(select(DigestRun)).one()
+        assert (stored.status, stored.claimed_by) == ("claimed", "rescuer")  # the rescuer finishes it
+
+
+def test_a_resumed_run_skips_a_paper_another_days_digest_posted_meanwhile(
+        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    ctx = context(settings, stop=threading.Event())
+    ctx.sleep = lambda _s: ctx.stop.set()  # shut down right after the header
+    assert run(ctx).status == "stopped" and paper_ids(slack) == []
+    next_day = DAY + timedelta(days=1)  # today's run, while yesterday's waits to be resumed
+    hf.set_daily(next_day, [daily_item("2411.00002", "Paper 2", next_day, upvotes=99)])
+    assert run_digest(context(settings), team_id=TEAM_ID, channel_id=CHANNEL, day=next_day).posted == 1
+    resumed = run(context(settings))
+    assert resumed.status == "resumed" and resumed.posted == 2 and "already posted" in resumed.message
+    ids = paper_ids(slack)
+    assert sorted(ids) == ["2411.00002", "2411.00004", "2411.00005"]  # 2411.00002 once, not twice
+
+
+def test_ctrl_c_during_a_multi_channel_digest_stops_every_channel_between_posts(
+        settings: Settings, slack: FakeSlack) -> None:
+    import signal
+
+    from bot.digest import run_channels
+
+    ctx = context(settings, stop=threading.Event())
+    main = threading.main_thread().ident
+    assert main is not None
+    sent = {"n": 0}
+
+    def ctrl_c_after_two_papers(_seconds: float) -> None:  # pacing waits run in the worker threads
+        sent["n"] += 1
+        if sent["n"] == 3:
+            signal.pthread_kill(main, signal.SIGINT)  # what Ctrl-C does: only the main thread hears it
+        if sent["n"] >= 3:
+            ctx.stop.wait(5)  # a worker that is not told to stop keeps posting once this times out
+
+    ctx.sleep = ctrl_c_after_two_papers
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_channels(ctx, [(TEAM_ID, "CA"), (TEAM_ID, "CB")], day=DAY)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    posted = len(slack.posted("CA")) + len(slack.posted("CB"))
+    assert posted < 8  # both channels stopped; uninterrupted, each would have its header and 3 papers
+    with ctx.sessions.begin() as s:
+        stored = s.scalars(select(DigestRun)).all()
+        assert len(stored) == 2 and all(r.status == "claimed" and r.released for r in stored)
+    resumed = [run_digest(context(settings), team_id=TEAM_ID, channel_id=c, day=DAY) for c in ("CA", "CB")]
+    assert {o.status for o in resumed} == {"resumed"}
+    assert len(slack.posted("CA")) == len(slack.posted("CB")) == 4
