@@ -5,6 +5,8 @@ The format is told by content, never by file name: gzip by its magic bytes, then
 batches, one transaction per batch, through storage.papers.upsert_papers, so importing a file twice changes
 nothing.
 A malformed record is reported with its file and line (or item) number and skipped; the rest imports.
+A damaged file (a truncated or corrupt .gz) stops the import with one line saying how far it got; the batches
+before the damage stay committed.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import fcntl
 import gc
 import gzip
 import multiprocessing
+import signal
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+import zlib
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -50,6 +54,10 @@ KEEP_REJECTED = 1000
 # Snapshot files at least this big are parsed by a second process while this one writes (starting it takes
 # about half a second); smaller ones are parsed in turn with writing.
 PARALLEL_BYTES = 32 * 1024 * 1024
+
+# What reading a damaged file raises: a truncated .gz (EOFError), a bad checksum or header (BadGzipFile, an
+# OSError), corrupt compressed data (zlib.error), a disk error.
+_UNREADABLE = (OSError, EOFError, zlib.error)
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
@@ -166,9 +174,8 @@ def detect_format(path: Path) -> str | None:
         raise ImportFailure(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImportFailure(f"{path}: is a directory, not a file") from None
-    except (OSError, EOFError) as exc:  # PermissionError, a truncated or corrupt .gz
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ImportFailure(f"{path}: cannot be read ({reason})") from None
+    except _UNREADABLE as exc:  # PermissionError, a truncated or corrupt .gz
+        raise ImportFailure(f"{path}: {_cannot_read(exc)}") from None
     if head.startswith(b"["):
         return HF_ARRAY
     if head.startswith(b"{"):
@@ -235,17 +242,27 @@ def _import_file(
     if parallel is None:
         parallel = kind == SNAPSHOT and path.stat().st_size >= PARALLEL_BYTES
     chunks = _parsed_elsewhere(path, batch_size) if parallel and kind == SNAPSHOT else _parsed(path, kind, batch_size)
-    for chunk in chunks:
-        report.read += chunk.read
-        for item in chunk.rejected:
-            report.reject(item)
-            _say(bar.console, f"skipped {item}")
-        if chunk.records:
-            with sessions.begin() as session:
-                report.stats.merge(upsert_papers(session=session, records=chunk.records))
-        bar.update(task, completed=chunk.position, records=report.read)
-    report.seconds = time.perf_counter() - started
+    # closing(): on an error while writing, or Ctrl-C, the parsing process is stopped now, not when the
+    # generator happens to be collected.
+    with closing(chunks):
+        for chunk in chunks:
+            _write(chunk, report, sessions=sessions, console=bar.console)
+            report.seconds = time.perf_counter() - started
+            if chunk.error is not None:  # the batches before the damage are committed; say how far it got
+                raise ImportFailure(f"{path}: {chunk.error}; what came before is imported: {report.summary()}")
+            bar.update(task, completed=chunk.position, records=report.read)
     return report
+
+
+def _write(chunk: _Chunk, report: ImportReport, *, sessions: sessionmaker[Session], console: Console) -> None:
+    """Commit a chunk's records in one transaction and print its rejected ones."""
+    report.read += chunk.read
+    for item in chunk.rejected:
+        report.reject(item)
+        _say(console, f"skipped {item}")
+    if chunk.records:
+        with sessions.begin() as session:
+            report.stats.merge(upsert_papers(session=session, records=chunk.records))
 
 
 class _Chunk(msgspec.Struct, gc=False):
@@ -255,29 +272,39 @@ class _Chunk(msgspec.Struct, gc=False):
     rejected: list[Rejected]
     read: int  # records read, rejected ones included
     position: int  # bytes of the (compressed) file read so far
-    error: str | None = None  # why a parsing process stopped
+    error: str | None = None  # why reading stopped before the end of the file: the last chunk
 
 
-def _parsed(path: Path, kind: str, batch_size: int) -> Iterator[_Chunk]:
-    """The file's records and rejected records, a batch at a time."""
-    with path.open("rb") as raw, _decompressed(raw) as stream:
-        items = _json_lines(stream, str(path)) if kind == SNAPSHOT else _hf_array(stream, str(path))
-        chunk = _Chunk([], [], 0, 0)
-        for item in items:
-            chunk.read += 1
-            if isinstance(item, Rejected):
-                chunk.rejected.append(item)
-            else:
-                chunk.records.append(item)
-                if len(chunk.records) >= batch_size:
-                    chunk.position = raw.tell()
-                    yield chunk
-                    chunk = _Chunk([], [], 0, 0)
-        chunk.position = raw.tell()
-        yield chunk
+def _parsed(path: Path, kind: str, batch_size: int) -> Generator[_Chunk, None, None]:
+    """The file's records and rejected records, a batch at a time; damage ends it with an `error` chunk
+    holding the records read before it."""
+    chunk = _Chunk([], [], 0, 0)
+    try:
+        with path.open("rb") as raw, _decompressed(raw) as stream:
+            items = _json_lines(stream, str(path)) if kind == SNAPSHOT else _hf_array(stream, str(path))
+            for item in items:
+                chunk.read += 1
+                if isinstance(item, Rejected):
+                    chunk.rejected.append(item)
+                else:
+                    chunk.records.append(item)
+                    if len(chunk.records) >= batch_size:
+                        chunk.position = raw.tell()
+                        yield chunk
+                        chunk = _Chunk([], [], 0, chunk.position)
+            chunk.position = raw.tell()
+    except _UNREADABLE as exc:  # raised by reading only: the consumer's errors do not enter a generator
+        chunk.error = _cannot_read(exc)
+    yield chunk
 
 
-def _parsed_elsewhere(path: Path, batch_size: int) -> Iterator[_Chunk]:
+def _cannot_read(exc: BaseException) -> str:
+    """`cannot be read (Permission denied)`, `cannot be read (CRC check failed ...)`."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot be read ({reason})"
+
+
+def _parsed_elsewhere(path: Path, batch_size: int) -> Generator[_Chunk, None, None]:
     """_parsed(path, SNAPSHOT, ...) run by a process of its own, so parsing the next batch overlaps writing
     this one (a thread would not: SQLite takes the GIL back after every row). Records cross as msgpack,
     about 6 us each (pickle took 13 or more)."""
@@ -288,20 +315,20 @@ def _parsed_elsewhere(path: Path, batch_size: int) -> Iterator[_Chunk]:
     worker.start()
     sender.close()
     decode = msgspec.msgpack.Decoder(_Chunk).decode
+    finished = False
     try:
         while True:
             try:
-                chunk = decode(receiver.recv_bytes())
+                data = receiver.recv_bytes()
             except EOFError:  # the worker has sent everything, or died
+                finished = True
                 break
-            if chunk.error is not None:
-                raise ImportFailure(f"{path}: {chunk.error}")
-            yield chunk
+            yield decode(data)
     finally:
         receiver.close()
-        worker.join(timeout=10)
-        if worker.is_alive():  # stopped early (an error while writing): the worker's parsing is not wanted
+        if not finished:  # stopped early (damage, an error while writing, Ctrl-C): the rest is not wanted
             worker.terminate()
+        worker.join()
     if worker.exitcode != 0:
         raise ImportFailure(f"{path}: the parsing process ended unexpectedly (exit code {worker.exitcode})")
 
@@ -314,14 +341,16 @@ def _widen(pipe: Connection) -> None:
 
 
 def _parse_worker(path: str, batch_size: int, sender: Connection) -> None:
-    """The parsing process: chunks of `path` as msgpack, then an error chunk if reading failed."""
+    """The parsing process: the chunks of `path` as msgpack, the last one saying why if reading failed."""
+    # Ctrl-C reaches the whole process group; the parent decides, and stops this process if need be.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     encode = msgspec.msgpack.Encoder().encode
     with sender, _gc_paused():
         try:
             for chunk in _parsed(Path(path), SNAPSHOT, batch_size):
                 sender.send_bytes(encode(chunk))
-        except (OSError, EOFError) as exc:  # a file that became unreadable, a truncated .gz
-            sender.send_bytes(encode(_Chunk([], [], 0, 0, error=f"cannot be read ({exc})")))
+        except BrokenPipeError:  # the parent stopped reading (and is about to stop this process): not news
+            pass
 
 
 def _json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,3 +74,23 @@ def test_a_file_of_only_broken_lines_fails(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "skipped" in result.output and "line 2" in result.output
     assert result.output.strip().splitlines()[-1] == "paperbot: nothing imported: all 2 records were rejected"
+
+
+def test_a_truncated_gz_fails_with_one_line_and_keeps_the_records_before_the_cut(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    text = "".join(line(f"2501.{n:05d}", f"Paper number {n}") + "\n" for n in range(1500))  # > 64 KB
+    packed = gzip.compress(text.encode())
+    cut = packed[: len(packed) * 2 // 3]
+    whole_lines = zlib.decompressobj(wbits=31).decompress(cut).count(b"\n")
+    path = tmp_path / "snapshot.jsonl.gz"
+    path.write_bytes(cut)
+
+    result = run(path, "--no-progress", "--batch-size", "100")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "Aborted" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"paperbot: {path}: cannot be read (Compressed file ended before the end-of-stream")
+    assert f"read {whole_lines:,}, inserted {whole_lines:,}," in last
+    with sessions.begin() as s:
+        assert count_papers(session=s) == whole_lines > 0

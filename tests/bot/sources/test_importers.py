@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import multiprocessing
+import os
+import signal
+import zlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.sources import importers
 from bot.sources.importers import (
     HF_ARRAY,
     SNAPSHOT,
@@ -267,3 +272,114 @@ def test_snapshot_lines_read_the_same_by_the_fast_and_the_generic_parser(obj: di
     except (msgspec.ValidationError, ValueError):
         return  # declined: the generic parser reads this line (and says what is wrong with it)
     assert fast == parse_snapshot_record(json.loads(line))
+
+
+# A gzip member whose first deflate block has the reserved type: zlib rejects it ("invalid block type").
+BROKEN_MEMBER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07 broken"
+
+
+def many_lines(count: int, start: int = 0) -> bytes:
+    """`count` snapshot lines, over 64 KB once there are a few hundred (detection reads the first 64 KB)."""
+    lines = (snapshot_line(f"2501.{n:05d}", f"Paper number {n}", authors=f"A. Author{n}") for n in range(start,
+                                                                                                      start + count))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def complete_lines_in(damaged: bytes) -> int:
+    """How many whole lines a reader gets out of a damaged gzip file before the damage."""
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        text = decompressor.decompress(damaged)
+    except zlib.error:
+        return 0
+    return text.count(b"\n")
+
+
+def damaged_gzip(kind: str) -> tuple[bytes, int]:
+    """A gzip file damaged past its first 64 KB of text, and how many records come before the damage."""
+    text = many_lines(3000)
+    packed = gzip.compress(text)
+    if kind == "truncated":
+        cut = packed[: len(packed) * 2 // 3]
+        return cut, complete_lines_in(cut)
+    if kind == "bad checksum":
+        return packed[:-8] + bytes(a ^ 0xFF for a in packed[-8:-4]) + packed[-4:], 3000
+    return packed + BROKEN_MEMBER, 3000  # "corrupt data": a second member that zlib refuses
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in turn", "second process"])
+@pytest.mark.parametrize("kind", ["truncated", "bad checksum", "corrupt data"])
+def test_damage_past_the_start_of_a_gz_stops_with_one_line_and_keeps_what_came_before(
+    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str, parallel: bool
+) -> None:
+    blob, before = damaged_gzip(kind)
+    path = tmp_path / "snapshot.jsonl.gz"
+    path.write_bytes(blob)
+    assert detect_format(path) == SNAPSHOT  # the first 64 KB are fine
+
+    with pytest.raises(ImportFailure) as failure:
+        run_import(sessions, path, batch_size=500, parallel=parallel)
+    message = str(failure.value)
+    assert message.startswith(f"{path}: cannot be read (") and "\n" not in message
+    assert f"read {before:,}, inserted {before:,}," in message  # where it stopped
+    assert "Traceback" not in capfd.readouterr().err  # nor from the parsing process
+    with sessions.begin() as s:
+        assert before > 500 and count_papers(session=s) == before
+
+
+def test_a_gz_corrupt_from_its_start_is_named_before_anything_is_imported(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.jsonl.gz"
+    path.write_bytes(BROKEN_MEMBER)
+    with pytest.raises(ImportFailure, match=r"cannot be read \(Error -3 while decompressing data: invalid block"):
+        detect_format(path)
+
+
+def big_snapshot(tmp_path: Path) -> Path:
+    """A file whose parsed records overflow the pipe to the parsing process (1 MB), so that process is still
+    busy when the writer stops early."""
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(many_lines(20000))
+    return path
+
+
+class DatabaseDown(Exception):
+    pass
+
+
+def test_an_error_while_writing_stops_the_parsing_process_quietly(
+    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def failing_upsert(*, session: Session, records: list[Any]) -> Any:
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise DatabaseDown("the database went away")
+        return upsert_papers(session=session, records=records)
+
+    monkeypatch.setattr(importers, "upsert_papers", failing_upsert)
+    with pytest.raises(DatabaseDown):
+        run_import(sessions, big_snapshot(tmp_path), batch_size=1000, parallel=True)
+    assert multiprocessing.active_children() == []
+    assert "Traceback" not in capfd.readouterr().err
+    with sessions.begin() as s:
+        assert count_papers(session=s) == 1000  # the first batch was committed
+
+
+def test_ctrl_c_stops_the_parsing_process_without_a_traceback(
+    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C sends SIGINT to the whole process group: the parsing process gets it as well as this one.
+    def interrupted(*, session: Session, records: list[Any]) -> Any:
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGINT)  # type: ignore[arg-type]
+            child.join(timeout=0.5)  # a process that does not ignore SIGINT has died by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importers, "upsert_papers", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_import(sessions, big_snapshot(tmp_path), batch_size=1000, parallel=True)
+    assert multiprocessing.active_children() == []
+    assert "Traceback" not in capfd.readouterr().err
