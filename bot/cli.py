@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -238,16 +238,35 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: boo
     click.echo(report.summary())
 
 
+def interrupted() -> NoReturn:
+    """Ctrl-C: one line and the shell's usual status for SIGINT."""
+    click.echo("paperbot: interrupted", err=True)
+    sys.exit(130)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exit 0, 1 (a Failure), 2 (a usage error) or 130 (Ctrl-C)."""
     # Not standalone: click's own mode turns Ctrl-C into "Aborted!" and exit 1.
     try:
         code = cli.main(args=argv, prog_name="paperbot", standalone_mode=False)
     except click.Abort:  # what click makes of KeyboardInterrupt (and of EOF at a prompt)
-        click.echo("paperbot: interrupted", err=True)
-        sys.exit(130)
+        interrupted()
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Ctrl-C inside a database driver call can surface as the driver's own error, the interrupt its context.
+        if not any(isinstance(e, KeyboardInterrupt) for e in _chain(exc)):
+            raise
+        interrupted()
     # --help and --version end in click's Exit, which non-standalone mode hands back as the exit code.
     sys.exit(code if isinstance(code, int) else 0)

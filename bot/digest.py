@@ -370,7 +370,7 @@ def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Clai
         return _failed(ctx, prefs, state, exc)
     except BaseException as exc:
         # Interrupted or an unexpected error: release the claim so the next attempt resumes at once.
-        _release(ctx, state, f"{exc.__class__.__name__}: {first_line(exc)}", permanent=False)
+        _release_after(ctx, state, exc)
         raise
     with ctx.sessions.begin() as session:
         finished = runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
@@ -384,6 +384,19 @@ def _lost(prefs: Prefs, state: RunState) -> Outcome:
     return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of {state.day} "
                    f"for #{prefs.channel_id} after this one posted {state.sent} paper(s); it finishes the run.",
                    posted=state.sent, planned=len(state.plan))
+
+
+def _release_after(ctx: DigestContext, state: RunState, exc: BaseException) -> None:
+    """Release the claim after an interrupt or a bug, without hiding that first error."""
+    for attempt in (1, 2):
+        try:
+            _release(ctx, state, f"{exc.__class__.__name__}: {first_line(exc)}", permanent=False)
+            return
+        except Exception as problem:
+            # Ctrl-C in the middle of a query breaks that connection; the pool hands the retry a fresh one.
+            if attempt == 2:
+                log.warning("run %s: could not release its claim (%s); it is taken over after the lease",
+                            state.run_id, first_line(problem))
 
 
 def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:

@@ -228,7 +228,7 @@ def test_ctrl_c_stops_a_real_digest_with_exit_130_and_the_rerun_posts_the_rest(
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["paperbot: interrupted"] and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "paperbot: interrupted" and "Traceback" not in err
     stopped_at = len(slack.posted("C7"))
     assert stopped_at < 4
     rerun = CliRunner().invoke(cli, args[3:], env=env)
