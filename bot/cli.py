@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -146,11 +148,14 @@ def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, 
     digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client,
                                stop=threading.Event())
     try:
-        outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
-                                  source=source, dry_run=dry_run)
+        with first_ctrl_c_stops(digest_ctx.stop):
+            outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
+                                      source=source, dry_run=dry_run)
     except DigestError as exc:  # no channel to post to, Slack unreachable or refusing the token
         raise Failure(str(exc)) from None
     problem = show_outcomes(outcomes, as_json=as_json)
+    if digest_ctx.stop.is_set():  # stopped by Ctrl-C between two messages; the outcome says how far it got
+        interrupted()
     if problem:
         raise Failure(problem)
 
@@ -236,6 +241,25 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: boo
         finally:
             engine.dispose()
     click.echo(report.summary())
+
+
+@contextmanager
+def first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While posting, the first Ctrl-C asks the digests to stop between two messages (and release their claims)
+    instead of interrupting whatever line happens to run; a second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals can only be handled there
+        yield
+        return
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def interrupted() -> NoReturn:
