@@ -35,6 +35,9 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             # we take it over (SQLAlchemy's documented recipe) so transactions and SAVEPOINTs mean what they say.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
+            # Rows carry ~1-2 KB abstracts: 8 KB pages hold several per page (fewer splits and pages to write).
+            # Only takes effect when the file is new (before its first table); existing files keep theirs.
+            cursor.execute("PRAGMA page_size=8192")
             if parsed.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
