@@ -11,13 +11,14 @@ from __future__ import annotations
 import textwrap
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 from xml.sax.saxutils import escape
 
 from bot.links import normalize_arxiv_id
 from bot.sources.sample import sample_items
+from tests.fakes import QuietHandler, serve_in_background, stop_server
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
         ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">\n')
@@ -119,10 +120,7 @@ class FakeArxiv:
     def start(self) -> FakeArxiv:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 params = dict(parse_qsl(urlparse(self.path).query))
                 with fake._lock:
@@ -135,25 +133,14 @@ class FakeArxiv:
                     if delay:
                         threading.Event().wait(delay)
                     status, body = (failure[0], failure[1] or "Service Unavailable") if failure else fake.answer(params)
-                    data = body.encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/atom+xml; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    self.answer(status, body.encode(), "application/atom+xml; charset=utf-8")
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/query"
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_server(self._server)

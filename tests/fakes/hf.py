@@ -13,9 +13,11 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
+
+from tests.fakes import QuietHandler, serve_in_background, stop_server
 
 
 @dataclass
@@ -141,10 +143,7 @@ class FakeHF:
     def start(self) -> FakeHF:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 path = unquote(parsed.path).removeprefix("/api/")
@@ -154,29 +153,15 @@ class FakeHF:
                     return
                 data = body if isinstance(body, bytes) else (
                     body.encode() if isinstance(body, str) else json.dumps(body).encode())
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timed out) first
+                self.answer(status, data, "application/json; charset=utf-8", headers)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-        # A short poll interval keeps stop() (and so every test's teardown) quick.
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._release.set()
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        stop_server(self._server)
 
 
 def daily_item(arxiv_id: str, title: str, day: date, *, upvotes: int | None = 0,
