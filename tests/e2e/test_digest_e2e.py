@@ -126,18 +126,23 @@ def test_crash_after_k_papers_then_a_rerun_posts_exactly_the_rest(settings: Sett
     assert len(slack.posted(CHANNEL)) == 6  # one header, never repeated
 
 
-def test_hard_kill_between_slack_and_commit_is_reconciled_without_duplicates(
-        settings: Settings, slack: FakeSlack) -> None:
-    settings = settings.model_copy(update={"digest_size": 5})
+def hard_kill_after_three_papers(settings: Settings, slack: FakeSlack) -> DigestContext:
+    """A run that died hard after Slack accepted its third paper: the claim is still held with a fresh heartbeat,
+    and that paper's Post row never got committed."""
     ctx = context(settings)
     ctx.sleep = crash_after(3)
     with pytest.raises(KeyboardInterrupt):
         run(ctx)
-    # Make it look like a hard kill: the claim is still held with a fresh heartbeat, and Slack accepted the
-    # third paper but its Post row never got committed.
     with ctx.sessions.begin() as s:
         s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow(), released=False))
         s.execute(delete(Post).where(Post.arxiv_id == paper_ids(slack)[2]))
+    return ctx
+
+
+def test_hard_kill_between_slack_and_commit_is_reconciled_without_duplicates(
+        settings: Settings, slack: FakeSlack) -> None:
+    settings = settings.model_copy(update={"digest_size": 5})
+    ctx = hard_kill_after_three_papers(settings, slack)
     busy = run(context(settings))
     assert busy.status == "busy" and len(paper_ids(slack)) == 3
     later = context(settings, clock=lambda: utcnow() + LEASE + timedelta(seconds=5))
@@ -308,13 +313,7 @@ def test_a_stop_request_stops_between_posts_releases_the_claim_and_the_next_star
 def test_a_late_resume_in_a_busy_channel_still_finds_the_dead_workers_message(
         settings: Settings, slack: FakeSlack) -> None:
     settings = settings.model_copy(update={"digest_size": 5})
-    ctx = context(settings)
-    ctx.sleep = crash_after(3)
-    with pytest.raises(KeyboardInterrupt):
-        run(ctx)
-    with ctx.sessions.begin() as s:  # a hard kill: claim still held, the third paper posted but not recorded
-        s.execute(update(DigestRun).values(claimed_by="dead-worker", heartbeat_at=utcnow(), released=False))
-        s.execute(delete(Post).where(Post.arxiv_id == paper_ids(slack)[2]))
+    hard_kill_after_three_papers(settings, slack)
     # An hour of chatter later: more messages than the history pages a resume reads from the newest.
     slack.messages[CHANNEL] += [{"type": "message", "text": f"chatter {n}", "ts": f"{slack.ts_base + 3600 + n}.0",
                                  "user": "U0009"} for n in range(1100)]
