@@ -133,10 +133,12 @@ class FakeArxiv:
                     if delay:
                         threading.Event().wait(delay)
                     status, body = (failure[0], failure[1] or "Service Unavailable") if failure else fake.answer(params)
-                    self.answer(status, body.encode(), "application/atom+xml; charset=utf-8")
                 finally:
+                    # A request stops being in flight before its answer is written: once the client has the
+                    # answer it may send the next request, and that must not be counted as a second one in flight.
                     with fake._lock:
                         fake.in_flight -= 1
+                self.answer(status, body.encode(), "application/atom+xml; charset=utf-8")
 
         self._server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/query"
