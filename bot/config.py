@@ -6,13 +6,16 @@ This is the only module that reads the environment (STYLE rule 6). Everything el
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
@@ -39,13 +42,15 @@ def first_line(exc: BaseException) -> str:
 
 
 class Settings(BaseSettings):
-    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs."""
+    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs;
+    DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
+    password is masked in dumps."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    database_url: str = Field("sqlite:///paperbot.db", alias="DATABASE_URL")
+    database_url: str = Field("sqlite:///paperbot.db", alias="DATABASE_URL", repr=False)
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
@@ -87,6 +92,10 @@ class Settings(BaseSettings):
     def _slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    @field_serializer("database_url")
+    def _hide_password(self, value: str) -> str:
+        return mask_url_passwords(value)
+
     def secret(self, name: str) -> str:
         """The value of a secret by its variable name, or a ConfigError that says how to get it."""
         value = getattr(self, name.lower())
@@ -97,6 +106,23 @@ class Settings(BaseSettings):
     @property
     def oauth_enabled(self) -> bool:
         return bool(self.slack_client_id and self.slack_client_secret)
+
+
+# Variables Bolt's App reads from the environment by itself when its arguments leave them out. With
+# SLACK_CLIENT_ID and SLACK_CLIENT_SECRET it switches to OAuth with file-based stores and ignores the bot token;
+# with SLACK_BOT_TOKEN next to our client it warns that the token is unused. paperbot passes Bolt what it needs.
+BOLT_ENVIRONMENT = ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+
+
+@contextmanager
+def hidden_from_bolt() -> Iterator[None]:
+    """Build Bolt's App inside this: the variables above are out of the environment meanwhile, then restored.
+    (Only `serve` start-up builds an App, before any other thread could read them.)"""
+    saved = {name: os.environ.pop(name) for name in BOLT_ENVIRONMENT if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 def parse_clock(value: str) -> time:
@@ -130,15 +156,24 @@ def load_settings(**overrides: object) -> Settings:
 
 # Slack tokens look like xoxb-…, xoxp-…, xapp-…; anything shaped like one is masked in every log line.
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
+# The password of a URL: `scheme://user:PASSWORD@host` (SQLAlchemy lets a password hold ':' and '/', not '@').
+_URL_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def mask_url_passwords(text: str) -> str:
+    """Every URL password in `text` replaced by ***:
+    `mask_url_passwords("postgresql+psycopg://bot:pw@db/x") == "postgresql+psycopg://bot:***@db/x"`."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 class RedactSecrets(logging.Filter):
-    """Masks anything that looks like a Slack token, so secrets never reach the logs."""
+    """Masks anything that looks like a Slack token or a URL's password, so secrets never reach the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if _TOKEN.search(message):
-            record.msg, record.args = _TOKEN.sub(r"\1-…redacted…", message), None
+        redacted = mask_url_passwords(_TOKEN.sub(r"\1-…redacted…", message))
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 

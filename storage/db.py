@@ -9,8 +9,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import ConfigError, first_line, mask_url_passwords
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +26,46 @@ FOREIGN_TABLES = frozenset(
 )
 
 
+GOOD_URLS = "sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
+
+
+def database_url(url: str) -> URL:
+    """DATABASE_URL parsed, `postgres://` and driverless `postgresql://` (as hosting services hand them out) on
+    psycopg, the PostgreSQL driver paperbot ships: `database_url("postgres://u@h/db").drivername ==
+    "postgresql+psycopg"`. A URL that cannot be parsed is a ConfigError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise _bad_url(url, "is not a database URL") from None
+    except ValueError as exc:  # e.g. a port that is not a number
+        raise _bad_url(url, f"is not a valid database URL ({first_line(exc)})") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and enforced foreign keys."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and enforced foreign keys.
+    A URL that is malformed, names an unknown database or a driver that is not installed is a ConfigError."""
+    parsed = database_url(url)
+    try:
+        return _create_engine(parsed, **kwargs)
+    except NoSuchModuleError:
+        raise _bad_url(url, f"names a database or driver SQLAlchemy does not know ({parsed.drivername})") from None
+    except ImportError as exc:
+        raise _bad_url(url, f"needs a database driver that is not installed ({first_line(exc)})",
+                       "paperbot comes with SQLite and PostgreSQL (psycopg), so") from None
+    except ArgumentError as exc:
+        raise _bad_url(url, f"is not usable ({first_line(exc)})") from None
+
+
+def _bad_url(url: str, problem: str, lead: str = "") -> ConfigError:
+    fix = f"{lead} write it like {GOOD_URLS}".strip()
+    return ConfigError(f"DATABASE_URL {mask_url_passwords(url)!r} {problem}; {fix}")
+
+
+def _create_engine(url: URL, **kwargs: object) -> Engine:
+    if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -38,7 +77,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             # Rows carry ~1-2 KB abstracts: 8 KB pages hold several per page (fewer splits and pages to write).
             # Only takes effect when the file is new (before its first table); existing files keep theirs.
             cursor.execute("PRAGMA page_size=8192")
-            if parsed.database not in (None, "", ":memory:"):
+            if url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
 
 from bot.cli import cli
 
@@ -70,3 +76,49 @@ def test_serve_http_without_signing_secret(runner: CliRunner) -> None:
     assert result.exit_code != 0
     assert "SLACK_SIGNING_SECRET is not set" in result.output
     assert "xoxb-1" not in result.output
+
+
+# ---- a bad DATABASE_URL, through the installed console script ------------------------------------------------
+
+SAMPLE = Path(__file__).parents[2] / "bot" / "data" / "sample_daily_papers.json"
+
+
+def paperbot(args: list[str], *, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `paperbot` console script with only the given variables of ours set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_", "DATABASE_URL"))}
+    script = Path(sys.executable).parent / "paperbot"
+    return subprocess.run([str(script), *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True,
+                          timeout=60)
+
+
+GOOD = "write it like sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
+COMMANDS = {"db": ["db", "upgrade"], "digest": ["digest", "--dry-run"], "import": ["import", str(SAMPLE)],
+            "serve": ["serve", "--http", "--port", "0"]}
+
+
+@pytest.mark.parametrize(("command", "url", "said"), [
+    *[(name, "bogus", f"DATABASE_URL 'bogus' is not a database URL; {GOOD}") for name in COMMANDS],
+    ("db", "mysql://bot:hunter2@db/paperbot", "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a database driver "
+     "that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL (psycopg), "
+     f"so {GOOD}"),
+    ("import", "sqlite+nosuchdb:///x.db", "DATABASE_URL 'sqlite+nosuchdb:///x.db' names a database or driver "
+     f"SQLAlchemy does not know (sqlite+nosuchdb); {GOOD}"),
+    ("digest", "postgresql+psycopg://bot:hunter2@db:port/x", "DATABASE_URL 'postgresql+psycopg://bot:***@db:port/x' "
+     f"is not a valid database URL (invalid literal for int() with base 10: 'port'); {GOOD}"),
+])
+def test_a_bad_database_url_is_one_line_and_exit_1_in_every_command(tmp_path: Path, command: str, url: str,
+                                                                    said: str) -> None:
+    result = paperbot(COMMANDS[command], cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-1",
+                      SLACK_SIGNING_SECRET="s")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [f"paperbot: {said}"]  # one line, no traceback
+    assert "hunter2" not in result.stderr + result.stdout
+    assert not list(tmp_path.iterdir())  # nothing created on the way
+
+
+def test_postgres_urls_without_a_driver_use_psycopg(tmp_path: Path, pg_url: str) -> None:
+    """Hosting services hand out postgres://… URLs; they work as they are."""
+    url = make_url(pg_url).set(drivername="postgres").render_as_string(hide_password=False)
+    result = paperbot(["db", "upgrade"], cwd=tmp_path, DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("postgresql+psycopg://") and "schema at" in result.stdout

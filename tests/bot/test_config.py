@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, RedactSecrets, Settings, load_settings, parse_clock
+from bot.config import (
+    BOLT_ENVIRONMENT,
+    ConfigError,
+    RedactSecrets,
+    Settings,
+    configure_logging,
+    hidden_from_bolt,
+    load_settings,
+    mask_url_passwords,
+    parse_clock,
+)
 
 
 def test_defaults_match_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -59,13 +69,22 @@ def test_missing_secret_names_variable_and_fix() -> None:
         settings.secret("SLACK_BOT_TOKEN")
 
 
+DB_URL = "postgresql+psycopg://paperbot:db-pass:w/rd@db.internal:5432/paperbot"
+
+
 def test_secrets_never_appear_in_repr() -> None:
     settings = Settings(_env_file=None, slack_bot_token="xoxb-very-secret",  # type: ignore[call-arg]
-                        slack_signing_secret="shh-signing", slack_app_token="xapp-1-secret")
-    shown = repr(settings) + str(settings) + str(settings.model_dump())
-    for secret in ("xoxb-very-secret", "shh-signing", "xapp-1-secret"):
+                        slack_signing_secret="shh-signing", slack_app_token="xapp-1-secret",
+                        slack_client_secret="client-secret", database_url=DB_URL)
+    shown = repr(settings) + str(settings) + str(settings.model_dump()) + settings.model_dump_json()
+    for secret in ("xoxb-very-secret", "shh-signing", "xapp-1-secret", "client-secret", "db-pass"):
         assert secret not in shown
+    assert "database_url" not in repr(settings)
+    assert "postgresql+psycopg://paperbot:***@db.internal:5432/paperbot" in settings.model_dump_json()
+    # The real values are there for whoever needs them.
     assert settings.secret("SLACK_BOT_TOKEN") == "xoxb-very-secret"
+    assert settings.database_url == DB_URL
+    assert settings.model_copy(update={"digest_size": 3}).database_url == DB_URL
 
 
 def test_log_lines_with_tokens_are_redacted() -> None:
@@ -73,6 +92,45 @@ def test_log_lines_with_tokens_are_redacted() -> None:
     RedactSecrets().filter(record)
     assert "xoxb-123" not in record.getMessage()
     assert "redacted" in record.getMessage()
+
+
+def test_log_lines_with_database_passwords_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "cannot reach %s", (DB_URL,), None)
+    RedactSecrets().filter(record)
+    assert record.getMessage() == "cannot reach postgresql+psycopg://paperbot:***@db.internal:5432/paperbot"
+    # Through the handlers `configure_logging` installs, as every command's log lines go.
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    try:
+        root.handlers = [logging.StreamHandler()]  # stderr as pytest captures it now
+        configure_logging(Settings(_env_file=None))  # type: ignore[call-arg]
+        logging.getLogger("paperbot.test").warning("engine %s with xoxb-1-2-3", DB_URL)
+    finally:
+        root.handlers = handlers
+    err = capsys.readouterr().err
+    assert "engine postgresql+psycopg://paperbot:***@db.internal" in err
+    assert "db-pass" not in err and "xoxb-1-2-3" not in err
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("sqlite:///paperbot.db", "sqlite:///paperbot.db"),
+    ("postgresql+psycopg://bot@db/paperbot", "postgresql+psycopg://bot@db/paperbot"),
+    ("postgres://bot:p%40ss@db:5432/x and mysql://u:v@h/d", "postgres://bot:***@db:5432/x and mysql://u:***@h/d"),
+    ("https://huggingface.co/api/daily_papers?date=2026-11-24", "https://huggingface.co/api/daily_papers?date=2026-11-24"),
+], ids=["file-url", "no-password", "two-passwords", "web-url"])
+def test_mask_url_passwords(text: str, shown: str) -> None:
+    assert mask_url_passwords(text) == shown
+
+
+def test_bolt_sees_none_of_its_environment_variables_while_the_app_is_built(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in BOLT_ENVIRONMENT:
+        monkeypatch.setenv(name, f"value-of-{name}")
+    with hidden_from_bolt():
+        assert not set(BOLT_ENVIRONMENT) & set(os.environ)
+    assert all(os.environ[name] == f"value-of-{name}" for name in BOLT_ENVIRONMENT)
 
 
 def test_parse_clock() -> None:

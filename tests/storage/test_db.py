@@ -1,11 +1,14 @@
-"""Transactions mean the same on both databases: a rolled-back transaction leaves nothing behind."""
+"""Transactions mean the same on both databases; a DATABASE_URL that cannot work is a ConfigError saying why."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import ConfigError
+from storage.db import make_engine
 from storage.models import Workspace
 
 
@@ -28,3 +31,30 @@ def test_a_savepoint_rollback_keeps_the_rest_of_the_transaction(sessions: sessio
         nested.rollback()
     with sessions.begin() as session:
         assert [w.team_id for w in session.scalars(select(Workspace))] == ["T1"]
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("", "DATABASE_URL '' is not a database URL"),
+    ("paperbot.db", "DATABASE_URL 'paperbot.db' is not a database URL"),
+    ("mssql+pyodbc://sa:Secr3t@h/db", "DATABASE_URL 'mssql+pyodbc://sa:***@h/db' needs a database driver that is "
+                                      "not installed (No module named 'pyodbc')"),
+    ("redis://h/0", "DATABASE_URL 'redis://h/0' names a database or driver SQLAlchemy does not know (redis)"),
+])
+def test_a_bad_url_is_a_config_error_that_shows_a_good_one(url: str, said: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        make_engine(url)
+    assert str(error.value).startswith(said)
+    assert str(error.value).endswith("write it like sqlite:///paperbot.db or postgresql+psycopg://user@host/db")
+    assert "Secr3t" not in str(error.value)
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_postgres_urls_without_a_driver_connect_through_psycopg(pg_url: str, scheme: str) -> None:
+    url = make_url(pg_url).set(drivername=scheme).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()
