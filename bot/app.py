@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
+from bot.config import Settings, hidden_from_bolt
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,35 @@ def make_client(settings: Settings, token: str | None = None, *, idempotent_only
                      retry_handlers=retry_handlers)
 
 
+OAUTH_NOT_YET = ("SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, but OAuth multi-workspace installs are not "
+                 "supported yet: paperbot serves the one workspace of SLACK_BOT_TOKEN (unset them to silence this)")
+
+
+def warn_if_oauth_configured(settings: Settings) -> None:
+    """One warning line when OAuth credentials are configured: they are not used yet."""
+    if settings.slack_client_id or settings.slack_client_secret:
+        log.warning(OAUTH_NOT_YET)
+
+
 def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     """The Bolt app with every listener registered and a global error handler.
 
-    HTTP mode verifies every request's signature; Socket Mode has no signatures to verify.
+    HTTP mode verifies every request's signature; Socket Mode has no signatures to verify. Bolt gets every
+    setting from us, none from the environment (bot.config.hidden_from_bolt says why).
     """
     from handlers import register_all
 
     settings = deps.settings
-    app = App(
-        client=make_client(settings, settings.secret("SLACK_BOT_TOKEN")),
-        signing_secret=None if socket_mode else settings.secret("SLACK_SIGNING_SECRET"),
-        request_verification_enabled=not socket_mode,
-        logger=logging.getLogger("paperbot.bolt"),
-    )
+    warn_if_oauth_configured(settings)
+    client = make_client(settings, settings.secret("SLACK_BOT_TOKEN"))
+    with hidden_from_bolt():
+        app = App(
+            client=client,
+            # Socket Mode: an empty secret, so Bolt does not look for SLACK_SIGNING_SECRET either.
+            signing_secret="" if socket_mode else settings.secret("SLACK_SIGNING_SECRET"),
+            request_verification_enabled=not socket_mode,
+            logger=logging.getLogger("paperbot.bolt"),
+        )
 
     @app.middleware
     def inject_deps(context: BoltContext, next: Any) -> None:

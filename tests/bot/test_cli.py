@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -9,10 +11,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect
+from slack_bolt import App
+from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from bot.cli import cli
+from bot.app import OAUTH_NOT_YET, Deps
+from bot.cli import cli, start_bot
+from bot.server import HttpServer, make_wsgi
+from storage.db import make_engine, make_sessions
+from tests.e2e.conftest import bot_settings
+from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
 
 
 @pytest.fixture
@@ -122,3 +130,53 @@ def test_postgres_urls_without_a_driver_use_psycopg(tmp_path: Path, pg_url: str)
     result = paperbot(["db", "upgrade"], cwd=tmp_path, DATABASE_URL=url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("postgresql+psycopg://") and "schema at" in result.stdout
+
+
+# ---- serve's start-up: Bolt takes its settings from paperbot, never from the environment --------------------
+
+
+def start_http_bot(db_url: str, slack: FakeSlack) -> tuple[App, Engine]:
+    """What `paperbot serve --http` builds before it listens (the scheduler aside)."""
+    settings = bot_settings(db_url, slack)  # reads the environment, as `serve` does
+    engine = make_engine(settings.database_url)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    return start_bot(deps, socket_mode=False, scheduler=False), engine
+
+
+def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_starting_the_app_with_the_token_in_the_environment_logs_no_warning(
+        db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # how `serve` is normally configured
+    with caplog.at_level(logging.INFO):
+        app, engine = start_http_bot(db_url, slack)
+    engine.dispose()
+    assert warnings_in(caplog) == []
+    assert app.client.token == BOT_TOKEN and slack.calls_to("auth.test")
+
+
+def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_token(
+        db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # Bolt alone would switch to OAuth on seeing these (file-based installation stores, the bot token ignored)
+    # and then refuse every request from the workspace, which never installed the app through OAuth.
+    for name, value in {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_CLIENT_ID": "1234.5678",
+                        "SLACK_CLIENT_SECRET": "client-secret"}.items():
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.INFO):
+        app, engine = start_http_bot(db_url, slack)
+    assert warnings_in(caplog) == [OAUTH_NOT_YET]
+    assert "OAuth multi-workspace installs are not supported yet" in OAUTH_NOT_YET
+    assert "the one workspace of SLACK_BOT_TOKEN" in OAUTH_NOT_YET
+    assert app.oauth_flow is None and app.installation_store is None
+    assert os.environ["SLACK_CLIENT_ID"] == "1234.5678"  # put back once the app is built
+    server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
+    sender = SlackSender(server.url + "/slack/events")
+    try:
+        reply = sender.command("help")
+    finally:
+        sender.close()
+        server.stop()
+        engine.dispose()
+    assert reply.status_code == 200 and "/papers digest now" in json.dumps(reply.json()["blocks"])
