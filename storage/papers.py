@@ -3,8 +3,18 @@
 Merge rules (issue #3): a paper is keyed by its versionless arXiv id; a None, empty string or empty list in a
 record never overwrites a known value; any other value that differs replaces the stored one (so upvotes, stars
 and comment counts follow the newest fetch), except `version` and `updated`, which only move forward, and
-`source`, which only moves up in trust (sample < snapshot < arxiv < hf). Unchanged papers are not written
-at all, so re-importing a file leaves every row, `updated_at` included, as it was.
+`source`, which only moves up in trust (sample < snapshot < arxiv < hf). Two sources are held back further:
+- a 'snapshot' record (a line of an arXiv metadata file) replaces stored values only when it is newer than what
+  is stored (a higher version, or the same version with a later `updated`); otherwise it only fills gaps. A file
+  holding one paper twice with different content thus settles on the newest line at the first import, and the
+  next import of it changes nothing;
+- a record from an older HF daily list than the stored `daily_date` (a paper on two lists) only fills gaps: the
+  stored values, `daily_date` included, follow the newest list, whatever order the lists come in (each list's
+  upvotes are still kept in that day's snapshot);
+- a 'sample' record (the bundled sample) may insert a paper nobody knows but never changes a known one, and
+  keeps no upvote snapshot: the sample must never corrupt real data.
+Unchanged papers are not written at all, so re-importing a file leaves every row, `updated_at` included, as it
+was.
 """
 
 from __future__ import annotations
@@ -109,15 +119,28 @@ def get_papers(*, session: Session, arxiv_ids: Iterable[str]) -> dict[str, Paper
 
 
 def daily_papers(*, session: Session, day: date) -> list[Paper]:
-    """The papers on HF Daily Papers on `day`, most upvoted first (unknown upvotes last, then by id)."""
+    """The papers on HF Daily Papers on `day`, most upvoted first (unknown upvotes last, then by id).
+
+    Rows that only the bundled sample ever stored are not a real list (older databases may hold sample rows
+    stamped with a daily date), so they are left out."""
     query = (
         select(Paper)
-        .where(Paper.daily_date == day)
+        .where(Paper.daily_date == day, Paper.source != "sample")
         # `IS NULL` sorts false (0) before true (1) everywhere, unlike NULLS LAST which not every engine has.
         .order_by(Paper.hf_upvotes.is_(None), Paper.hf_upvotes.desc(), Paper.arxiv_id)
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(query))
+
+
+def ids_with_categories(*, session: Session, arxiv_ids: Iterable[str]) -> set[str]:
+    """Which of `arxiv_ids` are stored with arXiv categories (so asking arXiv about them again is not needed)."""
+    found: set[str] = set()
+    for chunk in _chunks(set(arxiv_ids), CHUNK):
+        condition, params = _id_in(session, set(chunk))
+        rows = session.execute(select(PAPERS.c.arxiv_id, PAPERS.c.categories).where(condition), params)
+        found.update(key for key, categories in rows if categories)
+    return found
 
 
 def count_papers(*, session: Session) -> int:
@@ -224,10 +247,15 @@ def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
 
 def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
     """Apply the merge rules of this module's docstring to `row`; True when anything changed."""
+    if record.source == "sample":
+        return False  # the sample may insert a paper, never change one
+    gaps_only = (record.source == "snapshot" and not _newer(record, row)) or _older_list(record, row)
     changed = False
     for name in DATA_FIELDS:
         value = getattr(record, name)
         if value is None or value == "" or value == []:
+            continue
+        if gaps_only and row[name] is not None and row[name] != "" and row[name] != []:
             continue
         if name == "version" and _version_number(value) <= _version_number(row["version"]):
             continue
@@ -240,6 +268,20 @@ def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
         row["source"] = record.source
         changed = True
     return changed
+
+
+def _newer(record: PaperRecord, row: dict[str, Any]) -> bool:
+    """Whether `record` describes a later state of the paper than `row`: a higher version, or the same version
+    with a later `updated` date (a record without one is never the newer)."""
+    mine, stored = _version_number(record.version), _version_number(row["version"])
+    if mine != stored:
+        return mine > stored
+    return record.updated is not None and (row["updated"] is None or record.updated > row["updated"])
+
+
+def _older_list(record: PaperRecord, row: dict[str, Any]) -> bool:
+    """Whether `record` comes from an older HF daily list than the stored one (a paper on two lists)."""
+    return record.daily_date is not None and row["daily_date"] is not None and record.daily_date < row["daily_date"]
 
 
 def _version_number(version: str | None) -> int:
@@ -264,7 +306,7 @@ def _update_rows(session: Session, rows: list[dict[str, Any]], now: datetime) ->
 
 def _snapshot_upvotes(session: Session, records: Sequence[PaperRecord], day: date) -> None:
     """Keep each paper's upvotes as seen on `day`; a later fetch the same day overwrites that day's figure."""
-    latest = {r.arxiv_id: r.hf_upvotes for r in records if r.hf_upvotes is not None}
+    latest = {r.arxiv_id: r.hf_upvotes for r in records if r.hf_upvotes is not None and r.source != "sample"}
     if not latest:
         return
     query = select(SNAPSHOTS.c.arxiv_id, SNAPSHOTS.c.upvotes).where(

@@ -94,3 +94,33 @@ def test_a_truncated_gz_fails_with_one_line_and_keeps_the_records_before_the_cut
     assert f"read {whole_lines:,}, inserted {whole_lines:,}," in last
     with sessions.begin() as s:
         assert count_papers(session=s) == whole_lines > 0
+
+
+def test_a_file_with_conflicting_duplicates_imported_twice_changes_nothing_the_second_time(
+    run: Run, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    def snapshot(version: str, update_date: str, categories: str, title: str) -> str:
+        return json.dumps({"id": "2410.13732", "title": title, "categories": categories, "abstract": "Text.",
+                           "update_date": update_date,
+                           "versions": [{"version": v, "created": "Thu, 17 Oct 2024 14:20:01 GMT"}
+                                        for v in ("v1", "v2")[: int(version[1])]]})
+
+    path = tmp_path / "dupes.jsonl"
+    path.write_text("\n".join([snapshot("v2", "2024-11-02", "cs.LG cs.CL", "Final title"),
+                               line("2410.00001", "Another paper"),
+                               snapshot("v1", "2024-10-17", "cs.CL", "First title")]) + "\n")
+    first = run(path, "--no-progress")
+    assert first.exit_code == 0, first.output
+    assert "read 3, inserted 2, updated 0, unchanged 1, rejected 0" in first.output
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2410.13732")
+        assert paper is not None
+        stamp = paper.updated_at
+        assert (paper.title, paper.categories, paper.version) == ("Final title", ["cs.LG", "cs.CL"], "v2")
+
+    for _ in range(2):
+        again = run(path, "--no-progress")
+        assert again.exit_code == 0, again.output
+        assert "read 3, inserted 0, updated 0, unchanged 3, rejected 0" in again.output
+    with sessions.begin() as s:
+        assert get_paper(session=s, arxiv_id="2410.13732").updated_at == stamp  # type: ignore[union-attr]
