@@ -3,7 +3,7 @@
 The format is told by content, never by file name: gzip by its magic bytes, then the first non-space byte,
 `[` for a JSON array of HF items, `{` for JSON lines. Files are streamed (constant memory) and written in
 batches, one transaction per batch, through storage.papers.upsert_papers, so importing a file twice changes
-nothing.
+nothing. HF items keep their upvotes as seen on their list day (the per-day snapshots "trending" reads).
 A malformed record is reported with its file and line (or item) number and skipped; the rest imports.
 A damaged file (a truncated or corrupt .gz) stops the import with one line saying how far it got; the batches
 before the damage stay committed.
@@ -262,7 +262,21 @@ def _write(chunk: _Chunk, report: ImportReport, *, sessions: sessionmaker[Sessio
         _say(console, f"skipped {item}")
     if chunk.records:
         with sessions.begin() as session:
-            report.stats.merge(upsert_papers(session=session, records=chunk.records))
+            for day, records in _by_list_day(chunk.records):
+                # An HF item's upvotes are kept as seen on its own list day, as `paperbot fetch` keeps them,
+                # so an imported archive fills "trending" too.
+                report.stats.merge(upsert_papers(session=session, records=records, seen_on=day))
+
+
+def _by_list_day(records: list[PaperRecord]) -> list[tuple[date | None, list[PaperRecord]]]:
+    """`records` grouped by their HF list day, records without one first, then oldest day first (so when a
+    paper is on two lists, the newest list's upvotes are the ones it keeps); each group in file order."""
+    if all(r.daily_date is None for r in records):  # a snapshot file's chunk: one group, no copying
+        return [(None, records)]
+    groups: dict[date | None, list[PaperRecord]] = {}
+    for record in records:
+        groups.setdefault(record.daily_date, []).append(record)
+    return sorted(groups.items(), key=lambda group: (group[0] is not None, group[0] or date.min))
 
 
 class _Chunk(msgspec.Struct, gc=False):

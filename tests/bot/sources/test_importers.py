@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.sources import importers
@@ -31,6 +32,7 @@ from bot.sources.importers import (
     import_paths,
     parse_snapshot_record,
 )
+from storage.models import UpvoteSnapshot
 from storage.papers import PAPERS, _bulk_insert, count_papers, daily_papers, get_paper, upsert_papers
 from tests.fakes.hf import daily_item
 
@@ -352,11 +354,11 @@ def test_an_error_while_writing_stops_the_parsing_process_quietly(
 ) -> None:
     calls: list[int] = []
 
-    def failing_upsert(*, session: Session, records: list[Any]) -> Any:
+    def failing_upsert(*, session: Session, records: list[Any], seen_on: date | None = None) -> Any:
         calls.append(len(records))
         if len(calls) == 2:
             raise DatabaseDown("the database went away")
-        return upsert_papers(session=session, records=records)
+        return upsert_papers(session=session, records=records, seen_on=seen_on)
 
     monkeypatch.setattr(importers, "upsert_papers", failing_upsert)
     with pytest.raises(DatabaseDown):
@@ -372,7 +374,7 @@ def test_ctrl_c_stops_the_parsing_process_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Ctrl-C sends SIGINT to the whole process group: the parsing process gets it as well as this one.
-    def interrupted(*, session: Session, records: list[Any]) -> Any:
+    def interrupted(*, session: Session, records: list[Any], seen_on: date | None = None) -> Any:
         for child in multiprocessing.active_children():
             os.kill(child.pid, signal.SIGINT)  # type: ignore[arg-type]
             child.join(timeout=0.5)  # a process that does not ignore SIGINT has died by now
@@ -383,3 +385,31 @@ def test_ctrl_c_stops_the_parsing_process_without_a_traceback(
         run_import(sessions, big_snapshot(tmp_path), batch_size=1000, parallel=True)
     assert multiprocessing.active_children() == []
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_hf_array_keeps_each_items_upvotes_on_its_list_day(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    mon, tue = date(2025, 11, 24), date(2025, 11, 25)
+    items = [  # a month export: newest day first, one paper on two days' lists
+        daily_item("2511.00002", "Tuesday paper", tue, upvotes=8),
+        daily_item("2511.00001", "On both lists", tue, upvotes=12),
+        daily_item("2511.00001", "On both lists", mon, upvotes=5),
+        daily_item("2511.00003", "Monday paper", mon, upvotes=None),
+    ]
+    path = tmp_path / "month.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+
+    def kept() -> list[tuple[str, date, int]]:
+        with sessions.begin() as s:
+            rows = s.execute(select(UpvoteSnapshot.arxiv_id, UpvoteSnapshot.day, UpvoteSnapshot.upvotes))
+            return sorted((i, d, n) for i, d, n in rows)
+
+    report, _ = run_import(sessions, path, batch_size=10)
+    assert report.stats.inserted == 3
+    assert kept() == [("2511.00001", mon, 5), ("2511.00001", tue, 12), ("2511.00002", tue, 8)]
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2511.00001")
+        assert paper is not None and (paper.hf_upvotes, paper.daily_date) == (12, tue)  # the newest list wins
+
+    again, _ = run_import(sessions, path, batch_size=10)
+    assert (again.stats.inserted, again.stats.updated) == (0, 0)
+    assert len(kept()) == 3
