@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -115,7 +116,18 @@ HF_DAY_ZONE = ZoneInfo("America/New_York")
 # is the last one.
 PAGE_SIZE = 50
 MAX_PAGES = 200  # a runaway guard should the server ever ignore `p`
-USER_AGENT = "paperbot (+https://github.com/paperbot; Slack reading room for HF Daily Papers)"
+
+
+def _user_agent() -> str:
+    """`paperbot/<installed version> (…)`: who is asking, without a URL the project does not have."""
+    try:
+        version = metadata.version("paperbot")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "unknown"
+    return f"paperbot/{version} (Slack reading room for Hugging Face Daily Papers)"
+
+
+USER_AGENT = _user_agent()
 
 log = logging.getLogger(__name__)
 

@@ -44,6 +44,7 @@ class FakeHF:
     requests: list[Request] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)  # the User-Agent header of every request
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
@@ -147,6 +148,8 @@ class FakeHF:
             def do_GET(self) -> None:
                 parsed = urlparse(self.path)
                 path = unquote(parsed.path).removeprefix("/api/")
+                with fake._lock:
+                    fake.user_agents.append(self.headers.get("User-Agent", ""))
                 status, headers, body = fake.handle(path, dict(parse_qsl(parsed.query)), parsed.query)
                 delay = fake._delay()
                 if delay and fake._release.wait(delay):

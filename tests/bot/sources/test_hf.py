@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from importlib import metadata
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -367,3 +368,10 @@ def test_newest_complete_day_is_yesterday_in_new_york(now: datetime, day: date) 
 def test_client_clock_decides_the_newest_day(fake_hf: FakeHF) -> None:
     with HFClient(fake_hf.url, clock=lambda: datetime(2026, 1, 1, 12, tzinfo=UTC)) as client:
         assert client.newest_complete_day() == date(2025, 12, 31)
+
+
+def test_requests_name_paperbot_and_its_version_without_an_invented_url(hf: FakeHF) -> None:
+    with HFClient(hf.url) as client:
+        client.daily(date(2025, 11, 24))
+    version = metadata.version("paperbot")
+    assert hf.user_agents == [f"paperbot/{version} (Slack reading room for Hugging Face Daily Papers)"]
