@@ -218,16 +218,24 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int,
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day's list (default: the newest complete).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day …")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="… to this day (default: the newest complete list).")
+@click.option("--no-arxiv", is_flag=True, help="Do not ask arXiv for categories, comments, journal ref and DOI.")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
 @click.pass_context
 @friendly
-def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: bool) -> None:
-    """Store Hugging Face daily lists without posting (backfill with --since); safe to repeat."""
+def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_arxiv: bool, no_progress: bool) -> None:
+    """Store Hugging Face daily lists, enriched from arXiv, without posting (backfill with --since); safe to
+    repeat."""
+    from contextlib import ExitStack
+
     from bot.ingest import FetchFailure, fetch_days, plan_days
+    from bot.sources.arxiv import ArxivClient
     from bot.sources.hf import HFClient
 
     settings = settings_from(ctx)
-    with HFClient(settings) as client:
+    with ExitStack() as stack:
+        client = stack.enter_context(HFClient(settings))
+        # arXiv is optional here: one retry, then the papers are stored without it (and enriched next time).
+        arxiv = None if no_arxiv else stack.enter_context(ArxivClient(settings, retries=1))
         try:
             days = plan_days(day=day and day.date(), since=since and since.date(), until=until and until.date(),
                              newest=client.newest_complete_day())
@@ -235,7 +243,8 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_progress: boo
             raise Failure(str(exc)) from None
         engine = open_database(settings)
         try:
-            report = fetch_days(client, sessions=make_sessions(engine), days=days, progress=not no_progress)
+            report = fetch_days(client, sessions=make_sessions(engine), days=days, arxiv=arxiv,
+                                progress=not no_progress)
         except FetchFailure as exc:
             raise Failure(str(exc)) from None
         finally:

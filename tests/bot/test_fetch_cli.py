@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from datetime import date
 
 import pytest
@@ -10,9 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import cli
-from bot.ingest import days_between, plan_days
+from bot.config import load_settings
+from bot.ingest import days_between, enrich_from_arxiv, fetch_days, plan_days
+from bot.sources.arxiv import ArxivClient
+from bot.sources.hf import HFClient, parse_items
+from bot.sources.sample import sample_items
 from storage.models import UpvoteSnapshot
-from storage.papers import count_papers, daily_papers
+from storage.papers import count_papers, daily_papers, get_paper, upsert_papers
+from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
 
 MON, SAT, SUN, NEXT_MON = date(2025, 11, 24), date(2025, 11, 29), date(2025, 11, 30), date(2025, 12, 1)
@@ -24,15 +31,17 @@ def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict]:
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, tmp_path, db_url: str, fake_hf: FakeHF):  # type: ignore[no-untyped-def]
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path, db_url: str, fake_hf: FakeHF,  # type: ignore[no-untyped-def]
+        fake_arxiv: FakeArxiv):
     monkeypatch.chdir(tmp_path)  # no stray .env
     runner = CliRunner()
-    env = {"DATABASE_URL": db_url, "HF_API_URL": fake_hf.url, "PAPERBOT_HTTP_TIMEOUT": "5"}
+    env = {"DATABASE_URL": db_url, "HF_API_URL": fake_hf.url, "ARXIV_API_URL": fake_arxiv.url,
+           "PAPERBOT_HTTP_TIMEOUT": "5"}
     return lambda *args: runner.invoke(cli, ["fetch", *args], env=env)
 
 
 def test_backfill_fills_the_database_and_a_rerun_changes_nothing(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, sessions: sessionmaker[Session]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_daily(MON, papers_of(MON, 3))
     fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 60))  # more than one page
@@ -51,6 +60,7 @@ def test_backfill_fills_the_database_and_a_rerun_changes_nothing(  # type: ignor
     again = run("--since", "2025-11-24", "--until", "2025-12-01", "--no-progress")
     assert again.exit_code == 0, again.output
     assert "63 papers: 0 inserted, 0 updated, 63 unchanged" in again.output
+    assert len(fake_arxiv.requests) == 2  # one a run: arXiv knows none of these made-up ids, so each run asks
 
 
 def test_fetching_a_day_again_picks_up_new_upvotes(  # type: ignore[no-untyped-def]
@@ -93,3 +103,118 @@ def test_plan_days_defaults_to_the_newest_complete_list() -> None:
     assert days_between(MON, MON) == [MON]
     with pytest.raises(ValueError, match="--until needs --since"):
         plan_days(day=None, since=None, until=SUN, newest=SUN)
+
+
+# ---- arXiv enrichment ----------------------------------------------------------------------------------------
+
+# Real papers the fake arXiv knows (the bundled sample's), listed by the fake HF as HF lists them: no categories.
+SEED = sample_items()[:3]
+SEED_IDS = [item["paper"]["id"] for item in SEED]
+
+
+def seed_list(day: date) -> list[dict]:
+    return [daily_item(i["paper"]["id"], i["paper"]["title"], day, upvotes=n) for n, i in enumerate(SEED, 1)]
+
+
+def test_fetch_enriches_from_arxiv_and_a_rerun_asks_nothing(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    first_id = SEED_IDS[0]
+    fake_arxiv.papers[first_id].update(also=["stat.ML"], doi="10.1234/x.1", comment="12 pages",
+                                       journal_ref="Proc. X 2025")
+    fake_hf.set_daily(MON, [*seed_list(MON), *papers_of(MON, 1)])  # and one paper arXiv does not know
+
+    result = run("--date", "2025-11-24")
+    assert result.exit_code == 0, result.output
+    assert "4 papers: 4 inserted, 0 updated, 0 unchanged; 3 enriched from arXiv" in result.output
+    assert [r["id_list"].split(",") for r in fake_arxiv.requests] == [[*SEED_IDS, "2511.24001"]]  # one request
+    with sessions.begin() as session:
+        paper = get_paper(session=session, arxiv_id=first_id)
+        assert paper is not None
+        primary = fake_arxiv.papers[first_id]["primary"]
+        assert (paper.categories, paper.primary_category) == ([primary, "stat.ML"], primary)
+        assert (paper.doi, paper.comments, paper.journal_ref) == ("10.1234/x.1", "12 pages", "Proc. X 2025")
+        assert paper.title == SEED[0]["paper"]["title"] and paper.hf_upvotes == 1  # HF's own fields stay
+        assert paper.source == "hf"
+        assert all(p.categories for p in daily_papers(session=session, day=MON) if p.arxiv_id in SEED_IDS)
+
+    again = run("--date", "2025-11-24", "--no-progress")
+    assert "4 papers: 0 inserted, 0 updated, 4 unchanged; 0 enriched from arXiv" in again.output
+    # Only the paper arXiv did not know is asked about again; the enriched ones are stored with categories.
+    assert [r["id_list"] for r in fake_arxiv.requests[1:]] == ["2511.24001"]
+
+
+def test_papers_stored_without_categories_are_enriched_when_fetched_again(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    fake_hf.set_daily(MON, seed_list(MON))
+    skipped = run("--date", "2025-11-24", "--no-arxiv")
+    assert "3 papers: 3 inserted, 0 updated, 0 unchanged; arXiv skipped" in skipped.output
+    assert fake_arxiv.requests == []
+    with sessions.begin() as session:
+        assert [p.categories for p in daily_papers(session=session, day=MON)] == [[], [], []]
+
+    enriched = run("--date", "2025-11-24")
+    assert "3 papers: 0 inserted, 3 updated, 0 unchanged; 3 enriched from arXiv" in enriched.output
+    with sessions.begin() as session:
+        assert all(p.categories and p.primary_category for p in daily_papers(session=session, day=MON))
+
+
+def test_arxiv_down_the_fetch_still_stores_the_papers_with_a_clear_warning(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    fake_hf.set_daily(MON, seed_list(MON))
+    fake_arxiv.fail_next(503, times=5)
+    result = run("--date", "2025-11-24", "--no-progress")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: arXiv enrichment skipped for 3 papers: gave up on")
+    assert "HTTP 503" in warnings[0] and "a later fetch fills them" in warnings[0]
+    assert "3 papers: 3 inserted, 0 updated, 0 unchanged; 0 enriched from arXiv (arXiv unavailable)" in result.output
+    with sessions.begin() as session:
+        assert count_papers(session=session) == 3
+    assert len(fake_arxiv.requests) == 2  # the try and its one retry
+
+
+def test_a_backfill_asks_arxiv_once_per_hundred_papers(  # type: ignore[no-untyped-def]
+    fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    days = days_between(MON, date(2025, 11, 27))
+    for day in days:
+        fake_hf.set_daily(day, papers_of(day, 30))
+    fake_hf.set_daily(MON, [*seed_list(MON), *papers_of(MON, 27)])
+    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
+        report = fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
+    assert (report.papers, report.enriched, report.stats.inserted) == (120, 3, 120)
+    # 120 papers over four days: the days wait for each other so arXiv gets 100 ids, then 20.
+    assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [100, 20]
+    with sessions.begin() as session:
+        assert len(daily_papers(session=session, day=days[-1])) == 30
+
+
+def test_enrich_from_arxiv_fills_gaps_skips_known_papers_and_survives_arxiv_down(
+    fake_arxiv: FakeArxiv, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = load_settings(ARXIV_API_URL=fake_arxiv.url, DATABASE_URL="sqlite://")
+    records = parse_items(seed_list(MON), day=MON)
+    records[0].abstract = None
+    assert enrich_from_arxiv(settings, records, quick=True) == 3
+    assert records[0].abstract and all(r.categories for r in records)
+
+    with sessions.begin() as session:
+        upsert_papers(session=session, records=records)
+    fresh = parse_items(seed_list(MON), day=MON)
+    asked = len(fake_arxiv.requests)
+    assert enrich_from_arxiv(settings, fresh, quick=True, sessions=sessions) == 0  # all stored with categories
+    assert len(fake_arxiv.requests) == asked and not any(r.categories for r in fresh)
+
+    with socket.socket() as probe:  # a port nothing listens on: arXiv is down
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/query"
+    down = load_settings(ARXIV_API_URL=closed, DATABASE_URL="sqlite://")
+    with caplog.at_level(logging.WARNING, logger="bot.ingest"):
+        assert enrich_from_arxiv(down, fresh, quick=True) == 0
+    assert [r.levelname for r in caplog.records if r.name == "bot.ingest"] == ["WARNING"]
+    assert "arXiv enrichment skipped for 3 papers: gave up on" in caplog.text
+    assert not any(r.categories for r in fresh)
