@@ -1,11 +1,13 @@
 """Choosing a digest: which day's list a channel gets, and which of its papers (pure functions, no I/O).
 
-Which list: the channel's *local* yesterday (in its own IANA time zone, at the moment the digest runs), and on
-a Monday Friday's unless the channel wants weekend lists. So a channel gets every weekday's list exactly once,
-whatever its time zone: Tokyo at 09:00 posts Monday's list on Tuesday morning, Los Angeles posts it on Tuesday
-morning too. HF's list of day D fills during D in New York time; east of New York (and in UTC before about
-05:00) local yesterday's list may still be gaining late papers when it is posted. If it is still empty, the
-run answers `not_ready` and the scheduler's retry window covers it.
+Which list: the newest *complete* one when the digest runs, and never one newer than the channel's own
+yesterday: the earlier of the channel's local yesterday and the newest complete list (yesterday in US Eastern
+time, bot.sources.hf.newest_complete_day). Weekend lists are skipped unless the channel wants them (a Monday
+in London gets Friday's). HF's list of day D fills during D in New York time, so east of New York the local
+yesterday is often not complete yet: Tokyo at 09:00 on Wednesday is 19:00 on Tuesday in New York, so it posts
+Monday's list, not Tuesday's half-filled one; Tokyo on Monday and on Tuesday both get Friday's, and the second
+run finds it posted and stays quiet. `digest_weekdays` tells the scheduler on which local days to fire so that
+every wanted list is posted once.
 
 Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a paper must satisfy every kind
 of filter that is set, and any one entry of it:
@@ -21,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,7 @@ from rapidfuzz import fuzz, utils
 
 from bot import blocks
 from bot.config import Settings
+from bot.sources.hf import newest_complete_day
 from storage.models import Channel
 
 KEYWORD_SCORE, AUTHOR_SCORE, TOPIC_SCORE = 85, 85, 85
@@ -80,14 +83,51 @@ def weekday_adjusted(day: date, *, include_weekends: bool) -> date:
 
 
 def newest_day(now: datetime, prefs: Prefs) -> date:
-    """The list a run at `now` posts: the channel's local yesterday, weekend lists skipped unless wanted.
+    """The list a run at `now` posts: the earlier of the channel's local yesterday and the newest complete list
+    (yesterday in New York), weekend lists skipped unless wanted. Naive datetimes are taken as UTC.
 
-    `newest_day(datetime(2026, 11, 24, 0, tzinfo=UTC), Prefs("T", "C", 5, timezone="Asia/Tokyo"))` is
-    2026-11-23 (it is Tuesday 09:00 in Tokyo, so Monday's list). Naive datetimes are taken as UTC.
+    `newest_day(datetime(2026, 11, 25, 0, tzinfo=UTC), Prefs("T", "C", 5, timezone="Asia/Tokyo"))` is
+    2026-11-23: Wednesday 09:00 in Tokyo is Tuesday 19:00 in New York, so Tuesday's list is still filling
+    and Monday's is the newest complete one. In London at 09:00 on Wednesday (04:00 in New York) it is Tuesday's.
     """
     aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    local_today = aware.astimezone(ZoneInfo(prefs.timezone)).date()
-    return weekday_adjusted(local_today - timedelta(days=1), include_weekends=prefs.include_weekends)
+    local_yesterday = aware.astimezone(ZoneInfo(prefs.timezone)).date() - timedelta(days=1)
+    day = min(local_yesterday, newest_complete_day(aware))
+    return weekday_adjusted(day, include_weekends=prefs.include_weekends)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A winter and a summer week: the gap between a channel's clock and New York's can differ by an hour between
+# the two zones' DST dates, which can move the newest complete list by a day.
+_REFERENCE_MONDAYS = (date(2026, 1, 12), date(2026, 7, 13))
+_DROP_ORDER = (6, 5, 4, 3, 2, 1, 0)  # weekend fires go first, then the later weekdays: Monday's post is kept
+
+
+def digest_weekdays(prefs: Prefs) -> str:
+    """The local days (a cron `day_of_week`) on which a channel's digest fires so every wanted list is posted once.
+
+    Every day when the channel wants weekend lists. Otherwise the fewest days that still post every weekday's
+    list: Monday to Friday in London; in Tokyo at 09:00 Monday gets Friday's list, Tuesday would get it again,
+    and Thursday's is complete only on Saturday morning (Friday evening in New York), so
+    `digest_weekdays(Prefs("T", "C", 5, timezone="Asia/Tokyo"))` is "mon,wed,thu,fri,sat" and
+    `digest_weekdays(Prefs("T", "C", 5, timezone="Europe/London"))` is "mon,tue,wed,thu,fri".
+    """
+    if prefs.include_weekends:
+        return "*"
+    hour, minute = (int(part) for part in prefs.digest_time.split(":"))
+    at = time(hour, minute, tzinfo=ZoneInfo(prefs.timezone))
+    days = set(range(7))
+    for day in _DROP_ORDER:
+        if all(_covers(prefs, monday, days - {day}, at) for monday in _REFERENCE_MONDAYS):
+            days.discard(day)
+    return ",".join(WEEKDAYS[d] for d in sorted(days))
+
+
+def _covers(prefs: Prefs, monday: date, days: set[int], at: time) -> bool:
+    """Whether firing on `days` of three weeks from `monday` posts every weekday list of the middle week."""
+    fires = [monday + timedelta(weeks=w, days=d) for w in range(3) for d in days]
+    posted = {newest_day(datetime.combine(day, at), prefs) for day in fires}
+    return all(monday + timedelta(weeks=1, days=d) in posted for d in range(5))
 
 
 # ---- which papers ----------------------------------------------------------------------------------------
