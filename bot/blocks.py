@@ -209,16 +209,23 @@ def day_label(day: date) -> str:
     return f"{day:%A}, {day.day} {day:%B %Y}"
 
 
-def digest_header(*, day: date, count: int, total: int | None = None) -> dict[str, Any]:
-    """The message that opens a digest: the date, how many papers, and a link to the day on Hugging Face."""
-    url = f"{HF_PAPERS}/date/{day.isoformat()}"
+def digest_header(*, day: date, count: int, total: int | None = None, sample: bool = False) -> dict[str, Any]:
+    """The message that opens a digest: the date, how many papers, and a link to the day on Hugging Face.
+    With `sample`, the papers are paperbot's bundled sample, and the header says so instead of claiming the day."""
     papers = "1 paper" if count == 1 else f"{count} papers"
     of_total = f" (top {count} of {total})" if total is not None and total > count else ""
-    body = f"*{papers}*{of_total} from Hugging Face Daily Papers · {link(url, 'see the whole day')}"
+    if sample:
+        body = (f"*{papers}*{of_total} from paperbot's bundled sample of real papers, "
+                f"not the Hugging Face list of {day_label(day)}")
+        title, text = "Daily Papers · sample", f"Daily papers (bundled sample, not {day}'s list): {papers}{of_total}"
+    else:
+        url = f"{HF_PAPERS}/date/{day.isoformat()}"
+        body = f"*{papers}*{of_total} from Hugging Face Daily Papers · {link(url, 'see the whole day')}"
+        title, text = f"Daily Papers · {day_label(day)}", f"Daily papers for {day_label(day)}: {papers}{of_total}"
     return {
-        "text": f"Daily papers for {day_label(day)}: {papers}{of_total}",
+        "text": text,
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": f"Daily Papers · {day_label(day)}"}},
+            {"type": "header", "text": {"type": "plain_text", "text": title}},
             section(body),
             context("Vote with a reaction on a paper's message; discuss it in its thread."),
         ],
@@ -282,6 +289,19 @@ def paper_message(paper: PaperLike, *, rank: int | None = None) -> dict[str, Any
     blocks.append(_buttons(paper.arxiv_id))
     by = f" — {authors}" if authors else ""
     return {"text": fit(f"{prefix}{title}{by} (arXiv {paper.arxiv_id})", 500), "blocks": blocks}
+
+
+DIGEST_EVENT = "paperbot_digest"  # the metadata event type that marks a digest's messages in a channel
+
+
+def digest_post(channel: str, payload: dict[str, Any], *, run_id: int | None,
+                arxiv_id: str | None) -> dict[str, Any]:
+    """The arguments of chat.postMessage for one digest message: what a real run sends and `--dry-run --json`
+    prints. The metadata names the run (None in a preview: the claim assigns it) and the paper (or the header)."""
+    event_payload: dict[str, Any] = {"run": run_id}
+    event_payload.update({"arxiv_id": arxiv_id} if arxiv_id else {"header": True})
+    return {"channel": channel, "text": payload["text"], "blocks": payload["blocks"], "unfurl_links": False,
+            "unfurl_media": False, "metadata": {"event_type": DIGEST_EVENT, "event_payload": event_payload}}
 
 
 def validate(payload: dict[str, Any]) -> None:

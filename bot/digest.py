@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,7 @@ from storage.posts import posted_arxiv_ids, record_post, run_posts
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPE = "paperbot_digest"
+EVENT_TYPE = blocks.DIGEST_EVENT
 PREVIEW_CHANNEL = "preview"  # the stand-in channel of a dry run when none is configured
 PACE_SECONDS = 1.1  # chat.postMessage allows about one message per second per channel
 HISTORY_PAGES = 5
@@ -211,7 +211,11 @@ def _postable(papers: Sequence[Any]) -> list[Any]:
 def _plan(ctx: DigestContext, prefs: Prefs, day_list: DayList, *, store: bool) -> list[Any]:
     """Store the day's papers (real runs) and choose the channel's, excluding those posted there before."""
     with ctx.sessions.begin() as session:
-        if store and day_list.source != "database":
+        if store and day_list.source == "sample":
+            # Posts need the papers' rows, but the sample is not that day's list: stored without a daily date
+            # or an upvote snapshot, a later real run offline never mistakes it for the stored list of the day.
+            upsert_papers(session=session, records=[replace(p, daily_date=None) for p in day_list.papers])
+        elif store and day_list.source != "database":
             upsert_papers(session=session, records=day_list.papers, seen_on=day_list.day)
         ids = [p.arxiv_id for p in day_list.papers]
         posted = posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
@@ -232,13 +236,20 @@ def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: da
     if not day_list.papers:
         return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.",
                        note=day_list.note)
+    # The same arguments a real run hands chat.postMessage, but for the run id the claim would assign.
     if chosen:
-        payloads = [blocks.digest_header(day=day, count=len(chosen), total=len(day_list.papers))]
-        payloads += [blocks.paper_message(p, rank=i) for i, p in enumerate(chosen, 1)]
+        header = blocks.digest_header(day=day, count=len(chosen), total=len(day_list.papers),
+                                      sample=day_list.source == "sample")
+        payloads = [blocks.digest_post(channel_id, header, run_id=None, arxiv_id=None)]
+        payloads += [blocks.digest_post(channel_id, blocks.paper_message(p, rank=i), run_id=None,
+                                        arxiv_id=p.arxiv_id) for i, p in enumerate(chosen, 1)]
+    elif prefs.post_empty_notice:
+        payloads = [blocks.digest_post(channel_id, blocks.empty_digest(day=day), run_id=None, arxiv_id=None)]
     else:
-        payloads = [blocks.empty_digest(day=day)] if prefs.post_empty_notice else []
+        payloads = []
     where = "" if channel_id == PREVIEW_CHANNEL else f" to #{channel_id}"
-    message = f"{len(chosen)} of {len(day_list.papers)} papers of {day} would be posted{where}."
+    of = "of the bundled sample" if day_list.source == "sample" else f"of {day}"
+    message = f"{len(chosen)} of {len(day_list.papers)} papers {of} would be posted{where}."
     return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads,
                    note=day_list.note)
 
@@ -274,6 +285,7 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
         known = runs.get_run(session=session, team_id=team_id, channel_id=channel_id, day=day) is not None
     plan: list[str] = []
     total: int | None = None
+    note: str | None = None
     if not known:  # a known run already has its plan: resuming it needs no fetch
         try:
             day_list = _day_list(ctx, day, source, sample_fallback=False)
@@ -283,13 +295,15 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
             return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet; "
                            "nothing posted.", retryable=True)
         plan, total = [p.arxiv_id for p in _plan(ctx, prefs, day_list, store=True)], len(day_list.papers)
+        note = day_list.note  # e.g. HF unreachable, the stored list used: the person must hear it, not only the log
     with ctx.sessions.begin() as session:
         claim = runs.claim_run(session=session, team_id=team_id, channel_id=channel_id, day=day,
                                worker=ctx.worker, plan=plan, now=ctx.clock(), retry_failed=retry_failed)
         run_id = claim.run.id
-    if not claim.ours:
-        return _not_ours(claim, prefs, day)
-    return _post_run(ctx, prefs, run_id, claim=claim, total=total)
+    outcome = (_not_ours(claim, prefs, day) if not claim.ours
+               else _post_run(ctx, prefs, run_id, claim=claim, total=total, sample=source == "sample"))
+    outcome.note = note
+    return outcome
 
 
 def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
@@ -332,6 +346,7 @@ class RunState:
     done: dict[str, str]
     papers: dict[str, Any]
     last_activity: datetime | None = None  # the previous worker's last heartbeat, when resuming
+    sample: bool = False  # `--source sample`: the header says the papers are the bundled sample
     sent: int = 0
     skipped: int = 0  # planned papers another run posted to the channel first
     last_post: float | None = None
@@ -348,11 +363,12 @@ def _load_state(ctx: DigestContext, run_id: int, last_activity: datetime | None)
                     papers, last_activity)
 
 
-def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim,
-              total: int | None) -> Outcome:
+def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim, total: int | None,
+              sample: bool) -> Outcome:
     """Post what the claimed run has not posted yet, then mark it finished; failures are kept on the run."""
     resumed = claim.outcome == "resumed"
     state = _load_state(ctx, run_id, claim.last_activity)
+    state.sample = sample
     try:
         if resumed:
             _reconcile(ctx, prefs, state)
@@ -416,16 +432,10 @@ def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
                    posted=state.sent, planned=n)
 
 
-def _metadata(run_id: int, arxiv_id: str | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"run": run_id}
-    payload.update({"arxiv_id": arxiv_id} if arxiv_id else {"header": True})
-    return {"event_type": EVENT_TYPE, "event_payload": payload}
-
-
 def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int | None) -> None:
     if state.header_ts is None and (state.plan or prefs.post_empty_notice):
-        header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total) if state.plan
-                  else blocks.empty_digest(day=state.day))
+        header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total, sample=state.sample)
+                  if state.plan else blocks.empty_digest(day=state.day))
         header_ts = _deliver(ctx, prefs, state, header, None)
         assert header_ts is not None  # only papers are ever skipped
         with ctx.sessions.begin() as session:
@@ -477,9 +487,9 @@ def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, 
     assert ctx.client is not None
     for attempt in range(1, UNCERTAIN_TRIES + 1):
         try:
+            # The one builder `--dry-run --json` prints too: a preview shows exactly what is sent.
             response = ctx.client.chat_postMessage(
-                channel=prefs.channel_id, text=payload["text"], blocks=payload["blocks"], unfurl_links=False,
-                unfurl_media=False, metadata=_metadata(state.run_id, arxiv_id))
+                **blocks.digest_post(prefs.channel_id, payload, run_id=state.run_id, arxiv_id=arxiv_id))
             return str(response["ts"])
         except SlackApiError as exc:
             if exc.response.status_code < 500:  # a definite no (or a 429 the client already waited out)
@@ -683,7 +693,8 @@ def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None,
 def digest_now(ctx: DigestContext, *, team_id: str, channel_id: str) -> str:
     """`/papers digest now`: post the channel's digest at once; what happened, in one sentence."""
     try:
-        return run_digest(ctx, team_id=team_id, channel_id=channel_id, retry_failed=True, give_up=False).message
+        outcome = run_digest(ctx, team_id=team_id, channel_id=channel_id, retry_failed=True, give_up=False)
+        return f"{outcome.note} {outcome.message}" if outcome.note else outcome.message
     except (SlackClientError, OSError) as exc:
         return str(_slack_problem(ctx, exc))
 

@@ -200,8 +200,8 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
     if as_json:
         data: list[dict[str, Any]] = []
         for o in outcomes:
-            if o.status == "preview":
-                data += [{"channel": o.channel_id, **p} for p in o.payloads]
+            if o.status == "preview":  # chat.postMessage's arguments, exactly as a real run sends them
+                data += o.payloads
             else:
                 data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
                              "posted": o.posted, "message": o.message})

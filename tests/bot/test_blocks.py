@@ -16,6 +16,7 @@ from bot.blocks import (
     FALLBACK_LIMIT,
     SECTION_LIMIT,
     digest_header,
+    digest_post,
     empty_digest,
     help_message,
     paper_message,
@@ -228,6 +229,27 @@ def test_digest_header_with_one_paper_and_no_total() -> None:
     validate(payload)
     assert "*1 paper* from" in payload["blocks"][1]["text"]["text"]
     assert "top" not in payload["text"]
+
+
+def test_a_sample_digest_header_says_it_is_the_sample_not_the_days_list() -> None:
+    payload = digest_header(day=DAY, count=3, total=31, sample=True)
+    validate(payload)
+    assert payload["blocks"][0]["text"]["text"] == "Daily Papers · sample"
+    body = payload["blocks"][1]["text"]["text"]
+    assert "bundled sample" in body and "not the Hugging Face list of Monday, 24 November 2025" in body
+    assert "huggingface.co" not in json.dumps(payload) and "see the whole day" not in body
+    assert payload["text"].startswith("Daily papers (bundled sample, not 2025-11-24's list): 3 papers")
+
+
+def test_digest_post_is_chat_post_message_arguments_with_the_runs_metadata() -> None:
+    header = digest_header(day=DAY, count=1)
+    assert digest_post("C1", header, run_id=7, arxiv_id=None) == {
+        "channel": "C1", "text": header["text"], "blocks": header["blocks"], "unfurl_links": False,
+        "unfurl_media": False,
+        "metadata": {"event_type": "paperbot_digest", "event_payload": {"run": 7, "header": True}},
+    }
+    paper = digest_post("C1", header, run_id=None, arxiv_id="2410.13732")
+    assert paper["metadata"]["event_payload"] == {"run": None, "arxiv_id": "2410.13732"}
 
 
 def test_empty_digest_says_no_papers_and_links_the_day() -> None:

@@ -105,7 +105,12 @@ def test_dry_run_offline_shows_the_sample_and_says_so_without_slack_credentials(
     result = CliRunner().invoke(cli, ["digest", "--dry-run", "--size", "3", "--date", "2026-11-24"], env=env)
     assert result.exit_code == 0, result.output
     assert "bundled sample" in result.output and "Nothing was posted" in result.output
-    assert "Daily Papers · Tuesday, 24 November 2026" in result.output
+    # The header says whose papers these are: not Tuesday's list, and no link to Tuesday on huggingface.co.
+    screen = " ".join(result.output.replace("│", " ").split())  # panel borders and wrapping left out
+    assert "Daily Papers · sample" in screen
+    assert "not the Hugging Face list of Tuesday, 24 November 2026" in screen
+    assert "Daily Papers · Tuesday" not in result.output and "see the whole day" not in result.output
+    assert "3 of 31 papers of the bundled sample would be posted" in result.output
     assert "message 4 of 4" in result.output
 
 
@@ -117,7 +122,33 @@ def test_dry_run_json_prints_valid_block_kit_payloads(env: dict[str, str]) -> No
     payloads = json.loads(result.stdout)
     assert len(payloads) == 3
     for payload in payloads:
-        validate({k: v for k, v in payload.items() if k != "channel"})
+        validate(payload)
+    assert payloads[0]["blocks"][0]["text"]["text"] == "Daily Papers · sample"  # offline: the sample, and it says so
+    assert "huggingface.co/papers/date" not in json.dumps(payloads[0])
+
+
+def test_dry_run_json_is_exactly_what_the_real_post_sends(env: dict[str, str],
+                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+    slack, hf = fakes
+    day = date(2026, 11, 24)
+    hf.set_daily(day, [daily_item(f"2411.3100{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url}
+    args = ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
+    preview = CliRunner().invoke(cli, [*args, "--dry-run", "--json"], env=env)
+    assert preview.exit_code == 0, preview.output
+    payloads = json.loads(preview.stdout)
+    assert slack.calls_to("chat.postMessage") == []
+    real = CliRunner().invoke(cli, args, env=env)
+    assert real.exit_code == 0, real.output
+    sent = [call.params for call in slack.calls_to("chat.postMessage")]
+    assert len(sent) == len(payloads) == 3
+    run_ids = {s["metadata"]["event_payload"]["run"] for s in sent}
+    assert len(run_ids) == 1 and None not in run_ids
+    (run_id,) = run_ids
+    for payload in payloads:  # the one thing a preview cannot know: the id the claim gives the run
+        assert payload["metadata"]["event_payload"]["run"] is None
+        payload["metadata"]["event_payload"]["run"] = run_id
+    assert payloads == sent  # metadata, unfurl flags, text and blocks: every argument, the same values
 
 
 @pytest.fixture
@@ -152,6 +183,49 @@ def test_real_post_never_falls_back_to_the_sample(env: dict[str, str], fakes: tu
     sample = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2",
                                       "--source", "sample"], env=env)
     assert sample.exit_code == 0 and len(slack.posted("C7")) == 3
+
+
+def test_a_sample_post_never_becomes_the_days_list_for_a_later_real_post(
+        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    from sqlalchemy import func, select
+
+    from storage.db import make_engine, make_sessions
+    from storage.models import Paper, UpvoteSnapshot
+
+    slack, _hf = fakes  # HF_API_URL points where nothing listens: Hugging Face is unreachable
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url}
+    sample = CliRunner().invoke(cli, ["digest", "--channel", "CX", "--date", "2026-11-24", "--size", "2",
+                                      "--source", "sample"], env=env)
+    assert sample.exit_code == 0, sample.output
+    assert len(slack.posted("CX")) == 3
+    assert slack.posted("CX")[0]["blocks"][0]["text"]["text"] == "Daily Papers · sample"
+    real = CliRunner().invoke(cli, ["digest", "--channel", "CY", "--date", "2026-11-24"], env=env)
+    assert real.exit_code == 1
+    assert "Hugging Face is unreachable" in real.output and "no papers of 2026-11-24 are stored" in real.output
+    assert slack.posted("CY") == []
+    # The sample's papers have rows (the posts in CX point at them) but belong to no day's list.
+    engine = make_engine(env["DATABASE_URL"])
+    with make_sessions(engine).begin() as s:
+        assert s.scalar(select(func.count()).select_from(Paper)) == 31
+        assert s.scalar(select(func.count()).select_from(Paper).where(Paper.daily_date.is_not(None))) == 0
+        assert s.scalar(select(func.count()).select_from(UpvoteSnapshot)) == 0
+    engine.dispose()
+
+
+def test_a_real_post_from_the_stored_list_tells_the_person_hugging_face_was_unreachable(
+        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    slack, hf = fakes
+    day = date(2026, 11, 24)
+    hf.set_daily(day, [daily_item(f"2411.3200{i}", f"Stored {i}", day, upvotes=i) for i in range(4)])
+    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url}
+    first = CliRunner().invoke(cli, ["digest", "--channel", "CX", "--date", "2026-11-24", "--size", "2"], env=env)
+    assert first.exit_code == 0, first.output
+    hf.fail_next("daily_papers", 400, times=5)  # HF answers, but not with the list (a 4xx is not retried)
+    later = CliRunner().invoke(cli, ["digest", "--channel", "CY", "--date", "2026-11-24", "--size", "2"], env=env)
+    assert later.exit_code == 0, later.output
+    assert f"Hugging Face is unreachable at {hf.url}; using the 4 papers stored for 2026-11-24." in later.output
+    assert "Posted 2 papers of 2026-11-24 to #CY" in later.output
+    assert [m["text"][:8] for m in slack.posted("CY")[1:]] == ["1. Store", "2. Store"]
 
 
 CLOSED = "http://127.0.0.1:9/api/"  # nothing listens there
