@@ -438,3 +438,123 @@ def test_ctrl_c_during_a_multi_channel_digest_stops_every_channel_between_posts(
     resumed = [run_digest(context(settings), team_id=TEAM_ID, channel_id=c, day=DAY) for c in ("CA", "CB")]
     assert {o.status for o in resumed} == {"resumed"}
     assert len(slack.posted("CA")) == len(slack.posted("CB")) == 4
+
+
+def test_papers_digest_now_on_the_stored_list_says_hugging_face_was_unreachable(
+        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    from datetime import UTC, datetime
+
+    from bot.digest import digest_now
+
+    assert run(context(settings)).status == "posted"  # DAY's list fetched and stored
+    hf.fail_next("daily_papers", 400, times=5)  # then HF stops giving the list (a 4xx is not retried)
+    wednesday_noon = datetime(2026, 11, 25, 12, tzinfo=UTC)  # in UTC: Tuesday's list is the newest complete one
+    answer = digest_now(context(settings, clock=lambda: wednesday_noon), team_id=TEAM_ID, channel_id="C0002")
+    assert answer == (f"Hugging Face is unreachable at {hf.url}; using the 5 papers stored for {DAY}. "
+                      f"Posted 3 papers of {DAY} to #C0002.")
+    assert len(slack.posted("C0002")) == 4
+
+
+def test_a_scheduled_run_whose_newest_list_was_posted_already_is_quiet(
+        settings: Settings, slack: FakeSlack, hf: FakeHF, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    from datetime import UTC, datetime
+
+    from bot.scheduler import JobContext, build_scheduler, install_context, run_scheduled_digest
+
+    friday = date(2026, 11, 20)
+    hf.set_daily(friday, [daily_item(f"2411.2000{i}", f"Friday {i}", friday, upvotes=i) for i in range(1, 5)])
+    tokyo = settings.model_copy(update={"timezone": "Asia/Tokyo"})
+    engine = make_engine(tokyo.database_url)
+    sched = build_scheduler(engine)
+    sched.start(paused=True)  # retries would be stored here; nothing fires on its own
+    now = {"at": datetime(2026, 11, 23, 0, tzinfo=UTC)}  # Monday 09:00 in Tokyo, Sunday 19:00 in New York
+    install_context(JobContext(settings=tokyo, sessions=make_sessions(engine), client=make_client(tokyo, BOT_TOKEN),
+                               scheduler=sched, default_team=TEAM_ID, clock=lambda: now["at"],
+                               sleep=lambda _s: None))
+    try:
+        assert run_scheduled_digest(TEAM_ID, CHANNEL) == "posted"
+        assert len(slack.posted(CHANNEL)) == 4 and "Friday, 20 November 2026" in slack.posted(CHANNEL)[0]["text"]
+        now["at"] += timedelta(days=1)  # Tuesday 09:00 in Tokyo: Friday's is still the newest complete list
+        fetches = len(hf.requests)
+        with caplog.at_level(logging.INFO):
+            assert run_scheduled_digest(TEAM_ID, CHANNEL) == "already_done"
+        assert len(slack.posted(CHANNEL)) == 4 and len(hf.requests) == fetches  # no duplicate, not even a fetch
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+        assert any("already posted" in r.getMessage() for r in caplog.records)
+        assert sched.get_jobs() == []  # and no retry queued: nothing is wrong
+    finally:
+        install_context(None)
+        sched.remove_all_jobs()
+        sched.shutdown()
+        engine.dispose()
+
+
+class HoldingSlack(FakeSlack):
+    """The loopback Slack, holding the chat.postMessage of paper number `hold_at` unanswered and unposted until
+    `release` is set: the poster waits for Slack's answer while the test kills it."""
+
+    def __init__(self, hold_at: int) -> None:
+        super().__init__()
+        self.hold_at, self.held, self.release = hold_at, threading.Event(), threading.Event()
+
+    def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
+        payload = (params.get("metadata") or {}).get("event_payload") or {}
+        if (method == "chat.postMessage" and "arxiv_id" in payload and not self.held.is_set()
+                and len(paper_ids(self)) + 1 == self.hold_at):
+            self.held.set()
+            self.release.wait(60)
+            return 200, {}, {"ok": False, "error": "fatal_error"}  # never accepted; its poster is dead anyway
+        return super().handle(method, params, token)
+
+
+def test_sigkill_of_the_real_console_script_after_k_papers_then_a_rerun_posts_exactly_the_rest(
+        db_url: str, hf: FakeHF, tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    n, k = len(UPVOTES), 2
+    ranked = ["2411.00002", "2411.00005", "2411.00004", "2411.00001", "2411.00003"]
+    slack = HoldingSlack(hold_at=k + 1).start()
+    slack.ts_base = int(time.time())  # message ts on the real clock, as a resumed run's history bounds are
+    paperbot = Path(sys.executable).with_name("paperbot")  # the installed console script
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PAPERBOT_", "SLACK_"))}
+    env |= {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url,
+            "HF_API_URL": hf.url, "ARXIV_API_URL": "http://127.0.0.1:9/api/query", "PAPERBOT_LOG_LEVEL": "WARNING"}
+    args = [str(paperbot), "digest", "--channel", CHANNEL, "--date", DAY.isoformat(), "--size", str(n)]
+    try:
+        proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            assert slack.held.wait(60), "the digest never reached paper k + 1"
+            proc.send_signal(signal.SIGKILL)  # no handler runs: the claim stays held, nothing is released
+            proc.communicate(timeout=20)
+        finally:
+            slack.release.set()
+        assert proc.returncode == -signal.SIGKILL
+        assert paper_ids(slack) == ranked[:k]
+
+        busy = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert busy.returncode == 0 and "Another paperbot worker is posting" in busy.stdout, busy.stderr
+        assert paper_ids(slack) == ranked[:k]  # the dead worker's lease still holds the run
+
+        engine = make_engine(db_url)
+        with make_sessions(engine).begin() as s:
+            stored = s.scalars(select(DigestRun)).one()
+            assert (stored.status, stored.released) == ("claimed", False)
+            # Stands in for the lease running out (LEASE after the dead worker's last heartbeat), without waiting.
+            s.execute(update(DigestRun).values(heartbeat_at=stored.heartbeat_at - LEASE - timedelta(seconds=5)))
+        engine.dispose()
+        rerun = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert rerun.returncode == 0, rerun.stderr
+        assert f"Resumed the digest of {DAY} in #{CHANNEL}: posted the {n - k} remaining of {n} papers" in rerun.stdout
+        # Exactly N - k more: no duplicate, no gap, in rank order, under the one header posted before the kill.
+        assert paper_ids(slack) == ranked
+        messages = slack.posted(CHANNEL)
+        assert len(messages) == n + 1 and "Daily Papers" in messages[0]["blocks"][0]["text"]["text"]
+        assert [m["text"].split(".")[0] for m in messages[1:]] == [str(i) for i in range(1, n + 1)]
+    finally:
+        slack.stop()
