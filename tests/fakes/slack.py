@@ -41,6 +41,7 @@ class Call:
     params: dict[str, Any]
     token: str | None
     content_type: str
+    at: float = 0.0  # time.monotonic() when the request arrived (same clock as the bot's in-process pacing)
 
 
 @dataclass
@@ -256,7 +257,7 @@ class FakeSlack:
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
                 method = path.path.removeprefix("/api/")
                 with fake._lock:
-                    fake.calls.append(Call(method, params, token, ctype))
+                    fake.calls.append(Call(method, params, token, ctype, time.monotonic()))
                 status, headers, body = fake.handle(method, params, token)
                 self._send(status, headers, body)
 
