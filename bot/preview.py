@@ -204,7 +204,7 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
                 data += o.payloads
             else:
                 data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
-                             "posted": o.posted, "message": o.message})
+                             "posted": o.posted, "message": o.message, **({"note": o.note} if o.note else {})})
         print(json.dumps(data, indent=2, ensure_ascii=False))
     for o in outcomes:
         stream = err if as_json else out
