@@ -227,7 +227,8 @@ def test_a_real_post_from_the_stored_list_tells_the_person_hugging_face_was_unre
     assert "Posted 2 papers of 2026-11-24 to #CY" in later.output
     assert [m["text"][:8] for m in slack.posted("CY")[1:]] == ["1. Store", "2. Store"]
     hf.fail_next("daily_papers", 400, times=5)
-    as_json = CliRunner().invoke(cli, ["digest", "--channel", "CZ", "--date", "2026-11-24", "--json"], env=env)
+    as_json = CliRunner().invoke(cli, ["digest", "--channel", "CZ", "--date", "2026-11-24", "--size", "1", "--json"],
+                                 env=env)
     (result,) = json.loads(as_json.stdout)
     assert result["status"] == "posted" and result["note"].startswith("Hugging Face is unreachable")
 
