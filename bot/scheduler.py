@@ -1,7 +1,8 @@
 """The digest schedule: APScheduler 3 inside `paperbot serve`, with its jobs in our own database.
 
 One cron job per channel (id `digest:<team>:<channel>`) at the channel's digest time in its IANA time zone, so
-DST is handled by the trigger; weekdays only unless the channel wants weekend lists. Jobs live in the
+DST is handled by the trigger, on the local days that post every weekday list once (bot.choose.digest_weekdays;
+every day if the channel wants weekend lists). Jobs live in the
 SQLAlchemyJobStore (table `apscheduler_jobs`), so several replicas share them; when two replicas fire the same
 job, the digest's claim (storage.digests) lets exactly one of them post.
 
@@ -35,7 +36,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import make_client
-from bot.choose import Prefs, newest_day, prefs_for
+from bot.choose import Prefs, digest_weekdays, newest_day, prefs_for
 from bot.config import Settings, parse_clock
 from bot.digest import DigestContext, load_prefs, request_stop, run_digest
 from storage.channels import digest_channels, digest_turned_off
@@ -84,10 +85,11 @@ def job_id(team_id: str, channel_id: str) -> str:
 
 
 def make_trigger(prefs: Prefs) -> CronTrigger:
-    """Every day (weekdays unless the channel wants weekends) at its digest time in its own time zone."""
+    """At the channel's digest time in its own time zone, on the local days that post every wanted list once
+    (bot.choose.digest_weekdays: every day with weekend lists, else e.g. Monday to Friday in London but Monday and
+    Wednesday to Saturday in Tokyo, where a morning is the previous evening in New York)."""
     clock = parse_clock(prefs.digest_time)
-    days = "*" if prefs.include_weekends else "mon-fri"
-    return CronTrigger(day_of_week=days, hour=clock.hour, minute=clock.minute,
+    return CronTrigger(day_of_week=digest_weekdays(prefs), hour=clock.hour, minute=clock.minute,
                        timezone=ZoneInfo(prefs.timezone))
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,6 +143,24 @@ def test_changing_only_the_time_zone_reschedules_the_job(
     sync_jobs(sched, context)
     job = sched.get_job(job_id(TEAM_ID, "CMOVE"))
     assert local(job.next_run_time, ZoneInfo("Asia/Tokyo")) == (9, 0)  # 09:00 in Tokyo now, not in Berlin
+
+
+def test_a_tokyo_job_stored_by_an_older_version_is_moved_to_the_days_that_post_each_list_once(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CTOKYO", digest_time="09:00", timezone="Asia/Tokyo")
+    old = CronTrigger(day_of_week="mon-fri", hour=9, minute=0, timezone=ZoneInfo("Asia/Tokyo"))
+    sched.add_job(run_scheduled_digest, old, args=[TEAM_ID, "CTOKYO"], id=job_id(TEAM_ID, "CTOKYO"))
+    sync_jobs(sched, context)
+    job = sched.get_job(job_id(TEAM_ID, "CTOKYO"))
+    # Tokyo's 09:00 is New York's evening before: Tuesday would post Friday's list again, Saturday posts Thursday's.
+    assert str(job.trigger.fields[4]) == "mon,wed,thu,fri,sat"
+    monday = job.trigger.get_next_fire_time(None, datetime(2026, 11, 29, 12, tzinfo=UTC))  # after Sunday noon
+    days = [monday]
+    for _ in range(4):
+        days.append(job.trigger.get_next_fire_time(days[-1], days[-1] + timedelta(seconds=1)))
+    assert [d.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%a") for d in days] == ["Mon", "Wed", "Thu", "Fri", "Sat"]
 
 
 def test_a_fired_job_posts_the_previous_days_list_at_the_channels_time(
