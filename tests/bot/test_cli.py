@@ -113,7 +113,7 @@ COMMANDS = {"db": ["db", "upgrade"], "digest": ["digest", "--dry-run"], "import"
      f"SQLAlchemy does not know (sqlite+nosuchdb); {GOOD}"),
     ("digest", "postgresql+psycopg://bot:hunter2@db:port/x", "DATABASE_URL 'postgresql+psycopg://bot:***@db:port/x' "
      f"is not a valid database URL (invalid literal for int() with base 10: 'port'); {GOOD}"),
-])
+], ids=[*(f"{name}-unparseable" for name in COMMANDS), "db-driver-missing", "import-unknown", "digest-bad-port"])
 def test_a_bad_database_url_is_one_line_and_exit_1_in_every_command(tmp_path: Path, command: str, url: str,
                                                                     said: str) -> None:
     result = paperbot(COMMANDS[command], cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-1",
