@@ -235,7 +235,8 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_arxiv: bool, 
     with ExitStack() as stack:
         client = stack.enter_context(HFClient(settings))
         # arXiv is optional here: one retry, then the papers are stored without it (and enriched next time).
-        arxiv = None if no_arxiv else stack.enter_context(ArxivClient(settings, retries=1))
+        wanted = settings.arxiv_enrich and not no_arxiv
+        arxiv = stack.enter_context(ArxivClient(settings, retries=1)) if wanted else None
         try:
             days = plan_days(day=day and day.date(), since=since and since.date(), until=until and until.date(),
                              newest=client.newest_complete_day())

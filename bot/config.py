@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     timezone: str = Field("UTC", alias="PAPERBOT_TIMEZONE")
     digest_size: int = Field(10, ge=1, le=40, alias="PAPERBOT_DIGEST_SIZE")
     auto_migrate: bool = Field(True, alias="PAPERBOT_AUTO_MIGRATE")
+    # Fill HF papers' arXiv categories, DOI and journal ref from arXiv (digest and fetch); 0 where arXiv is
+    # unreachable, so no run waits for it.
+    arxiv_enrich: bool = Field(True, alias="PAPERBOT_ARXIV_ENRICH")
     vote_emoji: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_VOTE_EMOJI, alias="PAPERBOT_VOTE_EMOJI")
     http_timeout: float = Field(20.0, gt=0, alias="PAPERBOT_HTTP_TIMEOUT")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")

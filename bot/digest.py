@@ -45,6 +45,7 @@ from bot import blocks
 from bot.app import Deps, make_client
 from bot.choose import Prefs, choose, newest_day, prefs_for
 from bot.config import Settings, first_line
+from bot.ingest import enrich_from_arxiv
 from bot.sources.hf import HFClient, SourceError
 from bot.sources.sample import sample_records
 from storage import channels as channel_store
@@ -93,7 +94,12 @@ def _fetch_hf(settings: Settings, day: date, *, quick: bool) -> list[Any]:
     timeout = min(settings.http_timeout, 3.0) if quick else settings.http_timeout
     with HFClient(settings, timeout=timeout, retries=0 if quick else 3) as client:
         # Stamped with the list's day: an item's own publishedAt may fall on a neighbouring UTC date.
-        return list(client.daily_records(day))
+        records = list(client.daily_records(day))
+    # HF lists carry no arXiv categories, which a channel's `topics` filter matches: one quick arXiv request per
+    # 100 papers fills them (and DOI, journal ref); arXiv down costs one warning line, never the digest.
+    if records and settings.arxiv_enrich:
+        enrich_from_arxiv(settings, records, quick=True)
+    return records
 
 
 def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, source: str = "hf",

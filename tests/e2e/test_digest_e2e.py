@@ -20,8 +20,9 @@ from bot.digest import DigestContext, run_digest
 from storage.channels import update_channel
 from storage.db import make_engine, make_sessions
 from storage.digests import LEASE
-from storage.models import DigestRun, Post, utcnow
+from storage.models import DigestRun, Paper, Post, utcnow
 from tests.e2e.conftest import bot_settings
+from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
 
@@ -558,3 +559,32 @@ def test_sigkill_of_the_real_console_script_after_k_papers_then_a_rerun_posts_ex
         assert [m["text"].split(".")[0] for m in messages[1:]] == [str(i) for i in range(1, n + 1)]
     finally:
         slack.stop()
+
+
+def test_a_topics_filter_matches_the_arxiv_categories_the_digest_fills_in(settings: Settings, slack: FakeSlack,
+                                                                        fake_arxiv: FakeArxiv) -> None:
+    # Hugging Face lists carry no categories; arXiv knows two of the five papers as cs.CL.
+    for arxiv_id, primary in (("2411.00001", "cs.CL"), ("2411.00003", "cs.CV"), ("2411.00004", "cs.CL")):
+        fake_arxiv.papers[arxiv_id] = {"id": arxiv_id, "title": f"Paper {arxiv_id[-1]}", "summary": "Text.",
+                                       "authors": ["A. Author"], "published": "2026-11-23", "primary": primary,
+                                       "version": "v2", "doi": f"10.1000/{arxiv_id}"}
+    ctx = context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url}))
+    with ctx.sessions.begin() as s:
+        update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
+    outcome = run(ctx)
+    assert outcome.status == "posted" and paper_ids(slack) == ["2411.00004", "2411.00001"]
+    assert len(fake_arxiv.requests) == 1  # the whole list in one id_list request
+    with ctx.sessions.begin() as s:
+        stored = s.scalars(select(Paper).where(Paper.arxiv_id.in_(["2411.00001", "2411.00003"]))).all()
+        assert {p.arxiv_id: (p.categories, p.doi) for p in stored} == {
+            "2411.00001": (["cs.CL"], "10.1000/2411.00001"), "2411.00003": (["cs.CV"], "10.1000/2411.00003")}
+
+
+def test_arxiv_down_costs_the_digest_nothing_but_its_categories(settings: Settings, slack: FakeSlack,
+                                                               fake_arxiv: FakeArxiv,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    fake_arxiv.fail_next(503, times=5)
+    outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url})))
+    assert outcome.status == "posted" and paper_ids(slack) == ["2411.00002", "2411.00005", "2411.00004"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "arXiv" in r.getMessage()]
+    assert len(warnings) == 1 and "enrichment skipped for 5 papers" in warnings[0]
