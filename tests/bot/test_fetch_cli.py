@@ -218,3 +218,13 @@ def test_enrich_from_arxiv_fills_gaps_skips_known_papers_and_survives_arxiv_down
     assert [r.levelname for r in caplog.records if r.name == "bot.ingest"] == ["WARNING"]
     assert "arXiv enrichment skipped for 3 papers: gave up on" in caplog.text
     assert not any(r.categories for r in fresh)
+
+
+def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_hf.set_daily(MON, seed_list(MON))
+    monkeypatch.setenv("PAPERBOT_ARXIV_ENRICH", "0")
+    result = run("--date", "2025-11-24", "--no-progress")
+    assert result.exit_code == 0 and "3 papers: 3 inserted, 0 updated, 0 unchanged; arXiv skipped" in result.output
+    assert fake_arxiv.requests == []

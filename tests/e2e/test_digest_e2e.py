@@ -588,3 +588,10 @@ def test_arxiv_down_costs_the_digest_nothing_but_its_categories(settings: Settin
     assert outcome.status == "posted" and paper_ids(slack) == ["2411.00002", "2411.00005", "2411.00004"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "arXiv" in r.getMessage()]
     assert len(warnings) == 1 and "enrichment skipped for 5 papers" in warnings[0]
+
+
+def test_paperbot_arxiv_enrich_0_keeps_the_digest_off_arxiv(settings: Settings, slack: FakeSlack,
+                                                            fake_arxiv: FakeArxiv) -> None:
+    outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": False})))
+    assert outcome.status == "posted" and outcome.posted == 3
+    assert fake_arxiv.requests == []
