@@ -223,10 +223,23 @@ def _plan(ctx: DigestContext, prefs: Prefs, day_list: DayList, *, store: bool) -
             upsert_papers(session=session, records=[replace(p, daily_date=None) for p in day_list.papers])
         elif store and day_list.source != "database":
             upsert_papers(session=session, records=day_list.papers, seen_on=day_list.day)
-        ids = [p.arxiv_id for p in day_list.papers]
+        papers = day_list.papers
+        if day_list.source == "hf":
+            papers = _with_stored_categories(session, papers)
+        ids = [p.arxiv_id for p in papers]
         posted = posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
                                   arxiv_ids=ids)
-    return _postable(choose(day_list.papers, prefs=prefs, posted=posted))
+    return _postable(choose(papers, prefs=prefs, posted=posted))
+
+
+def _with_stored_categories(session: Session, records: list[Any]) -> list[Any]:
+    """`records`, those without arXiv categories given the ones stored earlier (by `paperbot fetch`, an import or
+    an earlier digest), so a `topics` filter matches even when arXiv was not asked or did not answer today."""
+    lacking = [r.arxiv_id for r in records if not r.categories]
+    stored = get_papers(session=session, arxiv_ids=lacking) if lacking else {}
+    return [replace(r, categories=list(known.categories), primary_category=known.primary_category)
+            if not r.categories and (known := stored.get(r.arxiv_id)) is not None and known.categories else r
+            for r in records]
 
 
 def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date | None = None,

@@ -102,7 +102,7 @@ def enrich_with(client: ArxivClient, records: Sequence[PaperRecord], *,
         except (SourceError, httpx.HTTPError, ValueError) as exc:
             left = len(ids) - start
             warn(f"arXiv enrichment skipped for {left} paper{'s' if left != 1 else ''}: {first_line(exc)}"
-                 " (they are stored without arXiv categories; a later fetch fills them)")
+                 " (they go on without arXiv categories; a later fetch fills them)")
             return enriched, True
         for answer in found:
             for record in wanted.get(answer.arxiv_id, ()):

@@ -139,12 +139,13 @@ class ArxivClient:
         reason = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                log.warning("arXiv query %s: %s; retry %d of %d", params, reason, attempt, self.retries)
+                log.info("arXiv query %s: %s; retry %d of %d", params, reason, attempt, self.retries)
             outcome = self._attempt(params)
             if not isinstance(outcome, str):
                 return outcome
             reason = outcome
-        raise ArxivError(f"gave up on {self.url} after {self.retries + 1} tries: {reason}. Check the network"
+        tries = f"{self.retries + 1} tries" if self.retries else "one try"
+        raise ArxivError(f"gave up on {self.url} after {tries}: {reason}. Check the network"
                          f" and ARXIV_API_URL, or try again later")
 
     def _attempt(self, params: dict[str, str]) -> Any:

@@ -17,10 +17,12 @@ from sqlalchemy import delete, select, update
 from bot.app import make_client
 from bot.config import Settings
 from bot.digest import DigestContext, run_digest
+from bot.sources import PaperRecord
 from storage.channels import update_channel
 from storage.db import make_engine, make_sessions
 from storage.digests import LEASE
 from storage.models import DigestRun, Paper, Post, utcnow
+from storage.papers import upsert_papers
 from tests.e2e.conftest import bot_settings
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
@@ -595,3 +597,14 @@ def test_paperbot_arxiv_enrich_0_keeps_the_digest_off_arxiv(settings: Settings, 
     outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": False})))
     assert outcome.status == "posted" and outcome.posted == 3
     assert fake_arxiv.requests == []
+
+
+def test_a_topics_filter_uses_categories_stored_earlier_when_arxiv_is_not_asked(settings: Settings,
+                                                                               slack: FakeSlack) -> None:
+    ctx = context(settings.model_copy(update={"arxiv_enrich": False}))
+    with ctx.sessions.begin() as s:  # what an earlier `paperbot fetch` or snapshot import stored
+        upsert_papers(session=s, records=[PaperRecord(arxiv_id="2411.00001", title="Paper 1",
+                                                      categories=["cs.CL"], primary_category="cs.CL")])
+        update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
+    outcome = run(ctx)
+    assert outcome.status == "posted" and paper_ids(slack) == ["2411.00001"]
