@@ -480,6 +480,7 @@ def test_a_scheduled_run_whose_newest_list_was_posted_already_is_quiet(
         assert len(slack.posted(CHANNEL)) == 4 and "Friday, 20 November 2026" in slack.posted(CHANNEL)[0]["text"]
         now["at"] += timedelta(days=1)  # Tuesday 09:00 in Tokyo: Friday's is still the newest complete list
         fetches = len(hf.requests)
+        caplog.clear()  # Monday's run warned that arXiv (unreachable here) could not enrich; Tuesday must be quiet
         with caplog.at_level(logging.INFO):
             assert run_scheduled_digest(TEAM_ID, CHANNEL) == "already_done"
         assert len(slack.posted(CHANNEL)) == 4 and len(hf.requests) == fetches  # no duplicate, not even a fetch
