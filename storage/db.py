@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x7061706572626F74  # "paperbot": the advisory-lock key serialising migrations
 
+JOB_TABLE = "apscheduler_jobs"  # APScheduler's job store (bot/scheduler.py)
+
 # Tables that belong to libraries, not to our migrations (APScheduler's job store, Slack OAuth stores).
-FOREIGN_TABLES = frozenset(
-    {"apscheduler_jobs", "slack_bots", "slack_installations", "slack_oauth_states"}
-)
+FOREIGN_TABLES = frozenset({JOB_TABLE, "slack_bots", "slack_installations", "slack_oauth_states"})
 
 
 GOOD_URLS = "sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
@@ -123,11 +123,22 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
+                _create_job_table(connection)
                 if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
                     raise RuntimeError(f"migration left {len(broken)} broken foreign key(s), e.g. {broken[0]}")
         finally:
             if sqlite:
                 _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _create_job_table(connection: Connection) -> None:
+    """APScheduler's job table, made here, under the migration lock, if it is missing. APScheduler would make it
+    itself when its scheduler starts, but with a check-then-create that two replicas starting together on a new
+    PostgreSQL database can both pass (one then dies on a duplicate type). Its columns stay APScheduler's own:
+    the table comes from APScheduler's job store, and Alembic never manages it (FOREIGN_TABLES)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    SQLAlchemyJobStore(engine=connection.engine, tablename=JOB_TABLE).jobs_t.create(connection, checkfirst=True)
 
 
 def _sqlite_pragma(connection: Connection, pragma: str) -> None:

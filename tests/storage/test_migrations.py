@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from bot.cli import cli
 from bot.scheduler import build_scheduler, resync_jobs
@@ -148,3 +148,27 @@ def test_upgrading_keeps_data_and_its_links(empty_engine: Engine) -> None:
         assert conn.execute(text("SELECT digest_run_id FROM posts")).scalar() == 7
         assert conn.execute(text("SELECT count(*) FROM saved_papers")).scalar() == 1
         assert conn.execute(text("SELECT released FROM digest_runs WHERE id = 7")).scalar() in (False, 0)
+
+
+def test_replicas_starting_together_on_a_new_database_find_the_job_table_made_by_the_migration(
+        empty_engine: Engine) -> None:
+    """`upgrade` makes APScheduler's table under the migration lock, so no two schedulers starting at once both
+    try to create it (APScheduler's own check-then-create lets a second replica die on a duplicate type)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = empty_engine.url.render_as_string(hide_password=False)
+    engines = [make_engine(url) for _ in range(3)] if empty_engine.dialect.name == "postgresql" else [empty_engine]
+    with ThreadPoolExecutor(len(engines)) as pool:
+        for future in [pool.submit(upgrade, engine) for engine in engines]:
+            future.result()
+    assert "apscheduler_jobs" in inspect(empty_engine).get_table_names()
+    created: list[str] = []
+    event.listen(empty_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: created.append(statement) if "CREATE" in statement else None)
+    scheduler = build_scheduler(empty_engine)
+    scheduler.start(paused=True)  # what `paperbot serve` does after migrating
+    scheduler.add_job(resync_jobs, "interval", minutes=5, id="a-job")
+    scheduler.shutdown()
+    assert created == []  # the scheduler found its table: nothing left for replicas to race on
+    with empty_engine.connect() as connection:
+        assert connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all() == ["a-job"]
