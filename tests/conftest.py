@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,35 @@ from tests.fakes.slack import FakeSlack
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+# Where Slack, Hugging Face and arXiv are for a test that names no fake: a closed loopback port, so a forgotten
+# URL fails at once instead of reaching (or waiting for) the real service. Subprocesses inherit it.
+CLOSED = "http://127.0.0.1:9"
+OFFLINE_ENV = {"SLACK_API_URL": f"{CLOSED}/api/", "HF_API_URL": f"{CLOSED}/api/",
+               "ARXIV_API_URL": f"{CLOSED}/api/query"}
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never leave loopback: real services' URLs are replaced by a closed port, and any name lookup of a
+    non-loopback host fails the test (the code sees a DNS failure; the test fails at teardown)."""
+    for name, value in OFFLINE_ENV.items():
+        monkeypatch.setenv(name, value)
+    attempts: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if host is not None and name not in LOOPBACK and not name.startswith("127."):
+            attempts.append(name)
+            raise socket.gaierror(socket.EAI_NONAME, f"tests stay on loopback (asked for {name})")
+        return real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    assert not attempts, f"the test tried to reach {sorted(set(attempts))}: point it at a loopback fake"
 
 
 @pytest.fixture(scope="session")

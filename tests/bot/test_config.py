@@ -22,7 +22,8 @@ from bot.config import (
 
 def test_defaults_match_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "PAPERBOT_DIGEST_TIME", "PAPERBOT_TIMEZONE", "PAPERBOT_DIGEST_SIZE"):
+    for name in ("DATABASE_URL", "PAPERBOT_DIGEST_TIME", "PAPERBOT_TIMEZONE", "PAPERBOT_DIGEST_SIZE", "SLACK_API_URL",
+                 "HF_API_URL", "ARXIV_API_URL"):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.database_url == "sqlite:///paperbot.db"
