@@ -61,7 +61,11 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
 def _bad_url(url: str, problem: str, lead: str = "") -> ConfigError:
     fix = f"{lead} write it like {GOOD_URLS}".strip()
-    return ConfigError(f"DATABASE_URL {mask_url_passwords(url)!r} {problem}; {fix}")
+    try:  # SQLAlchemy knows where the password ends (it may hold spaces); a URL it cannot parse gets the pattern
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        shown = mask_url_passwords(url)
+    return ConfigError(f"DATABASE_URL {shown!r} {problem}; {fix}")
 
 
 def _create_engine(url: URL, **kwargs: object) -> Engine:

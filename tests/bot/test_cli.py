@@ -109,11 +109,15 @@ COMMANDS = {"db": ["db", "upgrade"], "digest": ["digest", "--dry-run"], "import"
     ("db", "mysql://bot:hunter2@db/paperbot", "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a database driver "
      "that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL (psycopg), "
      f"so {GOOD}"),
+    ("db", "mysql://bot:hunter2 and more@db/paperbot", "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a "
+     "database driver that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL "
+     f"(psycopg), so {GOOD}"),
     ("import", "sqlite+nosuchdb:///x.db", "DATABASE_URL 'sqlite+nosuchdb:///x.db' names a database or driver "
      f"SQLAlchemy does not know (sqlite+nosuchdb); {GOOD}"),
     ("digest", "postgresql+psycopg://bot:hunter2@db:port/x", "DATABASE_URL 'postgresql+psycopg://bot:***@db:port/x' "
      f"is not a valid database URL (invalid literal for int() with base 10: 'port'); {GOOD}"),
-], ids=[*(f"{name}-unparseable" for name in COMMANDS), "db-driver-missing", "import-unknown", "digest-bad-port"])
+], ids=[*(f"{name}-unparseable" for name in COMMANDS), "db-driver-missing", "db-password-with-spaces",
+    "import-unknown", "digest-bad-port"])
 def test_a_bad_database_url_is_one_line_and_exit_1_in_every_command(tmp_path: Path, command: str, url: str,
                                                                     said: str) -> None:
     result = paperbot(COMMANDS[command], cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-1",
