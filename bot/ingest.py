@@ -13,6 +13,8 @@ same days enriches them).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import first_line
-from bot.sources import PaperRecord
+from bot.sources import PaperRecord, arxiv
 from bot.sources.arxiv import BATCH, ArxivClient
 from bot.sources.hf import HFClient, SourceError
 from storage.papers import UpsertStats, ids_with_categories, upsert_papers
@@ -80,9 +82,21 @@ def enrich_from_arxiv(settings: Settings, records: Sequence[PaperRecord], *, qui
     were (those enriched by earlier batches keep what they got).
     """
     timeout = min(QUICK_TIMEOUT, settings.http_timeout) if quick else None
-    with ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
-        enriched, _failed = enrich_with(client, records, sessions=sessions, warn=log.warning)
+    # Channels' digests run in parallel, each calling this with a client of its own: one process-wide turn keeps
+    # arXiv's rule (one connection at a time, requests 3 s apart) across them.
+    with _ARXIV_TURN:
+        if (last := _ARXIV_LAST[0]) is not None and (wait := last + arxiv.INTERVAL - time.monotonic()) > 0:
+            time.sleep(wait)
+        try:
+            with ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
+                enriched, _failed = enrich_with(client, records, sessions=sessions, warn=log.warning)
+        finally:
+            _ARXIV_LAST[0] = time.monotonic()
     return enriched
+
+
+_ARXIV_TURN = threading.Lock()
+_ARXIV_LAST: list[float | None] = [None]  # when this process's last enrichment ended (time.monotonic)
 
 
 def enrich_with(client: ArxivClient, records: Sequence[PaperRecord], *,

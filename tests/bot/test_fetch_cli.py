@@ -37,6 +37,7 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path, db_url: str, fake_hf: FakeHF,
     runner = CliRunner()
     env = {"DATABASE_URL": db_url, "HF_API_URL": fake_hf.url, "ARXIV_API_URL": fake_arxiv.url,
            "PAPERBOT_HTTP_TIMEOUT": "5"}
+    monkeypatch.setenv("PAPERBOT_ARXIV_ENRICH", "1")  # on, as by default (the test suite's default is off)
     return lambda *args: runner.invoke(cli, ["fetch", *args], env=env)
 
 

@@ -571,7 +571,7 @@ def test_a_topics_filter_matches_the_arxiv_categories_the_digest_fills_in(settin
         fake_arxiv.papers[arxiv_id] = {"id": arxiv_id, "title": f"Paper {arxiv_id[-1]}", "summary": "Text.",
                                        "authors": ["A. Author"], "published": "2026-11-23", "primary": primary,
                                        "version": "v2", "doi": f"10.1000/{arxiv_id}"}
-    ctx = context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url}))
+    ctx = context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True}))
     with ctx.sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
     outcome = run(ctx)
@@ -587,7 +587,7 @@ def test_arxiv_down_costs_the_digest_nothing_but_its_categories(settings: Settin
                                                                fake_arxiv: FakeArxiv,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     fake_arxiv.fail_next(503, times=5)
-    outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url})))
+    outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})))
     assert outcome.status == "posted" and paper_ids(slack) == ["2411.00002", "2411.00005", "2411.00004"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "arXiv" in r.getMessage()]
     assert len(warnings) == 1 and "enrichment skipped for 5 papers" in warnings[0]
@@ -609,3 +609,26 @@ def test_a_topics_filter_uses_categories_stored_earlier_when_arxiv_is_not_asked(
         update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
     outcome = run(ctx)
     assert outcome.status == "posted" and paper_ids(slack) == ["2411.00001"]
+
+
+def test_parallel_channels_take_turns_with_arxiv(settings: Settings, fake_arxiv: FakeArxiv,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each channel's digest enriches with a client of its own; the process-wide turn keeps arXiv's rule across
+    them: one request at a time, spaced (here 0.3 s instead of 3 s)."""
+    from bot import ingest
+    from bot.sources import arxiv
+    from bot.sources.hf import parse_items
+
+    monkeypatch.setattr(arxiv, "INTERVAL", 0.3)
+    fake_arxiv.delay_next(0.2, times=3)  # slow answers: without the turn, the three requests would overlap
+    lists = [parse_items([daily_item(f"2411.0000{i}", f"Paper {i}", DAY)]) for i in (1, 2, 3)]
+    on = settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})
+    threads = [threading.Thread(target=ingest.enrich_from_arxiv, args=(on, records), kwargs={"quick": True})
+               for records in lists]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fake_arxiv.requests) == 3 and fake_arxiv.max_in_flight == 1
+    assert time.monotonic() - started >= 2 * 0.3 + 3 * 0.2  # two spacings and three answers, one after another
