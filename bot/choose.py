@@ -7,7 +7,8 @@ in London gets Friday's). HF's list of day D fills during D in New York time, so
 yesterday is often not complete yet: Tokyo at 09:00 on Wednesday is 19:00 on Tuesday in New York, so it posts
 Monday's list, not Tuesday's half-filled one; Tokyo on Monday and on Tuesday both get Friday's, and the second
 run finds it posted and stays quiet. `digest_weekdays` tells the scheduler on which local days to fire so that
-every wanted list is posted once.
+every wanted list is normally posted once; `pending_days` makes a scheduled run catch up on a list its fire days
+skipped anyway (the gap to New York shifts by an hour in the weeks only one of the two zones is on DST).
 
 Filters (`channel.filters`, all optional) are applied fuzzily with rapidfuzz; a paper must satisfy every kind
 of filter that is set, and any one entry of it:
@@ -94,6 +95,27 @@ def newest_day(now: datetime, prefs: Prefs) -> date:
     local_yesterday = aware.astimezone(ZoneInfo(prefs.timezone)).date() - timedelta(days=1)
     day = min(local_yesterday, newest_complete_day(aware))
     return weekday_adjusted(day, include_weekends=prefs.include_weekends)
+
+
+CATCH_UP = timedelta(days=7)  # a new or long-idle channel gets the newest list, not a week-long backlog
+
+
+def pending_days(now: datetime, prefs: Prefs, last: date | None) -> list[date]:
+    """The lists a scheduled run at `now` posts, oldest first: every wanted list after `last` (the newest day the
+    channel already has a run for, at most `newest_day`) up to `newest_day`; only the newest one when the channel
+    has no run yet or `last` is more than a week older. Empty when the newest list already has a run.
+
+    A London 04:30 channel fires Monday and Wednesday to Saturday (04:30 is New York's evening before). In the
+    week only the US is on DST it is 00:30 in New York, so Monday 2026-03-09 posts Friday's list, no fire gets
+    Monday's, and Wednesday's fire posts it before Tuesday's:
+    `pending_days(datetime(2026, 3, 11, 4, 30, tzinfo=UTC), Prefs("T", "C", 5, timezone="Europe/London"),
+    date(2026, 3, 6))` is `[date(2026, 3, 9), date(2026, 3, 10)]`.
+    """
+    newest = newest_day(now, prefs)
+    if last is None or last < newest - CATCH_UP:
+        return [newest]
+    span = (last + timedelta(days=n) for n in range(1, (newest - last).days + 1))
+    return [day for day in span if weekday_adjusted(day, include_weekends=prefs.include_weekends) == day]
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

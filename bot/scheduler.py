@@ -2,9 +2,11 @@
 
 One cron job per channel (id `digest:<team>:<channel>`) at the channel's digest time in its IANA time zone, so
 DST is handled by the trigger, on the local days that post every weekday list once (bot.choose.digest_weekdays;
-every day if the channel wants weekend lists). Jobs live in the
-SQLAlchemyJobStore (table `apscheduler_jobs`), so several replicas share them; when two replicas fire the same
-job, the digest's claim (storage.digests) lets exactly one of them post.
+every day if the channel wants weekend lists). Around DST changes those days can still skip a list (the gap to New
+York shifts by an hour in the weeks only one of the two zones is on DST), so a fire also catches up: it posts,
+oldest first, every wanted list since the channel's newest run (bot.choose.pending_days, at most a week back).
+Jobs live in the SQLAlchemyJobStore (table `apscheduler_jobs`), so several replicas share them; when two replicas
+fire the same job, the digest's claim (storage.digests) lets exactly one of them post each list.
 
 The job context is STYLE rule 6's one deliberate exception: stored jobs are pickled by reference with
 serialisable arguments (team and channel ids), so they cannot carry the settings, sessions and Slack client.
@@ -36,11 +38,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import make_client
-from bot.choose import Prefs, digest_weekdays, newest_day, prefs_for
+from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
 from bot.digest import DigestContext, load_prefs, request_stop, run_digest
 from storage.channels import digest_channels, digest_turned_off
-from storage.digests import LEASE, aware, unfinished_runs
+from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -214,9 +216,15 @@ def _require_context() -> JobContext:
     return _context
 
 
+# A scheduled run goes on to the next pending list after these (its status: the first of them that happened);
+# anything else stops it and is its status.
+CARRY_ON = ("posted", "resumed", "empty", "already_done")
+
+
 def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = None,
                          first_try_iso: str | None = None) -> str:
-    """Job: post the channel's digest; while the day's list is not out, try again every 15 min for 3 h."""
+    """Job: post the channel's pending digests oldest first (a list its fire days skipped is caught up); while
+    the newest list is not out, try again every 15 min for 3 h. A retry or resume job (`day_iso`) posts that day."""
     context = _require_context()
     now = context.clock()
     digest_ctx = DigestContext(settings=context.settings, sessions=context.sessions, client=context.client,
@@ -224,12 +232,37 @@ def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = No
     if context.sleep is not None:
         digest_ctx.sleep = context.sleep
     prefs = load_prefs(digest_ctx, team_id=team_id, channel_id=channel_id)
-    day = date.fromisoformat(day_iso) if day_iso else newest_day(now, prefs)
+    days = [date.fromisoformat(day_iso)] if day_iso else _pending(context, prefs, now)
     first = datetime.fromisoformat(first_try_iso) if first_try_iso else now
+    statuses = []
+    for day in days:
+        statuses.append(_run_day(context, digest_ctx, prefs, day=day, now=now, first=first))
+        # A list that failed or is not out yet is retried on its own; later ones wait for the next fire, so
+        # the channel never gets them out of order.
+        if statuses[-1] not in CARRY_ON:
+            return statuses[-1]
+    return next((s for s in CARRY_ON if s in statuses), "already_done")
+
+
+def _pending(context: JobContext, prefs: Prefs, now: datetime) -> list[date]:
+    """The days a regular fire posts (bot.choose.pending_days); the newest again when it already has a run, so a
+    half-posted digest is resumed and a repeated fire answers `already_done`."""
+    newest = newest_day(now, prefs)
+    with context.sessions.begin() as session:
+        last = latest_run_day(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, until=newest)
+    return pending_days(now, prefs, last) or [newest]
+
+
+def _run_day(context: JobContext, digest_ctx: DigestContext, prefs: Prefs, *, day: date, now: datetime,
+             first: datetime) -> str:
+    """Post one day's digest; schedule this day's retry when it may work later."""
+    team_id, channel_id = prefs.team_id, prefs.channel_id
     final = now + RETRY_EVERY > first + RETRY_WINDOW
+    # A list older than the newest complete one (caught up) is long complete: empty means empty, not "not out yet".
+    give_up = final or day < newest_day(now, prefs)
     # Scheduled runs never retry a run that failed for good: that needs an operator (e.g. /invite the bot).
     outcome = run_digest(digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False,
-                         give_up=final)
+                         give_up=give_up)
     # Busy: another worker holds the run; if it died, its lease ends at retry_at (not bound by the window).
     retry_at = outcome.retry_at if outcome.status == "busy" else None if final else now + RETRY_EVERY
     if outcome.retryable and retry_at is not None:

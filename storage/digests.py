@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,6 +67,14 @@ def last_run(*, session: Session, team_id: str, channel_id: str) -> DigestRun | 
         .order_by(DigestRun.digest_date.desc())
         .limit(1)
     ).first()
+
+
+def latest_run_day(*, session: Session, team_id: str, channel_id: str, until: date) -> date | None:
+    """The newest day, at most `until`, that the channel has a run for (any status): where catching up starts."""
+    return session.scalar(
+        select(func.max(DigestRun.digest_date))
+        .where(DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.digest_date <= until)
+    )
 
 
 def claim_run(

@@ -1,5 +1,6 @@
 """Which day's list a digest posts: the newest complete one, never newer than the channel's own yesterday, and
-on which local days a channel's digest must fire so every wanted list goes out once (pure functions)."""
+on which local days a channel's digest must fire, and which lists a fire catches up on so every wanted list goes
+out once (pure functions)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.choose import Prefs, digest_weekdays, newest_day
+from bot.choose import Prefs, digest_weekdays, newest_day, pending_days
+from bot.sources.hf import newest_complete_day
 
 
 def prefs(timezone: str, digest_time: str = "09:00", weekends: bool = False) -> Prefs:
@@ -72,6 +74,8 @@ def test_the_docstring_examples_hold() -> None:
     assert digest_weekdays(Prefs("T", "C", 5, timezone="Asia/Tokyo")) == "mon,wed,thu,fri,sat"
     assert digest_weekdays(Prefs("T", "C", 5, timezone="Europe/London")) == "mon,tue,wed,thu,fri"
     assert digest_weekdays(prefs("Asia/Tokyo", weekends=True)) == "*"
+    assert pending_days(datetime(2026, 3, 11, 4, 30, tzinfo=UTC), Prefs("T", "C", 5, timezone="Europe/London"),
+                        date(2026, 3, 6)) == [date(2026, 3, 9), date(2026, 3, 10)]
 
 
 def fired_lists(p: Prefs, start: datetime, fires: int) -> list[date]:
@@ -98,3 +102,72 @@ def test_firing_on_digest_weekdays_posts_every_list_once_in_order(zone: str, tim
     days = fired_lists(p, datetime(2026, 10, 19, tzinfo=UTC), 15 if not weekends else 21)
     span = [days[0] + timedelta(days=n) for n in range((days[-1] - days[0]).days + 1)]
     assert days == [d for d in span if weekends or d.weekday() < 5]  # none skipped, none repeated
+
+
+# ---- catching up -----------------------------------------------------------------------------------------
+
+
+def simulate(p: Prefs, start: date, end: date) -> list[tuple[datetime, list[date]]]:
+    """Fire a cron trigger on `digest_weekdays(p)` at the channel's time from `start` to `end` and apply
+    `pending_days` as the scheduler does (its `last`: the newest posted day not after the fire's newest list)."""
+    hour, minute = (int(x) for x in p.digest_time.split(":"))
+    zone = ZoneInfo(p.timezone)
+    trigger = CronTrigger(day_of_week=digest_weekdays(p), hour=hour, minute=minute, timezone=zone)
+    fires: list[tuple[datetime, list[date]]] = []
+    posted: set[date] = set()
+    fire = trigger.get_next_fire_time(None, datetime.combine(start, datetime.min.time(), zone))
+    while fire is not None and fire.date() <= end:
+        newest = newest_day(fire, p)
+        days = pending_days(fire, p, max((d for d in posted if d <= newest), default=None))
+        posted.update(days)
+        fires.append((fire, days))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return fires
+
+
+@pytest.mark.parametrize(("zone", "time"), [
+    ("Asia/Karachi", "09:00"), ("Europe/London", "04:30"), ("Europe/Berlin", "05:30"), ("Asia/Tokyo", "09:00"),
+    ("America/Los_Angeles", "09:00"), ("Asia/Kolkata", "09:45"), ("Pacific/Auckland", "09:00"),
+])
+@pytest.mark.parametrize("weekends", [False, True])
+def test_catching_up_posts_every_list_of_2026_and_2027_once_and_only_when_complete(zone: str, time: str,
+                                                                                   weekends: bool) -> None:
+    p = prefs(zone, time, weekends)
+    fires = simulate(p, date(2026, 1, 1), date(2027, 12, 31))
+    posted = [day for _fire, days in fires for day in days]
+    assert posted == sorted(set(posted))  # each list once, oldest first
+    span = [posted[0] + timedelta(days=n) for n in range((posted[-1] - posted[0]).days + 1)]
+    assert posted == [d for d in span if weekends or d.weekday() < 5]  # none lost, weekend ones only if wanted
+    assert posted[-1] >= date(2027, 12, 24)  # the simulation really ran to the end
+    for fire, days in fires:  # never a list still filling on Hugging Face, nor one of the channel's today
+        assert all(day <= newest_complete_day(fire) for day in days)
+        assert all(day < fire.astimezone(ZoneInfo(zone)).date() for day in days)
+
+
+@pytest.mark.parametrize(("zone", "time", "weekends", "lost"), [
+    ("Asia/Karachi", "09:00", False, date(2026, 3, 6)),  # a Friday list every March
+    ("Asia/Karachi", "09:00", False, date(2027, 3, 12)),
+    ("Europe/London", "04:30", False, date(2026, 3, 9)),  # Mondays in the weeks only the US is on DST
+    ("Europe/Berlin", "05:30", False, date(2026, 10, 26)),
+    ("Europe/London", "04:30", True, date(2026, 3, 7)),
+    ("Europe/London", "04:30", True, date(2026, 10, 23)),
+])
+def test_a_list_the_fire_days_skip_around_dst_is_posted_by_the_next_fire_before_the_newest(
+        zone: str, time: str, weekends: bool, lost: date) -> None:
+    fires = simulate(prefs(zone, time, weekends), lost - timedelta(days=14), lost + timedelta(days=14))
+    newest = [newest_day(fire, prefs(zone, time, weekends)) for fire, _days in fires]
+    assert lost not in newest  # no fire's own list: without catching up this list was never posted
+    catching_up = [days for _fire, days in fires if lost in days]
+    assert catching_up == [[lost, *catching_up[0][1:]]] and len(catching_up[0]) >= 2  # once, oldest first
+
+
+def test_pending_days_bounds_a_new_or_long_idle_channel_to_the_newest_list() -> None:
+    london, wednesday = prefs("Europe/London"), at("2026-11-25 09:00", "Europe/London")  # newest: Tuesday's
+    tuesday = date(2026, 11, 24)
+    assert pending_days(wednesday, london, None) == [tuesday]  # a new channel: no backlog
+    assert pending_days(wednesday, london, date(2026, 11, 16)) == [tuesday]  # last run 8 days before: idle
+    assert pending_days(wednesday, london, date(2026, 11, 17)) == [  # a week before: caught up, no weekend
+        date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), tuesday]
+    assert pending_days(wednesday, london, tuesday) == []  # already has a run
+    assert pending_days(wednesday, prefs("Europe/London", weekends=True), date(2026, 11, 20)) == [
+        date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23), tuesday]

@@ -30,7 +30,7 @@ from bot.scheduler import (
     sync_jobs,
 )
 from storage.channels import update_channel
-from storage.digests import LEASE, claim_run
+from storage.digests import LEASE, claim_run, finish_run
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
 
@@ -254,3 +254,63 @@ def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
     assert cli_targets(digest_ctx, team_id=TEAM_ID, channel=None) == []
     shown = describe_channel(digest_ctx, team_id=TEAM_ID, channel_id="CDEFAULT")
     assert "no scheduled digest here" in shown
+
+
+def test_a_list_the_fire_days_skipped_is_posted_by_the_next_fire_before_the_newest(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
+        slack: FakeSlack, hf: FakeHF) -> None:
+    sched, context = scheduler
+    with sessions.begin() as s:  # 04:30 in London is New York's evening before: fires Monday, Wednesday-Saturday
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CLONDON", digest_time="04:30",
+                       timezone="Europe/London", digest_size=1)
+    sync_jobs(sched, context)
+    job = sched.get_job(job_id(TEAM_ID, "CLONDON"))
+    lists = {"Fri": date(2026, 3, 6), "Mon": date(2026, 3, 9), "Tue": date(2026, 3, 10)}
+    for name, day in lists.items():
+        hf.set_daily(day, [daily_item(f"2603.{day.day:05d}", f"{name} paper", day, upvotes=5)])
+    # The week only the US is on DST: 04:30 in London is 00:30 in New York, and no fire's list is Monday's.
+    monday = job.trigger.get_next_fire_time(None, datetime(2026, 3, 8, 12, tzinfo=UTC))
+    wednesday = job.trigger.get_next_fire_time(monday, monday + timedelta(seconds=1))
+    assert [f.astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") for f in (monday, wednesday)] \
+        == ["Mon 04:30", "Wed 04:30"]
+    context.clock = lambda: monday
+    assert run_scheduled_digest(*job.args) == "posted"
+    context.clock = lambda: wednesday
+    assert run_scheduled_digest(*job.args) == "posted"
+    texts = [m["text"] for m in slack.posted("CLONDON")]
+    assert [t[:10] for t in texts if t[0].isdigit()] == ["1. Fri pap", "1. Mon pap", "1. Tue pap"]  # in order
+    assert [t for t in texts if t.startswith("Daily papers")] == [
+        "Daily papers for Friday, 6 March 2026: 1 paper", "Daily papers for Monday, 9 March 2026: 1 paper",
+        "Daily papers for Tuesday, 10 March 2026: 1 paper"]
+    # The job fires again (another replica, a misfire run): nothing is posted twice.
+    context.clock = lambda: wednesday + timedelta(hours=1)
+    assert run_scheduled_digest(*job.args) == "already_done"
+    assert len(slack.posted("CLONDON")) == len(texts)
+
+
+def test_catching_up_stops_at_a_list_that_fails_and_retries_that_list_first(
+        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
+        slack: FakeSlack, hf: FakeHF) -> None:
+    sched, context = scheduler
+    friday, monday, tuesday = date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24)
+    for name, day in (("Monday", monday), ("Tuesday", tuesday)):
+        hf.set_daily(day, [daily_item(f"2611.{day.day:05d}", f"{name} paper", day, upvotes=5)])
+    with sessions.begin() as s:  # Friday's digest was the channel's last; Monday's fire was missed
+        run = claim_run(session=s, team_id=TEAM_ID, channel_id="CGAP", day=friday, worker="w", plan=[]).run
+        finish_run(session=s, run_id=run.id, worker="w", status="empty")
+    hf.fail_next(f"daily_papers?date={monday.isoformat()}", 503, times=20)  # HF is down while Monday's is fetched
+    fire = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    context.clock = lambda: fire
+    assert run_scheduled_digest(TEAM_ID, "CGAP") == "failed"
+    assert slack.posted("CGAP") == []  # Tuesday's waits: the channel never gets the lists out of order
+    retry = sched.get_job(job_id(TEAM_ID, "CGAP") + ":retry")
+    assert (retry.next_run_time, retry.args[2]) == (fire + timedelta(minutes=15), monday.isoformat())
+    hf.failures.clear()
+    context.clock = lambda: fire + timedelta(minutes=15)
+    assert run_scheduled_digest(*retry.args) == "posted"  # the retry posts Monday's only...
+    context.clock = lambda: fire + timedelta(days=1)
+    # ...the next fire Tuesday's, then finds Wednesday's list not out yet and retries that one.
+    assert run_scheduled_digest(TEAM_ID, "CGAP") == "not_ready"
+    assert [m["text"][:12] for m in slack.posted("CGAP") if m["text"][0].isdigit()] \
+        == ["1. Monday pa", "1. Tuesday p"]
+    assert sched.get_job(job_id(TEAM_ID, "CGAP") + ":retry").args[2] == "2026-11-25"
