@@ -127,13 +127,19 @@ def test_dry_run_json_prints_valid_block_kit_payloads(env: dict[str, str]) -> No
     assert "huggingface.co/papers/date" not in json.dumps(payloads[0])
 
 
-def test_dry_run_json_is_exactly_what_the_real_post_sends(env: dict[str, str],
-                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+def live_day(env: dict[str, str], fakes: tuple[FakeSlack, FakeHF], id_prefix: str) -> list[str]:
+    """Four papers on the fake HF's 2026-11-24 list, `env` pointed at the fakes; the digest arguments for C7."""
     slack, hf = fakes
     day = date(2026, 11, 24)
-    hf.set_daily(day, [daily_item(f"2411.3100{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
+    hf.set_daily(day, [daily_item(f"{id_prefix}{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
     env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url}
-    args = ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
+    return ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
+
+
+def test_dry_run_json_is_exactly_what_the_real_post_sends(env: dict[str, str],
+                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+    slack = fakes[0]
+    args = live_day(env, fakes, "2411.3100")
     preview = CliRunner().invoke(cli, [*args, "--dry-run", "--json"], env=env)
     assert preview.exit_code == 0, preview.output
     payloads = json.loads(preview.stdout)
@@ -161,11 +167,8 @@ def fakes() -> Iterator[tuple[FakeSlack, FakeHF]]:
 
 def test_real_post_then_a_rerun_posts_nothing_and_says_so(env: dict[str, str],
                                                           fakes: tuple[FakeSlack, FakeHF]) -> None:
-    slack, hf = fakes
-    day = date(2026, 11, 24)
-    hf.set_daily(day, [daily_item(f"2411.3000{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
-    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url}
-    args = ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
+    slack = fakes[0]
+    args = live_day(env, fakes, "2411.3000")
     first = CliRunner().invoke(cli, args, env=env)
     assert first.exit_code == 0, first.output
     assert "Posted 2 papers of 2026-11-24 to #C7" in first.output
