@@ -174,11 +174,13 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
     """Fetch and store each day's list, oldest first, one transaction per day, with a progress bar.
 
     With `arxiv`, the lists are enriched from arXiv before they are stored: days are held back until 100
-    papers need asking about (or the last day), so a backfill costs one arXiv request per 100 papers.
+    papers need asking about (not counting those stored with categories already) or the last day, so a backfill
+    costs one arXiv request per 100 papers arXiv is really asked about.
     """
     console = console or Console(stderr=True)
     report = FetchReport(arxiv=arxiv is not None)
     pending: list[tuple[date, list[PaperRecord]]] = []
+    asking: set[str] = set()  # ids of the pending days' papers that arXiv will be asked about
     with _progress(console, enabled=progress) as bar:
         task = bar.add_task("fetching", total=len(days))
 
@@ -195,6 +197,7 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
                 report.stats.merge(stats)
                 bar.advance(task)
             pending.clear()
+            asking.clear()
 
         for day in days:
             bar.update(task, description=f"fetching {day}")
@@ -205,7 +208,9 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
                 stored = f"{report.days} earlier day{'s' if report.days != 1 else ''} stored"
                 raise FetchFailure(f"{day}: {exc} ({stored}; resume with --since {day})") from None
             pending.append((day, records))
-            if arxiv is None or sum(not r.categories for _, rs in pending for r in rs) >= BATCH:
+            if arxiv is not None:  # only papers arXiv will be asked about count toward its batch of 100
+                asking.update(_lacking(records, sessions))
+            if arxiv is None or len(asking) >= BATCH:
                 store_pending()
         store_pending()
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -229,3 +230,20 @@ def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(  # type: ignore[no-unty
     result = run("--date", "2025-11-24", "--no-progress")
     assert result.exit_code == 0 and "3 papers: 3 inserted, 0 updated, 0 unchanged; arXiv skipped" in result.output
     assert fake_arxiv.requests == []
+
+
+def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # type: ignore[no-untyped-def]
+    fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    days = days_between(MON, date(2025, 11, 27))
+    for day in days:
+        fake_hf.set_daily(day, papers_of(day, 40))
+    # Monday's 40 papers were enriched before (e.g. by a snapshot import): arXiv need not hear of them again.
+    with sessions.begin() as session:
+        upsert_papers(session=session, records=[
+            replace(r, categories=["cs.LG"]) for r in parse_items(papers_of(MON, 40), day=MON)])
+    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
+        report = fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
+    assert report.papers == 160
+    # 120 papers to ask about: one request of 100 ids, then 20 (counting Monday's would have cut it at 60).
+    assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [100, 20]
