@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import cli
 from bot.config import load_settings
-from bot.ingest import days_between, enrich_from_arxiv, fetch_days, plan_days
+from bot.ingest import FetchReport, days_between, enrich_from_arxiv, fetch_days, plan_days
 from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, parse_items
 from bot.sources.sample import sample_items
@@ -179,15 +179,25 @@ def test_arxiv_down_the_fetch_still_stores_the_papers_with_a_clear_warning(  # t
     assert len(fake_arxiv.requests) == 2  # the try and its one retry
 
 
+def four_days_of(fake_hf: FakeHF, count: int) -> list[date]:
+    """Monday to Thursday, `count` papers on each day's fake HF list."""
+    days = days_between(MON, date(2025, 11, 27))
+    for day in days:
+        fake_hf.set_daily(day, papers_of(day, count))
+    return days
+
+
+def backfill(fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session], days: list[date]) -> FetchReport:
+    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
+        return fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
+
+
 def test_a_backfill_asks_arxiv_once_per_hundred_papers(  # type: ignore[no-untyped-def]
     fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
-    days = days_between(MON, date(2025, 11, 27))
-    for day in days:
-        fake_hf.set_daily(day, papers_of(day, 30))
+    days = four_days_of(fake_hf, 30)
     fake_hf.set_daily(MON, [*seed_list(MON), *papers_of(MON, 27)])
-    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
-        report = fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
+    report = backfill(fake_hf, fake_arxiv, sessions, days)
     assert (report.papers, report.enriched, report.stats.inserted) == (120, 3, 120)
     # 120 papers over four days: the days wait for each other so arXiv gets 100 ids, then 20.
     assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [100, 20]
@@ -235,15 +245,12 @@ def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(  # type: ignore[no-unty
 def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # type: ignore[no-untyped-def]
     fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
-    days = days_between(MON, date(2025, 11, 27))
-    for day in days:
-        fake_hf.set_daily(day, papers_of(day, 40))
+    days = four_days_of(fake_hf, 40)
     # Monday's 40 papers were enriched before (e.g. by a snapshot import): arXiv need not hear of them again.
     with sessions.begin() as session:
         upsert_papers(session=session, records=[
             replace(r, categories=["cs.LG"]) for r in parse_items(papers_of(MON, 40), day=MON)])
-    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
-        report = fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
+    report = backfill(fake_hf, fake_arxiv, sessions, days)
     assert report.papers == 160
     # 120 papers to ask about: one request of 100 ids, then 20 (counting Monday's would have cut it at 60).
     assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [100, 20]
