@@ -10,12 +10,10 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import time
-from collections.abc import Iterator
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import select
 
@@ -59,13 +57,6 @@ def _replica(db_url: str, slack_url: str, hf_url: str, started: Any, stop: Any, 
     scheduler.shutdown()  # waits for a running digest
     install_context(None)
     engine.dispose()
-
-
-@pytest.fixture
-def hf() -> Iterator[FakeHF]:
-    fake = FakeHF().start()
-    yield fake
-    fake.stop()
 
 
 def test_two_replicas_firing_the_same_stored_job_post_one_digest(db_url: str, slack: FakeSlack,
