@@ -26,7 +26,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import first_line
-from bot.sources import PaperRecord, arxiv
+from bot.sources import PaperRecord
+from bot.sources import arxiv as arxiv_api
 from bot.sources.arxiv import BATCH, ArxivClient
 from bot.sources.hf import HFClient, SourceError
 from storage.papers import UpsertStats, ids_with_categories, upsert_papers
@@ -85,7 +86,7 @@ def enrich_from_arxiv(settings: Settings, records: Sequence[PaperRecord], *, qui
     # Channels' digests run in parallel, each calling this with a client of its own: one process-wide turn keeps
     # arXiv's rule (one connection at a time, requests 3 s apart) across them.
     with _ARXIV_TURN:
-        if (last := _ARXIV_LAST[0]) is not None and (wait := last + arxiv.INTERVAL - time.monotonic()) > 0:
+        if (last := _ARXIV_LAST[0]) is not None and (wait := last + arxiv_api.INTERVAL - time.monotonic()) > 0:
             time.sleep(wait)
         try:
             with ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
