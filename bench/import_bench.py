@@ -1,7 +1,7 @@
 """Benchmark `paperbot import`: N synthetic arXiv snapshot records into SQLite and PostgreSQL.
 
     .venv/bin/python bench/import_bench.py [--records 1000000] [--backend sqlite|postgresql|both] [--twice]
-        [--parse-process auto|on|off]
+        [--parse-process auto|on|off] [--no-ceiling]
 
 Writes the records (realistic sizes: ~1 KB abstract, several authors, versions, categories) to a temporary JSON
 lines file, then imports them with the real import code (bot.sources.importers.import_paths) into a fresh,
@@ -9,6 +9,11 @@ migrated database: a temporary SQLite file, and a scratch PostgreSQL database cr
 URL. Each import runs in its own subprocess so its peak RSS (getrusage ru_maxrss) is its own. Prints records/s,
 seconds and peak RSS (the import process and its parsing process) next to the targets of issue #3 and the
 figures before the import was reworked, with the load average (other work on the machine skews the rates).
+
+Rates differ between machines (and between days on a shared one) by a factor of two, so each backend is first
+timed bare, as the baseline this machine can do today: the same file's rows, parsed and converted beforehand
+(untimed), written by the driver alone (executemany on SQLite, COPY on PostgreSQL), a transaction per batch,
+into a fresh database with the same schema. Each import is then also shown as a share of that ceiling.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +126,63 @@ def child(url: str, path: str, batch_size: int, parse_process: str) -> None:
                       "seconds": seconds, "peak_mb": peak_mb}))
 
 
+def ceiling_child(url: str, path: str, batch_size: int) -> None:
+    """Run in a subprocess: write `path`'s records into `url` with the bare driver, timing only the writes, and
+    print one JSON line of figures (the database's own speed on this machine, with no paperbot code in it)."""
+    from bot.sources.importers import SNAPSHOT, _parsed
+    from storage.db import make_engine
+    from storage.models import utcnow
+    from storage.papers import PAPERS, RECORD_KEYS, _converter, _record_values
+
+    engine = make_engine(url)
+    keys = (*RECORD_KEYS, "created_at", "updated_at")
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    sqlite = engine.dialect.name == "sqlite"
+    statement = f"INSERT INTO papers ({', '.join(keys)}) VALUES ({', '.join('?' * len(keys))})"
+    read, seconds = 0, 0.0
+    for chunk in _parsed(Path(path), SNAPSHOT, batch_size):  # parsing and converting are not timed
+        now = utcnow()
+        columns = [list(c) for c in zip(*[(*_record_values(r), now, now) for r in chunk.records], strict=True)]
+        for i, key in enumerate(keys):
+            if columns and (convert := _converter(PAPERS, key, engine.dialect)):
+                columns[i] = convert(columns[i])
+        rows = list(zip(*columns, strict=True))
+        started = time.perf_counter()
+        if sqlite:
+            driver.execute("BEGIN IMMEDIATE")
+            driver.executemany(statement, rows)
+            driver.execute("COMMIT")
+        else:
+            with driver.cursor() as cursor, cursor.copy(f"COPY papers ({', '.join(keys)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            driver.commit()
+        seconds += time.perf_counter() - started
+        read += len(rows)
+    raw.close()
+    engine.dispose()
+    print(json.dumps({"read": read, "seconds": seconds}))
+
+
+def run_ceiling(url: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The bare-driver baseline, in a fresh interpreter."""
+    command = [sys.executable, __file__, "--ceiling-child", url, str(path), "--batch-size", str(args.batch_size)]
+    return _child("the bare-driver write", url, command)
+
+
 def run_import(url: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Import in a fresh interpreter so the peak RSS measured is the import's alone."""
     command = [sys.executable, __file__, "--child", url, str(path), "--batch-size", str(args.batch_size),
                "--parse-process", args.parse_process]
+    return _child("the import", url, command)
+
+
+def _child(what: str, url: str, command: list[str]) -> dict[str, Any]:
+    """Run a --child or --ceiling-child command; its last line of output, as figures."""
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"import into {url} failed:\n{done.stderr}")
+        raise SystemExit(f"{what} into {url} failed:\n{done.stderr}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
@@ -140,41 +196,64 @@ def migrated(url: str) -> None:
 
 
 def bench_backend(backend: str, path: Path, args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
-    """Import the file (and again with --twice) into a fresh database of `backend`; the figures of each run."""
+    """The bare-driver ceiling into one fresh database of `backend`, then the import (and again with --twice)
+    into another; the figures of each import."""
+    ceiling = None
+    if args.ceiling:
+        with fresh_database(backend, "ceiling", args, scratch) as url:
+            ceiling = show_ceiling(backend, run_ceiling(url, path, args))
+    with fresh_database(backend, "import", args, scratch) as url:
+        return [show(backend, run, run_import(url, path, args), ceiling) for run in range(1 + args.twice)]
+
+
+@contextmanager
+def fresh_database(backend: str, label: str, args: argparse.Namespace, scratch: Path) -> Iterator[str]:
+    """The URL of a new, migrated database: a file in `scratch`, or a PostgreSQL database dropped afterwards."""
     if backend == "sqlite":
-        url = f"sqlite:///{scratch / 'bench.db'}"
+        url = f"sqlite:///{scratch / f'{label}.db'}"
         migrated(url)
-        return [show(backend, run, run_import(url, path, args)) for run in range(1 + args.twice)]
+        yield url
+        return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     admin = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
-    name = f"paperbot_bench_{os.getpid()}"
+    name = f"paperbot_bench_{label}_{os.getpid()}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
         migrated(url)
-        return [show(backend, run, run_import(url, path, args)) for run in range(1 + args.twice)]
+        yield url
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-def show(backend: str, run: int, figures: dict[str, Any]) -> dict[str, Any]:
-    """Print one run's figures next to the targets (as soon as it ends) and return them."""
+def show_ceiling(backend: str, figures: dict[str, Any]) -> float:
+    """Print the bare-driver baseline and return its rate."""
+    rate: float = figures["read"] / figures["seconds"]
+    how = "executemany" if backend == "sqlite" else "COPY"
+    print(f"{backend:<10} {'ceiling':<9} {figures['read']:>10,} records {figures['seconds']:8.1f} s {rate:>9,.0f} rec/s"
+          f" (the database alone today: the driver's {how} of rows prepared untimed, a commit per batch;"
+          f" load average {_load()})", flush=True)
+    return rate
+
+
+def show(backend: str, run: int, figures: dict[str, Any], ceiling: float | None = None) -> dict[str, Any]:
+    """Print one run's figures next to the targets and the ceiling (as soon as it ends) and return them."""
     rate = figures["read"] / figures["seconds"]
     target = TARGET_RATE[backend]
     verdict = "ok" if rate >= target and figures["peak_mb"] <= TARGET_RSS_MB else "MISSED"
     label = "import" if run == 0 else "re-import"
     before = (BEFORE_RATE if run == 0 else BEFORE_REIMPORT_RATE)[backend]
-    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    share = f", {rate / ceiling:.0%} of the ceiling" if ceiling else ""
     print(
         f"{backend:<10} {label:<9} {figures['read']:>10,} records {figures['seconds']:8.1f} s"
-        f" {rate:>9,.0f} rec/s (target >= {target:,}; before {before:,})"
+        f" {rate:>9,.0f} rec/s (target >= {target:,}; before {before:,}{share})"
         f"  peak RSS {figures['peak_mb']:6.0f} MB (target <= {TARGET_RSS_MB})"
-        f"  inserted {figures['inserted']:,} unchanged {figures['unchanged']:,}  {verdict}  (load average {load})",
+        f"  inserted {figures['inserted']:,} unchanged {figures['unchanged']:,}  {verdict}  (load average {_load()})",
         flush=True,
     )
     return figures
@@ -186,8 +265,11 @@ def print_baseline(args: argparse.Namespace) -> None:
         print(f"{backend:<10} target >= {TARGET_RATE[backend]:,} rec/s and <= {TARGET_RSS_MB} MB peak RSS at"
               f" 1,000,000 records; before: {BEFORE_RATE[backend]:,} rec/s"
               f" (re-import {BEFORE_REIMPORT_RATE[backend]:,})")
-    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
-    print(f"load average {load} on {os.cpu_count()} CPUs; parse process: {args.parse_process}", flush=True)
+    print(f"load average {_load()} on {os.cpu_count()} CPUs; parse process: {args.parse_process}", flush=True)
+
+
+def _load() -> str:
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
 def main() -> None:
@@ -200,10 +282,16 @@ def main() -> None:
     parser.add_argument("--twice", action="store_true", help="import the same file again (idempotent path)")
     parser.add_argument("--parse-process", choices=list(PARSE_PROCESS), default="auto",
                         help="parse in a second process: auto (files of 32 MB and more), on, off")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the bare-driver baseline run of each backend")
     parser.add_argument("--child", nargs=2, metavar=("URL", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling-child", nargs=2, metavar=("URL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.batch_size, args.parse_process)
+        return
+    if args.ceiling_child:
+        ceiling_child(args.ceiling_child[0], args.ceiling_child[1], args.batch_size)
         return
     print_baseline(args)
     with tempfile.TemporaryDirectory(prefix="paperbot-bench-") as tmp:
