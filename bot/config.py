@@ -188,6 +188,10 @@ def configure_logging(settings: Settings) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (a line per Slack, HF and arXiv call): shown at DEBUG only.
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else logging.WARNING)
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())

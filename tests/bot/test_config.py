@@ -113,6 +113,27 @@ def test_log_lines_with_database_passwords_are_redacted(capsys: pytest.CaptureFi
     assert "db-pass" not in err and "xoxb-1-2-3" not in err
 
 
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_http_request_lines_show_only_at_debug(level: str, shown: bool, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    handlers, root_level = root.handlers[:], root.level
+    try:
+        root.handlers = [logging.StreamHandler()]
+        root.setLevel(level)  # as basicConfig would on a root without handlers (here it leaves this one alone)
+        monkeypatch.setenv("PAPERBOT_LOG_LEVEL", level)
+        configure_logging(Settings(_env_file=None))  # type: ignore[call-arg]
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:9/api/daily_papers")
+        logging.getLogger("httpx").warning("an httpx warning")
+    finally:
+        root.handlers, root.level = handlers, root_level
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    err = capsys.readouterr().err
+    assert ("HTTP Request: GET" in err) is shown
+    assert "an httpx warning" in err
+
+
 @pytest.mark.parametrize(("text", "shown"), [
     ("sqlite:///paperbot.db", "sqlite:///paperbot.db"),
     ("postgresql+psycopg://bot@db/paperbot", "postgresql+psycopg://bot@db/paperbot"),
