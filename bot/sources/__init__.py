@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -36,3 +37,20 @@ class PaperRecord:
     thumbnail: str | None = None
     daily_date: date | None = None  # the day it was on HF Daily Papers
     source: str = "hf"  # hf | arxiv | snapshot | sample
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with the NUL characters taken out of its strings, at any depth of dicts and lists. PostgreSQL
+    stores no NUL in text or jsonb (a paper holding one would fail its whole batch there), and no real title or
+    abstract has one, so it goes, on both databases alike.
+
+    >>> without_nul({"title": "A\\x00B", "authors": [{"name": "C\\x00"}], "upvotes": 3})
+    {'title': 'AB', 'authors': [{'name': 'C'}], 'upvotes': 3}
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord
+from bot.sources import PaperRecord, without_nul
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -74,6 +74,7 @@ def parse_daily_item(item: dict[str, Any]) -> PaperRecord:
     `/papers/{id}` object; raises ValueError naming what is missing when there is no arXiv id or title."""
     if not isinstance(item, dict):
         raise ValueError(f"a Hugging Face paper item must be a JSON object, not {type(item).__name__}")
+    item = without_nul(item)
     wrapped = isinstance(item.get("paper"), dict)
     paper: dict[str, Any] = item["paper"] if wrapped else item
     raw_id = paper.get("id")

@@ -42,7 +42,7 @@ from rich.progress import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord
+from bot.sources import PaperRecord, without_nul
 from bot.sources.hf import parse_daily_item
 from storage.papers import UpsertStats, upsert_papers
 
@@ -195,6 +195,7 @@ def parse_snapshot_record(obj: Any) -> PaperRecord:
     """
     if not isinstance(obj, dict):
         raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    obj = without_nul(obj)
     raw_id, title = obj.get("id"), _collapse(obj.get("title"))
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise ValueError("missing id")
@@ -203,7 +204,8 @@ def parse_snapshot_record(obj: Any) -> PaperRecord:
         raise ValueError(f"id {raw_id!r} is not an arXiv id")
     if title is None:
         raise ValueError(f"{parsed[0]}: missing title")
-    versions = [v for v in obj.get("versions") or () if isinstance(v, dict)]
+    given = obj.get("versions")
+    versions = [v for v in given if isinstance(v, dict)] if isinstance(given, list) else []
     # The snapshot's id is versionless; its newest version is the last entry of `versions`.
     version = parsed[1] or (_text(versions[-1].get("version")) if versions else None)
     categories = obj["categories"].split() if isinstance(obj.get("categories"), str) else []
@@ -370,21 +372,26 @@ def _parse_worker(path: str, batch_size: int, sender: Connection) -> None:
 def _json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
     # Typed decoding (about 20% faster than msgspec's generic decode, itself 3x faster than json) and a parser
     # of the typed line; a line with other types, or broken, goes through the generic path, which says why.
+    # A line holding an escaped NUL (`\u0000`) takes the generic path too, which drops NULs (without_nul).
     decode_typed = msgspec.json.Decoder(_SnapshotLine).decode
     decode = msgspec.json.Decoder().decode
     for number, line in enumerate(stream, start=1):
-        try:
-            yield _typed_record(decode_typed(line))
-            continue
-        except (msgspec.DecodeError, ValueError):
-            if not line.strip():
+        if b"\\u0000" not in line:
+            try:
+                yield _typed_record(decode_typed(line))
                 continue
+            except (msgspec.DecodeError, ValueError):
+                pass
+        if not line.strip():
+            continue
         try:
             yield parse_snapshot_record(decode(line))
         except msgspec.DecodeError as exc:
             yield Rejected(name, f"line {number}", f"bad JSON ({exc})")
         except ValueError as exc:
             yield Rejected(name, f"line {number}", str(exc))
+        except Exception as exc:  # a shape no rule above foresaw: still this line's problem, not the import's
+            yield Rejected(name, f"line {number}", f"not a usable snapshot record ({type(exc).__name__}: {exc})")
 
 
 def _typed_record(line: _SnapshotLine) -> PaperRecord:
@@ -435,6 +442,9 @@ def _hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
                 yield parse_daily_item(item)
             except ValueError as exc:
                 yield Rejected(name, f"item {number}", str(exc))
+            except Exception as exc:  # a shape no rule foresaw: still this item's problem, not the import's
+                yield Rejected(name, f"item {number}",
+                               f"not a usable Hugging Face item ({type(exc).__name__}: {exc})")
     except ijson.JSONError as exc:
         reason = f"bad JSON ({str(exc).splitlines()[0]}); the rest of this file is skipped"
         yield Rejected(name, f"after item {number}", reason)

@@ -112,6 +112,45 @@ def test_a_mixed_file_reports_each_broken_line_and_imports_the_rest(
         assert get_paper(session=s, arxiv_id="2410.13732").version == "v2"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["one-process", "parse-process"])
+def test_valid_json_of_the_wrong_shape_is_skipped_and_nul_characters_are_dropped(
+    sessions: sessionmaker[Session], tmp_path: Path, parallel: bool
+) -> None:
+    # NUL: PostgreSQL refuses it in text and jsonb, so before, one such line failed its whole batch there.
+    nul = snapshot_line("2410.00002", "Nul \u0000 byte", authors_parsed=[["Nul\u0000", "A.", ""]])
+    path = write(tmp_path / "odd.jsonl", [
+        snapshot_line("2410.00001", "Good before"),
+        snapshot_line("2410.00003", "Versions a number", versions=5),  # valid JSON, not a list: stopped the import
+        snapshot_line("2410.00004", "Versions a bool", versions=True),
+        nul,
+        snapshot_line("2410.00005", "Good after"),
+    ])
+    report, printed = run_import(sessions, path, batch_size=2, parallel=parallel)
+
+    assert report.rejected_count == 0, printed
+    assert (report.read, report.stats.inserted) == (5, 5)
+    with sessions.begin() as s:
+        odd = get_paper(session=s, arxiv_id="2410.00003")
+        assert odd is not None and odd.title == "Versions a number" and odd.published is None
+        cleaned = get_paper(session=s, arxiv_id="2410.00002")
+        assert cleaned is not None and (cleaned.title, cleaned.authors) == ("Nul byte", ["A. Nul"])
+        assert get_paper(session=s, arxiv_id="2410.00005") is not None
+
+
+def test_a_hf_array_item_with_nul_characters_is_stored_without_them(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    item = daily_item("2410.00006", "Bad \x00 title", date(2025, 11, 24), upvotes=3)
+    item["paper"]["authors"] = [{"name": "Ada\x00 Lovelace"}]
+    path = tmp_path / "hf.json"
+    path.write_text(json.dumps([item]), encoding="utf-8")
+    report, printed = run_import(sessions, path)
+    assert (report.stats.inserted, report.rejected_count) == (1, 0), printed
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2410.00006")
+        assert paper is not None and (paper.title, paper.authors) == ("Bad title", ["Ada Lovelace"])
+
+
 def test_a_file_parsed_by_a_second_process_imports_the_same(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     # Big files are parsed by another process while this one writes; small ones in turn. Same result either way.
     path = tmp_path / "snapshot.jsonl.gz"
