@@ -2,7 +2,9 @@
 
 Papers are keyed by their *versionless* arXiv id. Two id styles exist (arXiv's identifier scheme):
 new style `YYMM.NNNN` (0704–1412) / `YYMM.NNNNN` (from 1501), and old style `archive[.SC]/YYMMNNN`
-(9107–0703), each optionally followed by a version `vN`.
+(9107–0703), each optionally followed by a version `vN`. An old-style subject class `.SC` is accepted and
+checked but is not part of the identifier: `math.GT/0309136v2` is the paper `math/0309136` (version v2), the
+form the arXiv API and the metadata snapshot use, so the key drops it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ _LINK = re.compile(
 _MENTION = re.compile(rf"\barxiv:\s?{_ID}{_END}", re.IGNORECASE)
 
 
+def _canonical(arxiv_id: str) -> str:
+    """The id without an old-style subject class: `math.GT/0309136` → `math/0309136`; others unchanged."""
+    if "/" not in arxiv_id:
+        return arxiv_id
+    archive, number = arxiv_id.split("/")
+    return f"{archive.split('.')[0]}/{number}"
+
+
 def _valid(arxiv_id: str) -> bool:
     """Whether year/month and number length fit arXiv's scheme (rejects e.g. `2413.12345`, `1501.1234`)."""
     if "/" in arxiv_id:
@@ -50,10 +60,15 @@ def _valid(arxiv_id: str) -> bool:
 def normalize_arxiv_id(text: str) -> tuple[str, str | None] | None:
     """The versionless id and the version (or None) of an arXiv id, or None when `text` is not one.
 
+    An old-style subject class is dropped (it is not part of the identifier), so both spellings of a paper
+    get one key.
+
     >>> normalize_arxiv_id("arXiv:2410.13732v2")
     ('2410.13732', 'v2')
-    >>> normalize_arxiv_id("math.CA/0611800.pdf")
-    ('math.CA/0611800', None)
+    >>> normalize_arxiv_id("math.CA/0611800v2.pdf")
+    ('math/0611800', 'v2')
+    >>> normalize_arxiv_id("hep-th/9901001")
+    ('hep-th/9901001', None)
     >>> normalize_arxiv_id("2410.1373") is None
     True
     """
@@ -61,22 +76,25 @@ def normalize_arxiv_id(text: str) -> tuple[str, str | None] | None:
     if not match or not _valid(match["id"]):
         return None
     version = match["version"].lower() if match["version"] else None
-    return match["id"], version
+    return _canonical(match["id"]), version
 
 
 def find_arxiv_ids(text: str) -> list[str]:
     """Versionless arXiv ids of every paper link (and `arXiv:` mention) in `text`, in order, no repeats.
 
-    Slack's `<url|label>` link syntax works as is: the URL ends at `|` or `>`.
+    Slack's `<url|label>` link syntax works as is: the URL ends at `|` or `>`. Ids are those of
+    `normalize_arxiv_id`: an old-style subject class is dropped.
 
     >>> find_arxiv_ids("see <https://arxiv.org/abs/2410.13732v2|this> and hf.co/papers/2306.00356")
     ['2410.13732', '2306.00356']
+    >>> find_arxiv_ids("arxiv.org/abs/math.GT/0309136 is arxiv.org/abs/math/0309136v1")
+    ['math/0309136']
     >>> find_arxiv_ids("https://www.alphaxiv.org/abs/some-slug")
     []
     """
     found: list[tuple[int, str]] = []
     for pattern in (_LINK, _MENTION):
-        found.extend((m.start(), m["id"]) for m in pattern.finditer(text) if _valid(m["id"]))
+        found.extend((m.start(), _canonical(m["id"])) for m in pattern.finditer(text) if _valid(m["id"]))
     ids: list[str] = []
     for _, arxiv_id in sorted(found):
         if arxiv_id not in ids:

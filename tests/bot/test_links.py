@@ -24,16 +24,22 @@ def new_style_ids(draw: st.DrawFn) -> str:
 
 
 @st.composite
-def old_style_ids(draw: st.DrawFn) -> str:
-    archive = draw(st.sampled_from(["hep-th", "hep-ph", "astro-ph", "cond-mat", "gr-qc", "quant-ph",
-                                    "math.CA", "math.AG", "cs.AI", "nlin.SI", "q-bio.NC", "physics"]))
+def old_style_ids(draw: st.DrawFn) -> tuple[str, str]:
+    """An old-style id as written (maybe with a subject class) and the paper's key (without it)."""
+    archive, subject = draw(st.sampled_from([
+        ("hep-th", ""), ("hep-ph", ""), ("astro-ph", ""), ("cond-mat", ""), ("gr-qc", ""), ("quant-ph", ""),
+        ("physics", ""), ("math", ""), ("math", ".CA"), ("math", ".AG"), ("cs", ".AI"), ("nlin", ".SI"),
+        ("q-bio", ".NC"), ("cond-mat", ".mes-hall"),
+    ]))
     year = draw(st.sampled_from([91, 95, 99, 0, 3, 7]))
     month = draw(st.integers(min_value=7 if year == 91 else 1, max_value=3 if year == 7 else 12))
     number = draw(st.integers(min_value=1, max_value=999))
-    return f"{archive}/{year:02d}{month:02d}{number:03d}"
+    digits = f"{year:02d}{month:02d}{number:03d}"
+    return f"{archive}{subject}/{digits}", f"{archive}/{digits}"
 
 
-ids = st.one_of(new_style_ids(), old_style_ids())
+# Each id as written and the paper's key: new-style ids are their own key.
+ids = st.one_of(new_style_ids().map(lambda i: (i, i)), old_style_ids())
 versions = st.one_of(st.none(), st.integers(min_value=1, max_value=30).map(lambda n: f"v{n}"))
 
 LINK_FORMS = [
@@ -53,23 +59,27 @@ LINK_FORMS = [
 
 
 @given(ids, versions)
-def test_normalize_round_trips_every_spelling(arxiv_id: str, version: str | None) -> None:
+def test_normalize_round_trips_every_spelling(written_key: tuple[str, str], version: str | None) -> None:
+    written, key = written_key
     v = version or ""
-    for spelling in (arxiv_id + v, f"arXiv:{arxiv_id}{v}", f"{arxiv_id}{v}.pdf", f"  {arxiv_id}{v} "):
-        assert normalize_arxiv_id(spelling) == (arxiv_id, version)
+    for spelling in (written + v, f"arXiv:{written}{v}", f"{written}{v}.pdf", f"  {written}{v} "):
+        assert normalize_arxiv_id(spelling) == (key, version)
+    assert normalize_arxiv_id(key + v) == (key, version)  # the key is itself a valid id
 
 
 @given(ids, versions, st.sampled_from(LINK_FORMS), st.sampled_from(["", "#S2", "?context=cs", "/"]))
-def test_every_link_form_finds_the_paper(arxiv_id: str, version: str | None, form: str, tail: str) -> None:
-    url = form.format(id=arxiv_id, v=version or "") + (tail if form.startswith("http") else "")
+def test_every_link_form_finds_the_paper(written_key: tuple[str, str], version: str | None, form: str,
+                                         tail: str) -> None:
+    written, key = written_key
+    url = form.format(id=written, v=version or "") + (tail if form.startswith("http") else "")
     for message in (url, f"look at {url}.", f"<{url}|the paper>", f"<{url}>", f"({url}) and more"):
-        assert find_arxiv_ids(message) == [arxiv_id], message
+        assert find_arxiv_ids(message) == [key], message
 
 
 @given(st.lists(ids, min_size=1, max_size=5))
-def test_many_links_keep_order_without_repeats(paper_ids: list[str]) -> None:
-    text = " ".join(f"https://arxiv.org/abs/{i} and https://huggingface.co/papers/{i}" for i in paper_ids)
-    assert find_arxiv_ids(text) == list(dict.fromkeys(paper_ids))
+def test_many_links_keep_order_without_repeats(paper_ids: list[tuple[str, str]]) -> None:
+    text = " ".join(f"https://arxiv.org/abs/{i} and https://huggingface.co/papers/{i}" for i, _ in paper_ids)
+    assert find_arxiv_ids(text) == list(dict.fromkeys(key for _, key in paper_ids))
 
 
 @pytest.mark.parametrize(
@@ -97,7 +107,33 @@ def test_no_paper_in(text: str) -> None:
 
 def test_old_style_links_and_slack_labels() -> None:
     text = "<https://arxiv.org/abs/hep-th/9901001v2|Maldacena> vs <https://arxiv.org/pdf/math.CA/0611800.pdf>"
-    assert find_arxiv_ids(text) == ["hep-th/9901001", "math.CA/0611800"]
+    assert find_arxiv_ids(text) == ["hep-th/9901001", "math/0611800"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("math.GT/0309136v2", ("math/0309136", "v2")),
+        ("arXiv:math.CA/0611800v2", ("math/0611800", "v2")),  # arXiv's own example of the scheme
+        ("math/0309136", ("math/0309136", None)),
+        ("hep-th/9901001", ("hep-th/9901001", None)),
+        ("cond-mat.mes-hall/0101001v3.pdf", ("cond-mat/0101001", "v3")),
+    ],
+)
+def test_the_subject_class_is_not_part_of_the_key(text: str, expected: tuple[str, str | None]) -> None:
+    assert normalize_arxiv_id(text) == expected
+
+
+def test_both_spellings_of_an_old_style_paper_are_one_paper() -> None:
+    assert find_arxiv_ids("https://arxiv.org/abs/math.GT/0309136") == ["math/0309136"]
+    text = "https://arxiv.org/abs/math.GT/0309136 = arxiv.org/pdf/math/0309136v1.pdf = arXiv:math.GT/0309136v2"
+    assert find_arxiv_ids(text) == ["math/0309136"]
+    assert find_arxiv_ids("https://arxiv.org/abs/hep-th/9901001") == ["hep-th/9901001"]
+
+
+@pytest.mark.parametrize("text", ["MATH.GT/0309136", "math.GT/9013001", "math./0309136", "math.GT/030913"])
+def test_the_subject_class_is_still_checked(text: str) -> None:
+    assert normalize_arxiv_id(text) is None and find_arxiv_ids(f"https://arxiv.org/abs/{text}") == []
 
 
 def test_docstring_examples_hold() -> None:
