@@ -5,9 +5,11 @@ record never overwrites a known value; any other value that differs replaces the
 and comment counts follow the newest fetch), except `version` and `updated`, which only move forward, and
 `source`, which only moves up in trust (sample < snapshot < arxiv < hf). Two sources are held back further:
 - a 'snapshot' record (a line of an arXiv metadata file) replaces stored values only when it is newer than what
-  is stored (a higher version, or the same version with a later `updated`); otherwise it only fills gaps. A file
-  holding one paper twice with different content thus settles on the newest line at the first import, and the
-  next import of it changes nothing;
+  is stored (a higher version, or the same version with a later `updated`) and what is stored came from a
+  snapshot too; otherwise it only fills gaps. A file holding one paper twice with different content thus
+  settles on the newest line at the first import, and the next import of it changes nothing; and a paper
+  Hugging Face or the arXiv API described keeps their values (a snapshot, a dump of arXiv at some past date,
+  only adds what they lacked), so importing a snapshot beside HF data settles at once too;
 - a record from an older HF daily list than the stored `daily_date` (a paper on two lists) only fills gaps: the
   stored values, `daily_date` included, follow the newest list, whatever order the lists come in (each list's
   upvotes are still kept in that day's snapshot);
@@ -249,7 +251,9 @@ def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
     """Apply the merge rules of this module's docstring to `row`; True when anything changed."""
     if record.source == "sample":
         return False  # the sample may insert a paper, never change one
-    gaps_only = (record.source == "snapshot" and not _newer(record, row)) or _older_list(record, row)
+    gaps_only = (record.source == "snapshot" and (not _newer(record, row) or _from_live_source(row))) or _older_list(
+        record, row
+    )
     changed = False
     for name in DATA_FIELDS:
         value = getattr(record, name)
@@ -277,6 +281,13 @@ def _newer(record: PaperRecord, row: dict[str, Any]) -> bool:
     if mine != stored:
         return mine > stored
     return record.updated is not None and (row["updated"] is None or record.updated > row["updated"])
+
+
+def _from_live_source(row: dict[str, Any]) -> bool:
+    """Whether `row` was last written by Hugging Face or the arXiv API, which outrank a snapshot file: a
+    snapshot line then only fills its gaps (else a file imported beside HF data would flip fields such as the
+    authors' spelling back and forth on every import)."""
+    return SOURCE_RANK.get(row["source"], 0) > SOURCE_RANK["snapshot"]
 
 
 def _older_list(record: PaperRecord, row: dict[str, Any]) -> bool:

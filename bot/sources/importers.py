@@ -435,11 +435,21 @@ def _typed_authors(line: _SnapshotLine) -> list[str]:
 
 def _hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
     # A JSON array has no line structure worth trusting, so broken items are named by their position.
+    # A paper listed twice on one day keeps its first listing, as `paperbot fetch` does (parse_items); were both
+    # imported, the second would overwrite the first on every import, and a re-import would never be a no-op.
+    # The ids seen are kept per file: HF archives hold tens of thousands of items, not millions.
+    first_at: dict[tuple[str, date | None], int] = {}
     number = 0
     try:
         for number, item in enumerate(ijson.items(stream, "item", use_float=True), start=1):
             try:
-                yield parse_daily_item(item)
+                record = parse_daily_item(item)
+                first = first_at.setdefault((record.arxiv_id, record.daily_date), number)
+                if first == number:
+                    yield record
+                else:
+                    yield Rejected(name, f"item {number}", f"{record.arxiv_id} is listed twice on"
+                                   f" {record.daily_date or 'no day'}'s list; its first listing (item {first}) is kept")
             except ValueError as exc:
                 yield Rejected(name, f"item {number}", str(exc))
             except Exception as exc:  # a shape no rule foresaw: still this item's problem, not the import's

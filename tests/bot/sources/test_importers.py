@@ -452,3 +452,59 @@ def test_a_hf_array_keeps_each_items_upvotes_on_its_list_day(sessions: sessionma
     again, _ = run_import(sessions, path, batch_size=10)
     assert (again.stats.inserted, again.stats.updated) == (0, 0)
     assert len(kept()) == 3
+
+
+def _rows(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
+    """Every stored paper as (id, authors, upvotes, source, updated_at): what a no-op import must leave alone."""
+    with sessions.begin() as s:
+        rows = s.execute(select(PAPERS.c.arxiv_id, PAPERS.c.authors, PAPERS.c.hf_upvotes, PAPERS.c.source,
+                                PAPERS.c.updated_at).order_by(PAPERS.c.arxiv_id))
+        return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("batch_size", [1, 10], ids=["items-in-two-batches", "one-batch"])
+def test_a_paper_listed_twice_on_one_day_keeps_its_first_listing_and_a_reimport_changes_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path, batch_size: int
+) -> None:
+    mon = date(2025, 11, 24)
+    items = [daily_item("2511.00001", "Twice", mon, upvotes=3), daily_item("2511.00002", "Once", mon, upvotes=1),
+             daily_item("2511.00001", "Twice", mon, upvotes=9)]
+    path = tmp_path / "day.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+
+    first, printed = run_import(sessions, path, batch_size=batch_size)
+    assert (first.stats.inserted, first.stats.updated, first.rejected_count) == (2, 0, 1)
+    assert "item 3: 2511.00001 is listed twice on 2025-11-24's list; its first listing (item 1) is kept" in printed
+    stored = _rows(sessions)
+    assert [(i, n) for i, _, n, _, _ in stored] == [("2511.00001", 3), ("2511.00002", 1)]
+    for _ in range(2):
+        again, _ = run_import(sessions, path, batch_size=batch_size)
+        assert (again.stats.inserted, again.stats.updated, again.stats.unchanged) == (0, 0, 2)
+        assert _rows(sessions) == stored
+
+
+@pytest.mark.parametrize("order", ["hf-first", "snapshot-first"])
+def test_a_snapshot_imported_beside_hf_data_settles_at_once(
+    sessions: sessionmaker[Session], tmp_path: Path, order: str
+) -> None:
+    # The same paper from both: HF spells an author one way, the snapshot (a LaTeX-escaped dump) another, and
+    # the snapshot names a version HF does not. Before, each import flipped the spelling until the third.
+    hf_item = daily_item("2511.00001", "Shared paper", date(2025, 11, 24), upvotes=4)
+    hf_item["paper"]["authors"] = [{"name": "Tomas Hrycej"}]
+    hf = tmp_path / "hf.json"
+    hf.write_text(json.dumps([hf_item]), encoding="utf-8")
+    snap = write(tmp_path / "snap.jsonl", [snapshot_line(
+        "2511.00001", "Shared paper", authors_parsed=[["Hrycej", "Tom\\'a\\v{s}", ""]], doi="10.1/x",
+        versions=[{"version": "v1", "created": "Mon, 3 Nov 2025 10:00:00 GMT"}], update_date="2025-11-05")])
+    paths = [hf, snap] if order == "hf-first" else [snap, hf]
+
+    run_import(sessions, *paths)
+    stored = _rows(sessions)
+    assert [(authors, source) for _, authors, _, source, _ in stored] == [(["Tomas Hrycej"], "hf")]
+    with sessions.begin() as s:
+        paper = get_paper(session=s, arxiv_id="2511.00001")
+        assert paper is not None and (paper.doi, paper.version) == ("10.1/x", "v1")  # the gaps are filled
+    for _ in range(2):
+        again, _ = run_import(sessions, *paths)
+        assert (again.stats.inserted, again.stats.updated, again.stats.unchanged) == (0, 0, 2)
+        assert _rows(sessions) == stored
