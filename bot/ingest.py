@@ -207,7 +207,8 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
             except SourceError as exc:
                 store_pending()
                 stored = f"{report.days} earlier day{'s' if report.days != 1 else ''} stored"
-                raise FetchFailure(f"{day}: {exc} ({stored}; resume with --since {day})") from None
+                resume = f"--since {day} --until {days[-1]}" if day < days[-1] else f"--date {day}"
+                raise FetchFailure(f"{day}: {exc} ({stored}; resume with {resume})") from None
             pending.append((day, records))
             if arxiv is not None:  # only papers arXiv will be asked about count toward its batch of 100
                 asking.update(_lacking(records, sessions))

@@ -86,9 +86,19 @@ def test_a_failing_day_keeps_earlier_days_and_says_where_to_resume(  # type: ign
     result = run("--since", "2025-11-29", "--until", "2025-12-01")
     assert result.exit_code == 1
     assert "paperbot: 2025-11-30:" in result.output and "HTTP 403 (Forbidden)" in result.output
-    assert "1 earlier day stored; resume with --since 2025-11-30" in result.output
+    assert "1 earlier day stored; resume with --since 2025-11-30 --until 2025-12-01" in result.output
     with sessions.begin() as session:
         assert count_papers(session=session) == 2
+
+
+def test_a_failing_last_day_is_retried_alone(run, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+    fake_hf.fail_next("daily_papers?date=2025-11-30", 403, body='{"error": "Forbidden"}')
+    one_day = run("--date", "2025-11-30")
+    assert one_day.exit_code == 1 and "0 earlier days stored; resume with --date 2025-11-30)" in one_day.output
+    fake_hf.fail_next("daily_papers?date=2025-11-30", 403, body='{"error": "Forbidden"}')
+    last_of_range = run("--since", "2025-11-29", "--until", "2025-11-30")
+    assert last_of_range.exit_code == 1
+    assert "1 earlier day stored; resume with --date 2025-11-30)" in last_of_range.output
 
 
 def test_bad_option_combinations_are_one_line_errors(run) -> None:  # type: ignore[no-untyped-def]
