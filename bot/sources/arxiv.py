@@ -3,7 +3,8 @@
 arXiv's terms of use: at most one request every 3 seconds, one connection at a time. A client enforces both
 with a lock held for the whole request and a clock that spaces requests `interval` seconds apart, measured
 from the end of the previous answer; `sleep` and `clock` are injectable so tests check the spacing on a fake
-clock. A malformed id answers 400 with one entry titled "Error"; a well-formed unknown id is simply absent.
+clock. A malformed id answers 400 with one entry whose id is `http://arxiv.org/api/errors#…` (titled "Error");
+a well-formed unknown id is simply absent.
 """
 
 from __future__ import annotations
@@ -72,9 +73,10 @@ def parse_entry(entry: Any) -> PaperRecord | None:
 
 
 def _error_entry(feed: Any) -> str | None:
-    """The text of arXiv's error entry (`<entry><title>Error</title><summary>…`), if the feed is one."""
+    """The text of arXiv's error entry (`<id>http://arxiv.org/api/errors#…</id><title>Error</title><summary>…`),
+    if the feed has one. Only the id tells: a real paper may well be titled "Error"."""
     for entry in feed.entries:
-        if entry.get("title") == "Error" or "/api/errors" in str(entry.get("id", "")):
+        if "/api/errors" in str(entry.get("id", "")):
             return _text(entry.get("summary")) or "unspecified error"
     return None
 

@@ -1,15 +1,19 @@
 """A loopback arXiv API: `GET /api/query` answering real-shaped Atom feeds with the arXiv namespace.
 
-Papers come from the bundled sample (the 31 real papers of ../shared/data/seed-papers.json). `id_list` and
-`search_query=cat:X` (with `start`/`max_results`) are answered; a malformed id gets arXiv's 400 with one entry
-titled "Error"; a well-formed unknown id is simply absent. It logs every request, counts connections open at
-once, and can fail on demand (status, body) or hold a request for a while.
+Papers come from the bundled sample (the 31 real papers of ../shared/data/seed-papers.json, all new-style
+ids); a test adds more with `add_paper`, old-style ones too, whose entry ids arXiv writes as
+`http://arxiv.org/abs/hep-th/9901001v1` (archive/number, no subject class). `id_list` and `search_query=cat:X`
+(with `start`/`max_results`) are answered; a malformed id gets arXiv's 400 with one error entry (id
+`http://arxiv.org/api/errors#…`, title "Error"); a well-formed unknown id is simply absent. It logs every
+request (and, given a `clock`, the time each one arrived), counts connections open at once, and can fail on
+demand (status, body) or hold a request for a while.
 """
 
 from __future__ import annotations
 
 import textwrap
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -83,11 +87,22 @@ class FakeArxiv:
     requests: list[dict[str, str]] = field(default_factory=list)
     failures: list[tuple[int, str | None]] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    clock: Callable[[], float] | None = None  # when set, `arrivals` gets its reading as each request arrives
+    arrivals: list[float] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
+
+    def add_paper(self, arxiv_id: str, title: str, **fields: Any) -> dict[str, Any]:
+        """Serve one more paper under its versionless id as arXiv writes it (`hep-th/9901001`,
+        `math/0309136`: no subject class); `fields` override the entry's other parts (see `entry_xml`)."""
+        paper = {"id": arxiv_id, "title": title, "summary": f"The abstract of {title}.", "authors": ["A. Author"],
+                 "published": "2003-09-08", "primary": None, "version": "v1", **fields}
+        with self._lock:
+            self.papers[arxiv_id] = paper
+        return paper
 
     def fail_next(self, status: int = 503, *, times: int = 1, body: str | None = None) -> None:
         """The next `times` requests answer `status` with `body` (default a short text), e.g. 200 + junk."""
@@ -125,6 +140,8 @@ class FakeArxiv:
                 params = dict(parse_qsl(urlparse(self.path).query))
                 with fake._lock:
                     fake.requests.append(params)
+                    if fake.clock is not None:
+                        fake.arrivals.append(fake.clock())
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                     failure = fake.failures.pop(0) if fake.failures else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import date
 
@@ -13,18 +14,21 @@ from tests.fakes.arxiv import FakeArxiv
 
 
 class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it (or a test moves it)."""
+    """A monotonic clock that only moves when someone sleeps on it (or a test moves it); safe across threads."""
 
     def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []
+        self._lock = threading.Lock()
 
     def __call__(self) -> float:
-        return self.now
+        with self._lock:
+            return self.now
 
     def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 6))
-        self.now += seconds
+        with self._lock:
+            self.sleeps.append(round(seconds, 6))
+            self.now += seconds
 
 
 @pytest.fixture
@@ -90,6 +94,58 @@ def test_one_connection_at_a_time_across_threads(fake_arxiv: FakeArxiv) -> None:
         for t in threads:
             t.join()
     assert len(fake_arxiv.requests) == 4 and fake_arxiv.max_in_flight == 1
+
+
+def test_spacing_holds_across_threads_sharing_a_client(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    # Six threads ask at once; each request is held a little (real time) so that, without the client's lock,
+    # they would overlap and all read "no request yet" on the fake clock.
+    fake_arxiv.clock = clock
+    fake_arxiv.delay_next(0.02, times=6)
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def ask(arxiv_id: str) -> None:
+        try:
+            start.wait()
+            client.by_ids([arxiv_id])
+        except BaseException as exc:  # a failure in a thread must fail the test, not vanish
+            errors.append(exc)
+
+    with client_for(fake_arxiv, clock, interval=3.0) as client:
+        threads = [threading.Thread(target=ask, args=(i,)) for i in SEED_IDS[:6]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == [] and len(fake_arxiv.requests) == 6
+    arrivals = sorted(fake_arxiv.arrivals)
+    assert all(later - earlier >= 3.0 for earlier, later in itertools.pairwise(arrivals)), arrivals
+    assert clock.sleeps == [3.0] * 5  # the first request goes at once, each later one waits its turn
+    assert fake_arxiv.max_in_flight == 1
+
+
+def test_old_style_ids_are_looked_up_and_keyed_without_the_subject_class(fake_arxiv: FakeArxiv,
+                                                                          clock: FakeClock) -> None:
+    # arXiv writes old-style entry ids as http://arxiv.org/abs/hep-th/9901001v1 and .../abs/math/0309136v1.
+    fake_arxiv.add_paper("hep-th/9901001", "The Large N Limit of Superconformal Field Theories and Supergravity",
+                         published="1998-01-20", primary="hep-th")
+    fake_arxiv.add_paper("math/0309136", "Ricci flow with surgery on three-manifolds", version="v2",
+                         primary="math.DG", also=["math.GT"])
+    with client_for(fake_arxiv, clock) as client:
+        records = client.by_ids(["hep-th/9901001", "math.GT/0309136"])
+    assert fake_arxiv.requests[0]["id_list"] == "hep-th/9901001,math/0309136"
+    assert [(r.arxiv_id, r.version) for r in records] == [("hep-th/9901001", "v1"), ("math/0309136", "v2")]
+    assert records[1].title == "Ricci flow with surgery on three-manifolds"
+    assert records[1].categories == ["math.DG", "math.GT"]
+
+
+def test_a_paper_titled_error_is_a_paper(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.add_paper("2501.01234", "Error", published="2025-01-03", primary="cs.LG")
+    with client_for(fake_arxiv, clock) as client:
+        records = client.by_ids(["2410.13732", "2501.01234", "2306.00356"])
+    assert [r.arxiv_id for r in records] == ["2410.13732", "2501.01234", "2306.00356"]
+    assert (records[1].title, records[1].primary_category) == ("Error", "cs.LG")
+    assert len(fake_arxiv.requests) == 1  # read as papers, not as a refusal
 
 
 def test_error_entry_is_a_clear_error_and_not_retried(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
