@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
@@ -218,39 +219,86 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int,
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day's list (default: the newest complete).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day …")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="… to this day (default: the newest complete list).")
+@click.option("--id", "ids", multiple=True, metavar="ID",
+              help="One paper by arXiv id or arXiv/HF/alphaXiv link (repeatable): from Hugging Face, else arXiv.")
+@click.option("--week", metavar="YYYY-Www", help="Hugging Face's list of a whole ISO week, e.g. 2025-W48.")
+@click.option("--month", metavar="YYYY-MM", help="Hugging Face's list of a whole month, e.g. 2025-11.")
+@click.option("--category", metavar="CAT", help="The newest submissions of an arXiv category, e.g. cs.CL.")
+@click.option("--max", "limit", type=click.IntRange(1, 2000), default=100, show_default=True,
+              help="With --category: how many of its newest papers.")
 @click.option("--no-arxiv", is_flag=True, help="Do not ask arXiv for categories, comments, journal ref and DOI.")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
 @click.pass_context
 @friendly
-def fetch(ctx: click.Context, day: Any, since: Any, until: Any, no_arxiv: bool, no_progress: bool) -> None:
-    """Store Hugging Face daily lists, enriched from arXiv, without posting (backfill with --since); safe to
-    repeat."""
+def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, ...], week: str | None,
+          month: str | None, category: str | None, limit: int, no_arxiv: bool, no_progress: bool) -> None:
+    """Store Hugging Face daily lists, enriched from arXiv, without posting (backfill with --since); or single
+    papers (--id), a week's or month's list (--week, --month), an arXiv category's newest papers (--category).
+    Safe to repeat."""
     from contextlib import ExitStack
 
-    from bot.ingest import FetchFailure, fetch_days, plan_days
+    from bot.ingest import FetchFailure, fetch_category, fetch_days, fetch_papers, fetch_period, plan_days
     from bot.sources.arxiv import ArxivClient
     from bot.sources.hf import HFClient
 
+    chosen = [name for name, given in (("--date/--since/--until", day or since or until), ("--id", ids),
+                                        ("--week", week), ("--month", month), ("--category", category)) if given]
+    if len(chosen) > 1:
+        raise Failure(f"give one of {', '.join(chosen)}, not several")
+    if category and no_arxiv:
+        raise Failure("--category asks arXiv itself; drop --no-arxiv")
+    if category and not CATEGORY.fullmatch(category):
+        raise Failure(f"--category {category!r} is not an arXiv category; write it like cs.CL, hep-th or math.GT")
+    paper_ids = [_paper_id(text) for text in ids]
     settings = settings_from(ctx)
     with ExitStack() as stack:
         client = stack.enter_context(HFClient(settings))
         # arXiv is optional here: one retry, then the papers are stored without it (and enriched next time).
-        wanted = settings.arxiv_enrich and not no_arxiv
+        wanted = category is not None or (settings.arxiv_enrich and not no_arxiv)
         arxiv = stack.enter_context(ArxivClient(settings, retries=1)) if wanted else None
-        try:
-            days = plan_days(day=day and day.date(), since=since and since.date(), until=until and until.date(),
-                             newest=client.newest_complete_day())
-        except ValueError as exc:
-            raise Failure(str(exc)) from None
+        days: list[Any] = []
+        if not (paper_ids or week or month or category):
+            try:
+                days = plan_days(day=day and day.date(), since=since and since.date(),
+                                 until=until and until.date(), newest=client.newest_complete_day())
+            except ValueError as exc:
+                raise Failure(str(exc)) from None
         engine = open_database(settings)
         try:
-            report = fetch_days(client, sessions=make_sessions(engine), days=days, arxiv=arxiv,
-                                progress=not no_progress)
+            sessions = make_sessions(engine)
+            if paper_ids:
+                report = fetch_papers(client, sessions=sessions, ids=paper_ids, arxiv=arxiv)
+            elif week or month:
+                report = fetch_period(client, sessions=sessions, week=week, month=month, arxiv=arxiv)
+            elif category and arxiv is not None:
+                report = fetch_category(arxiv, sessions=sessions, category=category, limit=limit,
+                                        progress=not no_progress)
+            else:
+                report = fetch_days(client, sessions=sessions, days=days, arxiv=arxiv, progress=not no_progress)
         except FetchFailure as exc:
+            raise Failure(str(exc)) from None
+        except ValueError as exc:  # a week or month spelt wrong
             raise Failure(str(exc)) from None
         finally:
             engine.dispose()
     click.echo(report.summary())
+    if paper_ids and len(report.missing) == len(paper_ids):
+        raise Failure(f"no paper found for {', '.join(report.missing)}")
+
+
+CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?")
+
+
+def _paper_id(text: str) -> str:
+    """The versionless id of `--id`'s value: a bare id (`2410.13732v2`, `arXiv:hep-th/9901001`) or a link."""
+    from bot.links import find_arxiv_ids, normalize_arxiv_id
+
+    parsed = normalize_arxiv_id(text)
+    found = [parsed[0]] if parsed else find_arxiv_ids(text)
+    if len(found) != 1:
+        raise Failure(f"--id {text!r} is not an arXiv id or paper link; write it like 2410.13732 or"
+                      " https://arxiv.org/abs/2410.13732")
+    return found[0]
 
 
 @contextmanager

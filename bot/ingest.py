@@ -1,5 +1,6 @@
 """`paperbot fetch`: read Hugging Face daily lists, enrich them from arXiv, and store them, one day per
-transaction.
+transaction; also single papers by id (Hugging Face, else arXiv), HF's week and month lists, and an arXiv
+category's newest submissions (papers HF never listed).
 
 A day whose list is empty (weekends, a day not yet filled) is normal. When a day fails, the days before it
 stay stored and the error says where to resume.
@@ -29,7 +30,7 @@ from bot.config import first_line
 from bot.sources import PaperRecord
 from bot.sources import arxiv as arxiv_api
 from bot.sources.arxiv import BATCH, ArxivClient
-from bot.sources.hf import HFClient, SourceError
+from bot.sources.hf import HFClient, SourceError, parse_items
 from storage.papers import UpsertStats, ids_with_categories, upsert_papers
 
 if TYPE_CHECKING:
@@ -55,21 +56,27 @@ class FetchReport:
     empty_days: int = 0
     papers: int = 0
     stats: UpsertStats = field(default_factory=UpsertStats)
-    arxiv: bool = True  # whether arXiv was asked (False with --no-arxiv)
+    arxiv: bool | None = True  # whether arXiv was asked (False with --no-arxiv; None: the papers came from it)
     enriched: int = 0
     arxiv_failed: bool = False
+    what: str = ""  # what was fetched when it was not a run of days: "2 papers by id", "week 2025-W48", ...
+    missing: list[str] = field(default_factory=list)  # ids neither Hugging Face nor arXiv knows
 
     def summary(self) -> str:
         """One line: `fetched 3 days (1 empty), 12 papers: 12 inserted, 0 updated, 0 unchanged; 12 enriched
         from arXiv` (`arXiv skipped` with --no-arxiv, `arXiv unavailable` after a warning)."""
         s = self.stats
-        days = f"{self.days} day{'s' if self.days != 1 else ''}"
         if not self.arxiv:
             arxiv = "arXiv skipped"
         else:
             arxiv = f"{self.enriched} enriched from arXiv" + (" (arXiv unavailable)" if self.arxiv_failed else "")
-        return (f"fetched {days} ({self.empty_days} empty), {self.papers} papers: {s.inserted} inserted,"
-                f" {s.updated} updated, {s.unchanged} unchanged; {arxiv}")
+        fetched = self.what or f"{self.days} day{'s' if self.days != 1 else ''} ({self.empty_days} empty)"
+        papers = f"{self.papers} paper{'s' if self.papers != 1 else ''}"
+        line = (f"fetched {fetched}, {papers}: {s.inserted} inserted, {s.updated} updated,"
+                f" {s.unchanged} unchanged" + ("" if self.arxiv is None else f"; {arxiv}"))
+        if self.missing:
+            line += f"; not found on Hugging Face{'' if not self.arxiv else ' or arXiv'}: {', '.join(self.missing)}"
+        return line
 
 
 def enrich_from_arxiv(settings: Settings, records: Sequence[PaperRecord], *, quick: bool = False,
@@ -218,6 +225,117 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
     return report
 
 
+def fetch_papers(client: HFClient, *, sessions: sessionmaker[Session], ids: Sequence[str],
+                 arxiv: ArxivClient | None = None, console: Console | None = None) -> FetchReport:
+    """Single papers by versionless arXiv id: from Hugging Face where it knows them, else from arXiv, which knows
+    every paper (without `arxiv`, ids HF lacks are reported missing). One arXiv request (per 100 ids) serves both
+    the papers HF lacks and the enrichment of those it has. Stored in one transaction, with no per-day upvote
+    snapshot (the figures are today's, not a list day's). A failing HF is a FetchFailure (nothing stored); a
+    failing arXiv is one warning: HF's papers are stored, the others reported missing."""
+    console = console or Console(stderr=True)
+    wanted = list(dict.fromkeys(ids))
+    report = FetchReport(arxiv=arxiv is not None, what=f"{len(wanted)} paper{'s' if len(wanted) != 1 else ''} by id")
+    records: list[PaperRecord] = []
+    for arxiv_id in wanted:
+        try:
+            record = client.paper(arxiv_id)
+        except SourceError as exc:
+            raise FetchFailure(f"{arxiv_id}: {exc} (nothing stored; run the same command again)") from None
+        if record is not None:
+            records.append(record)
+    from_hf = {r.arxiv_id for r in records}
+    if arxiv is not None:
+        to_enrich = _lacking(records, sessions)
+        ask = [i for i in wanted if i not in from_hf or i in to_enrich]
+        try:
+            answers = arxiv.by_ids(ask) if ask else []
+        except (SourceError, httpx.HTTPError) as exc:
+            _warn(console, f"arXiv did not answer ({first_line(exc)}): papers Hugging Face does not know are not"
+                           " fetched, the others are stored without arXiv's categories (a later fetch fills them)")
+            report.arxiv_failed = True
+            answers = []
+        for answer in answers:
+            if answer.arxiv_id in from_hf:
+                report.enriched += sum(_fill(record, answer) for record in to_enrich.get(answer.arxiv_id, ()))
+            else:
+                records.append(answer)
+    found = {r.arxiv_id for r in records}
+    report.missing = [i for i in wanted if i not in found]
+    _store(records, sessions=sessions, report=report, per_list_day=False)
+    return report
+
+
+def fetch_period(client: HFClient, *, sessions: sessionmaker[Session], week: str | None = None,
+                 month: str | None = None, arxiv: ArxivClient | None = None,
+                 console: Console | None = None) -> FetchReport:
+    """Hugging Face's list of a whole ISO week (`2025-W48`) or month (`2025-11`), each paper stamped with its
+    own list day and its upvotes kept for that day, as `fetch --since` would store them, in one transaction.
+    A week or month spelt wrong is a ValueError; a failing source a FetchFailure (nothing stored)."""
+    console = console or Console(stderr=True)
+    try:
+        items = client.week(week) if week else client.month(month or "")
+    except SourceError as exc:
+        raise FetchFailure(f"{week or month}: {exc} (nothing stored; run the same command again)") from None
+    records = parse_items(items)
+    days = {r.daily_date for r in records}
+    report = FetchReport(arxiv=arxiv is not None, what=f"{'week' if week else 'month'} {week or month}"
+                         f" ({len(days)} list day{'s' if len(days) != 1 else ''})")
+    _store(records, sessions=sessions, report=report, per_list_day=True, arxiv=arxiv, console=console)
+    return report
+
+
+def fetch_category(arxiv: ArxivClient, *, sessions: sessionmaker[Session], category: str, limit: int,
+                   console: Console | None = None, progress: bool = True) -> FetchReport:
+    """The newest `limit` submissions of an arXiv category (e.g. `cs.CL`), papers Hugging Face may never list,
+    a request per 100 (3 s apart, arXiv's terms), stored in one transaction. FetchFailure when arXiv fails."""
+    console = console or Console(stderr=True)
+    records: list[PaperRecord] = []
+    pages = -(-limit // CATEGORY_PAGE)
+    with _progress(console, enabled=progress, unit="requests") as bar:
+        task = bar.add_task(f"asking arXiv for {category}", total=pages)
+        for start in range(0, limit, CATEGORY_PAGE):
+            try:
+                page = arxiv.by_category(category, start=start, max_results=min(CATEGORY_PAGE, limit - start))
+            except (SourceError, httpx.HTTPError) as exc:
+                raise FetchFailure(f"arXiv, category {category}: {first_line(exc)} (nothing stored; run the same"
+                                   " command again)") from None
+            records.extend(page)
+            bar.advance(task)
+            if len(page) < min(CATEGORY_PAGE, limit - start):
+                break  # the category has no more
+    report = FetchReport(arxiv=None, what=f"arXiv category {category}")  # from arXiv: nothing to enrich
+    _store(records, sessions=sessions, report=report, per_list_day=False)
+    return report
+
+
+CATEGORY_PAGE = 100  # papers per arXiv category request
+
+
+def _store(records: list[PaperRecord], *, sessions: sessionmaker[Session], report: FetchReport,
+           per_list_day: bool, arxiv: ArxivClient | None = None, console: Console | None = None) -> None:
+    """Enrich `records` from arXiv (with `arxiv`) and store them in one transaction, counting into `report`;
+    with `per_list_day`, each HF list day's upvotes are kept for that day."""
+    if arxiv is not None:
+        shown = console or Console(stderr=True)
+        enriched, failed = enrich_with(arxiv, records, sessions=sessions, warn=lambda text: _warn(shown, text))
+        report.enriched += enriched
+        report.arxiv_failed = report.arxiv_failed or failed
+    groups: dict[date | None, list[PaperRecord]] = {}
+    for record in records:
+        groups.setdefault(record.daily_date if per_list_day else None, []).append(record)
+    with sessions.begin() as session:
+        # Oldest list first, so a paper on two lists keeps the newest one's figures (as a backfill does).
+        for day, group in sorted(groups.items(), key=lambda g: (g[0] is not None, g[0] or date.min)):
+            report.stats.merge(upsert_papers(session=session, records=group, seen_on=day))
+    report.papers += len(records)
+
+
+def _warn(console: Console, message: str) -> None:
+    """A warning for the operator: one plain line on the console (and the log at DEBUG)."""
+    log.debug("%s", message)
+    console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _enrich_pending(arxiv: ArxivClient, pending: list[tuple[date, list[PaperRecord]]], *,
                     sessions: sessionmaker[Session], report: FetchReport, bar: Progress, task: TaskID) -> None:
     def show(done: int, total: int) -> None:
@@ -225,22 +343,19 @@ def _enrich_pending(arxiv: ArxivClient, pending: list[tuple[date, list[PaperReco
             bar.update(task, description=f"asking arXiv about papers {done + 1}-{min(done + BATCH, total)}"
                        f" of {total}" if done < total else f"asked arXiv about {total} papers")
 
-    def warn(message: str) -> None:
-        log.debug("%s", message)  # the console line below is what the operator sees
-        bar.console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
-
     records = [r for _, rs in pending for r in rs]
-    enriched, failed = enrich_with(arxiv, records, sessions=sessions, warn=warn, on_batch=show)
+    enriched, failed = enrich_with(arxiv, records, sessions=sessions, warn=lambda text: _warn(bar.console, text),
+                                   on_batch=show)
     report.enriched += enriched
     report.arxiv_failed = report.arxiv_failed or failed
 
 
-def _progress(console: Console, *, enabled: bool) -> Progress:
+def _progress(console: Console, *, enabled: bool, unit: str = "days") -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("days"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         console=console,
         disable=not enabled,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +18,7 @@ from bot.ingest import FetchReport, days_between, enrich_from_arxiv, fetch_days,
 from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, parse_items
 from bot.sources.sample import sample_items
-from storage.models import UpvoteSnapshot
+from storage.models import Paper, UpvoteSnapshot
 from storage.papers import count_papers, daily_papers, get_paper, upsert_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
@@ -264,3 +264,113 @@ def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # ty
     assert report.papers == 160
     # 120 papers to ask about: one request of 100 ids, then 20 (counting Monday's would have cut it at 60).
     assert [len(r["id_list"].split(",")) for r in fake_arxiv.requests] == [100, 20]
+
+
+# ---- single papers, weeks and months, arXiv categories -------------------------------------------------------
+
+ARXIV_ONLY = SEED_IDS[0]  # a real paper the fake arXiv knows and the fake HF does not
+
+
+def test_fetch_by_id_takes_hf_first_then_arxiv_and_names_what_neither_knows(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    flat = daily_item(SEED_IDS[1], "Known to Hugging Face", MON, upvotes=7)["paper"] | {"submittedOnDailyAt":
+                                                                                        "2025-11-24T13:00:00.000Z"}
+    fake_hf.set_paper(SEED_IDS[1], flat)
+    first = run("--id", f"https://arxiv.org/abs/{ARXIV_ONLY}v1", "--id", SEED_IDS[1], "--id", "2401.99999")
+    assert first.exit_code == 0, first.output
+    assert ("fetched 3 papers by id, 2 papers: 2 inserted, 0 updated, 0 unchanged; 1 enriched from arXiv;"
+            " not found on Hugging Face or arXiv: 2401.99999") in first.output
+    assert len(fake_arxiv.requests) == 1  # one request served the paper HF lacks and the enrichment of the other
+    with sessions.begin() as session:
+        from_arxiv, from_hf = get_paper(session=session, arxiv_id=ARXIV_ONLY), get_paper(session=session,
+                                                                                        arxiv_id=SEED_IDS[1])
+        assert from_arxiv is not None and from_arxiv.source == "arxiv" and from_arxiv.categories
+        assert from_hf is not None and (from_hf.source, from_hf.hf_upvotes, from_hf.daily_date) == ("hf", 7, MON)
+        assert from_hf.categories  # enriched from arXiv
+        assert session.scalar(select(func.count()).select_from(UpvoteSnapshot)) == 0  # today's figures, no list day
+
+    again = run("--id", ARXIV_ONLY, "--id", SEED_IDS[1], "--no-progress")
+    assert again.exit_code == 0, again.output
+    assert "2 papers: 0 inserted, 0 updated, 2 unchanged" in again.output
+
+
+def test_fetch_by_id_fails_when_nothing_is_found_or_the_id_is_not_one(run) -> None:  # type: ignore[no-untyped-def]
+    nothing = run("--id", "2401.99999")
+    assert nothing.exit_code == 1 and "paperbot: no paper found for 2401.99999" in nothing.output
+    bad = run("--id", "attention is all you need")
+    assert bad.exit_code == 1
+    assert "--id 'attention is all you need' is not an arXiv id or paper link" in bad.output
+
+
+def test_fetch_by_id_with_arxiv_down_stores_what_hf_has(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    fake_hf.set_paper("2511.00001", daily_item("2511.00001", "On HF", MON)["paper"])
+    fake_arxiv.fail_next(503, times=5)
+    result = run("--id", "2511.00001", "--id", ARXIV_ONLY)
+    assert result.exit_code == 0, result.output
+    assert "warning: arXiv did not answer" in result.output
+    assert "fetched 2 papers by id, 1 paper: 1 inserted" in result.output
+    assert f"not found on Hugging Face or arXiv: {ARXIV_ONLY}" in result.output
+    with sessions.begin() as session:
+        assert count_papers(session=session) == 1
+
+
+def test_fetch_a_week_keeps_each_paper_on_its_own_list_day(  # type: ignore[no-untyped-def]
+    run, fake_hf: FakeHF, sessions: sessionmaker[Session]
+) -> None:
+    tue, wed = MON + timedelta(days=1), MON + timedelta(days=2)
+    fake_hf.set_daily(MON, papers_of(MON, 2))
+    fake_hf.set_daily(wed, papers_of(wed, 3))
+    fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 4))  # the next week: not fetched
+    first = run("--week", "2025-W48", "--no-arxiv")
+    assert first.exit_code == 0, first.output
+    assert "fetched week 2025-W48 (2 list days), 5 papers: 5 inserted, 0 updated, 0 unchanged; arXiv skipped" \
+        in first.output
+    with sessions.begin() as session:
+        assert [len(daily_papers(session=session, day=d)) for d in (MON, tue, wed, NEXT_MON)] == [2, 0, 3, 0]
+        days = session.scalars(select(UpvoteSnapshot.day).order_by(UpvoteSnapshot.day)).all()
+        assert days == [MON] * 2 + [wed] * 3
+    again = run("--week", "2025-W48", "--no-arxiv")
+    assert "5 papers: 0 inserted, 0 updated, 5 unchanged" in again.output
+
+
+def test_fetch_a_month_and_bad_periods(run, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+    fake_hf.set_daily(MON, papers_of(MON, 2))
+    fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 1))
+    november = run("--month", "2025-11", "--no-arxiv")
+    assert november.exit_code == 0 and "fetched month 2025-11 (1 list day), 2 papers: 2 inserted" in november.output
+    bad_month = run("--month", "2025-13")
+    assert bad_month.exit_code == 1 and "'2025-13' is not a month; write it as YYYY-MM" in bad_month.output
+    bad_week = run("--week", "2025-48")
+    assert bad_week.exit_code == 1 and "'2025-48' is not an ISO week; write it as YYYY-Www" in bad_week.output
+
+
+def test_fetch_an_arxiv_category_stores_its_newest_papers(  # type: ignore[no-untyped-def]
+    run, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+) -> None:
+    five = run("--category", "cs.LG", "--max", "5")
+    assert five.exit_code == 0, five.output
+    assert "fetched arXiv category cs.LG, 5 papers: 5 inserted, 0 updated, 0 unchanged" in five.output
+    assert fake_arxiv.requests[-1]["search_query"] == "cat:cs.LG"
+    assert fake_arxiv.requests[-1]["max_results"] == "5"
+    every = run("--category", "cs.LG", "--no-progress")  # fewer than --max exist: one short page, then stop
+    assert every.exit_code == 0, every.output
+    with sessions.begin() as session:
+        stored = session.scalars(select(Paper)).all()
+        assert stored and all("cs.LG" in p.categories and p.source == "arxiv" for p in stored)
+        total = len(stored)
+    assert f"{total} papers: {total - 5} inserted, 0 updated, 5 unchanged" in every.output
+    assert len(fake_arxiv.requests) == 2
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--category", "cs.LG", "--no-arxiv"], "--category asks arXiv itself; drop --no-arxiv"),
+    (["--category", "machine learning"], "--category 'machine learning' is not an arXiv category"),
+    (["--week", "2025-W48", "--id", "2410.13732"], "give one of --id, --week, not several"),
+    (["--date", "2025-11-24", "--category", "cs.LG"], "give one of --date/--since/--until, --category, not several"),
+], ids=["category-without-arxiv", "bad-category", "week-and-id", "date-and-category"])
+def test_fetch_modes_misused_are_one_line_errors(run, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = run(*args)
+    assert result.exit_code == 1 and f"paperbot: {message}" in result.output
