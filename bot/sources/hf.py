@@ -159,6 +159,8 @@ def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> floa
             return float(retry_after)
         try:
             when = parsedate_to_datetime(retry_after)
+            if when.tzinfo is None:  # asctime and "-0000" dates come back naive; HTTP dates are always GMT
+                when = when.replace(tzinfo=UTC)
             return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
         except (TypeError, ValueError):
             pass

@@ -327,12 +327,6 @@ def test_429_with_an_http_date_far_ahead_is_reported_not_slept(fake_hf: FakeHF) 
     assert clock.sleeps == []
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="bot/sources/hf.py rate_limit_wait: parsedate_to_datetime gives a naive datetime for the asctime form"
-    " (it names no zone); subtracting the aware clock raises TypeError, which is swallowed, so the header is"
-    " ignored and plain backoff is used. Drop this mark once that is fixed.",
-)
 def test_429_with_an_asctime_date_waits_until_that_moment(fake_hf: FakeHF) -> None:
     fake_hf.set_daily(DAY, papers_of(DAY, 1))
     fake_hf.fail_next("daily_papers", 429, headers={"Retry-After": "Wed Oct 21 07:28:00 2026"})
