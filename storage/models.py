@@ -183,10 +183,38 @@ class Reply(Base):
     user_id: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text, default="")
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Slack's `edited.ts` of the edit the text is from: an older edit delivered late does not overwrite a newer one.
+    edited_ts: Mapped[str | None] = mapped_column(String(32))
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ProcessedEvent(Base):
+    """A Slack event whose change is stored, claimed in the change's own transaction: a retry of it (same
+    event_id) or the same event reaching a second replica changes nothing. Kept a while, then pruned."""
+
+    __tablename__ = "processed_events"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ReactionClock(Base):
+    """The `event_ts` of the newest reaction_added/reaction_removed applied for one person, message and emoji,
+    so an older event that Slack delivers late (a retried add after its removal) cannot undo a newer one."""
+
+    __tablename__ = "reaction_clocks"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    message_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    emoji: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_ts: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class DigestRun(Base):
