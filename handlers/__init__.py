@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, home
+from handlers import actions, commands, home, messages, reactions
 
 
 def register_all(app: App) -> None:
@@ -12,3 +12,5 @@ def register_all(app: App) -> None:
     commands.register(app)
     actions.register(app)
     home.register(app)
+    reactions.register(app)
+    messages.register(app)

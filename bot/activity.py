@@ -1,0 +1,280 @@
+"""What the team does in Slack, remembered per paper: emoji reactions on a paper's posts, the thread replies under
+them (with their edits and deletes) and paper links people share in channels.
+
+Called by handlers/reactions.py and handlers/messages.py, one function per event. Each opens its own transaction
+and, in that same transaction, claims the event by its id (storage.votes.claim_event), so Slack's retries and the
+same event reaching two replicas change the database once. Events about messages that are not paper posts, and
+everything the bot or other bots say, are ignored. A share of a paper nobody stored yet fetches it first, outside
+any transaction: Bolt has acked the event before the listener runs (process_before_response is off in both
+modes), so a slow Hugging Face or arXiv never delays the ack Slack waits 3 seconds for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings, first_line
+from bot.ingest import QUICK_TIMEOUT, enrich_from_arxiv
+from bot.links import find_arxiv_ids
+from bot.sources import PaperRecord
+from bot.sources.arxiv import ArxivClient
+from bot.sources.hf import HFClient, SourceError
+from storage import votes
+from storage.models import utcnow
+from storage.papers import get_paper, upsert_papers
+from storage.posts import find_post, record_post
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+log = logging.getLogger(__name__)
+
+# Slack retries an event three times within minutes; an hour is its documented outer bound. Event ids and
+# reaction clocks are kept twice that, then pruned, at most once per PRUNE_EVERY seconds per process.
+KEEP_EVENTS = timedelta(hours=2)
+PRUNE_EVERY = 600.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where an event came from: the workspace, Slack's event id (None when a payload lacks it) and the bot's own
+    user id (Bolt learns it from auth.test when the app starts)."""
+
+    team_id: str
+    event_id: str | None
+    bot_user_id: str | None
+
+    @classmethod
+    def of(cls, body: dict[str, Any], bot_user_id: str | None) -> Delivery:
+        """The Delivery of an Events API envelope."""
+        team = body.get("team_id") or (body.get("event") or {}).get("team") or ""
+        return cls(team_id=str(team), event_id=body.get("event_id"), bot_user_id=bot_user_id)
+
+
+@dataclass(frozen=True)
+class ReactionChange:
+    """A reaction_added (`added`) or reaction_removed on a message."""
+
+    channel_id: str
+    message_ts: str
+    user_id: str
+    emoji: str
+    event_ts: str | None
+    added: bool
+
+
+@dataclass(frozen=True)
+class Message:
+    """A channel message as an event shows it (new, edited, or as it was before a delete)."""
+
+    channel_id: str
+    ts: str
+    thread_ts: str | None
+    user_id: str | None
+    text: str
+    from_bot: bool
+
+    @property
+    def is_reply(self) -> bool:
+        """A reply in a thread (the thread's parent has thread_ts == ts)."""
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+
+def base_emoji(name: str) -> str:
+    """The emoji without its skin tone, so every thumbs-up is one vote: `base_emoji("+1::skin-tone-3") == "+1"`."""
+    return name.split("::", 1)[0]
+
+
+def slack_ts(value: object) -> str | None:
+    """`value` when it is a Slack timestamp (`1764150000.000100`), else None: `slack_ts("soon") is None`."""
+    if not isinstance(value, str):
+        return None
+    try:
+        votes.slack_ts_order(value)
+    except ValueError:
+        return None
+    return value
+
+
+# ---- reactions ------------------------------------------------------------------------------------------------
+
+
+def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
+    """Count (or uncount) one person's emoji on a paper post; True when the stored reactions changed."""
+    if not change.user_id or change.user_id == delivery.bot_user_id:
+        return False  # the bot's own reactions never count
+    with _transaction(deps, delivery) as session:
+        post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id,
+                         ts=change.message_ts)
+        if post is None or not _first_delivery(session, delivery):
+            return False
+        key = votes.ReactionKey(team_id=delivery.team_id, channel_id=change.channel_id,
+                                message_ts=change.message_ts, user_id=change.user_id, emoji=base_emoji(change.emoji))
+        if change.added:
+            return votes.add_reaction(session=session, key=key, arxiv_id=post.arxiv_id, event_ts=change.event_ts)
+        return votes.remove_reaction(session=session, key=key, event_ts=change.event_ts)
+
+
+# ---- messages: thread replies, edits, deletes, shares ------------------------------------------------------
+
+
+def message_posted(deps: Deps, delivery: Delivery, message: Message) -> bool:
+    """A new message: a person's reply in a paper post's thread is recorded; a person's top-level message with a
+    paper link becomes a `share` post of the first paper it links to. True when something was recorded."""
+    if _by_bot(delivery, message):
+        return False
+    if message.is_reply:
+        with _transaction(deps, delivery) as session:
+            key = _reply_key(session, delivery, message)
+            if key is None or not _first_delivery(session, delivery):
+                return False
+            return votes.record_reply(session=session, key=key, user_id=str(message.user_id), text=message.text)
+    if message.thread_ts is None and (ids := find_arxiv_ids(message.text)):
+        return _record_share(deps, delivery, message, ids[0])
+    return False
+
+
+def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_ts: str) -> bool:
+    """An edited thread reply under a paper post gets its new text and is marked edited."""
+    if _by_bot(delivery, message) or not message.is_reply:
+        return False
+    with _transaction(deps, delivery) as session:
+        key = _reply_key(session, delivery, message)
+        if key is None or not _first_delivery(session, delivery):
+            return False
+        return votes.edit_reply(session=session, key=key, user_id=str(message.user_id), text=message.text,
+                                edited_ts=edited_ts)
+
+
+def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> bool:
+    """A deleted thread reply under a paper post stops counting (`message` is the reply as it was)."""
+    if _by_bot(delivery, message) or not message.is_reply:
+        return False
+    with _transaction(deps, delivery) as session:
+        key = _reply_key(session, delivery, message)
+        if key is None or not _first_delivery(session, delivery):
+            return False
+        return votes.delete_reply(session=session, key=key, user_id=str(message.user_id))
+
+
+def _by_bot(delivery: Delivery, message: Message) -> bool:
+    """Bots' messages (ours above all) are no one's reply and no one's share."""
+    return message.from_bot or not message.user_id or message.user_id == delivery.bot_user_id
+
+
+def _reply_key(session: Session, delivery: Delivery, message: Message) -> votes.ReplyKey | None:
+    """The reply's key when its thread is a paper post's, else None."""
+    assert message.thread_ts is not None
+    post = find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.thread_ts)
+    if post is None:
+        return None
+    return votes.ReplyKey(team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts,
+                          thread_ts=message.thread_ts, arxiv_id=post.arxiv_id)
+
+
+def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> bool:
+    """Make the message a `share` post of `arxiv_id`, fetching the paper first when nobody stored it yet."""
+    with deps.sessions.begin() as session:
+        if find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts):
+            return False  # a retry of a share already recorded
+        known = get_paper(session=session, arxiv_id=arxiv_id) is not None
+    try:
+        record = None if known else fetch_paper(deps.settings, arxiv_id, sessions=deps.sessions)
+    except PaperUnavailable as exc:
+        log.warning("a link to arXiv %s in %s (message %s) is not recorded as a share: %s", arxiv_id,
+                    message.channel_id, message.ts, exc)
+        return False
+    with _transaction(deps, delivery) as session:
+        if not _first_delivery(session, delivery):
+            return False
+        if record is not None:
+            upsert_papers(session=session, records=[record])
+        record_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts,
+                    arxiv_id=arxiv_id, kind="share", user_id=message.user_id)
+        return True
+
+
+class PaperUnavailable(Exception):
+    """Neither Hugging Face nor arXiv has the paper, or neither answered; the message says what each said."""
+
+
+def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Session] | None = None) -> PaperRecord:
+    """One paper by id from Hugging Face (enriched from arXiv when PAPERBOT_ARXIV_ENRICH is on), else from arXiv,
+    each asked once with a short timeout; PaperUnavailable when neither has it or answers."""
+    timeout = min(QUICK_TIMEOUT, settings.http_timeout)
+    try:
+        with HFClient(settings, timeout=timeout, max_retries=0) as hf:
+            record = hf.paper(arxiv_id)
+        hf_said = "Hugging Face does not know it"
+    except SourceError as exc:
+        record, hf_said = None, f"Hugging Face: {first_line(exc)}"
+    if record is not None:
+        if settings.arxiv_enrich:
+            enrich_from_arxiv(settings, [record], quick=True, sessions=sessions)
+        return record
+    try:
+        with ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
+            found = arxiv.by_ids([arxiv_id])
+    except (SourceError, httpx.HTTPError) as exc:
+        raise PaperUnavailable(f"{hf_said}; arXiv: {first_line(exc)}") from None
+    if not found:
+        raise PaperUnavailable(f"{hf_said}; arXiv does not know it either")
+    return found[0]
+
+
+# ---- the transaction every change runs in ------------------------------------------------------------------
+
+
+@contextmanager
+def _transaction(deps: Deps, delivery: Delivery) -> Iterator[Session]:
+    """One transaction for an event's change, which also stores the bot's own user id; old event ids are pruned
+    after it, now and then."""
+    with deps.sessions.begin() as session:
+        votes.remember_bot_user(session=session, team_id=delivery.team_id, bot_user_id=delivery.bot_user_id)
+        yield session
+    _prune_now_and_then(deps)
+
+
+def _first_delivery(session: Session, delivery: Delivery) -> bool:
+    """Claim the event in this transaction; False when it was applied before (then change nothing)."""
+    if delivery.event_id is None:
+        return True  # no id to deduplicate by: the natural keys and clocks still keep repeats harmless
+    if votes.claim_event(session=session, team_id=delivery.team_id, event_id=delivery.event_id):
+        return True
+    log.info("event %s of %s was applied already (a Slack retry or another replica); skipped",
+             delivery.event_id, delivery.team_id)
+    return False
+
+
+# The process's last prune (time.monotonic), shared by the listener threads: a deliberate module-level value
+# like bot.ingest's arXiv clock, because Deps is immutable and pruning needs no more than "not too often".
+_PRUNE_LOCK = threading.Lock()
+_PRUNED_AT: list[float | None] = [None]
+
+
+def _prune_now_and_then(deps: Deps) -> None:
+    """Delete event ids and reaction clocks Slack can no longer need, at most once per PRUNE_EVERY seconds."""
+    with _PRUNE_LOCK:
+        last = _PRUNED_AT[0]
+        if last is not None and time.monotonic() - last < PRUNE_EVERY:
+            return
+        _PRUNED_AT[0] = time.monotonic()
+    try:
+        with deps.sessions.begin() as session:
+            gone = votes.prune_event_records(session=session, before=utcnow() - KEEP_EVENTS)
+    except DBAPIError as exc:  # e.g. two replicas' prunes deadlocking: the next prune does it
+        log.warning("pruning old Slack event ids failed (%s); the next prune retries", first_line(exc))
+        return
+    if gone:
+        log.debug("pruned %d old Slack event records", gone)

@@ -1,0 +1,355 @@
+"""Reactions, thread replies and shared links, sent into the bot's real HTTP endpoint as Slack sends them (signed,
+retried with the same event_id, out of order, to two replicas at once), and read back as people see them
+(storage.votes.paper_activity)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Deps, build_app
+from bot.config import Settings
+from bot.server import HttpServer, make_wsgi
+from bot.sources import PaperRecord
+from storage.db import make_engine, make_sessions
+from storage.models import Post, Reaction, Reply, Workspace
+from storage.papers import get_paper, upsert_papers
+from storage.posts import find_post, record_post
+from storage.votes import Activity, paper_activity
+from tests.e2e.conftest import RunningBot, bot_settings
+from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.hf import FakeHF
+from tests.fakes.slack import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+
+CHANNEL = "C0001"
+PAPER = "2410.13732"
+POST_TS = "1764150001.000001"  # the paper's digest message
+OTHER_TS = "1764150002.000002"  # a message that is about no paper
+_clock = itertools.count(1)
+
+
+def later() -> str:
+    """A Slack event_ts later than every one before it in this process."""
+    return f"1764160000.{next(_clock):06d}"
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv) -> Settings:
+    """The bot's settings with Hugging Face and arXiv on loopback fakes (a shared link may need a fetch)."""
+    return bot_settings(db_url, slack, hf_api_url=hf.url, arxiv_api_url=fake_arxiv.url)
+
+
+@pytest.fixture
+def posted(bot: RunningBot) -> RunningBot:
+    """The bot, with one paper posted to CHANNEL by a digest."""
+    with bot.deps.sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=PAPER, title="Thinking LLMs")])
+        record_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=POST_TS, arxiv_id=PAPER, kind="digest")
+    return bot
+
+
+def settle(bot: RunningBot) -> None:
+    """Wait for every listener Bolt has started: it acks an event first and runs the listener afterwards."""
+    runner = bot.app.listener_runner
+    started = runner.listener_executor
+    runner.listener_executor = ThreadPoolExecutor(max_workers=5)
+    started.shutdown(wait=True)  # type: ignore[attr-defined]
+
+
+def seen(bot: RunningBot, arxiv_id: str = PAPER) -> Activity:
+    """The paper's activity as people see it (Show details, export)."""
+    settle(bot)
+    with bot.deps.sessions.begin() as session:
+        return paper_activity(session=session, team_id=TEAM_ID, arxiv_id=arxiv_id,
+                              vote_emoji=bot.deps.settings.vote_emoji)
+
+
+def reaction(added: bool, user: str = "U0001", emoji: str = "+1", ts: str = POST_TS,
+             event_ts: str | None = None) -> dict[str, Any]:
+    return {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": emoji,
+            "item": {"type": "message", "channel": CHANNEL, "ts": ts}, "item_user": BOT_USER_ID,
+            "event_ts": event_ts or later()}
+
+
+def message(text: str, *, user: str | None = "U0002", ts: str | None = None, thread_ts: str | None = POST_TS,
+            **extra: Any) -> dict[str, Any]:
+    event = {"type": "message", "channel": CHANNEL, "user": user, "text": text, "ts": ts or later(),
+             "channel_type": "channel", "event_ts": later(), **extra}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def ok(response: Any) -> None:
+    assert response.status_code == 200, response.text
+
+
+# ---- votes -------------------------------------------------------------------------------------------------
+
+
+def test_a_vote_is_counted_once_when_slack_retries_it(posted: RunningBot, sender: SlackSender) -> None:
+    vote = reaction(True)
+    ok(sender.event(vote, event_id="EvVote1"))
+    ok(sender.event(vote, event_id="EvVote1", retry_num=1))
+    ok(sender.event(vote, event_id="EvVote1", retry_num=2, retry_reason="http_error"))
+    shown = seen(posted)
+    assert (shown.votes, shown.reactions) == (1, {"+1": 1})
+
+
+def test_votes_count_people_and_skin_tones_are_the_same_vote(posted: RunningBot, sender: SlackSender) -> None:
+    for user, emoji in [("U0001", "+1::skin-tone-3"), ("U0002", "fire"), ("U0002", "+1"), ("U0003", "eyes")]:
+        ok(sender.event(reaction(True, user=user, emoji=emoji)))
+    shown = seen(posted)
+    assert shown.votes == 2  # U0001 and U0002; :eyes: is no vote
+    assert shown.reactions == {"+1": 2, "fire": 1, "eyes": 1}
+
+
+def test_a_removed_reaction_stops_counting(posted: RunningBot, sender: SlackSender) -> None:
+    ok(sender.event(reaction(True, user="U0001")))
+    ok(sender.event(reaction(True, user="U0002")))
+    assert seen(posted).votes == 2
+    ok(sender.event(reaction(False, user="U0001")))
+    shown = seen(posted)
+    assert (shown.votes, shown.reactions) == (1, {"+1": 1})
+
+
+def test_a_retry_after_the_removal_does_not_bring_the_vote_back(posted: RunningBot, sender: SlackSender) -> None:
+    vote = reaction(True)
+    ok(sender.event(vote, event_id="EvAdd"))
+    ok(sender.event(reaction(False), event_id="EvRemove"))
+    assert seen(posted).votes == 0
+    ok(sender.event(vote, event_id="EvAdd", retry_num=3))
+    assert seen(posted).votes == 0
+
+
+def test_an_add_delivered_only_after_its_removal_does_not_count(posted: RunningBot, sender: SlackSender) -> None:
+    # The add's first delivery was lost (the bot answered 500 and crashed), so its retry is the first this
+    # database sees of it, and it comes after the removal the person made later.
+    vote, unvote = reaction(True), reaction(False)
+    ok(sender.event(unvote, event_id="EvRemove"))
+    ok(sender.event(vote, event_id="EvAdd", retry_num=1, retry_reason="http_error"))
+    assert seen(posted).votes == 0
+    ok(sender.event(reaction(True), event_id="EvAddAgain"))  # and the person's new vote, later still, counts
+    assert seen(posted).votes == 1
+
+
+def test_the_bots_own_reaction_never_counts(posted: RunningBot, sender: SlackSender) -> None:
+    ok(sender.event(reaction(True, user=BOT_USER_ID)))
+    ok(sender.event(reaction(True, user="U0001")))
+    assert seen(posted).votes == 1
+    with posted.deps.sessions.begin() as session:
+        # Stored on the first event, so paper_activity leaves the bot out whatever reaches the database.
+        assert session.get(Workspace, TEAM_ID).bot_user_id == BOT_USER_ID  # type: ignore[union-attr]
+
+
+def test_reactions_on_other_messages_are_ignored(posted: RunningBot, sender: SlackSender) -> None:
+    ok(sender.event(reaction(True, ts=OTHER_TS)))
+    file_reaction = {**reaction(True), "item": {"type": "file", "file": "F0001"}}
+    ok(sender.event(file_reaction))
+    assert seen(posted).votes == 0
+    with posted.deps.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Reaction)) == 0
+
+
+# ---- thread replies ------------------------------------------------------------------------------------------
+
+
+def stored_reply(bot: RunningBot, ts: str) -> Reply:
+    settle(bot)
+    with bot.deps.sessions.begin() as session:
+        found = session.scalars(select(Reply).where(Reply.ts == ts)).one()
+        session.expunge(found)
+        return found
+
+
+def test_a_thread_reply_is_counted_edited_and_deleted(posted: RunningBot, sender: SlackSender) -> None:
+    reply = message("Is the code out?", ts="1764150100.000100")
+    ok(sender.event(reply, event_id="EvReply"))
+    ok(sender.event(reply, event_id="EvReply", retry_num=1))
+    ok(sender.event(message("+1, same question", user="U0003", subtype="thread_broadcast")))
+    assert seen(posted).replies == 2
+
+    edited = {**reply, "text": "Is the code out yet?", "edited": {"user": "U0002", "ts": later()}}
+    ok(sender.event({"type": "message", "subtype": "message_changed", "hidden": True, "channel": CHANNEL,
+                     "ts": later(), "message": edited, "previous_message": reply, "event_ts": later()}))
+    shown = stored_reply(posted, reply["ts"])
+    assert (shown.text, shown.edited) == ("Is the code out yet?", True)
+
+    ok(sender.event({"type": "message", "subtype": "message_deleted", "hidden": True, "channel": CHANNEL,
+                     "ts": later(), "deleted_ts": reply["ts"], "previous_message": edited, "event_ts": later()}))
+    assert seen(posted).replies == 1
+    assert stored_reply(posted, reply["ts"]).text == ""
+
+
+def test_bot_replies_are_not_counted(posted: RunningBot, sender: SlackSender) -> None:
+    ok(sender.event(message("I am paperbot", user=BOT_USER_ID, bot_id=BOT_ID)))  # ours
+    ok(sender.event(message("CI passed", user="U0BOT9", bot_id="B0009")))  # another app's bot user
+    ok(sender.event(message("legacy webhook", user=None, bot_id="B0008", subtype="bot_message")))
+    ok(sender.event(message("a person", user="U0004")))
+    assert seen(posted).replies == 1
+
+
+def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: RunningBot,
+                                                                    sender: SlackSender) -> None:
+    ok(sender.event(message("off topic", thread_ts=OTHER_TS)))
+    ok(sender.event(message("good morning", thread_ts=None)))
+    ok(sender.event(message("joined", thread_ts=None, subtype="channel_join")))
+    assert seen(posted).replies == 0
+    with posted.deps.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Reply)) == 0
+        assert session.scalar(select(func.count()).select_from(Post)) == 1  # only the digest's post
+
+
+# ---- shared links ------------------------------------------------------------------------------------------
+
+
+def share_post(bot: RunningBot, ts: str) -> Post | None:
+    settle(bot)
+    with bot.deps.sessions.begin() as session:
+        return find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=ts)
+
+
+def test_a_shared_link_to_a_known_paper_becomes_a_share(posted: RunningBot, sender: SlackSender) -> None:
+    shared = message("worth reading: <https://huggingface.co/papers/2410.13732|HF> and arxiv.org/abs/2306.00356",
+                     thread_ts=None, user="U0005")
+    ok(sender.event(shared, event_id="EvShare"))
+    ok(sender.event(shared, event_id="EvShare", retry_num=1))
+    post = share_post(posted, shared["ts"])
+    assert post is not None and (post.kind, post.arxiv_id, post.user_id) == ("share", PAPER, "U0005")
+    ok(sender.event(reaction(True, ts=shared["ts"])))  # votes on the share are the paper's votes
+    ok(sender.event(message("agreed", thread_ts=shared["ts"])))
+    shown = seen(posted)
+    assert (shown.votes, shown.replies, shown.channels) == (1, 1, [CHANNEL])
+
+
+def test_a_shared_paper_nobody_stored_is_fetched_from_hugging_face(bot: RunningBot, sender: SlackSender,
+                                                                    hf: FakeHF) -> None:
+    hf.set_paper("2502.00001", {"id": "2502.00001", "title": "A Paper From HF", "summary": "Abstract.",
+                                "authors": [{"name": "Ada Lovelace"}], "upvotes": 42})
+    shared = message("https://arxiv.org/abs/2502.00001v2 is great", thread_ts=None)
+    ok(sender.event(shared))
+    post = share_post(bot, shared["ts"])
+    assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.00001")
+    with bot.deps.sessions.begin() as session:
+        paper = get_paper(session=session, arxiv_id="2502.00001")
+        assert paper is not None and (paper.title, paper.authors, paper.hf_upvotes) == (
+            "A Paper From HF", ["Ada Lovelace"], 42)
+
+
+def test_a_paper_hugging_face_lacks_is_fetched_from_arxiv(bot: RunningBot, sender: SlackSender, hf: FakeHF,
+                                                         fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.add_paper("hep-th/9901001", "Strings, Old Style")
+    shared = message("classic: arxiv.org/abs/hep-th/9901001", thread_ts=None)
+    ok(sender.event(shared))
+    post = share_post(bot, shared["ts"])
+    assert post is not None and post.arxiv_id == "hep-th/9901001"
+    assert any(r.path == "papers/hep-th/9901001" for r in hf.requests)  # HF was asked first
+    with bot.deps.sessions.begin() as session:
+        paper = get_paper(session=session, arxiv_id="hep-th/9901001")
+        assert paper is not None and paper.title == "Strings, Old Style"
+
+
+def test_a_share_nobody_can_fetch_is_skipped_with_a_log_line(bot: RunningBot, sender: SlackSender, hf: FakeHF,
+                                                            fake_arxiv: FakeArxiv,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    hf.fail_next("papers/", 503)
+    fake_arxiv.fail_next(503)
+    shared = message("see arxiv.org/abs/2502.99999", thread_ts=None)
+    with caplog.at_level(logging.WARNING, logger="bot.activity"):
+        ok(sender.event(shared))
+        assert share_post(bot, shared["ts"]) is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.activity"]
+    assert len(lines) == 1
+    assert "2502.99999" in lines[0] and "not recorded as a share" in lines[0]
+    assert "Hugging Face" in lines[0] and "arXiv" in lines[0]
+
+
+def test_a_slow_fetch_does_not_hold_up_slacks_ack(bot: RunningBot, sender: SlackSender, hf: FakeHF) -> None:
+    hf.set_paper("2502.00002", {"id": "2502.00002", "title": "Slow To Fetch"})
+    hf.delay_next(2.5)
+    shared = message("hf.co/papers/2502.00002", thread_ts=None)
+    ok(sender.event(shared))
+    # The answer came while Hugging Face was still holding the fetch: nothing is recorded yet.
+    with bot.deps.sessions.begin() as session:
+        assert find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=shared["ts"]) is None
+    post = share_post(bot, shared["ts"])
+    assert post is not None and post.arxiv_id == "2502.00002"
+
+
+def test_the_bots_own_links_are_never_shares(bot: RunningBot, sender: SlackSender) -> None:
+    ok(sender.event(message("arxiv.org/abs/2410.13732", thread_ts=None, user=BOT_USER_ID, bot_id=BOT_ID)))
+    ok(sender.event(message("arxiv.org/abs/2410.13732", thread_ts=None, user="U0BOT9", bot_id="B0009")))
+    settle(bot)
+    with bot.deps.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 0
+
+
+# ---- two replicas ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def replica(settings: Settings) -> Iterator[RunningBot]:
+    """A second bot process on the same database, behind its own HTTP server."""
+    engine = make_engine(settings.database_url)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    app = build_app(deps)
+    server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
+    yield RunningBot(deps=deps, app=app, server=server)
+    server.stop()
+    engine.dispose()
+
+
+def at_once(*sends: Any) -> None:
+    """Run the sends at the same moment (each in its own thread) and check every answer."""
+    start = threading.Barrier(len(sends))
+    answers: list[Any] = []
+
+    def run(send: Any) -> None:
+        start.wait()
+        answers.append(send())
+
+    threads = [threading.Thread(target=run, args=(send,)) for send in sends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for answer in answers:
+        ok(answer)
+
+
+def test_two_replicas_receiving_the_same_events_apply_them_once(posted: RunningBot, replica: RunningBot,
+                                                                sender: SlackSender) -> None:
+    other = SlackSender(replica.url + "/slack/events")
+    try:
+        reply = message("which dataset?")
+        shared = message("arxiv.org/abs/2410.13732", thread_ts=None, user="U0007")
+        for n, event in enumerate([reaction(True, user="U0001"), reaction(True, user="U0002"), reply, shared]):
+            at_once(lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),  # type: ignore[misc]
+                    lambda e=event, n=n: other.event(e, event_id=f"EvBoth{n}", retry_num=1))  # type: ignore[misc]
+        settle(replica)
+        shown = seen(posted)
+        assert (shown.votes, shown.reactions, shown.replies) == (2, {"+1": 2}, 1)
+        with posted.deps.sessions.begin() as session:
+            assert session.scalar(select(func.count()).select_from(Post).where(Post.kind == "share")) == 1
+    finally:
+        other.close()
+
+
+def test_an_add_and_its_removal_racing_on_two_replicas_end_removed(posted: RunningBot, replica: RunningBot,
+                                                                   sender: SlackSender) -> None:
+    other = SlackSender(replica.url + "/slack/events")
+    try:
+        for user in ("U0001", "U0002", "U0003", "U0004"):
+            vote, unvote = reaction(True, user=user), reaction(False, user=user)  # the removal is the later one
+            at_once(lambda v=vote: sender.event(v), lambda u=unvote: other.event(u))  # type: ignore[misc]
+        settle(replica)
+        assert seen(posted).votes == 0
+    finally:
+        other.close()
