@@ -112,7 +112,7 @@ def slack_ts(value: object) -> str | None:
 
 def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
     """Count (or uncount) one person's emoji on a paper post; True when the stored reactions changed."""
-    if not change.user_id or change.user_id == delivery.bot_user_id:
+    if not change.user_id or not change.emoji or change.user_id == delivery.bot_user_id:
         return False  # the bot's own reactions never count
     with _transaction(deps, delivery) as session:
         post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id,
