@@ -9,14 +9,16 @@ import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pytest
+from slack_bolt import App
 from sqlalchemy import func, select
 
 from bot.app import Deps, build_app
 from bot.config import Settings
-from bot.server import HttpServer, make_wsgi
+from bot.server import HttpServer, make_wsgi, socket_mode_handler
 from bot.sources import PaperRecord
 from storage.db import make_engine, make_sessions
 from storage.models import Post, Reaction, Reply, Workspace
@@ -26,7 +28,8 @@ from storage.votes import Activity, paper_activity
 from tests.e2e.conftest import RunningBot, bot_settings
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
-from tests.fakes.slack import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+from tests.fakes.socket_mode import FakeSocketMode
 
 CHANNEL = "C0001"
 PAPER = "2410.13732"
@@ -55,7 +58,23 @@ def posted(bot: RunningBot) -> RunningBot:
     return bot
 
 
-def settle(bot: RunningBot) -> None:
+class Bot(Protocol):
+    """A running bot, whichever way Slack reaches it (RunningBot over HTTP, Listening over Socket Mode)."""
+
+    @property
+    def deps(self) -> Deps: ...
+
+    @property
+    def app(self) -> App: ...
+
+
+@dataclass
+class Listening:
+    deps: Deps
+    app: App
+
+
+def settle(bot: Bot) -> None:
     """Wait for every listener Bolt has started: it acks an event first and runs the listener afterwards."""
     runner = bot.app.listener_runner
     started = runner.listener_executor
@@ -63,7 +82,7 @@ def settle(bot: RunningBot) -> None:
     started.shutdown(wait=True)  # type: ignore[attr-defined]
 
 
-def seen(bot: RunningBot, arxiv_id: str = PAPER) -> Activity:
+def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
     """The paper's activity as people see it (Show details, export)."""
     settle(bot)
     with bot.deps.sessions.begin() as session:
@@ -161,7 +180,7 @@ def test_reactions_on_other_messages_are_ignored(posted: RunningBot, sender: Sla
 # ---- thread replies ------------------------------------------------------------------------------------------
 
 
-def stored_reply(bot: RunningBot, ts: str) -> Reply:
+def stored_reply(bot: Bot, ts: str) -> Reply:
     settle(bot)
     with bot.deps.sessions.begin() as session:
         found = session.scalars(select(Reply).where(Reply.ts == ts)).one()
@@ -210,7 +229,7 @@ def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: Runn
 # ---- shared links ------------------------------------------------------------------------------------------
 
 
-def share_post(bot: RunningBot, ts: str) -> Post | None:
+def share_post(bot: Bot, ts: str) -> Post | None:
     settle(bot)
     with bot.deps.sessions.begin() as session:
         return find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=ts)
@@ -281,6 +300,40 @@ def test_a_slow_fetch_does_not_hold_up_slacks_ack(bot: RunningBot, sender: Slack
         assert find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=shared["ts"]) is None
     post = share_post(bot, shared["ts"])
     assert post is not None and post.arxiv_id == "2502.00002"
+
+
+@pytest.fixture
+def socket_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Listening, FakeSocketMode]]:
+    """The bot in Socket Mode (no HTTP endpoint): events come over the loopback WebSocket."""
+    fake = FakeSocketMode().start()
+    slack.socket_url = fake.url
+    settings = bot_settings(db_url, slack, hf_api_url=hf.url, slack_signing_secret=None, slack_app_token=APP_TOKEN)
+    engine = make_engine(settings.database_url)
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    app = build_app(deps, socket_mode=True)
+    handler = socket_mode_handler(app, APP_TOKEN)
+    handler.connect()
+    assert fake.connected.wait(10), "the bot never opened the Socket Mode connection"
+    yield Listening(deps=deps, app=app), fake
+    fake.stop()
+    handler.close()
+    engine.dispose()
+
+
+def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(socket_bot: tuple[Listening, FakeSocketMode],
+                                                            hf: FakeHF) -> None:
+    bot, socket = socket_bot
+    hf.set_paper("2502.00003", {"id": "2502.00003", "title": "Slow Over The Socket"})
+    hf.delay_next(2.5)
+    shared = message("hf.co/papers/2502.00003", thread_ts=None)
+    envelope = socket.send("events_api", {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001",
+                                          "type": "event_callback", "event": shared, "event_id": "EvSocket",
+                                          "event_time": 1764160000})
+    socket.ack_for(envelope)
+    with bot.deps.sessions.begin() as session:  # acked while Hugging Face still holds the fetch
+        assert find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=shared["ts"]) is None
+    post = share_post(bot, shared["ts"])
+    assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.00003")
 
 
 def test_the_bots_own_links_are_never_shares(bot: RunningBot, sender: SlackSender) -> None:
