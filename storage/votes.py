@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.sources import without_nul
 from storage.channels import ensure_workspace
 from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
 
@@ -173,14 +174,16 @@ class ReplyKey:
 
 def record_reply(*, session: Session, key: ReplyKey, user_id: str, text: str) -> bool:
     """Remember a person's thread reply under a paper post; False when it is known already (a retry, or its
-    edit or delete arrived first and recorded it)."""
-    _, created = _find_or_insert_reply(session, key, user_id=user_id, text=text)
+    edit or delete arrived first and recorded it). NUL characters are dropped from the text: PostgreSQL stores
+    none, and failing would lose the reply (Slack got its answer before the reply is stored)."""
+    _, created = _find_or_insert_reply(session, key, user_id=user_id, text=without_nul(text))
     return created
 
 
 def edit_reply(*, session: Session, key: ReplyKey, user_id: str, text: str, edited_ts: str) -> bool:
     """Apply an edit: the new text, marked edited. A reply not seen yet is recorded from its edit; an edit older
-    than the one stored, or of a deleted reply, changes nothing (False)."""
+    than the one stored, or of a deleted reply, changes nothing (False). NUL characters go, as in record_reply."""
+    text = without_nul(text)
     reply, created = _find_or_insert_reply(session, key, user_id=user_id, text=text)
     if not created and (reply.deleted or (reply.edited_ts and
                                           slack_ts_order(edited_ts) <= slack_ts_order(reply.edited_ts))):

@@ -201,3 +201,17 @@ def test_old_event_records_are_pruned_and_recent_ones_kept(posted: sessionmaker[
         assert session.scalar(select(func.count()).select_from(ReactionClock)) == 0
         assert session.scalar(select(func.count()).select_from(Reaction)) == 1  # the vote itself stays
     assert activity(posted).votes == 1
+
+
+def test_nul_characters_are_dropped_from_replies_and_edits(posted: sessionmaker[Session]) -> None:
+    # PostgreSQL refuses NUL in text: storing it as it came failed the reply's whole transaction there.
+    assert in_tx(posted, lambda s: record_reply(session=s, key=reply(), user_id="U2", text="a\x00b")) is True
+    assert stored_reply(posted).text == "ab"
+    assert in_tx(posted, lambda s: edit_reply(session=s, key=reply(), user_id="U2", text="\x00c\x00",
+                                              edited_ts="1764150020.000001")) is True
+    assert stored_reply(posted).text == "c"
+    late = reply("1764150011.000001")  # an edit seen before its reply is stored from the edit
+    assert in_tx(posted, lambda s: edit_reply(session=s, key=late, user_id="U3", text="d\x00",
+                                              edited_ts="1764150021.000001")) is True
+    assert stored_reply(posted, late.ts).text == "d"
+    assert activity(posted).replies == 2
