@@ -4,9 +4,17 @@ them (with their edits and deletes) and paper links people share in channels.
 Called by handlers/reactions.py and handlers/messages.py, one function per event. Each opens its own transaction
 and, in that same transaction, claims the event by its id (storage.votes.claim_event), so Slack's retries and the
 same event reaching two replicas change the database once. Events about messages that are not paper posts, and
-everything the bot or other bots say, are ignored. A share of a paper nobody stored yet fetches it first, outside
-any transaction: Bolt has acked the event before the listener runs (process_before_response is off in both
-modes), so a slow Hugging Face or arXiv never delays the ack Slack waits 3 seconds for.
+everything the bot or other bots say, are ignored.
+
+Bolt has acked the event before the listener runs (process_before_response is off in both modes, so a slow
+listener never delays the ack Slack waits 3 seconds for), so Slack will not send it again if storing it fails.
+A transient database error (a dropped connection, a deadlock, SQLite's "database is locked") is therefore retried
+here a few times, the whole transaction with its claim each time; when storing still fails, one log line names
+the event by id and type (never the text people wrote) and the event is lost.
+
+A share of a paper nobody stored yet is recorded at once, against a placeholder paper row (storage.papers'
+PLACEHOLDER source, titled `arXiv:<id>`), so votes and replies arriving while the paper is fetched count; the
+fetch (Hugging Face, else arXiv) runs outside any transaction and fills the row in.
 """
 
 from __future__ import annotations
@@ -14,14 +22,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, first_line
@@ -32,7 +41,7 @@ from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, SourceError
 from storage import votes
 from storage.models import utcnow
-from storage.papers import get_paper, upsert_papers
+from storage.papers import PLACEHOLDER, get_paper, upsert_papers
 from storage.posts import find_post, record_post
 
 if TYPE_CHECKING:
@@ -45,21 +54,30 @@ log = logging.getLogger(__name__)
 KEEP_EVENTS = timedelta(hours=2)
 PRUNE_EVERY = 600.0
 
+# Pauses (seconds) before each new attempt after a transient database error: a few seconds in all, enough for a
+# dropped connection or a lock to clear, short enough not to hold one of Bolt's few listener threads for long.
+RETRY_DELAYS = (0.1, 0.5, 2.0)
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where an event came from: the workspace, Slack's event id (None when a payload lacks it) and the bot's own
-    user id (Bolt learns it from auth.test when the app starts)."""
+    """Where an event came from: the workspace, Slack's event id (None when a payload lacks it), the bot's own
+    user id (Bolt learns it from auth.test when the app starts) and the event's type (for the log)."""
 
     team_id: str
     event_id: str | None
     bot_user_id: str | None
+    event_type: str = "event"
 
     @classmethod
     def of(cls, body: dict[str, Any], bot_user_id: str | None) -> Delivery:
-        """The Delivery of an Events API envelope."""
-        team = body.get("team_id") or (body.get("event") or {}).get("team") or ""
-        return cls(team_id=str(team), event_id=body.get("event_id"), bot_user_id=bot_user_id)
+        """The Delivery of an Events API envelope; its type is `type/subtype`, e.g. `message/message_changed`."""
+        event = body.get("event") or {}
+        team = body.get("team_id") or event.get("team") or ""
+        kind = "/".join(str(part) for part in (event.get("type"), event.get("subtype")) if part) or "event"
+        return cls(team_id=str(team), event_id=body.get("event_id"), bot_user_id=bot_user_id, event_type=kind)
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,10 @@ def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> b
     """Count (or uncount) one person's emoji on a paper post; True when the stored reactions changed."""
     if not change.user_id or not change.emoji or change.user_id == delivery.bot_user_id:
         return False  # the bot's own reactions never count
+    return bool(_stored(delivery, lambda: _apply_reaction(deps, delivery, change)))
+
+
+def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
     with _transaction(deps, delivery) as session:
         post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id,
                          ts=change.message_ts)
@@ -135,11 +157,8 @@ def message_posted(deps: Deps, delivery: Delivery, message: Message) -> bool:
     if _by_bot(delivery, message):
         return False
     if message.is_reply:
-        with _transaction(deps, delivery) as session:
-            key = _reply_key(session, delivery, message)
-            if key is None or not _first_delivery(session, delivery):
-                return False
-            return votes.record_reply(session=session, key=key, user_id=str(message.user_id), text=message.text)
+        return _change_reply(deps, delivery, message, lambda session, key: votes.record_reply(
+            session=session, key=key, user_id=str(message.user_id), text=message.text))
     if message.thread_ts is None and (ids := find_arxiv_ids(message.text)):
         return _record_share(deps, delivery, message, ids[0])
     return False
@@ -149,23 +168,30 @@ def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_t
     """An edited thread reply under a paper post gets its new text and is marked edited."""
     if _by_bot(delivery, message) or not message.is_reply:
         return False
-    with _transaction(deps, delivery) as session:
-        key = _reply_key(session, delivery, message)
-        if key is None or not _first_delivery(session, delivery):
-            return False
-        return votes.edit_reply(session=session, key=key, user_id=str(message.user_id), text=message.text,
-                                edited_ts=edited_ts)
+    return _change_reply(deps, delivery, message, lambda session, key: votes.edit_reply(
+        session=session, key=key, user_id=str(message.user_id), text=message.text, edited_ts=edited_ts))
 
 
 def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> bool:
     """A deleted thread reply under a paper post stops counting (`message` is the reply as it was)."""
     if _by_bot(delivery, message) or not message.is_reply:
         return False
-    with _transaction(deps, delivery) as session:
-        key = _reply_key(session, delivery, message)
-        if key is None or not _first_delivery(session, delivery):
-            return False
-        return votes.delete_reply(session=session, key=key, user_id=str(message.user_id))
+    return _change_reply(deps, delivery, message, lambda session, key: votes.delete_reply(
+        session=session, key=key, user_id=str(message.user_id)))
+
+
+def _change_reply(deps: Deps, delivery: Delivery, message: Message,
+                  change: Callable[[Session, votes.ReplyKey], bool]) -> bool:
+    """Apply `change` to a reply in a paper post's thread, in the event's transaction (retried when transient)."""
+
+    def attempt() -> bool:
+        with _transaction(deps, delivery) as session:
+            key = _reply_key(session, delivery, message)
+            if key is None or not _first_delivery(session, delivery):
+                return False
+            return change(session, key)
+
+    return bool(_stored(delivery, attempt))
 
 
 def _by_bot(delivery: Delivery, message: Message) -> bool:
@@ -183,26 +209,62 @@ def _reply_key(session: Session, delivery: Delivery, message: Message) -> votes.
                           thread_ts=message.thread_ts, arxiv_id=post.arxiv_id)
 
 
+def placeholder_record(arxiv_id: str) -> PaperRecord:
+    """The paper row a share needs before its paper is fetched: `placeholder_record("2502.12345").title ==
+    "arXiv:2502.12345"`; any real record of the paper replaces its values (storage.papers' merge rules)."""
+    return PaperRecord(arxiv_id=arxiv_id, title=f"arXiv:{arxiv_id}", source=PLACEHOLDER)
+
+
 def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> bool:
-    """Make the message a `share` post of `arxiv_id`, fetching the paper first when nobody stored it yet."""
-    with deps.sessions.begin() as session:
-        if find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts):
-            return False  # a retry of a share already recorded
-        known = get_paper(session=session, arxiv_id=arxiv_id) is not None
-    try:
-        record = None if known else fetch_paper(deps.settings, arxiv_id, sessions=deps.sessions)
-    except PaperUnavailable as exc:
-        log.warning("a link to arXiv %s in %s (message %s) is not recorded as a share: %s", arxiv_id,
-                    message.channel_id, message.ts, exc)
+    """Make the message a `share` post of `arxiv_id` at once, then fetch the paper if it is unknown or still a
+    placeholder (an earlier fetch failed) and fill it in."""
+    recorded = _stored(delivery, lambda: _share_now(deps, delivery, message, arxiv_id))
+    if recorded is None or recorded is _Share.NOTHING:
         return False
+    if recorded is _Share.TO_FETCH:
+        _fill_in(deps, delivery, message, arxiv_id)
+    return True
+
+
+class _Share(Enum):
+    """What _share_now did: nothing (not the first delivery), a share of a stored paper, or one still to fetch."""
+
+    NOTHING = "nothing"
+    KNOWN = "known"
+    TO_FETCH = "to fetch"
+
+
+def _share_now(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> _Share:
+    """The share post, in the event's transaction, with a placeholder paper row when nobody stored the paper: so
+    votes and replies on the share count from now on, even while the paper is fetched."""
     with _transaction(deps, delivery) as session:
+        if find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts):
+            return _Share.NOTHING  # a share recorded before (a delivery without event id)
         if not _first_delivery(session, delivery):
-            return False
-        if record is not None:
-            upsert_papers(session=session, records=[record])
+            return _Share.NOTHING
+        paper = get_paper(session=session, arxiv_id=arxiv_id)
+        if paper is None:
+            upsert_papers(session=session, records=[placeholder_record(arxiv_id)])
         record_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts,
                     arxiv_id=arxiv_id, kind="share", user_id=message.user_id)
-        return True
+        return _Share.TO_FETCH if paper is None or paper.source == PLACEHOLDER else _Share.KNOWN
+
+
+def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> None:
+    """Fetch a shared paper and store it over its placeholder; when nobody has it, the placeholder stays (for
+    the paper's next fetch: a digest, `paperbot fetch`, an import, another share) and the log says so."""
+    try:
+        record = fetch_paper(deps.settings, arxiv_id, sessions=deps.sessions)
+    except PaperUnavailable as exc:
+        log.warning("arXiv %s, shared in %s (message %s), keeps its placeholder title until a later fetch: %s",
+                    arxiv_id, message.channel_id, message.ts, exc)
+        return
+
+    def store() -> None:
+        with deps.sessions.begin() as session:
+            upsert_papers(session=session, records=[record])
+
+    _stored(delivery, store, f"arXiv {arxiv_id} keeps its placeholder title until a later fetch")
 
 
 class PaperUnavailable(Exception):
@@ -233,7 +295,42 @@ def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Ses
     return found[0]
 
 
-# ---- the transaction every change runs in ------------------------------------------------------------------
+# ---- the transaction every change runs in, and its retries -----------------------------------------------
+
+
+def _stored(delivery: Delivery, attempt: Callable[[], T], lost: str = "the event is not counted") -> T | None:
+    """`attempt()` (one whole transaction), tried again after a transient database error; None when it still
+    fails, which one log line says by event id and type, ending in what is `lost`."""
+    for pause in (*RETRY_DELAYS, None):
+        try:
+            return attempt()
+        except StatementError as exc:  # DBAPIError and its kin: SQLAlchemy's message shows the text people wrote
+            if pause is None or not transient(exc):
+                log.error("Slack event %s (%s) of %s: storing it failed (%s); %s", delivery.event_id or "without id",
+                          delivery.event_type, delivery.team_id, reason(exc), lost)
+                return None
+            log.info("Slack event %s (%s): storing it failed (%s); trying again in %s s",
+                     delivery.event_id or "without id", delivery.event_type, reason(exc), pause)
+            time.sleep(pause)
+    return None  # not reached: the last pass returns or logs
+
+
+def transient(exc: StatementError) -> bool:
+    """Whether trying the transaction again may work: a dropped connection, a deadlock or serialization failure
+    (OperationalError in DB-API terms), SQLite's "database is locked"."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError) or "database is locked" in str(exc.orig)
+
+
+def reason(exc: StatementError) -> str:
+    """The error's class and the driver's, without SQLAlchemy's statement and parameters (they hold what people
+    wrote); a transient error's first line too, since those describe the connection or a lock, never a value:
+    `OperationalError (OperationalError: database is locked)`."""
+    driver = type(exc.orig).__name__ if exc.orig is not None else "no driver error"
+    if exc.orig is not None and transient(exc):
+        driver = f"{driver}: {first_line(exc.orig)[:200]}"
+    return f"{type(exc).__name__} ({driver})"
 
 
 @contextmanager

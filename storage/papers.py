@@ -3,7 +3,11 @@
 Merge rules (issue #3): a paper is keyed by its versionless arXiv id; a None, empty string or empty list in a
 record never overwrites a known value; any other value that differs replaces the stored one (so upvotes, stars
 and comment counts follow the newest fetch), except `version` and `updated`, which only move forward, and
-`source`, which only moves up in trust (sample < snapshot < arxiv < hf). Two sources are held back further:
+`source`, which only moves up in trust (link < sample < snapshot < arxiv < hf). A 'link' record is a
+placeholder: the row a shared link needs at once (posts and votes point at a paper row) while the paper is
+fetched, with nothing but the title `arXiv:<id>`. It is only ever inserted, never changes a known paper, and any
+later record, the sample's too, replaces all of its values, whatever the rules below say. Two sources are held
+back further:
 - a 'snapshot' record (a line of an arXiv metadata file) replaces stored values only when it is newer than what
   is stored (a higher version, or the same version with a later `updated`) and what is stored came from a
   snapshot too; otherwise it only fills gaps. A file holding one paper twice with different content thus
@@ -58,7 +62,8 @@ SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]
 # Everything a record can say about a paper, besides its key and where it came from.
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(PaperRecord) if f.name not in ("arxiv_id", "source"))
 _data_of = attrgetter(*DATA_FIELDS)
-SOURCE_RANK = {"sample": 0, "snapshot": 1, "arxiv": 2, "hf": 3}
+PLACEHOLDER = "link"  # the source of a shared link's paper row until a real record arrives
+SOURCE_RANK = {PLACEHOLDER: -1, "sample": 0, "snapshot": 1, "arxiv": 2, "hf": 3}
 
 # Columns of a new paper's row, in the order _record_values picks them from a record.
 RECORD_KEYS = ("arxiv_id", "source", *DATA_FIELDS)
@@ -124,10 +129,10 @@ def daily_papers(*, session: Session, day: date) -> list[Paper]:
     """The papers on HF Daily Papers on `day`, most upvoted first (unknown upvotes last, then by id).
 
     Rows that only the bundled sample ever stored are not a real list (older databases may hold sample rows
-    stamped with a daily date), so they are left out."""
+    stamped with a daily date), so they are left out, and so are placeholders (which carry no date anyway)."""
     query = (
         select(Paper)
-        .where(Paper.daily_date == day, Paper.source != "sample")
+        .where(Paper.daily_date == day, Paper.source.not_in(("sample", PLACEHOLDER)))
         # `IS NULL` sorts false (0) before true (1) everywhere, unlike NULLS LAST which not every engine has.
         .order_by(Paper.hf_upvotes.is_(None), Paper.hf_upvotes.desc(), Paper.arxiv_id)
         .execution_options(populate_existing=True)
@@ -249,11 +254,11 @@ def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
 
 def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
     """Apply the merge rules of this module's docstring to `row`; True when anything changed."""
-    if record.source == "sample":
-        return False  # the sample may insert a paper, never change one
-    gaps_only = (record.source == "snapshot" and (not _newer(record, row) or _from_live_source(row))) or _older_list(
-        record, row
-    )
+    placeholder = row["source"] == PLACEHOLDER  # no one's data: every value of any real record replaces it
+    if record.source in ("sample", PLACEHOLDER) and not placeholder:
+        return False  # the sample may insert a paper or fill a placeholder, never change one; nor may a placeholder
+    snapshot_held_back = record.source == "snapshot" and (not _newer(record, row) or _from_live_source(row))
+    gaps_only = not placeholder and (snapshot_held_back or _older_list(record, row))
     changed = False
     for name in DATA_FIELDS:
         value = getattr(record, name)

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 import pytest
 from slack_bolt import App
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
+from bot import activity
 from bot.app import Deps, build_app
 from bot.config import Settings
 from bot.server import HttpServer, make_wsgi, socket_mode_handler
 from bot.sources import PaperRecord
+from storage import votes
 from storage.db import make_engine, make_sessions
-from storage.models import Post, Reaction, Reply, Workspace
+from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
 from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.votes import Activity, paper_activity
@@ -91,10 +97,14 @@ def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
 
 
 def reaction(added: bool, user: str = "U0001", emoji: str = "+1", ts: str = POST_TS,
-             event_ts: str | None = None) -> dict[str, Any]:
-    return {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": emoji,
-            "item": {"type": "message", "channel": CHANNEL, "ts": ts}, "item_user": BOT_USER_ID,
-            "event_ts": event_ts or later()}
+             event_ts: str | None = None, *, timed: bool = True) -> dict[str, Any]:
+    """A reaction event; `timed=False` leaves out `event_ts`, so only the event id can tell a retry."""
+    event = {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": emoji,
+             "item": {"type": "message", "channel": CHANNEL, "ts": ts}, "item_user": BOT_USER_ID,
+             "event_ts": event_ts or later()}
+    if not timed:
+        del event["event_ts"]
+    return event
 
 
 def message(text: str, *, user: str | None = "U0002", ts: str | None = None, thread_ts: str | None = POST_TS,
@@ -157,6 +167,46 @@ def test_an_add_delivered_only_after_its_removal_does_not_count(posted: RunningB
     assert seen(posted).votes == 0
     ok(sender.event(reaction(True), event_id="EvAddAgain"))  # and the person's new vote, later still, counts
     assert seen(posted).votes == 1
+
+
+def test_a_retried_add_without_event_ts_after_its_removal_does_not_count(posted: RunningBot,
+                                                                        sender: SlackSender) -> None:
+    # Without event_ts no clock orders the add and the removal: only the claimed event id tells the retry.
+    vote, unvote = reaction(True, timed=False), reaction(False, timed=False)
+    ok(sender.event(vote, event_id="EvAdd"))
+    assert seen(posted).votes == 1
+    ok(sender.event(unvote, event_id="EvRemove"))
+    assert seen(posted).votes == 0
+    ok(sender.event(vote, event_id="EvAdd", retry_num=1))
+    assert seen(posted).votes == 0
+
+
+@pytest.fixture
+def prune_after_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prune after every event, not at most every ten minutes per process (a test would rarely see one)."""
+    monkeypatch.setattr(activity, "PRUNE_EVERY", 0.0)
+    monkeypatch.setattr(activity, "_PRUNED_AT", [None])
+
+
+@pytest.mark.usefixtures("prune_after_every_event")
+def test_pruning_forgets_old_event_ids_and_keeps_those_slack_may_still_retry(posted: RunningBot,
+                                                                             sender: SlackSender) -> None:
+    ok(sender.event(reaction(True, user="U0001"), event_id="EvOld"))
+    settle(posted)
+    with posted.deps.sessions.begin() as session:  # three hours on: Slack stopped retrying EvOld long ago
+        gone = utcnow() - timedelta(hours=3)
+        session.execute(update(ProcessedEvent).values(processed_at=gone))
+        session.execute(update(ReactionClock).values(updated_at=gone))
+    vote = reaction(True, user="U0002")
+    ok(sender.event(vote, event_id="EvAdd"))
+    ok(sender.event(reaction(False, user="U0002"), event_id="EvRemove"))
+    settle(posted)  # each event was followed by a prune
+    ok(sender.event(vote, event_id="EvAdd", retry_num=2))
+    shown = seen(posted)
+    assert (shown.votes, shown.reactions) == (1, {"+1": 1})  # U0001's vote stays, U0002's retry is no vote
+    with posted.deps.sessions.begin() as session:
+        assert sorted(session.scalars(select(ProcessedEvent.event_id))) == ["EvAdd", "EvRemove"]
+        assert session.scalar(select(func.count()).select_from(ReactionClock)) == 1  # U0002's
 
 
 def test_the_bots_own_reaction_never_counts(posted: RunningBot, sender: SlackSender) -> None:
@@ -226,11 +276,113 @@ def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: Runn
         assert session.scalar(select(func.count()).select_from(Post)) == 1  # only the digest's post
 
 
+def test_topic_and_purpose_changes_with_a_paper_link_are_no_shares(posted: RunningBot,
+                                                                    sender: SlackSender) -> None:
+    # Slack sends these as messages by the person who changed the topic or purpose; nobody shared anything.
+    link = "arxiv.org/abs/2410.13732"
+    ok(sender.event(message(f"set the channel topic: {link}", thread_ts=None, subtype="channel_topic", topic=link)))
+    ok(sender.event(message(f"set the channel purpose: {link}", thread_ts=None, subtype="channel_purpose",
+                            purpose=link)))
+    assert seen(posted).channels == [CHANNEL]
+    with posted.deps.sessions.begin() as session:
+        assert session.scalars(select(Post.kind)).all() == ["digest"]
+
+
+# ---- when storing fails: NUL characters, a database that drops a connection ------------------------------
+
+
+def test_a_reply_with_a_nul_character_is_stored_without_it(posted: RunningBot, sender: SlackSender) -> None:
+    # PostgreSQL refuses NUL in text, and Bolt has answered Slack before the reply is stored: Slack never resends.
+    reply = message("look\x00here", ts="1764150100.000300")
+    ok(sender.event(reply))
+    assert seen(posted).replies == 1
+    assert stored_reply(posted, reply["ts"]).text == "lookhere"
+    edited = {**reply, "text": "look\x00 there", "edited": {"user": "U0002", "ts": later()}}
+    ok(sender.event({"type": "message", "subtype": "message_changed", "hidden": True, "channel": CHANNEL,
+                     "ts": later(), "message": edited, "previous_message": reply, "event_ts": later()}))
+    assert stored_reply(posted, reply["ts"]).text == "look there"
+    shared = message("arxiv.org/abs/2410.13732\x00 is good", thread_ts=None)
+    ok(sender.event(shared))
+    post = share_post(posted, shared["ts"])
+    assert post is not None and (post.kind, post.arxiv_id) == ("share", PAPER)
+
+
+def failing(monkeypatch: pytest.MonkeyPatch, name: str, error: Callable[[dict[str, Any]], Exception],
+            times: int = 1) -> list[dict[str, Any]]:
+    """Make storage.votes.<name> raise `error(its arguments)` on its first `times` calls, then work; returns every
+    call's arguments. Fault injection is the one reason an e2e test replaces our code: a real database cannot be
+    made to drop a connection on cue."""
+    real = getattr(votes, name)
+    calls: list[dict[str, Any]] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if len(calls) <= times:
+            raise error(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(votes, name, flaky)
+    return calls
+
+
+INSERT = "INSERT INTO reactions (team_id, user_id, emoji) VALUES (%(team_id)s, %(user_id)s, %(emoji)s)"
+TRANSIENT = {
+    "connection-lost": DBAPIError(INSERT, {}, Exception("server closed the connection unexpectedly"),
+                                  connection_invalidated=True),
+    "deadlock": OperationalError(INSERT, {}, Exception("deadlock detected")),
+    "database-locked": OperationalError(INSERT, {}, sqlite3.OperationalError("database is locked")),
+}
+
+
+@pytest.mark.parametrize("error", TRANSIENT.values(), ids=TRANSIENT.keys())
+def test_a_transient_database_error_is_retried_and_the_vote_counted_once(
+        posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        error: Exception) -> None:
+    calls = failing(monkeypatch, "add_reaction", lambda _: error)
+    vote = reaction(True)
+    with caplog.at_level(logging.WARNING):
+        ok(sender.event(vote, event_id="EvFlaky"))
+        shown = seen(posted)
+        ok(sender.event(vote, event_id="EvFlaky", retry_num=1))  # Slack's own retry changes nothing more
+        again = seen(posted)
+    assert (shown.votes, shown.reactions) == (1, {"+1": 1})
+    assert (again.votes, again.reactions) == (1, {"+1": 1})
+    assert len(calls) == 2  # the failed attempt and ours; Slack's retry found the event claimed
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("transient", [True, False], ids=["keeps-failing", "not-transient"])
+def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
+        posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        transient: bool) -> None:
+    monkeypatch.setattr(activity, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # the pauses between attempts are not tested
+    kind = OperationalError if transient else DataError
+
+    def error(arguments: dict[str, Any]) -> Exception:  # as SQLAlchemy raises it: the reply's text in its parameters
+        return kind("INSERT INTO replies (text) VALUES (%(text)s)", {"text": arguments["text"]},
+                    Exception("could not connect to server" if transient else "invalid byte sequence"))
+
+    calls = failing(monkeypatch, "record_reply", error, times=100)
+    with caplog.at_level(logging.INFO):
+        ok(sender.event(message("our secret plan"), event_id="EvLost"))
+        assert seen(posted).replies == 0
+    assert len(calls) == (1 + len(activity.RETRY_DELAYS) if transient else 1)
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1, problems
+    assert "EvLost" in problems[0] and "message" in problems[0] and kind.__name__ in problems[0]
+    assert "secret" not in caplog.text  # nor in a traceback: SQLAlchemy's errors print their parameters
+
+
 # ---- shared links ------------------------------------------------------------------------------------------
 
 
 def share_post(bot: Bot, ts: str) -> Post | None:
     settle(bot)
+    return share_post_now(bot, ts)
+
+
+def share_post_now(bot: Bot, ts: str) -> Post | None:
+    """The post of message `ts` as stored at this moment (listeners may still be running)."""
     with bot.deps.sessions.begin() as session:
         return find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=ts)
 
@@ -275,19 +427,62 @@ def test_a_paper_hugging_face_lacks_is_fetched_from_arxiv(bot: RunningBot, sende
         assert paper is not None and paper.title == "Strings, Old Style"
 
 
-def test_a_share_nobody_can_fetch_is_skipped_with_a_log_line(bot: RunningBot, sender: SlackSender, hf: FakeHF,
-                                                            fake_arxiv: FakeArxiv,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def paper_title(bot: Bot, arxiv_id: str) -> str | None:
+    with bot.deps.sessions.begin() as session:
+        paper = get_paper(session=session, arxiv_id=arxiv_id)
+        return None if paper is None else paper.title
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    """Wait until `condition` holds: listeners run on Bolt's threads after the ack."""
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, "the bot never got there"
+        time.sleep(0.01)
+
+
+def test_votes_and_replies_on_a_share_count_while_its_paper_is_fetched(bot: RunningBot, sender: SlackSender,
+                                                                       hf: FakeHF) -> None:
+    hf.set_paper("2502.00004", {"id": "2502.00004", "title": "Worth The Wait"})
+    hf.delay_next(2.0)
+    shared = message("hf.co/papers/2502.00004", thread_ts=None)
+    ok(sender.event(shared))
+    wait_for(lambda: "papers/2502.00004" in hf.paths())
+    # Hugging Face holds the fetch for two seconds; the share is already there, under a placeholder title.
+    assert share_post_now(bot, shared["ts"]) is not None
+    assert paper_title(bot, "2502.00004") == "arXiv:2502.00004"
+    ok(sender.event(reaction(True, ts=shared["ts"])))
+    ok(sender.event(message("first!", thread_ts=shared["ts"])))
+    shown = seen(bot, "2502.00004")
+    assert (shown.votes, shown.replies) == (1, 1)
+    assert paper_title(bot, "2502.00004") == "Worth The Wait"
+
+
+def test_a_share_nobody_can_fetch_keeps_a_placeholder_title_until_a_later_fetch(
+        bot: RunningBot, sender: SlackSender, hf: FakeHF, fake_arxiv: FakeArxiv,
+        caplog: pytest.LogCaptureFixture) -> None:
     hf.fail_next("papers/", 503)
     fake_arxiv.fail_next(503)
-    shared = message("see arxiv.org/abs/2502.99999", thread_ts=None)
+    shared = message("see arxiv.org/abs/2502.99999v2", thread_ts=None)
     with caplog.at_level(logging.WARNING, logger="bot.activity"):
         ok(sender.event(shared))
-        assert share_post(bot, shared["ts"]) is None
+        post = share_post(bot, shared["ts"])
+    assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.99999")
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.activity"]
     assert len(lines) == 1
-    assert "2502.99999" in lines[0] and "not recorded as a share" in lines[0]
+    assert "2502.99999" in lines[0] and "placeholder" in lines[0]
     assert "Hugging Face" in lines[0] and "arXiv" in lines[0]
+    ok(sender.event(reaction(True, ts=shared["ts"])))
+    assert seen(bot, "2502.99999").votes == 1
+    assert paper_title(bot, "2502.99999") == "arXiv:2502.99999"
+
+    # Hugging Face is back: the paper's next share fetches it, and the placeholder gets the real values.
+    hf.set_paper("2502.99999", {"id": "2502.99999", "title": "Back Online", "authors": [{"name": "Grace Hopper"}]})
+    ok(sender.event(message("arxiv.org/abs/2502.99999 again", thread_ts=None, user="U0006")))
+    shown = seen(bot, "2502.99999")
+    assert (shown.votes, paper_title(bot, "2502.99999")) == (1, "Back Online")
+    with bot.deps.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Post).where(Post.arxiv_id == "2502.99999")) == 2
 
 
 def test_a_slow_fetch_does_not_hold_up_slacks_ack(bot: RunningBot, sender: SlackSender, hf: FakeHF) -> None:
@@ -295,11 +490,11 @@ def test_a_slow_fetch_does_not_hold_up_slacks_ack(bot: RunningBot, sender: Slack
     hf.delay_next(2.5)
     shared = message("hf.co/papers/2502.00002", thread_ts=None)
     ok(sender.event(shared))
-    # The answer came while Hugging Face was still holding the fetch: nothing is recorded yet.
-    with bot.deps.sessions.begin() as session:
-        assert find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=shared["ts"]) is None
+    # The answer came while Hugging Face was still holding the fetch: the paper has no title from it yet.
+    assert paper_title(bot, "2502.00002") in (None, "arXiv:2502.00002")
     post = share_post(bot, shared["ts"])
     assert post is not None and post.arxiv_id == "2502.00002"
+    assert paper_title(bot, "2502.00002") == "Slow To Fetch"
 
 
 @pytest.fixture
@@ -330,8 +525,7 @@ def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(socket_bot: tuple[Lis
                                           "type": "event_callback", "event": shared, "event_id": "EvSocket",
                                           "event_time": 1764160000})
     socket.ack_for(envelope)
-    with bot.deps.sessions.begin() as session:  # acked while Hugging Face still holds the fetch
-        assert find_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=shared["ts"]) is None
+    assert paper_title(bot, "2502.00003") in (None, "arXiv:2502.00003")  # acked while Hugging Face holds the fetch
     post = share_post(bot, shared["ts"])
     assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.00003")
 
