@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 from sqlalchemy import Engine
@@ -284,6 +284,56 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, 
     click.echo(report.summary())
     if paper_ids and len(report.missing) == len(paper_ids):
         raise Failure(f"no paper found for {', '.join(report.missing)}")
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "bibtex"]), default="json", show_default=True,
+              help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).")
+@click.option("--team", metavar="T", help="Only this workspace's posts (a team id such as T0001).")
+@click.option("--channel", "channels", multiple=True, metavar="C",
+              help="Only posts in this channel (a channel id; repeat for several).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
+              help="Only posts made on or after this day (YYYY-MM-DD, in PAPERBOT_TIMEZONE).")
+@click.option("--min-votes", type=click.IntRange(0), default=0, show_default=True,
+              help="Only papers at least this many people voted for.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (replaced only when the export is complete); default: standard output.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1),
+              help="Papers read per round of database queries.")
+@click.pass_context
+@friendly
+def export_command(ctx: click.Context, fmt: str, team: str | None, channels: tuple[str, ...], since: Any,
+                   min_votes: int, output: Path | None, batch_size: int) -> None:
+    """Export what the team read, voted on and discussed: one record per paper posted, shared or voted on,
+    papers in the order of their first post."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.export import ExportOptions, atomic_file, write_export
+
+    if output is not None and not output.parent.is_dir():
+        raise Failure(f"cannot write {output}: there is no directory {output.parent}")
+    options = ExportOptions(fmt=fmt, team_id=team, channel_ids=tuple(c.lstrip("#") for c in channels),
+                            since=since.date() if since else None, min_votes=min_votes)
+    settings = settings_from(ctx)
+    engine = open_database(settings)
+    sessions = make_sessions(engine)
+
+    def write_to(out: TextIO) -> int:
+        return write_export(sessions, options, out, vote_emoji=settings.vote_emoji, timezone=settings.timezone,
+                            batch=batch_size)
+
+    try:
+        if output is None:
+            write_to(sys.stdout)
+            return
+        with atomic_file(output) as out:
+            count = write_to(out)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        kept = f"; {output} was left as it was" if output is not None else ""
+        raise Failure(f"export failed: {first_line(exc)}{kept}") from None
+    finally:
+        engine.dispose()
+    click.echo(f"wrote {count:,} paper{'' if count == 1 else 's'} to {output} ({fmt})")
 
 
 CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?")
