@@ -3,7 +3,9 @@
 `FakeSlack` speaks the Web API methods paperbot calls (JSON and form bodies, Bearer tokens), records every call,
 keeps the messages it was sent (so `conversations.replies`, `reactions.get` and `chat.getPermalink` answer with
 them), can fail the next N calls of a method (HTTP 429 + Retry-After, 5xx, or a Slack error such as
-`not_in_channel`), and has a `response_url` sink for slash-command replies.
+`not_in_channel`), and has a `response_url` sink for slash-command replies. Files arrive as slack_sdk's
+`files_upload_v2` sends them: `files.getUploadURLExternal` hands out an upload URL on this server, the bytes are
+POSTed there, and `files.completeUploadExternal` shares them into a channel (`shared_files`).
 
 `SlackSender` signs requests exactly as Slack does (v0 HMAC-SHA256 over `v0:{timestamp}:{body}`) and posts slash
 commands, events and block actions into the bot's real HTTP endpoint.
@@ -54,6 +56,19 @@ class Failure:
 
 
 @dataclass
+class File:
+    """An uploaded file: `content` once its bytes arrived, `channel` once completeUploadExternal shared it."""
+
+    id: str
+    filename: str
+    length: int
+    content: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    initial_comment: str | None = None
+
+
+@dataclass
 class FakeSlack:
     """State and behaviour of the fake Web API; `url` is the base to give the bot as SLACK_API_URL."""
 
@@ -63,6 +78,7 @@ class FakeSlack:
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
+    files: dict[str, File] = field(default_factory=dict)
     url: str = ""
     # Seconds of the first message's ts; tests that bound conversations.history by real time set it to now.
     ts_base: int = 1764150000
@@ -93,6 +109,11 @@ class FakeSlack:
             if channel is not None:
                 return list(self.messages.get(channel, []))
             return sorted((m for ms in self.messages.values() for m in ms), key=lambda m: float(m["ts"]))
+
+    def shared_files(self, channel: str | None = None) -> list[File]:
+        """Files shared into a channel (files.completeUploadExternal), in upload order, optionally in one."""
+        with self._lock:
+            return [f for f in self.files.values() if f.channel and channel in (None, f.channel)]
 
     def response_url(self, key: str | None = None) -> str:
         return f"{self.url.removesuffix('/api/')}/response/{key or uuid.uuid4().hex}"
@@ -218,6 +239,44 @@ class FakeSlack:
         message["reactions"].append({"name": p.get("name"), "count": 1, "users": [BOT_USER_ID]})
         return {"ok": True}
 
+    def api_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of an upload: a file id and the URL to POST its bytes to (Slack wants both arguments)."""
+        if not p.get("filename") or not str(p.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file = File(id="F" + uuid.uuid4().hex[:10].upper(), filename=p["filename"], length=int(p["length"]))
+        self.files[file.id] = file
+        return {"ok": True, "file_id": file.id, "upload_url": f"{self.url.removesuffix('/api/')}/upload/{file.id}"}
+
+    def receive_upload(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """Step 2: the bytes POSTed to the upload URL (answered in plain text, as files.slack.com does)."""
+        with self._lock:
+            file = self.files.get(file_id)
+            if file is None:
+                return 404, "not found"
+            file.content = data
+            return 200, f"OK - {len(data)}"
+
+    def api_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share uploaded files into `channel_id` (without one they stay private to the app)."""
+        wanted = json.loads(p["files"]) if isinstance(p.get("files"), str) else p.get("files") or []
+        files = [self.files.get(f.get("id", "")) for f in wanted]
+        if not files or any(f is None or f.content is None for f in files):
+            return {"ok": False, "error": "file_not_found"}
+        shown = []
+        for file, asked in zip(files, wanted, strict=True):
+            assert file is not None
+            file.title, file.channel = asked.get("title") or file.filename, p.get("channel_id")
+            file.initial_comment = p.get("initial_comment")
+            shown.append({"id": file.id, "name": file.filename, "title": file.title, "size": len(file.content or b"")})
+        return {"ok": True, "files": shown}
+
+    def api_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A DM with one person: its channel id is D + their user id."""
+        users = str(p.get("users", ""))
+        if not users or "," in users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        return {"ok": True, "channel": {"id": "D" + users.removeprefix("U")}}
+
     def api_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = p.get("user", "")
         profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
@@ -241,8 +300,12 @@ class FakeSlack:
         class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode()
+                data = self.rfile.read(length)
                 path = urlparse(self.path)
+                if path.path.startswith("/upload/"):
+                    status, text = fake.receive_upload(path.path.rsplit("/", 1)[1], data)
+                    return self.answer(status, text.encode(), "text/plain; charset=utf-8")
+                raw = data.decode()
                 ctype = self.headers.get("Content-Type", "")
                 if path.path.startswith("/response/"):
                     with fake._lock:
