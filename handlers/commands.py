@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import blocks, channel_config
+from bot import blocks, channel_config, export
 from bot.digest import digest_command
 
 Subcommand = Callable[..., None]
@@ -48,8 +48,29 @@ def papers_config(ack: Ack, command: dict[str, Any], args: str, respond: Respond
         respond(response_type="ephemeral", **blocks.config_error(reply, channel_config.USAGE))
 
 
+def papers_export(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
+                  client: Any, **_: Any) -> None:
+    """`/papers export [json|csv|bibtex] [since:D] [min-votes:N] [all]`: upload a file of the papers posted in
+    this channel (`all`: in the workspace) with the team's activity, then say privately what was exported."""
+    try:
+        request = export.parse_command(args)
+    except export.ExportUsage as exc:
+        ack(response_type="ephemeral", **blocks.export_usage(str(exc), command.get("command", "/papers")))
+        return
+    ack()
+    channel, user = command["channel_id"], command["user_id"]
+    scope = blocks.export_scope(channel_id=None if request.all_channels else channel, since=request.since,
+                                min_votes=request.min_votes)
+    done = export.export_to_slack(context["deps"], client, team_id=command["team_id"], channel_id=channel,
+                                  user_id=user, request=request,
+                                  comment=blocks.export_comment(user_id=user, scope=scope))
+    respond(response_type="ephemeral", replace_original=False,
+            **blocks.export_summary(count=done.count, fmt=done.fmt, filename=done.filename, where=done.where,
+                                    scope=scope, error=done.error))
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest,
-                                      "config": papers_config}
+                                      "config": papers_config, "export": papers_export}
 
 
 def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any,
