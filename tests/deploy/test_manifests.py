@@ -42,7 +42,8 @@ API_SCOPES = {"chat.postMessage": {"chat:write"}, "chat.unfurl": {"links:write"}
               "conversations.replies": {"channels:history", "groups:history"},
               "conversations.history": {"channels:history", "groups:history"},
               "conversations.info": {"channels:read", "groups:read"}, "users.info": {"users:read"},
-              "conversations.open (subscription DMs)": {"im:write"}}
+              "conversations.open (subscription DMs, exports sent to their caller)": {"im:write"},
+              "files.getUploadURLExternal + files.completeUploadExternal (/papers export)": {"files:write"}}
 NEEDED_SCOPES = set().union(*EVENT_SCOPES.values(), *API_SCOPES.values())
 UNFURL_DOMAINS = {"arxiv.org", "huggingface.co", "hf.co", "alphaxiv.org"}
 
