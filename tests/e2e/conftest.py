@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -45,15 +46,24 @@ def settings(db_url: str, slack: FakeSlack) -> Settings:
     return bot_settings(db_url, slack)
 
 
-@pytest.fixture
-def bot(settings: Settings) -> Iterator[RunningBot]:
+@contextmanager
+def running_bot(settings: Settings) -> Iterator[RunningBot]:
+    """A bot process: the Bolt app on its own engine behind its own HTTP server (a replica, if called twice)."""
     engine = make_engine(settings.database_url)
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     app = build_app(deps)
     server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
-    yield RunningBot(deps=deps, app=app, server=server)
-    server.stop()
-    engine.dispose()
+    try:
+        yield RunningBot(deps=deps, app=app, server=server)
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Iterator[RunningBot]:
+    with running_bot(settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from bot import activity
 from bot.app import Deps, build_app
 from bot.config import Settings
-from bot.server import HttpServer, make_wsgi, socket_mode_handler
+from bot.server import socket_mode_handler
 from bot.sources import PaperRecord
 from storage import votes
 from storage.db import make_engine, make_sessions
@@ -31,7 +31,7 @@ from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply,
 from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.votes import Activity, paper_activity
-from tests.e2e.conftest import RunningBot, bot_settings
+from tests.e2e.conftest import RunningBot, bot_settings, running_bot
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
@@ -544,13 +544,8 @@ def test_the_bots_own_links_are_never_shares(bot: RunningBot, sender: SlackSende
 @pytest.fixture
 def replica(settings: Settings) -> Iterator[RunningBot]:
     """A second bot process on the same database, behind its own HTTP server."""
-    engine = make_engine(settings.database_url)
-    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
-    app = build_app(deps)
-    server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
-    yield RunningBot(deps=deps, app=app, server=server)
-    server.stop()
-    engine.dispose()
+    with running_bot(settings) as running:
+        yield running
 
 
 def at_once(*sends: Any) -> None:
