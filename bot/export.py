@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -92,6 +93,8 @@ def since_ts(day: date | None, timezone: str) -> str | None:
     if day is None:
         return None
     seconds = int(datetime.combine(day, time(), tzinfo=ZoneInfo(timezone)).timestamp())
+    if seconds >= 10**10:  # past 2286-11-20 an 11-digit threshold would sort before every stored ts
+        return "9999999999.999999"
     return f"{seconds:010d}" if seconds >= 10**9 else None
 
 
@@ -273,16 +276,22 @@ def write_export(sessions: sessionmaker[Session], options: ExportOptions, out: T
 @contextmanager
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that replaces `path` only when the block finishes: a failure leaves `path` as it was and no
-    temporary file behind. The new file gets the usual permissions (0666 minus the umask)."""
+    temporary file behind. A symlink is followed (its target is replaced); an existing file keeps its
+    permissions (an export locked to 0600 stays private), a new one gets 0666 minus the umask."""
+    path = path.resolve()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+        os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -334,7 +343,7 @@ def _option(word: str) -> tuple[str, Any]:
         except ValueError:
             raise ExportUsage(f"`since:` takes a date written YYYY-MM-DD, not `{word[6:]}`.") from None
     if colon and key in ("min-votes", "min_votes"):
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # "²".isdigit() is True, but int() refuses it
             raise ExportUsage(f"`min-votes:` takes a whole number from 0 up, not `{word[len(key) + 1:]}`.")
         return "min_votes", int(value)
     raise ExportUsage(f"`{word}` is not an export format ({', '.join(FORMATS)}) or option.")

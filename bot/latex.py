@@ -46,7 +46,8 @@ _MATH_WORDS = """
 """
 MATH_COMMANDS = frozenset(_MATH_WORDS.split())
 
-_MATH = re.compile(r"\$([^$]+)\$")
+# TeX's own rule for inline math: no space just inside either `$`, so "Pay $5 to save $10" stays two dollars.
+_MATH = re.compile(r"\$([^$\s](?:[^$]*[^$\s])?)\$")
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.S)
 # `\"o`, `\"{o}`, `{\"o}`, `\c{c}`, `\c c`, `\'\i`: a text accent on one letter, optionally in a group.
 _ACCENT = re.compile(

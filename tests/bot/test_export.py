@@ -384,3 +384,37 @@ def test_export_builders_are_valid_slack_messages() -> None:
 
 def test_help_lists_export() -> None:
     assert "/papers export [json|csv|bibtex]" in json.dumps(blocks.help_message("/papers")["blocks"])
+
+
+# ---- fixes from a fresh-eyes review ----------------------------------------------------------------------------
+
+
+def test_non_ascii_digits_are_a_usage_error_not_a_crash() -> None:
+    for bad in ("min-votes:²", "min-votes:١٢"):  # str.isdigit() says yes to both; int() refuses "²"
+        with pytest.raises(ExportUsage, match="takes a whole number"):
+            parse_command(bad)
+
+
+def test_a_since_day_after_2286_filters_every_post_out(seeded: Any, run: Run) -> None:
+    # Ten-digit ts values compare as text: an eleven-digit threshold would sort before all of them.
+    assert since_ts(date(2300, 1, 1), "UTC") == "9999999999.999999"
+    assert export_json(run, "--since", "2300-01-01") == []
+
+
+def test_output_keeps_the_files_permissions_and_follows_a_symlink(seeded: Any, run: Run, tmp_path: Path) -> None:
+    private = tmp_path / "private.json"
+    private.write_text("old", encoding="utf-8")
+    private.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(private)
+    for target in (private, link):
+        result = run("-o", target)
+        assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == private
+    assert private.stat().st_mode & 0o777 == 0o600  # the team's activity stays private
+    assert len(json.loads(private.read_text(encoding="utf-8"))) == 4
+
+
+def test_two_dollar_amounts_in_a_title_are_not_math() -> None:
+    assert latex_text("Pay $5 to save $10 on GPUs") == r"Pay \$5 to save \$10 on GPUs"
+    assert latex_text("$k$-means in $O(n^2)$ for $2$-approximation") == "$k$-means in $O(n^2)$ for $2$-approximation"
