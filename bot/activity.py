@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, first_line
-from bot.ingest import QUICK_TIMEOUT, enrich_from_arxiv
+from bot.ingest import QUICK_TIMEOUT, arxiv_turn, enrich_from_arxiv
 from bot.links import find_arxiv_ids
 from bot.sources import PaperRecord
 from bot.sources.arxiv import ArxivClient
@@ -286,7 +286,7 @@ def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Ses
             enrich_from_arxiv(settings, [record], quick=True, sessions=sessions)
         return record
     try:
-        with ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
+        with arxiv_turn(), ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
             found = arxiv.by_ids([arxiv_id])
     except (SourceError, httpx.HTTPError) as exc:
         raise PaperUnavailable(f"{hf_said}; arXiv: {first_line(exc)}") from None
