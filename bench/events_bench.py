@@ -90,26 +90,50 @@ def make_events(count: int) -> list[dict[str, Any]]:
     for n in range(count):
         post, stamp = post_ts(n % POSTS), f"1764160000.{n:06d}"
         if n % 2:
-            events.append({"type": "reaction_added", "user": f"U{n:06d}", "reaction": "+1", "event_ts": stamp,
-                           "item": {"type": "message", "channel": "C0001", "ts": post}})
+            events.append(
+                {
+                    "type": "reaction_added",
+                    "user": f"U{n:06d}",
+                    "reaction": "+1",
+                    "event_ts": stamp,
+                    "item": {"type": "message", "channel": "C0001", "ts": post},
+                }
+            )
         else:
-            events.append({"type": "message", "channel": "C0001", "user": f"U{n:06d}", "text": "a reply",
-                           "ts": stamp, "thread_ts": post, "event_ts": stamp, "channel_type": "channel"})
+            events.append(
+                {
+                    "type": "message",
+                    "channel": "C0001",
+                    "user": f"U{n:06d}",
+                    "text": "a reply",
+                    "ts": stamp,
+                    "thread_ts": post,
+                    "event_ts": stamp,
+                    "channel_type": "channel",
+                }
+            )
     return events
 
 
 def run(backend: str, url: str, args: argparse.Namespace) -> None:
     slack = FakeSlack().start()
     engine = make_engine(url)
-    settings = Settings(_env_file=None, database_url=url, slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
-                        slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.url)
+    settings = Settings(
+        _env_file=None,
+        database_url=url,
+        slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.url,
+    )
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     with deps.sessions.begin() as session:
-        upsert_papers(session=session, records=[PaperRecord(arxiv_id=paper_id(n), title=f"Paper {n}")
-                                                for n in range(POSTS)])
+        upsert_papers(
+            session=session, records=[PaperRecord(arxiv_id=paper_id(n), title=f"Paper {n}") for n in range(POSTS)]
+        )
         for n in range(POSTS):
-            record_post(session=session, team_id=TEAM_ID, channel_id="C0001", ts=post_ts(n), arxiv_id=paper_id(n),
-                        kind="digest")
+            record_post(
+                session=session, team_id=TEAM_ID, channel_id="C0001", ts=post_ts(n), arxiv_id=paper_id(n), kind="digest"
+            )
     app = build_app(deps)
     server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
     senders = [SlackSender(server.url + "/slack/events") for _ in range(args.senders)]
@@ -142,10 +166,12 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
     counted = "exactly once" if (votes, replies) == (args.events // 2, args.events - args.events // 2) else "WRONG"
-    print(f"{backend:10} {len(deliveries):6} deliveries ({args.events} events, each twice) in {seconds:6.2f}s:"
-          f" {args.events / seconds:7.0f} events/s applied ({args.events / seconds / SLACK_CAP_PER_SECOND:.0f}x"
-          f" Slack's cap); ack p50 {statistics.median(latencies) * 1000:5.1f} ms, p99 {p99 * 1000:6.1f} ms,"
-          f" max {latencies[-1] * 1000:6.1f} ms; {votes} votes, {replies} replies: {counted}")
+    print(
+        f"{backend:10} {len(deliveries):6} deliveries ({args.events} events, each twice) in {seconds:6.2f}s:"
+        f" {args.events / seconds:7.0f} events/s applied ({args.events / seconds / SLACK_CAP_PER_SECOND:.0f}x"
+        f" Slack's cap); ack p50 {statistics.median(latencies) * 1000:5.1f} ms, p99 {p99 * 1000:6.1f} ms,"
+        f" max {latencies[-1] * 1000:6.1f} ms; {votes} votes, {replies} replies: {counted}"
+    )
 
 
 def main() -> None:
@@ -157,7 +183,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" lines are the point here
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    for backend in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
+    for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         with tempfile.TemporaryDirectory() as scratch, fresh_database(backend, args.admin_url, Path(scratch)) as url:
             run(backend, url, args)
 

@@ -114,16 +114,31 @@ def child(url: str, path: str, batch_size: int, parse_process: str) -> None:
 
     engine = make_engine(url)
     started = time.perf_counter()
-    report = import_paths([path], sessions=make_sessions(engine), batch_size=batch_size, progress=False,
-                          parallel=PARSE_PROCESS[parse_process])
+    report = import_paths(
+        [path],
+        sessions=make_sessions(engine),
+        batch_size=batch_size,
+        progress=False,
+        parallel=PARSE_PROCESS[parse_process],
+    )
     seconds = time.perf_counter() - started
     engine.dispose()
     stats = report.stats
     # KiB on Linux; the parsing process (a child) counts too: the sum of the two peaks bounds the total.
     peak_mb = sum(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    print(json.dumps({"read": report.read, "inserted": stats.inserted, "updated": stats.updated,
-                      "unchanged": stats.unchanged, "rejected": report.rejected_count,
-                      "seconds": seconds, "peak_mb": peak_mb}))
+    print(
+        json.dumps(
+            {
+                "read": report.read,
+                "inserted": stats.inserted,
+                "updated": stats.updated,
+                "unchanged": stats.unchanged,
+                "rejected": report.rejected_count,
+                "seconds": seconds,
+                "peak_mb": peak_mb,
+            }
+        )
+    )
 
 
 def ceiling_child(url: str, path: str, batch_size: int) -> None:
@@ -173,8 +188,17 @@ def run_ceiling(url: str, path: Path, args: argparse.Namespace) -> dict[str, Any
 
 def run_import(url: str, path: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Import in a fresh interpreter so the peak RSS measured is the import's alone."""
-    command = [sys.executable, __file__, "--child", url, str(path), "--batch-size", str(args.batch_size),
-               "--parse-process", args.parse_process]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        url,
+        str(path),
+        "--batch-size",
+        str(args.batch_size),
+        "--parse-process",
+        args.parse_process,
+    ]
     return _child("the import", url, command)
 
 
@@ -235,9 +259,12 @@ def show_ceiling(backend: str, figures: dict[str, Any]) -> float:
     """Print the bare-driver baseline and return its rate."""
     rate: float = figures["read"] / figures["seconds"]
     how = "executemany" if backend == "sqlite" else "COPY"
-    print(f"{backend:<10} {'ceiling':<9} {figures['read']:>10,} records {figures['seconds']:8.1f} s {rate:>9,.0f} rec/s"
-          f" (the database alone today: the driver's {how} of rows prepared untimed, a commit per batch;"
-          f" load average {_load()})", flush=True)
+    print(
+        f"{backend:<10} {'ceiling':<9} {figures['read']:>10,} records {figures['seconds']:8.1f} s {rate:>9,.0f} rec/s"
+        f" (the database alone today: the driver's {how} of rows prepared untimed, a commit per batch;"
+        f" load average {_load()})",
+        flush=True,
+    )
     return rate
 
 
@@ -262,9 +289,11 @@ def show(backend: str, run: int, figures: dict[str, Any], ceiling: float | None 
 def print_baseline(args: argparse.Namespace) -> None:
     """The targets of issue #3 and the figures before the import was reworked, to read the results against."""
     for backend in TARGET_RATE:
-        print(f"{backend:<10} target >= {TARGET_RATE[backend]:,} rec/s and <= {TARGET_RSS_MB} MB peak RSS at"
-              f" 1,000,000 records; before: {BEFORE_RATE[backend]:,} rec/s"
-              f" (re-import {BEFORE_REIMPORT_RATE[backend]:,})")
+        print(
+            f"{backend:<10} target >= {TARGET_RATE[backend]:,} rec/s and <= {TARGET_RSS_MB} MB peak RSS at"
+            f" 1,000,000 records; before: {BEFORE_RATE[backend]:,} rec/s"
+            f" (re-import {BEFORE_REIMPORT_RATE[backend]:,})"
+        )
     print(f"load average {_load()} on {os.cpu_count()} CPUs; parse process: {args.parse_process}", flush=True)
 
 
@@ -276,14 +305,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL),
-                        help="PostgreSQL URL used to create and drop the scratch database")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL),
+        help="PostgreSQL URL used to create and drop the scratch database",
+    )
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--twice", action="store_true", help="import the same file again (idempotent path)")
-    parser.add_argument("--parse-process", choices=list(PARSE_PROCESS), default="auto",
-                        help="parse in a second process: auto (files of 32 MB and more), on, off")
-    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
-                        help="skip the bare-driver baseline run of each backend")
+    parser.add_argument(
+        "--parse-process",
+        choices=list(PARSE_PROCESS),
+        default="auto",
+        help="parse in a second process: auto (files of 32 MB and more), on, off",
+    )
+    parser.add_argument(
+        "--no-ceiling", dest="ceiling", action="store_false", help="skip the bare-driver baseline run of each backend"
+    )
     parser.add_argument("--child", nargs=2, metavar=("URL", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--ceiling-child", nargs=2, metavar=("URL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -300,8 +337,10 @@ def main() -> None:
         started = time.perf_counter()
         write_snapshot(path, args.records)
         size_mb = path.stat().st_size / 1e6
-        print(f"generated {args.records:,} records ({size_mb:,.0f} MB) in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"generated {args.records:,} records ({size_mb:,.0f} MB) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
             bench_backend(backend, path, args, scratch)
 

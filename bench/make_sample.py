@@ -34,8 +34,12 @@ def to_item(seed: dict[str, Any]) -> dict[str, Any]:
     if seed.get("github_repo"):
         paper["githubRepo"] = seed["github_repo"]
     extra = {"authors_count": seed["authors_count"], "primary_category": seed.get("primary_category")}
-    return {"paper": paper, "title": seed["title"], "summary": seed["abstract"],
-            "_paperbot": {k: v for k, v in extra.items() if v is not None}}
+    return {
+        "paper": paper,
+        "title": seed["title"],
+        "summary": seed["abstract"],
+        "_paperbot": {k: v for k, v in extra.items() if v is not None},
+    }
 
 
 def main(argv: list[str]) -> None:

@@ -67,9 +67,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, default=OUT)
     args = parser.parse_args()
     payloads = build_digest(load_papers(args.sample), count=args.count)
-    console = Console(
-        record=True, width=100, file=io.StringIO(), force_terminal=True, color_system="truecolor"
-    )
+    console = Console(record=True, width=100, file=io.StringIO(), force_terminal=True, color_system="truecolor")
     console.print("[bold]$ paperbot digest --dry-run[/]")
     render(payloads, console=console, note="Dry run: nothing is posted. This is what the channel would get.")
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -137,12 +137,16 @@ def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> b
 
 def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
     with _transaction(deps, delivery) as session:
-        post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id,
-                         ts=change.message_ts)
+        post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id, ts=change.message_ts)
         if post is None or not _first_delivery(session, delivery):
             return False
-        key = votes.ReactionKey(team_id=delivery.team_id, channel_id=change.channel_id,
-                                message_ts=change.message_ts, user_id=change.user_id, emoji=base_emoji(change.emoji))
+        key = votes.ReactionKey(
+            team_id=delivery.team_id,
+            channel_id=change.channel_id,
+            message_ts=change.message_ts,
+            user_id=change.user_id,
+            emoji=base_emoji(change.emoji),
+        )
         if change.added:
             return votes.add_reaction(session=session, key=key, arxiv_id=post.arxiv_id, event_ts=change.event_ts)
         return votes.remove_reaction(session=session, key=key, event_ts=change.event_ts)
@@ -157,8 +161,14 @@ def message_posted(deps: Deps, delivery: Delivery, message: Message) -> bool:
     if _by_bot(delivery, message):
         return False
     if message.is_reply:
-        return _change_reply(deps, delivery, message, lambda session, key: votes.record_reply(
-            session=session, key=key, user_id=str(message.user_id), text=message.text))
+        return _change_reply(
+            deps,
+            delivery,
+            message,
+            lambda session, key: votes.record_reply(
+                session=session, key=key, user_id=str(message.user_id), text=message.text
+            ),
+        )
     if message.thread_ts is None and (ids := find_arxiv_ids(message.text)):
         return _record_share(deps, delivery, message, ids[0])
     return False
@@ -168,20 +178,31 @@ def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_t
     """An edited thread reply under a paper post gets its new text and is marked edited."""
     if _by_bot(delivery, message) or not message.is_reply:
         return False
-    return _change_reply(deps, delivery, message, lambda session, key: votes.edit_reply(
-        session=session, key=key, user_id=str(message.user_id), text=message.text, edited_ts=edited_ts))
+    return _change_reply(
+        deps,
+        delivery,
+        message,
+        lambda session, key: votes.edit_reply(
+            session=session, key=key, user_id=str(message.user_id), text=message.text, edited_ts=edited_ts
+        ),
+    )
 
 
 def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> bool:
     """A deleted thread reply under a paper post stops counting (`message` is the reply as it was)."""
     if _by_bot(delivery, message) or not message.is_reply:
         return False
-    return _change_reply(deps, delivery, message, lambda session, key: votes.delete_reply(
-        session=session, key=key, user_id=str(message.user_id)))
+    return _change_reply(
+        deps,
+        delivery,
+        message,
+        lambda session, key: votes.delete_reply(session=session, key=key, user_id=str(message.user_id)),
+    )
 
 
-def _change_reply(deps: Deps, delivery: Delivery, message: Message,
-                  change: Callable[[Session, votes.ReplyKey], bool]) -> bool:
+def _change_reply(
+    deps: Deps, delivery: Delivery, message: Message, change: Callable[[Session, votes.ReplyKey], bool]
+) -> bool:
     """Apply `change` to a reply in a paper post's thread, in the event's transaction (retried when transient)."""
 
     def attempt() -> bool:
@@ -205,8 +226,13 @@ def _reply_key(session: Session, delivery: Delivery, message: Message) -> votes.
     post = find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.thread_ts)
     if post is None:
         return None
-    return votes.ReplyKey(team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts,
-                          thread_ts=message.thread_ts, arxiv_id=post.arxiv_id)
+    return votes.ReplyKey(
+        team_id=delivery.team_id,
+        channel_id=message.channel_id,
+        ts=message.ts,
+        thread_ts=message.thread_ts,
+        arxiv_id=post.arxiv_id,
+    )
 
 
 def placeholder_record(arxiv_id: str) -> PaperRecord:
@@ -245,8 +271,15 @@ def _share_now(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) 
         paper = get_paper(session=session, arxiv_id=arxiv_id)
         if paper is None:
             upsert_papers(session=session, records=[placeholder_record(arxiv_id)])
-        record_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts,
-                    arxiv_id=arxiv_id, kind="share", user_id=message.user_id)
+        record_post(
+            session=session,
+            team_id=delivery.team_id,
+            channel_id=message.channel_id,
+            ts=message.ts,
+            arxiv_id=arxiv_id,
+            kind="share",
+            user_id=message.user_id,
+        )
         return _Share.TO_FETCH if paper is None or paper.source == PLACEHOLDER else _Share.KNOWN
 
 
@@ -256,8 +289,13 @@ def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) ->
     try:
         record = fetch_paper(deps.settings, arxiv_id, sessions=deps.sessions)
     except PaperUnavailable as exc:
-        log.warning("arXiv %s, shared in %s (message %s), keeps its placeholder title until a later fetch: %s",
-                    arxiv_id, message.channel_id, message.ts, exc)
+        log.warning(
+            "arXiv %s, shared in %s (message %s), keeps its placeholder title until a later fetch: %s",
+            arxiv_id,
+            message.channel_id,
+            message.ts,
+            exc,
+        )
         return
 
     def store() -> None:
@@ -306,11 +344,22 @@ def _stored(delivery: Delivery, attempt: Callable[[], T], lost: str = "the event
             return attempt()
         except StatementError as exc:  # DBAPIError and its kin: SQLAlchemy's message shows the text people wrote
             if pause is None or not transient(exc):
-                log.error("Slack event %s (%s) of %s: storing it failed (%s); %s", delivery.event_id or "without id",
-                          delivery.event_type, delivery.team_id, reason(exc), lost)
+                log.error(
+                    "Slack event %s (%s) of %s: storing it failed (%s); %s",
+                    delivery.event_id or "without id",
+                    delivery.event_type,
+                    delivery.team_id,
+                    reason(exc),
+                    lost,
+                )
                 return None
-            log.info("Slack event %s (%s): storing it failed (%s); trying again in %s s",
-                     delivery.event_id or "without id", delivery.event_type, reason(exc), pause)
+            log.info(
+                "Slack event %s (%s): storing it failed (%s); trying again in %s s",
+                delivery.event_id or "without id",
+                delivery.event_type,
+                reason(exc),
+                pause,
+            )
             time.sleep(pause)
     return None  # not reached: the last pass returns or logs
 
@@ -349,8 +398,11 @@ def _first_delivery(session: Session, delivery: Delivery) -> bool:
         return True  # no id to deduplicate by: the natural keys and clocks still keep repeats harmless
     if votes.claim_event(session=session, team_id=delivery.team_id, event_id=delivery.event_id):
         return True
-    log.info("event %s of %s was applied already (a Slack retry or another replica); skipped",
-             delivery.event_id, delivery.team_id)
+    log.info(
+        "event %s of %s was applied already (a Slack retry or another replica); skipped",
+        delivery.event_id,
+        delivery.team_id,
+    )
     return False
 
 

@@ -40,12 +40,15 @@ def make_client(settings: Settings, token: str | None = None, *, idempotent_only
     retry_handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
     if not idempotent_only:
         retry_handlers += [ConnectionErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler(max_retry_count=3)]
-    return WebClient(token=token, base_url=settings.slack_api_url, timeout=int(settings.http_timeout),
-                     retry_handlers=retry_handlers)
+    return WebClient(
+        token=token, base_url=settings.slack_api_url, timeout=int(settings.http_timeout), retry_handlers=retry_handlers
+    )
 
 
-OAUTH_NOT_YET = ("SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, but OAuth multi-workspace installs are not "
-                 "supported yet: paperbot serves the one workspace of SLACK_BOT_TOKEN (unset them to silence this)")
+OAUTH_NOT_YET = (
+    "SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set, but OAuth multi-workspace installs are not "
+    "supported yet: paperbot serves the one workspace of SLACK_BOT_TOKEN (unset them to silence this)"
+)
 
 
 def warn_if_oauth_configured(settings: Settings) -> None:

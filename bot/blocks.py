@@ -26,10 +26,15 @@ USAGE = [
     ("digest", "this channel's digest settings and its last run"),
     ("digest now", "post this channel's digest now"),
     ("config", "this channel's digest settings"),
-    ("config <setting> <value>", "change one: digest on|off, time HH:MM, timezone Area/City, size N, "
-     "min-upvotes N|off, weekends on|off, empty-notice on|off, keywords|authors|topics a, b|off"),
-    ("export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]",
-     "a file of the papers posted here, with the team's votes, reactions and replies (`all`: every channel)"),
+    (
+        "config <setting> <value>",
+        "change one: digest on|off, time HH:MM, timezone Area/City, size N, "
+        "min-upvotes N|off, weekends on|off, empty-notice on|off, keywords|authors|topics a, b|off",
+    ),
+    (
+        "export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]",
+        "a file of the papers posted here, with the team's votes, reactions and replies (`all`: every channel)",
+    ),
 ]
 
 EXPORT_USAGE = [
@@ -104,8 +109,10 @@ def export_usage(problem: str, command: str = "/papers") -> dict[str, Any]:
     """`/papers export`'s private answer to words it cannot take: the problem, then how to write an export."""
     lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in EXPORT_USAGE)
     intro = f"`{command} export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]`, in any order:"
-    return {"text": f"{escape(problem)} Usage: {intro}",
-            "blocks": [section(f":warning: {escape(problem)}"), section(f"{intro}\n{lines}")]}
+    return {
+        "text": f"{escape(problem)} Usage: {intro}",
+        "blocks": [section(f":warning: {escape(problem)}"), section(f"{intro}\n{lines}")],
+    }
 
 
 def export_scope(*, channel_id: str | None, since: date | None, min_votes: int) -> str:
@@ -122,8 +129,9 @@ def export_comment(*, user_id: str, scope: str) -> str:
     return f"<@{user_id}> exported the papers {scope}."
 
 
-def export_summary(*, count: int, fmt: str, filename: str, where: str, scope: str,
-                   error: str | None = None) -> dict[str, Any]:
+def export_summary(
+    *, count: int, fmt: str, filename: str, where: str, scope: str, error: str | None = None
+) -> dict[str, Any]:
     """`/papers export`'s one-line private answer: what was exported and where the file went."""
     papers = f"{count} paper{'' if count == 1 else 's'} {scope} as {fmt.upper() if fmt != 'bibtex' else 'BibTeX'}"
     name, problem = f"`{escape(filename)}`", escape(error or "")
@@ -131,8 +139,10 @@ def export_summary(*, count: int, fmt: str, filename: str, where: str, scope: st
         "empty": f"Nothing to export: no paper was {scope}.",
         "channel": f"Exported {papers}: {name} is in this channel.",
         "dm": f"Exported {papers}. I couldn't post the file here ({problem}), so I sent {name} to you in a DM.",
-        "nowhere": (f"Exported {papers}, but Slack refused the file ({problem}). Invite me here with "
-                    "`/invite @paperbot`, or run `paperbot export` where the bot runs."),
+        "nowhere": (
+            f"Exported {papers}, but Slack refused the file ({problem}). Invite me here with "
+            "`/invite @paperbot`, or run `paperbot export` where the bot runs."
+        ),
     }[where]
     return {"text": text, "blocks": [section(text)]}
 
@@ -262,8 +272,10 @@ def digest_header(*, day: date, count: int, total: int | None = None, sample: bo
     papers = "1 paper" if count == 1 else f"{count} papers"
     of_total = f" (top {count} of {total})" if total is not None and total > count else ""
     if sample:
-        body = (f"*{papers}*{of_total} from paperbot's bundled sample of real papers, "
-                f"not the Hugging Face list of {day_label(day)}")
+        body = (
+            f"*{papers}*{of_total} from paperbot's bundled sample of real papers, "
+            f"not the Hugging Face list of {day_label(day)}"
+        )
         title, text = "Daily Papers · sample", f"Daily papers (bundled sample, not {day}'s list): {papers}{of_total}"
     else:
         url = f"{HF_PAPERS}/date/{day.isoformat()}"
@@ -341,14 +353,19 @@ def paper_message(paper: PaperLike, *, rank: int | None = None) -> dict[str, Any
 DIGEST_EVENT = "paperbot_digest"  # the metadata event type that marks a digest's messages in a channel
 
 
-def digest_post(channel: str, payload: dict[str, Any], *, run_id: int | None,
-                arxiv_id: str | None) -> dict[str, Any]:
+def digest_post(channel: str, payload: dict[str, Any], *, run_id: int | None, arxiv_id: str | None) -> dict[str, Any]:
     """The arguments of chat.postMessage for one digest message: what a real run sends and `--dry-run --json`
     prints. The metadata names the run (None in a preview: the claim assigns it) and the paper (or the header)."""
     event_payload: dict[str, Any] = {"run": run_id}
     event_payload.update({"arxiv_id": arxiv_id} if arxiv_id else {"header": True})
-    return {"channel": channel, "text": payload["text"], "blocks": payload["blocks"], "unfurl_links": False,
-            "unfurl_media": False, "metadata": {"event_type": DIGEST_EVENT, "event_payload": event_payload}}
+    return {
+        "channel": channel,
+        "text": payload["text"],
+        "blocks": payload["blocks"],
+        "unfurl_links": False,
+        "unfurl_media": False,
+        "metadata": {"event_type": DIGEST_EVENT, "event_payload": event_payload},
+    }
 
 
 def validate(payload: dict[str, Any]) -> None:
@@ -368,9 +385,7 @@ def validate(payload: dict[str, Any]) -> None:
         try:
             _validate_block(block)
         except (SlackObjectFormationError, ValueError, TypeError) as exc:
-            raise ValueError(
-                f"block {i} ({block.get('type') if isinstance(block, dict) else block!r}): {exc}"
-            ) from exc
+            raise ValueError(f"block {i} ({block.get('type') if isinstance(block, dict) else block!r}): {exc}") from exc
 
 
 def _validate_block(block: Any) -> None:
@@ -477,10 +492,15 @@ def paper_details(paper: PaperDetailsLike, *, activity: ActivityLike, saved: boo
 def save_reply(paper: PaperLike, *, added: bool) -> dict[str, Any]:
     """The Save button's private answer."""
     title = _title_link(paper)
-    text = (f"Saved {title} to your reading list: it's on paperbot's Home tab." if added
-            else f"{title} is already on your reading list (paperbot's Home tab).")
-    return {"text": fit(f"Saved {paper.title}" if added else f"Already saved: {paper.title}", 500),
-            "blocks": [section(f":bookmark: {text}")]}
+    text = (
+        f"Saved {title} to your reading list: it's on paperbot's Home tab."
+        if added
+        else f"{title} is already on your reading list (paperbot's Home tab)."
+    )
+    return {
+        "text": fit(f"Saved {paper.title}" if added else f"Already saved: {paper.title}", 500),
+        "blocks": [section(f":bookmark: {text}")],
+    }
 
 
 def unknown_paper(arxiv_id: str) -> dict[str, Any]:
@@ -499,8 +519,12 @@ def home_view(saved: Sequence[PaperLike]) -> dict[str, Any]:
         authors = author_line(paper.authors)
         if authors:
             line += f"\n{fit(authors, 4 * AUTHOR_LIMIT)}"
-        remove = {"type": "button", "text": {"type": "plain_text", "text": "Remove"},
-                  "action_id": UNSAVE_ACTION, "value": paper.arxiv_id[:2000]}
+        remove = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Remove"},
+            "action_id": UNSAVE_ACTION,
+            "value": paper.arxiv_id[:2000],
+        }
         blocks.append({**section(line), "accessory": remove})
     blocks.append(context("Vote on a paper's digest message with :+1: :fire: :heart:; `/papers help` lists commands."))
     return {"type": "home", "blocks": blocks[:HOME_BLOCK_LIMIT]}
@@ -516,16 +540,31 @@ class LastRun:
     error: str | None = None
 
 
-def digest_settings_text(*, channel_id: str, scheduled: bool, size: int, digest_time: str, timezone: str,
-                         include_weekends: bool, min_upvotes: int | None, filters: dict[str, list[str]],
-                         post_empty_notice: bool, last: LastRun | None) -> str:
+def digest_settings_text(
+    *,
+    channel_id: str,
+    scheduled: bool,
+    size: int,
+    digest_time: str,
+    timezone: str,
+    include_weekends: bool,
+    min_upvotes: int | None,
+    filters: dict[str, list[str]],
+    post_empty_notice: bool,
+    last: LastRun | None,
+) -> str:
     """`/papers digest`'s private reply: the channel's digest settings and its last run, as mrkdwn."""
-    when = (f"{size} papers at {digest_time} ({timezone}), {'every day' if include_weekends else 'weekdays'}"
-            if scheduled else "no scheduled digest here (`/papers config` sets one up)")
+    when = (
+        f"{size} papers at {digest_time} ({timezone}), {'every day' if include_weekends else 'weekdays'}"
+        if scheduled
+        else "no scheduled digest here (`/papers config` sets one up)"
+    )
     wanted = "; ".join(f"{k}: {', '.join(v)}" for k, v in filters.items() if v) or "none"
-    lines = [f"*Digest for <#{channel_id}>*: {escape(when)}",
-             f"Minimum HF upvotes: {min_upvotes or 'none'} · Filters: {escape(wanted)} · "
-             f"Days without papers: {'a short notice' if post_empty_notice else 'skipped quietly'}"]
+    lines = [
+        f"*Digest for <#{channel_id}>*: {escape(when)}",
+        f"Minimum HF upvotes: {min_upvotes or 'none'} · Filters: {escape(wanted)} · "
+        f"Days without papers: {'a short notice' if post_empty_notice else 'skipped quietly'}",
+    ]
     if last is None:
         lines.append("No digest has run here yet. `/papers digest now` posts one.")
     else:

@@ -23,9 +23,18 @@ USAGE = (
     "`size 1-40`, `min-upvotes N|off`, `weekends on|off`, `empty-notice on|off`, "
     "`keywords a, b|off`, `authors a, b|off`, `topics cs.CL, …|off`"
 )
-ALIASES = {"tz": "timezone", "zone": "timezone", "minupvotes": "min-upvotes", "min_upvotes": "min-upvotes",
-           "empty": "empty-notice", "emptynotice": "empty-notice", "weekend": "weekends", "keyword": "keywords",
-           "author": "authors", "topic": "topics"}
+ALIASES = {
+    "tz": "timezone",
+    "zone": "timezone",
+    "minupvotes": "min-upvotes",
+    "min_upvotes": "min-upvotes",
+    "empty": "empty-notice",
+    "emptynotice": "empty-notice",
+    "weekend": "weekends",
+    "keyword": "keywords",
+    "author": "authors",
+    "topic": "topics",
+}
 
 
 class ConfigUsageError(ValueError):

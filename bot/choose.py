@@ -54,20 +54,26 @@ class Prefs:
     timezone: str = "UTC"
 
 
-def prefs_for(channel: Channel | None, *, settings: Settings, team_id: str, channel_id: str,
-              size: int | None = None) -> Prefs:
+def prefs_for(
+    channel: Channel | None, *, settings: Settings, team_id: str, channel_id: str, size: int | None = None
+) -> Prefs:
     """Merge a channel's stored settings over the deployment defaults; `size` (e.g. --size) wins over both."""
     if channel is None:
-        return Prefs(team_id, channel_id, size or settings.digest_size, digest_time=settings.digest_time,
-                     timezone=settings.timezone)
+        return Prefs(
+            team_id,
+            channel_id,
+            size or settings.digest_size,
+            digest_time=settings.digest_time,
+            timezone=settings.timezone,
+        )
     return Prefs(
-        team_id=team_id, channel_id=channel_id,
+        team_id=team_id,
+        channel_id=channel_id,
         size=size or channel.digest_size or settings.digest_size,
         min_upvotes=channel.min_upvotes,
         include_weekends=bool(channel.include_weekends),
         post_empty_notice=bool(channel.post_empty_notice),
-        filters={k: [str(v) for v in vs] for k, vs in (channel.filters or {}).items()
-                 if isinstance(vs, list)},
+        filters={k: [str(v) for v in vs] for k, vs in (channel.filters or {}).items() if isinstance(vs, list)},
         digest_time=channel.digest_time or settings.digest_time,
         timezone=channel.timezone or settings.timezone,
     )
@@ -196,8 +202,10 @@ def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
     checks = {
         "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
         "authors": lambda q: any(_author_is(q, a) for a in paper.authors or []),
-        "topics": lambda q: q.lower() in {c.lower() for c in paper.categories or []}
-        or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE),
+        "topics": lambda q: (
+            q.lower() in {c.lower() for c in paper.categories or []}
+            or _fuzzy_in(q, f"{keywords} {paper.title}", TOPIC_SCORE)
+        ),
     }
     for kind, check in checks.items():
         wanted = [q for q in filters.get(kind, []) if q.strip()]

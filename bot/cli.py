@@ -94,11 +94,13 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
 
 
 @cli.command()
-@click.option("--http", "http_mode", is_flag=True,
-              help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set.")
+@click.option(
+    "--http", "http_mode", is_flag=True, help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set."
+)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=3000, show_default=True, type=int,
-              help="Port to listen on (/healthz in Socket Mode too).")
+@click.option(
+    "--port", default=3000, show_default=True, type=int, help="Port to listen on (/healthz in Socket Mode too)."
+)
 @click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
 @click.pass_context
 @friendly
@@ -128,14 +130,20 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
 @click.option("--channel", help="Channel id (default: every digest channel and PAPERBOT_DIGEST_CHANNEL).")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The HF daily list to post.")
 @click.option("--size", type=click.IntRange(1, 40), help="Papers per digest (overrides the channel's).")
-@click.option("--source", type=click.Choice(["hf", "sample"]), default="hf", show_default=True,
-              help="Where papers come from: Hugging Face, or the bundled sample.")
+@click.option(
+    "--source",
+    type=click.Choice(["hf", "sample"]),
+    default="hf",
+    show_default=True,
+    help="Where papers come from: Hugging Face, or the bundled sample.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; needs no Slack credentials.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Block Kit payloads as JSON.")
 @click.pass_context
 @friendly
-def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, source: str, dry_run: bool,
-           as_json: bool) -> None:
+def digest(
+    ctx: click.Context, channel: str | None, day: Any, size: int | None, source: str, dry_run: bool, as_json: bool
+) -> None:
     """Post the day's trending papers, one message per paper, exactly once per channel and date."""
     from bot.app import make_client
     from bot.digest import DigestContext, DigestError, command_digest
@@ -146,12 +154,12 @@ def digest(ctx: click.Context, channel: str | None, day: Any, size: int | None, 
     client = None if dry_run else make_client(settings, settings.secret("SLACK_BOT_TOKEN"), idempotent_only=True)
     engine = open_database(settings)
     # Its own stop event: Ctrl-C stops this command's channels, not a process-wide flag.
-    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client,
-                               stop=threading.Event())
+    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client, stop=threading.Event())
     try:
         with first_ctrl_c_stops(digest_ctx.stop):
-            outcomes = command_digest(digest_ctx, channel=channel, day=day.date() if day else None, size=size,
-                                      source=source, dry_run=dry_run)
+            outcomes = command_digest(
+                digest_ctx, channel=channel, day=day.date() if day else None, size=size, source=source, dry_run=dry_run
+            )
     except DigestError as exc:  # no channel to post to, Slack unreachable or refusing the token
         raise Failure(str(exc)) from None
     problem = show_outcomes(outcomes, as_json=as_json)
@@ -219,19 +227,41 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int,
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day's list (default: the newest complete).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day …")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="… to this day (default: the newest complete list).")
-@click.option("--id", "ids", multiple=True, metavar="ID",
-              help="One paper by arXiv id or arXiv/HF/alphaXiv link (repeatable): from Hugging Face, else arXiv.")
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    metavar="ID",
+    help="One paper by arXiv id or arXiv/HF/alphaXiv link (repeatable): from Hugging Face, else arXiv.",
+)
 @click.option("--week", metavar="YYYY-Www", help="Hugging Face's list of a whole ISO week, e.g. 2025-W48.")
 @click.option("--month", metavar="YYYY-MM", help="Hugging Face's list of a whole month, e.g. 2025-11.")
 @click.option("--category", metavar="CAT", help="The newest submissions of an arXiv category, e.g. cs.CL.")
-@click.option("--max", "limit", type=click.IntRange(1, 2000), default=100, show_default=True,
-              help="With --category: how many of its newest papers.")
+@click.option(
+    "--max",
+    "limit",
+    type=click.IntRange(1, 2000),
+    default=100,
+    show_default=True,
+    help="With --category: how many of its newest papers.",
+)
 @click.option("--no-arxiv", is_flag=True, help="Do not ask arXiv for categories, comments, journal ref and DOI.")
 @click.option("--no-progress", is_flag=True, help="Do not draw the progress bar.")
 @click.pass_context
 @friendly
-def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, ...], week: str | None,
-          month: str | None, category: str | None, limit: int, no_arxiv: bool, no_progress: bool) -> None:
+def fetch(
+    ctx: click.Context,
+    day: Any,
+    since: Any,
+    until: Any,
+    ids: tuple[str, ...],
+    week: str | None,
+    month: str | None,
+    category: str | None,
+    limit: int,
+    no_arxiv: bool,
+    no_progress: bool,
+) -> None:
     """Store Hugging Face daily lists, enriched from arXiv, without posting (backfill with --since); or single
     papers (--id), a week's or month's list (--week, --month), an arXiv category's newest papers (--category).
     Safe to repeat."""
@@ -241,8 +271,17 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, 
     from bot.sources.arxiv import ArxivClient
     from bot.sources.hf import HFClient
 
-    chosen = [name for name, given in (("--date/--since/--until", day or since or until), ("--id", ids),
-                                        ("--week", week), ("--month", month), ("--category", category)) if given]
+    chosen = [
+        name
+        for name, given in (
+            ("--date/--since/--until", day or since or until),
+            ("--id", ids),
+            ("--week", week),
+            ("--month", month),
+            ("--category", category),
+        )
+        if given
+    ]
     if len(chosen) > 1:
         raise Failure(f"give one of {', '.join(chosen)}, not several")
     if category and no_arxiv:
@@ -259,8 +298,12 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, 
         days: list[Any] = []
         if not (paper_ids or week or month or category):
             try:
-                days = plan_days(day=day and day.date(), since=since and since.date(),
-                                 until=until and until.date(), newest=client.newest_complete_day())
+                days = plan_days(
+                    day=day and day.date(),
+                    since=since and since.date(),
+                    until=until and until.date(),
+                    newest=client.newest_complete_day(),
+                )
             except ValueError as exc:
                 raise Failure(str(exc)) from None
         engine = open_database(settings)
@@ -271,8 +314,9 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, 
             elif week or month:
                 report = fetch_period(client, sessions=sessions, week=week, month=month, arxiv=arxiv)
             elif category and arxiv is not None:
-                report = fetch_category(arxiv, sessions=sessions, category=category, limit=limit,
-                                        progress=not no_progress)
+                report = fetch_category(
+                    arxiv, sessions=sessions, category=category, limit=limit, progress=not no_progress
+                )
             else:
                 report = fetch_days(client, sessions=sessions, days=days, arxiv=arxiv, progress=not no_progress)
         except FetchFailure as exc:
@@ -287,23 +331,59 @@ def fetch(ctx: click.Context, day: Any, since: Any, until: Any, ids: tuple[str, 
 
 
 @cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv", "bibtex"]), default="json", show_default=True,
-              help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "bibtex"]),
+    default="json",
+    show_default=True,
+    help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).",
+)
 @click.option("--team", metavar="T", help="Only this workspace's posts (a team id such as T0001).")
-@click.option("--channel", "channels", multiple=True, metavar="C",
-              help="Only posts in this channel (a channel id; repeat for several).")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]),
-              help="Only posts made on or after this day (YYYY-MM-DD, in PAPERBOT_TIMEZONE).")
-@click.option("--min-votes", type=click.IntRange(0), default=0, show_default=True,
-              help="Only papers at least this many people voted for.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write to this file (replaced only when the export is complete); default: standard output.")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1),
-              help="Papers read per round of database queries.")
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="C",
+    help="Only posts in this channel (a channel id; repeat for several).",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only posts made on or after this day (YYYY-MM-DD, in PAPERBOT_TIMEZONE).",
+)
+@click.option(
+    "--min-votes",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Only papers at least this many people voted for.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (replaced only when the export is complete); default: standard output.",
+)
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Papers read per round of database queries.",
+)
 @click.pass_context
 @friendly
-def export_command(ctx: click.Context, fmt: str, team: str | None, channels: tuple[str, ...], since: Any,
-                   min_votes: int, output: Path | None, batch_size: int) -> None:
+def export_command(
+    ctx: click.Context,
+    fmt: str,
+    team: str | None,
+    channels: tuple[str, ...],
+    since: Any,
+    min_votes: int,
+    output: Path | None,
+    batch_size: int,
+) -> None:
     """Export what the team read, voted on and discussed: one record per paper posted, shared or voted on,
     papers in the order of their first post."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -312,15 +392,21 @@ def export_command(ctx: click.Context, fmt: str, team: str | None, channels: tup
 
     if output is not None and not output.parent.is_dir():
         raise Failure(f"cannot write {output}: there is no directory {output.parent}")
-    options = ExportOptions(fmt=fmt, team_id=team, channel_ids=tuple(c.lstrip("#") for c in channels),
-                            since=since.date() if since else None, min_votes=min_votes)
+    options = ExportOptions(
+        fmt=fmt,
+        team_id=team,
+        channel_ids=tuple(c.lstrip("#") for c in channels),
+        since=since.date() if since else None,
+        min_votes=min_votes,
+    )
     settings = settings_from(ctx)
     engine = open_database(settings)
     sessions = make_sessions(engine)
 
     def write_to(out: TextIO) -> int:
-        return write_export(sessions, options, out, vote_emoji=settings.vote_emoji, timezone=settings.timezone,
-                            batch=batch_size)
+        return write_export(
+            sessions, options, out, vote_emoji=settings.vote_emoji, timezone=settings.timezone, batch=batch_size
+        )
 
     try:
         if output is None:
@@ -346,8 +432,10 @@ def _paper_id(text: str) -> str:
     parsed = normalize_arxiv_id(text)
     found = [parsed[0]] if parsed else find_arxiv_ids(text)
     if len(found) != 1:
-        raise Failure(f"--id {text!r} is not an arXiv id or paper link; write it like 2410.13732 or"
-                      " https://arxiv.org/abs/2410.13732")
+        raise Failure(
+            f"--id {text!r} is not an arXiv id or paper link; write it like 2410.13732 or"
+            " https://arxiv.org/abs/2410.13732"
+        )
     return found[0]
 
 

@@ -46,9 +46,7 @@ class Settings(BaseSettings):
     DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
     password is masked in dumps."""
 
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
 
     database_url: str = Field("sqlite:///paperbot.db", alias="DATABASE_URL", repr=False)
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")

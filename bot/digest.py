@@ -67,12 +67,28 @@ SEND_MARGIN = timedelta(minutes=10)
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 # Slack refuses the message itself: resending the same message fails the same way, every 5 minutes for a day.
-MESSAGE_ERRORS = frozenset({
-    "invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long", "no_text",
-    "invalid_arguments", "invalid_arg_name", "invalid_array_arg", "invalid_charset", "invalid_form_data",
-    "too_many_attachments", "attachment_payload_limit_exceeded", "invalid_attachments", "markdown_text_conflict",
-    "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large", "metadata_must_be_sent_from_app",
-})
+MESSAGE_ERRORS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "msg_blocks_too_long",
+        "no_text",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "invalid_array_arg",
+        "invalid_charset",
+        "invalid_form_data",
+        "too_many_attachments",
+        "attachment_payload_limit_exceeded",
+        "invalid_attachments",
+        "markdown_text_conflict",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "metadata_must_be_sent_from_app",
+    }
+)
 PERMANENT_ERRORS = CHANNEL_ERRORS | TOKEN_ERRORS | MESSAGE_ERRORS | {"missing_scope", "restricted_action"}
 
 
@@ -102,8 +118,9 @@ def _fetch_hf(settings: Settings, day: date, *, quick: bool) -> list[Any]:
     return records
 
 
-def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, source: str = "hf",
-             sample_fallback: bool = False) -> DayList:
+def load_day(
+    *, settings: Settings, sessions: sessionmaker[Session], day: date, source: str = "hf", sample_fallback: bool = False
+) -> DayList:
     """The day's papers from Hugging Face (or the bundled sample); offline, the stored list, then the sample
     if `sample_fallback` (dry runs only: a real post never uses the sample unless asked)."""
     if source == "sample":
@@ -112,8 +129,12 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
         return DayList(day, _fetch_hf(settings, day, quick=sample_fallback), "hf")
     except (SourceError, httpx.HTTPError) as exc:  # HF down or answering nonsense; a bug is not caught here
         # A dry run's friendly note already says it; a real run's log must.
-        log.log(logging.DEBUG if sample_fallback else logging.WARNING,
-                "Hugging Face daily list of %s unavailable: %s", day, first_line(exc))
+        log.log(
+            logging.DEBUG if sample_fallback else logging.WARNING,
+            "Hugging Face daily list of %s unavailable: %s",
+            day,
+            first_line(exc),
+        )
         detail = first_line(exc)
     reason = f"Hugging Face is unreachable at {settings.hf_api_url}"
     with sessions.begin() as session:
@@ -122,8 +143,12 @@ def load_day(*, settings: Settings, sessions: sessionmaker[Session], day: date, 
     if stored:
         return DayList(day, stored, "database", f"{reason}; using the {len(stored)} papers stored for {day}.")
     if sample_fallback:
-        return DayList(day, _sample(day), "sample", f"Offline: {reason}, so this preview shows the bundled "
-                       "sample papers (a real post never uses them).")
+        return DayList(
+            day,
+            _sample(day),
+            "sample",
+            f"Offline: {reason}, so this preview shows the bundled sample papers (a real post never uses them).",
+        )
     raise SourceError(f"{reason} ({detail}), and no papers of {day} are stored: try again later")
 
 
@@ -197,8 +222,9 @@ def _day_list(ctx: DigestContext, day: date, source: str, *, sample_fallback: bo
     key = (day, f"{source}:{sample_fallback}")
     with ctx.day_lock:  # held while fetching, so parallel channels wait for one fetch instead of each doing it
         if key not in ctx.day_cache:
-            ctx.day_cache[key] = load_day(settings=ctx.settings, sessions=ctx.sessions, day=day, source=source,
-                                          sample_fallback=sample_fallback)
+            ctx.day_cache[key] = load_day(
+                settings=ctx.settings, sessions=ctx.sessions, day=day, source=source, sample_fallback=sample_fallback
+            )
         return ctx.day_cache[key]
 
 
@@ -227,8 +253,7 @@ def _plan(ctx: DigestContext, prefs: Prefs, day_list: DayList, *, store: bool) -
         if day_list.source == "hf":
             papers = _with_stored_categories(session, papers)
         ids = [p.arxiv_id for p in papers]
-        posted = posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
-                                  arxiv_ids=ids)
+        posted = posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, arxiv_ids=ids)
     return _postable(choose(papers, prefs=prefs, posted=posted))
 
 
@@ -237,13 +262,23 @@ def _with_stored_categories(session: Session, records: list[Any]) -> list[Any]:
     an earlier digest), so a `topics` filter matches even when arXiv was not asked or did not answer today."""
     lacking = [r.arxiv_id for r in records if not r.categories]
     stored = get_papers(session=session, arxiv_ids=lacking) if lacking else {}
-    return [replace(r, categories=list(known.categories), primary_category=known.primary_category)
-            if not r.categories and (known := stored.get(r.arxiv_id)) is not None and known.categories else r
-            for r in records]
+    return [
+        replace(r, categories=list(known.categories), primary_category=known.primary_category)
+        if not r.categories and (known := stored.get(r.arxiv_id)) is not None and known.categories
+        else r
+        for r in records
+    ]
 
 
-def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date | None = None,
-                   size: int | None = None, source: str = "hf") -> Outcome:
+def preview_digest(
+    ctx: DigestContext,
+    *,
+    team_id: str,
+    channel_id: str,
+    day: date | None = None,
+    size: int | None = None,
+    source: str = "hf",
+) -> Outcome:
     """What a digest would post (the same payload builders), without claiming, storing or posting anything."""
     prefs = load_prefs(ctx, team_id=team_id, channel_id=channel_id, size=size)
     day = day or newest_day(ctx.clock(), prefs)
@@ -253,15 +288,17 @@ def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: da
     day_list = _day_list(ctx, day, source, sample_fallback=source == "hf")
     chosen = _plan(ctx, prefs, day_list, store=False)
     if not day_list.papers:
-        return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.",
-                       note=day_list.note)
+        return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.", note=day_list.note)
     # The same arguments a real run hands chat.postMessage, but for the run id the claim would assign.
     if chosen:
-        header = blocks.digest_header(day=day, count=len(chosen), total=len(day_list.papers),
-                                      sample=day_list.source == "sample")
+        header = blocks.digest_header(
+            day=day, count=len(chosen), total=len(day_list.papers), sample=day_list.source == "sample"
+        )
         payloads = [blocks.digest_post(channel_id, header, run_id=None, arxiv_id=None)]
-        payloads += [blocks.digest_post(channel_id, blocks.paper_message(p, rank=i), run_id=None,
-                                        arxiv_id=p.arxiv_id) for i, p in enumerate(chosen, 1)]
+        payloads += [
+            blocks.digest_post(channel_id, blocks.paper_message(p, rank=i), run_id=None, arxiv_id=p.arxiv_id)
+            for i, p in enumerate(chosen, 1)
+        ]
     elif prefs.post_empty_notice:
         payloads = [blocks.digest_post(channel_id, blocks.empty_digest(day=day), run_id=None, arxiv_id=None)]
     else:
@@ -269,8 +306,7 @@ def preview_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: da
     where = "" if channel_id == PREVIEW_CHANNEL else f" to #{channel_id}"
     of = "of the bundled sample" if day_list.source == "sample" else f"of {day}"
     message = f"{len(chosen)} of {len(day_list.papers)} papers {of} would be posted{where}."
-    return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads,
-                   note=day_list.note)
+    return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads, note=day_list.note)
 
 
 def _finished_run(ctx: DigestContext, prefs: Prefs, day: date) -> Outcome | None:
@@ -281,14 +317,25 @@ def _finished_run(ctx: DigestContext, prefs: Prefs, day: date) -> Outcome | None
             return None
         count = len(run_posts(session=session, digest_run_id=run.id))
     what = f"{count} paper{'' if count == 1 else 's'}" if run.status == "done" else "no papers"
-    return Outcome(prefs.channel_id, day, "already_done",
-                   f"The digest of {day} was already posted to #{prefs.channel_id} ({what}); "
-                   "nothing posted again.")
+    return Outcome(
+        prefs.channel_id,
+        day,
+        "already_done",
+        f"The digest of {day} was already posted to #{prefs.channel_id} ({what}); nothing posted again.",
+    )
 
 
-def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date | None = None,
-               size: int | None = None, source: str = "hf", retry_failed: bool = True,
-               give_up: bool = True) -> Outcome:
+def run_digest(
+    ctx: DigestContext,
+    *,
+    team_id: str,
+    channel_id: str,
+    day: date | None = None,
+    size: int | None = None,
+    source: str = "hf",
+    retry_failed: bool = True,
+    give_up: bool = True,
+) -> Outcome:
     """Post the channel's digest of `day` exactly once (resuming a half-posted one). `give_up=False` answers
     `not_ready` while the day's list is empty, so the scheduler can try again later."""
     if ctx.client is None:
@@ -311,16 +358,32 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
         except SourceError as exc:
             return Outcome(channel_id, day, "failed", str(exc), retryable=True)
         if not day_list.papers and not give_up:
-            return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet; "
-                           "nothing posted.", retryable=True)
+            return Outcome(
+                channel_id,
+                day,
+                "not_ready",
+                f"Hugging Face has no papers for {day} yet; nothing posted.",
+                retryable=True,
+            )
         plan, total = [p.arxiv_id for p in _plan(ctx, prefs, day_list, store=True)], len(day_list.papers)
         note = day_list.note  # e.g. HF unreachable, the stored list used: the person must hear it, not only the log
     with ctx.sessions.begin() as session:
-        claim = runs.claim_run(session=session, team_id=team_id, channel_id=channel_id, day=day,
-                               worker=ctx.worker, plan=plan, now=ctx.clock(), retry_failed=retry_failed)
+        claim = runs.claim_run(
+            session=session,
+            team_id=team_id,
+            channel_id=channel_id,
+            day=day,
+            worker=ctx.worker,
+            plan=plan,
+            now=ctx.clock(),
+            retry_failed=retry_failed,
+        )
         run_id = claim.run.id
-    outcome = (_not_ours(claim, prefs, day) if not claim.ours
-               else _post_run(ctx, prefs, run_id, claim=claim, total=total, sample=source == "sample"))
+    outcome = (
+        _not_ours(claim, prefs, day)
+        if not claim.ours
+        else _post_run(ctx, prefs, run_id, claim=claim, total=total, sample=source == "sample")
+    )
     outcome.note = note
     return outcome
 
@@ -328,17 +391,29 @@ def run_digest(ctx: DigestContext, *, team_id: str, channel_id: str, day: date |
 def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
     where = f"#{prefs.channel_id}"
     if claim.outcome == "done":
-        return Outcome(prefs.channel_id, day, "already_done",
-                       f"The digest of {day} was already posted to {where}; nothing posted again.")
+        return Outcome(
+            prefs.channel_id,
+            day,
+            "already_done",
+            f"The digest of {day} was already posted to {where}; nothing posted again.",
+        )
     if claim.outcome == "failed":
-        return Outcome(prefs.channel_id, day, "failed",
-                       f"The digest of {day} for {where} failed earlier and is not retried automatically: "
-                       f"{claim.run.error}")
+        return Outcome(
+            prefs.channel_id,
+            day,
+            "failed",
+            f"The digest of {day} for {where} failed earlier and is not retried automatically: {claim.run.error}",
+        )
     # If that worker died, its claim expires one lease after its last heartbeat: try again just after that.
     expires = runs.aware(claim.run.heartbeat_at) + runs.LEASE + timedelta(seconds=30)
-    return Outcome(prefs.channel_id, day, "busy",
-                   f"Another paperbot worker is posting the digest of {day} to {where} right now; "
-                   "nothing posted by this one.", retryable=True, retry_at=expires)
+    return Outcome(
+        prefs.channel_id,
+        day,
+        "busy",
+        f"Another paperbot worker is posting the digest of {day} to {where} right now; nothing posted by this one.",
+        retryable=True,
+        retry_at=expires,
+    )
 
 
 class LostClaim(Exception):
@@ -378,12 +453,14 @@ def _load_state(ctx: DigestContext, run_id: int, last_activity: datetime | None)
         papers = get_papers(session=session, arxiv_ids=run.plan)
         done = run_posts(session=session, digest_run_id=run_id)
         session.expunge_all()
-    return RunState(run_id, run.digest_date, list(run.plan), runs.aware(run.claimed_at), run.header_ts, done,
-                    papers, last_activity)
+    return RunState(
+        run_id, run.digest_date, list(run.plan), runs.aware(run.claimed_at), run.header_ts, done, papers, last_activity
+    )
 
 
-def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim, total: int | None,
-              sample: bool) -> Outcome:
+def _post_run(
+    ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim, total: int | None, sample: bool
+) -> Outcome:
     """Post what the claimed run has not posted yet, then mark it finished; failures are kept on the run."""
     resumed = claim.outcome == "resumed"
     state = _load_state(ctx, run_id, claim.last_activity)
@@ -396,9 +473,16 @@ def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Clai
         return _lost(prefs, state)
     except Stopped:
         _release(ctx, state, "stopped: paperbot was shutting down", permanent=False)
-        return Outcome(prefs.channel_id, state.day, "stopped", f"Stopped the digest of {state.day} for "
-                       f"#{prefs.channel_id} after {state.sent} paper(s) because paperbot is shutting down; "
-                       "the next start posts the rest.", posted=state.sent, planned=len(state.plan))
+        return Outcome(
+            prefs.channel_id,
+            state.day,
+            "stopped",
+            f"Stopped the digest of {state.day} for "
+            f"#{prefs.channel_id} after {state.sent} paper(s) because paperbot is shutting down; "
+            "the next start posts the rest.",
+            posted=state.sent,
+            planned=len(state.plan),
+        )
     except Uncertain as exc:
         return _unreachable(ctx, prefs, state, exc)
     except SlackApiError as exc:
@@ -408,17 +492,24 @@ def _post_run(ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Clai
         _release_after(ctx, state, exc)
         raise
     with ctx.sessions.begin() as session:
-        finished = runs.finish_run(session=session, run_id=run_id, worker=ctx.worker,
-                                   status="done" if state.plan else "empty", now=ctx.clock())
+        finished = runs.finish_run(
+            session=session, run_id=run_id, worker=ctx.worker, status="done" if state.plan else "empty", now=ctx.clock()
+        )
     if not finished:
         return _lost(prefs, state)
     return _success(prefs, state, resumed=resumed)
 
 
 def _lost(prefs: Prefs, state: RunState) -> Outcome:
-    return Outcome(prefs.channel_id, state.day, "busy", f"Another worker took over the digest of {state.day} "
-                   f"for #{prefs.channel_id} after this one posted {state.sent} paper(s); it finishes the run.",
-                   posted=state.sent, planned=len(state.plan))
+    return Outcome(
+        prefs.channel_id,
+        state.day,
+        "busy",
+        f"Another worker took over the digest of {state.day} "
+        f"for #{prefs.channel_id} after this one posted {state.sent} paper(s); it finishes the run.",
+        posted=state.sent,
+        planned=len(state.plan),
+    )
 
 
 def _release_after(ctx: DigestContext, state: RunState, exc: BaseException) -> None:
@@ -430,31 +521,41 @@ def _release_after(ctx: DigestContext, state: RunState, exc: BaseException) -> N
         except Exception as problem:
             # Ctrl-C in the middle of a query breaks that connection; the pool hands the retry a fresh one.
             if attempt == 2:
-                log.warning("run %s: could not release its claim (%s); it is taken over after the lease",
-                            state.run_id, first_line(problem))
+                log.warning(
+                    "run %s: could not release its claim (%s); it is taken over after the lease",
+                    state.run_id,
+                    first_line(problem),
+                )
 
 
 def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
     where, n = f"#{prefs.channel_id}", len(state.plan)
     if not state.plan:
         said = "posted a short notice" if prefs.post_empty_notice else "nothing posted"
-        return Outcome(prefs.channel_id, state.day, "empty",
-                       f"No new papers of {state.day} for {where} (after its filters); {said}.")
+        return Outcome(
+            prefs.channel_id,
+            state.day,
+            "empty",
+            f"No new papers of {state.day} for {where} (after its filters); {said}.",
+        )
     if resumed:
-        message = (f"Resumed the digest of {state.day} in {where}: posted the {state.sent} remaining "
-                   f"of {n} papers.")
+        message = f"Resumed the digest of {state.day} in {where}: posted the {state.sent} remaining of {n} papers."
     else:
         message = f"Posted {state.sent} paper{'' if state.sent == 1 else 's'} of {state.day} to {where}."
     if state.skipped:
         message += f" ({state.skipped} already posted there by another digest, not repeated.)"
-    return Outcome(prefs.channel_id, state.day, "resumed" if resumed else "posted", message,
-                   posted=state.sent, planned=n)
+    return Outcome(
+        prefs.channel_id, state.day, "resumed" if resumed else "posted", message, posted=state.sent, planned=n
+    )
 
 
 def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int | None) -> None:
     if state.header_ts is None and (state.plan or prefs.post_empty_notice):
-        header = (blocks.digest_header(day=state.day, count=len(state.plan), total=total, sample=state.sample)
-                  if state.plan else blocks.empty_digest(day=state.day))
+        header = (
+            blocks.digest_header(day=state.day, count=len(state.plan), total=total, sample=state.sample)
+            if state.plan
+            else blocks.empty_digest(day=state.day)
+        )
         header_ts = _deliver(ctx, prefs, state, header, None)
         assert header_ts is not None  # only papers are ever skipped
         with ctx.sessions.begin() as session:
@@ -471,13 +572,21 @@ def _post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int
             continue
         # Committed right after Slack accepted it: a crash from here on never posts this paper twice.
         with ctx.sessions.begin() as session:
-            record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
-                        arxiv_id=arxiv_id, kind="digest", digest_run_id=state.run_id)
+            record_post(
+                session=session,
+                team_id=prefs.team_id,
+                channel_id=prefs.channel_id,
+                ts=ts,
+                arxiv_id=arxiv_id,
+                kind="digest",
+                digest_run_id=state.run_id,
+            )
         state.done[arxiv_id], state.sent = ts, state.sent + 1
 
 
-def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
-             arxiv_id: str | None) -> str | None:
+def _deliver(
+    ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any], arxiv_id: str | None
+) -> str | None:
     """Post one message if the run is still ours: paced, stoppable, the lease renewed first; returns its ts,
     or None for a paper that is already posted to the channel."""
     if state.last_post is not None:
@@ -491,8 +600,9 @@ def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[st
         if not runs.heartbeat(session=session, run_id=state.run_id, worker=ctx.worker, now=ctx.clock()):
             raise LostClaim
         # Plans exclude posted papers only when fixed: two days' runs (a resumed one and today's) can share one.
-        if arxiv_id and posted_arxiv_ids(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id,
-                                         arxiv_ids=[arxiv_id]):
+        if arxiv_id and posted_arxiv_ids(
+            session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, arxiv_ids=[arxiv_id]
+        ):
             log.info("run %s: %s is already posted to #%s; skipped", state.run_id, arxiv_id, prefs.channel_id)
             return None
     ts = _send(ctx, prefs, state, payload, arxiv_id)
@@ -500,15 +610,15 @@ def _deliver(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[st
     return ts
 
 
-def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any],
-          arxiv_id: str | None) -> str:
+def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, Any], arxiv_id: str | None) -> str:
     """chat.postMessage once; after an answer that leaves its fate open, look before sending again."""
     assert ctx.client is not None
     for attempt in range(1, UNCERTAIN_TRIES + 1):
         try:
             # The one builder `--dry-run --json` prints too: a preview shows exactly what is sent.
             response = ctx.client.chat_postMessage(
-                **blocks.digest_post(prefs.channel_id, payload, run_id=state.run_id, arxiv_id=arxiv_id))
+                **blocks.digest_post(prefs.channel_id, payload, run_id=state.run_id, arxiv_id=arxiv_id)
+            )
             return str(response["ts"])
         except SlackApiError as exc:
             if exc.response.status_code < 500:  # a definite no (or a 429 the client already waited out)
@@ -516,8 +626,12 @@ def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, 
             problem: Exception = exc
         except OSError as exc:  # refused, reset or timed out: Slack may have posted it all the same
             problem = exc
-        log.warning("run %s: Slack's answer to message %s was lost (%s); checking the channel", state.run_id,
-                    arxiv_id or "header", first_line(problem))
+        log.warning(
+            "run %s: Slack's answer to message %s was lost (%s); checking the channel",
+            state.run_id,
+            arxiv_id or "header",
+            first_line(problem),
+        )
         found = _history(ctx, prefs, state, oldest=state.claimed_at, latest=None, strict=True)
         if (arxiv_id or "") in found:
             return found[arxiv_id or ""]
@@ -526,8 +640,9 @@ def _send(ctx: DigestContext, prefs: Prefs, state: RunState, payload: dict[str, 
     raise Uncertain(first_line(problem))
 
 
-def _history(ctx: DigestContext, prefs: Prefs, state: RunState, *, oldest: datetime,
-             latest: datetime | None, strict: bool) -> dict[str, str]:
+def _history(
+    ctx: DigestContext, prefs: Prefs, state: RunState, *, oldest: datetime, latest: datetime | None, strict: bool
+) -> dict[str, str]:
     """This run's messages in the channel between `oldest` and `latest`: arXiv id ("" = header) -> ts.
     `strict` raises Uncertain when Slack cannot be asked; otherwise that is logged and nothing is found."""
     assert ctx.client is not None
@@ -538,9 +653,15 @@ def _history(ctx: DigestContext, prefs: Prefs, state: RunState, *, oldest: datet
     until = f"{latest.timestamp():.6f}" if latest is not None else None
     try:
         for _ in range(HISTORY_PAGES):
-            response = ctx.client.conversations_history(channel=prefs.channel_id, limit=200, cursor=cursor,
-                                                        oldest=since, latest=until, inclusive=True,
-                                                        include_all_metadata=True)
+            response = ctx.client.conversations_history(
+                channel=prefs.channel_id,
+                limit=200,
+                cursor=cursor,
+                oldest=since,
+                latest=until,
+                inclusive=True,
+                include_all_metadata=True,
+            )
             for message in response.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -552,8 +673,7 @@ def _history(ctx: DigestContext, prefs: Prefs, state: RunState, *, oldest: datet
     except (SlackApiError, OSError) as exc:  # e.g. missing channels:history, or Slack down
         if strict:
             raise Uncertain(first_line(exc)) from exc
-        log.warning("cannot read #%s history to reconcile run %s: %s", prefs.channel_id, state.run_id,
-                    first_line(exc))
+        log.warning("cannot read #%s history to reconcile run %s: %s", prefs.channel_id, state.run_id, first_line(exc))
     return found
 
 
@@ -562,8 +682,7 @@ def _reconcile(ctx: DigestContext, prefs: Prefs, state: RunState) -> None:
     latest = None
     if state.last_activity is not None:
         latest = min(ctx.clock(), state.last_activity + SEND_MARGIN)
-    _record_found(ctx, prefs, state, _history(ctx, prefs, state, oldest=state.claimed_at, latest=latest,
-                                              strict=False))
+    _record_found(ctx, prefs, state, _history(ctx, prefs, state, oldest=state.claimed_at, latest=latest, strict=False))
 
 
 def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict[str, str]) -> None:
@@ -577,8 +696,15 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
                 raise LostClaim
             state.header_ts = header
         for arxiv_id, ts in missing.items():
-            record_post(session=session, team_id=prefs.team_id, channel_id=prefs.channel_id, ts=ts,
-                        arxiv_id=arxiv_id, kind="digest", digest_run_id=state.run_id)
+            record_post(
+                session=session,
+                team_id=prefs.team_id,
+                channel_id=prefs.channel_id,
+                ts=ts,
+                arxiv_id=arxiv_id,
+                kind="digest",
+                digest_run_id=state.run_id,
+            )
     state.done.update(missing)
     log.info("run %s: found %d unrecorded message(s) in #%s", state.run_id, len(missing), prefs.channel_id)
 
@@ -586,8 +712,10 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
 def explain_slack_error(error: str, channel_id: str) -> str:
     """One sentence an operator can act on for a Slack error code."""
     if error in ("not_in_channel", "channel_not_found"):
-        return (f"Slack says {error} for #{channel_id}: invite the bot with /invite @paperbot "
-                f"to #{channel_id} (or check the channel id).")
+        return (
+            f"Slack says {error} for #{channel_id}: invite the bot with /invite @paperbot "
+            f"to #{channel_id} (or check the channel id)."
+        )
     if error == "is_archived":
         return f"#{channel_id} is archived: unarchive it or turn its digest off."
     if error in TOKEN_ERRORS:
@@ -595,9 +723,11 @@ def explain_slack_error(error: str, channel_id: str) -> str:
     if error == "missing_scope":
         return "The Slack app lacks a scope (missing_scope): reinstall it from deploy/slack-manifest.yaml."
     if error in MESSAGE_ERRORS:
-        return (f"Slack refused a digest message for #{channel_id} ({error}); sending it again would fail the "
-                f"same way, so the run is marked failed: report it, and `paperbot digest --channel {channel_id}` "
-                "retries it once fixed.")
+        return (
+            f"Slack refused a digest message for #{channel_id} ({error}); sending it again would fail the "
+            f"same way, so the run is marked failed: report it, and `paperbot digest --channel {channel_id}` "
+            "retries it once fixed."
+        )
     if error in PERMANENT_ERRORS:
         return f"Slack answered {error} while posting to #{channel_id}; the run is marked failed."
     return f"Slack answered {error} while posting to #{channel_id}; the next attempt resumes the digest."
@@ -606,32 +736,57 @@ def explain_slack_error(error: str, channel_id: str) -> str:
 def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiError) -> Outcome:
     error = str(exc.response.get("error") or "unknown_error")
     reason = explain_slack_error(error, prefs.channel_id)
-    log.error("digest of %s for %s/%s stopped after %d message(s): %s", state.day, prefs.team_id,
-              prefs.channel_id, state.sent, reason)
+    log.error(
+        "digest of %s for %s/%s stopped after %d message(s): %s",
+        state.day,
+        prefs.team_id,
+        prefs.channel_id,
+        state.sent,
+        reason,
+    )
     _release(ctx, state, reason, permanent=error in PERMANENT_ERRORS)
-    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan),
-                   retryable=error not in PERMANENT_ERRORS)
+    return Outcome(
+        prefs.channel_id,
+        state.day,
+        "failed",
+        reason,
+        posted=state.sent,
+        planned=len(state.plan),
+        retryable=error not in PERMANENT_ERRORS,
+    )
 
 
 def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncertain) -> Outcome:
-    reason = (f"Could not reach Slack at {ctx.settings.slack_api_url} while posting to #{prefs.channel_id} "
-              f"({exc}); the next attempt resumes the digest without duplicates.")
-    log.error("digest of %s for %s/%s stopped after %d message(s): %s", state.day, prefs.team_id,
-              prefs.channel_id, state.sent, reason)
+    reason = (
+        f"Could not reach Slack at {ctx.settings.slack_api_url} while posting to #{prefs.channel_id} "
+        f"({exc}); the next attempt resumes the digest without duplicates."
+    )
+    log.error(
+        "digest of %s for %s/%s stopped after %d message(s): %s",
+        state.day,
+        prefs.team_id,
+        prefs.channel_id,
+        state.sent,
+        reason,
+    )
     _release(ctx, state, reason, permanent=False)
-    return Outcome(prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan),
-                   retryable=True)
+    return Outcome(
+        prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan), retryable=True
+    )
 
 
 def _release(ctx: DigestContext, state: RunState, error: str, *, permanent: bool) -> None:
     with ctx.sessions.begin() as session:
-        runs.fail_run(session=session, run_id=state.run_id, worker=ctx.worker, error=error,
-                      permanent=permanent, now=ctx.clock())
+        runs.fail_run(
+            session=session, run_id=state.run_id, worker=ctx.worker, error=error, permanent=permanent, now=ctx.clock()
+        )
 
 
-def run_channels(ctx: DigestContext, targets: Sequence[tuple[str, str]], *, workers: int = 4,
-                 **options: Any) -> list[Outcome]:
+def run_channels(
+    ctx: DigestContext, targets: Sequence[tuple[str, str]], *, workers: int = 4, **options: Any
+) -> list[Outcome]:
     """Run several channels' digests in parallel (each channel is paced on its own); outcomes in order."""
+
     def one(target: tuple[str, str]) -> Outcome:
         return run_digest(ctx, team_id=target[0], channel_id=target[1], **options)
 
@@ -666,8 +821,10 @@ def slack_problem(settings: Settings, exc: BaseException) -> str:
         return f"Slack answered {error}; try again in a moment."
     if isinstance(exc, BoltError):
         return f"The Slack app could not start: {first_line(exc)}"
-    return (f"Could not reach Slack at {settings.slack_api_url} ({first_line(exc)}): check SLACK_API_URL and "
-            "the network, then try again.")
+    return (
+        f"Could not reach Slack at {settings.slack_api_url} ({first_line(exc)}): check SLACK_API_URL and "
+        "the network, then try again."
+    )
 
 
 def _slack_problem(ctx: DigestContext, exc: Exception) -> DigestError:
@@ -679,25 +836,27 @@ def cli_targets(ctx: DigestContext, *, team_id: str, channel: str | None) -> lis
     if channel:
         return [(team_id, channel)]
     with ctx.sessions.begin() as session:
-        targets = [(c.team_id, c.channel_id) for c in channel_store.digest_channels(session=session,
-                                                                                      team_id=team_id)]
+        targets = [(c.team_id, c.channel_id) for c in channel_store.digest_channels(session=session, team_id=team_id)]
         default = ctx.settings.digest_channel
-        if (default and (team_id, default) not in targets
-                and not channel_store.digest_turned_off(session=session, team_id=team_id, channel_id=default)):
+        if (
+            default
+            and (team_id, default) not in targets
+            and not channel_store.digest_turned_off(session=session, team_id=team_id, channel_id=default)
+        ):
             targets.append((team_id, default))
     return targets
 
 
-def command_digest(ctx: DigestContext, *, channel: str | None, day: date | None, size: int | None,
-                   source: str, dry_run: bool) -> list[Outcome]:
+def command_digest(
+    ctx: DigestContext, *, channel: str | None, day: date | None, size: int | None, source: str, dry_run: bool
+) -> list[Outcome]:
     """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post.
     Raises DigestError (one sentence) when it cannot start."""
     if dry_run:
         with ctx.sessions.begin() as session:  # no Slack credentials: the workspace we know stands in
             team = channel_store.local_team(session=session)
         targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, PREVIEW_CHANNEL)]
-        return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source)
-                for t, c in targets]
+        return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source) for t, c in targets]
     assert ctx.client is not None
     try:
         team = str(ctx.client.auth_test()["team_id"])
@@ -737,11 +896,19 @@ def describe_channel(ctx: DigestContext, *, team_id: str, channel_id: str) -> st
         channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
         last = runs.last_run(session=session, team_id=team_id, channel_id=channel_id)
         last_posts = len(run_posts(session=session, digest_run_id=last.id)) if last else 0
-        last_run = (blocks.LastRun(last.digest_date, last.status, last_posts, last.error) if last else None)
+        last_run = blocks.LastRun(last.digest_date, last.status, last_posts, last.error) if last else None
     prefs = prefs_for(channel, settings=ctx.settings, team_id=team_id, channel_id=channel_id)
     # PAPERBOT_DIGEST_CHANNEL is scheduled by default, until `/papers config digest off` stores otherwise.
-    scheduled = (channel.digest_enabled if channel is not None else ctx.settings.digest_channel == channel_id)
+    scheduled = channel.digest_enabled if channel is not None else ctx.settings.digest_channel == channel_id
     return blocks.digest_settings_text(
-        channel_id=channel_id, scheduled=scheduled, size=prefs.size, digest_time=prefs.digest_time,
-        timezone=prefs.timezone, include_weekends=prefs.include_weekends, min_upvotes=prefs.min_upvotes,
-        filters=prefs.filters, post_empty_notice=prefs.post_empty_notice, last=last_run)
+        channel_id=channel_id,
+        scheduled=scheduled,
+        size=prefs.size,
+        digest_time=prefs.digest_time,
+        timezone=prefs.timezone,
+        include_weekends=prefs.include_weekends,
+        min_upvotes=prefs.min_upvotes,
+        filters=prefs.filters,
+        post_empty_notice=prefs.post_empty_notice,
+        last=last_run,
+    )

@@ -98,17 +98,20 @@ def since_ts(day: date | None, timezone: str) -> str | None:
     return f"{seconds:010d}" if seconds >= 10**9 else None
 
 
-def collect(session: Session, options: ExportOptions, *, vote_emoji: Iterable[str], timezone: str,
-            batch: int = BATCH) -> Iterator[PaperExport]:
+def collect(
+    session: Session, options: ExportOptions, *, vote_emoji: Iterable[str], timezone: str, batch: int = BATCH
+) -> Iterator[PaperExport]:
     """The exported papers in order, read `batch` papers at a time (four aggregate queries a batch)."""
-    scope = store.Scope(team_id=options.team_id, channel_ids=options.channel_ids,
-                        since_ts=since_ts(options.since, timezone))
+    scope = store.Scope(
+        team_id=options.team_id, channel_ids=options.channel_ids, since_ts=since_ts(options.since, timezone)
+    )
     emoji = tuple(vote_emoji)
     by_paper = groupby(store.stream_posts(session=session, scope=scope), key=lambda post: post.arxiv_id)
     while chunk := [(arxiv_id, list(posts)) for arxiv_id, posts in islice(by_paper, batch)]:
         facts = store.paper_facts(session=session, arxiv_ids=[arxiv_id for arxiv_id, _ in chunk])
-        counts = store.tallies(session=session, scope=scope, posts=[p for _, posts in chunk for p in posts],
-                               vote_emoji=emoji)
+        counts = store.tallies(
+            session=session, scope=scope, posts=[p for _, posts in chunk for p in posts], vote_emoji=emoji
+        )
         for arxiv_id, posts in chunk:
             paper = _assemble(facts[arxiv_id], counts[arxiv_id], posts)
             if paper.votes >= options.min_votes:
@@ -119,11 +122,19 @@ def _assemble(facts: Any, tally: store.Tally, posts: list[store.PostRow]) -> Pap
     authors = facts.authors if isinstance(facts.authors, list) else []
     reactions = dict(sorted(tally.reactions.items(), key=lambda kv: (-kv[1], kv[0])))
     return PaperExport(
-        arxiv_id=facts.arxiv_id, title=" ".join((facts.title or "").split()),
-        authors=[" ".join(str(a).split()) for a in authors if a], published=facts.published,
-        hf_upvotes=facts.hf_upvotes, votes=tally.votes, reactions=reactions, replies=tally.replies,
+        arxiv_id=facts.arxiv_id,
+        title=" ".join((facts.title or "").split()),
+        authors=[" ".join(str(a).split()) for a in authors if a],
+        published=facts.published,
+        hf_upvotes=facts.hf_upvotes,
+        votes=tally.votes,
+        reactions=reactions,
+        replies=tally.replies,
         posts=[PostRef(team=p.team_id, channel=p.channel_id, ts=p.ts, kind=p.kind) for p in posts],
-        primary_category=facts.primary_category, doi=facts.doi, journal_ref=facts.journal_ref)
+        primary_category=facts.primary_category,
+        doi=facts.doi,
+        journal_ref=facts.journal_ref,
+    )
 
 
 # ---- rendering (pure) ------------------------------------------------------------------------------------------
@@ -131,11 +142,17 @@ def _assemble(facts: Any, tally: store.Tally, posts: list[store.PostRow]) -> Pap
 
 def json_record(paper: PaperExport) -> dict[str, Any]:
     """The INTERFACE.md shape of one paper, exactly."""
-    return {"arxiv_id": paper.arxiv_id, "title": paper.title, "authors": paper.authors,
-            "published": paper.published.isoformat() if paper.published else None,
-            "hf_upvotes": paper.hf_upvotes, "votes": paper.votes, "reactions": paper.reactions,
-            "replies": paper.replies,
-            "posts": [{"team": p.team, "channel": p.channel, "ts": p.ts, "kind": p.kind} for p in paper.posts]}
+    return {
+        "arxiv_id": paper.arxiv_id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "published": paper.published.isoformat() if paper.published else None,
+        "hf_upvotes": paper.hf_upvotes,
+        "votes": paper.votes,
+        "reactions": paper.reactions,
+        "replies": paper.replies,
+        "posts": [{"team": p.team, "channel": p.channel, "ts": p.ts, "kind": p.kind} for p in paper.posts],
+    }
 
 
 def render_json(papers: Iterable[PaperExport]) -> Iterator[str]:
@@ -146,23 +163,49 @@ def render_json(papers: Iterable[PaperExport]) -> Iterator[str]:
     yield "\n]\n"
 
 
-CSV_COLUMNS = ("arxiv_id", "title", "authors", "published", "primary_category", "hf_upvotes", "votes",
-               "reactions", "replies", "posts", "first_posted", "teams", "channels", "kinds", "url")
+CSV_COLUMNS = (
+    "arxiv_id",
+    "title",
+    "authors",
+    "published",
+    "primary_category",
+    "hf_upvotes",
+    "votes",
+    "reactions",
+    "replies",
+    "posts",
+    "first_posted",
+    "teams",
+    "channels",
+    "kinds",
+    "url",
+)
 
 
 def csv_row(paper: PaperExport) -> list[str]:
     """One paper as the CSV_COLUMNS: lists joined with "; " (authors) or spaces (ids), reactions as
     `:+1: 2; :fire: 1`, the first post's time in UTC."""
+
     def distinct(values: Iterable[str]) -> str:
         return " ".join(dict.fromkeys(values))
 
-    return [paper.arxiv_id, spreadsheet_safe(paper.title), spreadsheet_safe("; ".join(paper.authors)),
-            paper.published.isoformat() if paper.published else "", paper.primary_category or "",
-            "" if paper.hf_upvotes is None else str(paper.hf_upvotes), str(paper.votes),
-            "; ".join(f":{emoji}: {n}" for emoji, n in paper.reactions.items()), str(paper.replies),
-            str(len(paper.posts)), ts_to_utc(paper.posts[0].ts) if paper.posts else "",
-            distinct(p.team for p in paper.posts), distinct(p.channel for p in paper.posts),
-            distinct(p.kind for p in paper.posts), abs_url(paper.arxiv_id)]
+    return [
+        paper.arxiv_id,
+        spreadsheet_safe(paper.title),
+        spreadsheet_safe("; ".join(paper.authors)),
+        paper.published.isoformat() if paper.published else "",
+        paper.primary_category or "",
+        "" if paper.hf_upvotes is None else str(paper.hf_upvotes),
+        str(paper.votes),
+        "; ".join(f":{emoji}: {n}" for emoji, n in paper.reactions.items()),
+        str(paper.replies),
+        str(len(paper.posts)),
+        ts_to_utc(paper.posts[0].ts) if paper.posts else "",
+        distinct(p.team for p in paper.posts),
+        distinct(p.channel for p in paper.posts),
+        distinct(p.kind for p in paper.posts),
+        abs_url(paper.arxiv_id),
+    ]
 
 
 def render_csv(papers: Iterable[PaperExport]) -> Iterator[str]:
@@ -245,7 +288,10 @@ def render_bibtex(papers: Iterable[PaperExport]) -> Iterator[str]:
 
 
 RENDERERS: dict[str, Callable[[Iterable[PaperExport]], Iterator[str]]] = {
-    "json": render_json, "csv": render_csv, "bibtex": render_bibtex}
+    "json": render_json,
+    "csv": render_csv,
+    "bibtex": render_bibtex,
+}
 
 
 # ---- writing ---------------------------------------------------------------------------------------------------
@@ -263,8 +309,15 @@ class Counted:
             yield paper
 
 
-def write_export(sessions: sessionmaker[Session], options: ExportOptions, out: TextIO, *,
-                 vote_emoji: Iterable[str], timezone: str, batch: int = BATCH) -> int:
+def write_export(
+    sessions: sessionmaker[Session],
+    options: ExportOptions,
+    out: TextIO,
+    *,
+    vote_emoji: Iterable[str],
+    timezone: str,
+    batch: int = BATCH,
+) -> int:
     """Write the export in `options.fmt` to `out` in one read transaction; the number of papers written."""
     with sessions.begin() as session:
         papers = Counted(collect(session, options, vote_emoji=vote_emoji, timezone=timezone, batch=batch))
@@ -344,7 +397,7 @@ def _option(word: str) -> tuple[str, Any]:
             raise ExportUsage(f"`since:` takes a date written YYYY-MM-DD, not `{word[6:]}`.") from None
     if colon and key in ("min-votes", "min_votes"):
         if not (value.isascii() and value.isdigit()):  # "²".isdigit() is True, but int() refuses it
-            raise ExportUsage(f"`min-votes:` takes a whole number from 0 up, not `{word[len(key) + 1:]}`.")
+            raise ExportUsage(f"`min-votes:` takes a whole number from 0 up, not `{word[len(key) + 1 :]}`.")
         return "min_votes", int(value)
     raise ExportUsage(f"`{word}` is not an export format ({', '.join(FORMATS)}) or option.")
 
@@ -366,14 +419,20 @@ def export_filename(fmt: str, *, scope: str, today: date) -> str:
     return f"paperbot-{re.sub(r'[^A-Za-z0-9_-]', '', scope)}-{today.isoformat()}.{EXTENSIONS[fmt]}"
 
 
-def export_to_slack(deps: Deps, client: WebClient, *, team_id: str, channel_id: str, user_id: str,
-                    request: SlackRequest, comment: str) -> SlackExport:
+def export_to_slack(
+    deps: Deps, client: WebClient, *, team_id: str, channel_id: str, user_id: str, request: SlackRequest, comment: str
+) -> SlackExport:
     """Export the team's papers (this channel's, or the workspace's with `all`) and upload the file to the
     channel; if Slack refuses that (e.g. the bot is not a member), to the person in a DM. The file is built in
     memory: slack_sdk reads an upload whole anyway."""
     settings = deps.settings
-    options = ExportOptions(fmt=request.fmt, team_id=team_id, since=request.since, min_votes=request.min_votes,
-                            channel_ids=() if request.all_channels else (channel_id,))
+    options = ExportOptions(
+        fmt=request.fmt,
+        team_id=team_id,
+        since=request.since,
+        min_votes=request.min_votes,
+        channel_ids=() if request.all_channels else (channel_id,),
+    )
     buffer = io.StringIO()
     count = write_export(deps.sessions, options, buffer, vote_emoji=settings.vote_emoji, timezone=settings.timezone)
     today = datetime.now(ZoneInfo(settings.timezone)).date()
@@ -383,8 +442,9 @@ def export_to_slack(deps: Deps, client: WebClient, *, team_id: str, channel_id: 
     title = f"paperbot export: {count} paper{'' if count == 1 else 's'}"
 
     def upload(channel: str) -> None:
-        client.files_upload_v2(channel=channel, content=buffer.getvalue(), filename=filename, title=title,
-                               initial_comment=comment)
+        client.files_upload_v2(
+            channel=channel, content=buffer.getvalue(), filename=filename, title=title, initial_comment=comment
+        )
 
     try:
         upload(channel_id)

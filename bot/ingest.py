@@ -40,8 +40,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The fields arXiv fills when a record lacks them. The title is HF's (always present) and stays.
-ENRICHED_FIELDS = ("abstract", "authors", "version", "published", "updated", "categories", "primary_category",
-                   "comments", "journal_ref", "doi")
+ENRICHED_FIELDS = (
+    "abstract",
+    "authors",
+    "version",
+    "published",
+    "updated",
+    "categories",
+    "primary_category",
+    "comments",
+    "journal_ref",
+    "doi",
+)
 QUICK_TIMEOUT = 5.0  # seconds: `quick=True` callers (a digest about to post) must not wait long for arXiv
 
 
@@ -73,15 +83,21 @@ class FetchReport:
             arxiv = f"{self.enriched} enriched from arXiv" + (" (arXiv unavailable)" if self.arxiv_failed else "")
         fetched = self.what or f"{self.days} day{'s' if self.days != 1 else ''} ({self.empty_days} empty)"
         papers = f"{self.papers} paper{'s' if self.papers != 1 else ''}"
-        line = (f"fetched {fetched}, {papers}: {s.inserted} inserted, {s.updated} updated,"
-                f" {s.unchanged} unchanged" + ("" if self.arxiv is None else f"; {arxiv}"))
+        line = f"fetched {fetched}, {papers}: {s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged" + (
+            "" if self.arxiv is None else f"; {arxiv}"
+        )
         if self.missing:
             line += f"; not found on Hugging Face{'' if not self.arxiv else ' or arXiv'}: {', '.join(self.missing)}"
         return line
 
 
-def enrich_from_arxiv(settings: Settings, records: Sequence[PaperRecord], *, quick: bool = False,
-                      sessions: sessionmaker[Session] | None = None) -> int:
+def enrich_from_arxiv(
+    settings: Settings,
+    records: Sequence[PaperRecord],
+    *,
+    quick: bool = False,
+    sessions: sessionmaker[Session] | None = None,
+) -> int:
     """Fill what `records` lack (categories, primary category, comments, journal ref, DOI, and the abstract,
     authors, version and dates when missing) from arXiv, in place; returns how many records arXiv enriched.
 
@@ -114,9 +130,14 @@ _ARXIV_TURN = threading.Lock()
 _ARXIV_LAST: list[float | None] = [None]  # when this process's last turn with arXiv ended (time.monotonic)
 
 
-def enrich_with(client: ArxivClient, records: Sequence[PaperRecord], *,
-                sessions: sessionmaker[Session] | None = None, warn: Callable[[str], None] = log.warning,
-                on_batch: Callable[[int, int], None] | None = None) -> tuple[int, bool]:
+def enrich_with(
+    client: ArxivClient,
+    records: Sequence[PaperRecord],
+    *,
+    sessions: sessionmaker[Session] | None = None,
+    warn: Callable[[str], None] = log.warning,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> tuple[int, bool]:
     """`enrich_from_arxiv` with a client of the caller's: (records enriched, whether arXiv failed).
     `on_batch(done, total)` is called before each request and at the end, with counts of ids."""
     wanted = _lacking(records, sessions)
@@ -130,8 +151,10 @@ def enrich_with(client: ArxivClient, records: Sequence[PaperRecord], *,
             found = client.by_ids(batch)
         except (SourceError, httpx.HTTPError, ValueError) as exc:
             left = len(ids) - start
-            warn(f"arXiv enrichment skipped for {left} paper{'s' if left != 1 else ''}: {first_line(exc)}"
-                 " (they go on without arXiv categories; a later fetch fills them)")
+            warn(
+                f"arXiv enrichment skipped for {left} paper{'s' if left != 1 else ''}: {first_line(exc)}"
+                " (they go on without arXiv categories; a later fetch fills them)"
+            )
             return enriched, True
         for answer in found:
             for record in wanted.get(answer.arxiv_id, ()):
@@ -183,9 +206,15 @@ def plan_days(*, day: date | None, since: date | None, until: date | None, newes
     return [day or newest]
 
 
-def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Sequence[date],
-               arxiv: ArxivClient | None = None, console: Console | None = None,
-               progress: bool = True) -> FetchReport:
+def fetch_days(
+    client: HFClient,
+    *,
+    sessions: sessionmaker[Session],
+    days: Sequence[date],
+    arxiv: ArxivClient | None = None,
+    console: Console | None = None,
+    progress: bool = True,
+) -> FetchReport:
     """Fetch and store each day's list, oldest first, one transaction per day, with a progress bar.
 
     With `arxiv`, the lists are enriched from arXiv before they are stored: days are held back until 100
@@ -232,8 +261,14 @@ def fetch_days(client: HFClient, *, sessions: sessionmaker[Session], days: Seque
     return report
 
 
-def fetch_papers(client: HFClient, *, sessions: sessionmaker[Session], ids: Sequence[str],
-                 arxiv: ArxivClient | None = None, console: Console | None = None) -> FetchReport:
+def fetch_papers(
+    client: HFClient,
+    *,
+    sessions: sessionmaker[Session],
+    ids: Sequence[str],
+    arxiv: ArxivClient | None = None,
+    console: Console | None = None,
+) -> FetchReport:
     """Single papers by versionless arXiv id: from Hugging Face where it knows them, else from arXiv, which knows
     every paper (without `arxiv`, ids HF lacks are reported missing). One arXiv request (per 100 ids) serves both
     the papers HF lacks and the enrichment of those it has. Stored in one transaction, with no per-day upvote
@@ -257,8 +292,11 @@ def fetch_papers(client: HFClient, *, sessions: sessionmaker[Session], ids: Sequ
         try:
             answers = arxiv.by_ids(ask) if ask else []
         except (SourceError, httpx.HTTPError) as exc:
-            _warn(console, f"arXiv did not answer ({first_line(exc)}): papers Hugging Face does not know are not"
-                           " fetched, the others are stored without arXiv's categories (a later fetch fills them)")
+            _warn(
+                console,
+                f"arXiv did not answer ({first_line(exc)}): papers Hugging Face does not know are not"
+                " fetched, the others are stored without arXiv's categories (a later fetch fills them)",
+            )
             report.arxiv_failed = True
             answers = []
         for answer in answers:
@@ -272,9 +310,15 @@ def fetch_papers(client: HFClient, *, sessions: sessionmaker[Session], ids: Sequ
     return report
 
 
-def fetch_period(client: HFClient, *, sessions: sessionmaker[Session], week: str | None = None,
-                 month: str | None = None, arxiv: ArxivClient | None = None,
-                 console: Console | None = None) -> FetchReport:
+def fetch_period(
+    client: HFClient,
+    *,
+    sessions: sessionmaker[Session],
+    week: str | None = None,
+    month: str | None = None,
+    arxiv: ArxivClient | None = None,
+    console: Console | None = None,
+) -> FetchReport:
     """Hugging Face's list of a whole ISO week (`2025-W48`) or month (`2025-11`), each paper stamped with its
     own list day and its upvotes kept for that day, as `fetch --since` would store them, in one transaction.
     A week or month spelt wrong is a ValueError; a failing source a FetchFailure (nothing stored)."""
@@ -285,14 +329,23 @@ def fetch_period(client: HFClient, *, sessions: sessionmaker[Session], week: str
         raise FetchFailure(f"{week or month}: {exc} (nothing stored; run the same command again)") from None
     records = parse_items(items)
     days = {r.daily_date for r in records}
-    report = FetchReport(arxiv=arxiv is not None, what=f"{'week' if week else 'month'} {week or month}"
-                         f" ({len(days)} list day{'s' if len(days) != 1 else ''})")
+    report = FetchReport(
+        arxiv=arxiv is not None,
+        what=f"{'week' if week else 'month'} {week or month} ({len(days)} list day{'s' if len(days) != 1 else ''})",
+    )
     _store(records, sessions=sessions, report=report, per_list_day=True, arxiv=arxiv, console=console)
     return report
 
 
-def fetch_category(arxiv: ArxivClient, *, sessions: sessionmaker[Session], category: str, limit: int,
-                   console: Console | None = None, progress: bool = True) -> FetchReport:
+def fetch_category(
+    arxiv: ArxivClient,
+    *,
+    sessions: sessionmaker[Session],
+    category: str,
+    limit: int,
+    console: Console | None = None,
+    progress: bool = True,
+) -> FetchReport:
     """The newest `limit` submissions of an arXiv category (e.g. `cs.CL`), papers Hugging Face may never list,
     a request per 100 (3 s apart, arXiv's terms), stored in one transaction. FetchFailure when arXiv fails."""
     console = console or Console(stderr=True)
@@ -304,8 +357,9 @@ def fetch_category(arxiv: ArxivClient, *, sessions: sessionmaker[Session], categ
             try:
                 page = arxiv.by_category(category, start=start, max_results=min(CATEGORY_PAGE, limit - start))
             except (SourceError, httpx.HTTPError) as exc:
-                raise FetchFailure(f"arXiv, category {category}: {first_line(exc)} (nothing stored; run the same"
-                                   " command again)") from None
+                raise FetchFailure(
+                    f"arXiv, category {category}: {first_line(exc)} (nothing stored; run the same command again)"
+                ) from None
             records.extend(page)
             bar.advance(task)
             if len(page) < min(CATEGORY_PAGE, limit - start):
@@ -318,8 +372,15 @@ def fetch_category(arxiv: ArxivClient, *, sessions: sessionmaker[Session], categ
 CATEGORY_PAGE = 100  # papers per arXiv category request
 
 
-def _store(records: list[PaperRecord], *, sessions: sessionmaker[Session], report: FetchReport,
-           per_list_day: bool, arxiv: ArxivClient | None = None, console: Console | None = None) -> None:
+def _store(
+    records: list[PaperRecord],
+    *,
+    sessions: sessionmaker[Session],
+    report: FetchReport,
+    per_list_day: bool,
+    arxiv: ArxivClient | None = None,
+    console: Console | None = None,
+) -> None:
     """Enrich `records` from arXiv (with `arxiv`) and store them in one transaction, counting into `report`;
     with `per_list_day`, each HF list day's upvotes are kept for that day."""
     if arxiv is not None:
@@ -343,16 +404,28 @@ def _warn(console: Console, message: str) -> None:
     console.print(f"warning: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _enrich_pending(arxiv: ArxivClient, pending: list[tuple[date, list[PaperRecord]]], *,
-                    sessions: sessionmaker[Session], report: FetchReport, bar: Progress, task: TaskID) -> None:
+def _enrich_pending(
+    arxiv: ArxivClient,
+    pending: list[tuple[date, list[PaperRecord]]],
+    *,
+    sessions: sessionmaker[Session],
+    report: FetchReport,
+    bar: Progress,
+    task: TaskID,
+) -> None:
     def show(done: int, total: int) -> None:
         if total:
-            bar.update(task, description=f"asking arXiv about papers {done + 1}-{min(done + BATCH, total)}"
-                       f" of {total}" if done < total else f"asked arXiv about {total} papers")
+            bar.update(
+                task,
+                description=f"asking arXiv about papers {done + 1}-{min(done + BATCH, total)} of {total}"
+                if done < total
+                else f"asked arXiv about {total} papers",
+            )
 
     records = [r for _, rs in pending for r in rs]
-    enriched, failed = enrich_with(arxiv, records, sessions=sessions, warn=lambda text: _warn(bar.console, text),
-                                   on_batch=show)
+    enriched, failed = enrich_with(
+        arxiv, records, sessions=sessions, warn=lambda text: _warn(bar.console, text), on_batch=show
+    )
     report.enriched += enriched
     report.arxiv_failed = report.arxiv_failed or failed
 

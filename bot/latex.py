@@ -19,16 +19,48 @@ import re
 import unicodedata
 
 ESCAPES = {
-    "\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "%": r"\%", "&": r"\&",
-    "$": r"\$", "_": r"\_", "#": r"\#", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "{": r"\textbraceleft{}",
+    "}": r"\textbraceright{}",
+    "%": r"\%",
+    "&": r"\&",
+    "$": r"\$",
+    "_": r"\_",
+    "#": r"\#",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 # Combining marks of LaTeX's text accents: `\"o` is o + U+0308 (ö).
 ACCENTS = {
-    '"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303", "=": "\u0304", ".": "\u0307",
-    "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328", "r": "\u030a",
+    '"': "\u0308",
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    "~": "\u0303",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+    "c": "\u0327",
+    "k": "\u0328",
+    "r": "\u030a",
 }
-LETTERS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å",
-           "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ"}
+LETTERS = {
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "ae": "æ",
+    "AE": "Æ",
+    "oe": "œ",
+    "OE": "Œ",
+    "aa": "å",
+    "AA": "Å",
+    "l": "ł",
+    "L": "Ł",
+    "i": "ı",
+    "j": "ȷ",
+}
 # Math commands a title may keep: symbols, fonts and operators, nothing that reads files or defines macros.
 _MATH_WORDS = """
     alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi rho
@@ -52,7 +84,8 @@ _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.S)
 # `\"o`, `\"{o}`, `{\"o}`, `\c{c}`, `\c c`, `\'\i`: a text accent on one letter, optionally in a group.
 _ACCENT = re.compile(
     r"""(?P<open>\{)?\\(?:(?P<sym>["'`^~=.])\s*|(?P<word>[uvHckr])(?:\s+|(?=\{)))"""
-    r"""(?:\{(?P<inner>\\[ij]|[A-Za-z])\}|(?P<bare>\\[ij](?![A-Za-z])|[A-Za-z]))(?(open)\})""")
+    r"""(?:\{(?P<inner>\\[ij]|[A-Za-z])\}|(?P<bare>\\[ij](?![A-Za-z])|[A-Za-z]))(?(open)\})"""
+)
 _LETTER = re.compile(r"(?P<open>\{)?\\(?P<name>ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\})?(?(open)\})")
 _ESCAPED = re.compile(r"\\([%&$_#{}])")
 

@@ -42,15 +42,15 @@ def unsave(sessions: sessionmaker[Session], *, team_id: str, user_id: str, arxiv
         return saved_store.unsave_paper(session=session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)
 
 
-def details(sessions: sessionmaker[Session], settings: Settings, *, team_id: str, user_id: str,
-            arxiv_id: str) -> PaperView | None:
+def details(
+    sessions: sessionmaker[Session], settings: Settings, *, team_id: str, user_id: str, arxiv_id: str
+) -> PaperView | None:
     """A paper with the team's votes, reactions, replies and channels, or None when it is unknown."""
     with sessions.begin() as session:
         paper = get_paper(session=session, arxiv_id=arxiv_id)
         if paper is None:
             return None
-        activity = paper_activity(session=session, team_id=team_id, arxiv_id=arxiv_id,
-                                  vote_emoji=settings.vote_emoji)
+        activity = paper_activity(session=session, team_id=team_id, arxiv_id=arxiv_id, vote_emoji=settings.vote_emoji)
         saved = saved_store.is_saved(session=session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)
         return PaperView(paper=paper, activity=activity, saved=saved)
 

@@ -28,10 +28,7 @@ PANEL_WIDTH = 100
 _LINK = re.compile(r"<([^<>]*)>")
 _EMOJI = re.compile(r":([a-z0-9_+\-]+):")
 # Slack formats *bold*, _italic_, ~strike~ and `code` only when the markers sit at word edges.
-_SPANS = {
-    marker: re.compile(rf"(?<!\w){re.escape(marker)}(?=\S)(.*?\S){re.escape(marker)}(?!\w)")
-    for marker in "*_~`"
-}
+_SPANS = {marker: re.compile(rf"(?<!\w){re.escape(marker)}(?=\S)(.*?\S){re.escape(marker)}(?!\w)") for marker in "*_~`"}
 _SPAN_STYLES = {
     "*": Style(bold=True),
     "_": Style(italic=True),
@@ -203,8 +200,16 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
             if o.status == "preview":  # chat.postMessage's arguments, exactly as a real run sends them
                 data += o.payloads
             else:
-                data.append({"channel": o.channel_id, "date": str(o.day), "status": o.status,
-                             "posted": o.posted, "message": o.message, **({"note": o.note} if o.note else {})})
+                data.append(
+                    {
+                        "channel": o.channel_id,
+                        "date": str(o.day),
+                        "status": o.status,
+                        "posted": o.posted,
+                        "message": o.message,
+                        **({"note": o.note} if o.note else {}),
+                    }
+                )
         print(json.dumps(data, indent=2, ensure_ascii=False))
     for o in outcomes:
         stream = err if as_json else out

@@ -91,8 +91,9 @@ def make_trigger(prefs: Prefs) -> CronTrigger:
     (bot.choose.digest_weekdays: every day with weekend lists, else e.g. Monday to Friday in London but Monday and
     Wednesday to Saturday in Tokyo, where a morning is the previous evening in New York)."""
     clock = parse_clock(prefs.digest_time)
-    return CronTrigger(day_of_week=digest_weekdays(prefs), hour=clock.hour, minute=clock.minute,
-                       timezone=ZoneInfo(prefs.timezone))
+    return CronTrigger(
+        day_of_week=digest_weekdays(prefs), hour=clock.hour, minute=clock.minute, timezone=ZoneInfo(prefs.timezone)
+    )
 
 
 def same_trigger(old: object, new: CronTrigger) -> bool:
@@ -100,8 +101,11 @@ def same_trigger(old: object, new: CronTrigger) -> bool:
 
     `str(trigger)` leaves out the zone, so a channel moving from 09:00 Berlin to 09:00 Tokyo looked unchanged.
     """
-    return (isinstance(old, CronTrigger) and [str(f) for f in old.fields] == [str(f) for f in new.fields]
-            and str(old.timezone) == str(new.timezone))
+    return (
+        isinstance(old, CronTrigger)
+        and [str(f) for f in old.fields] == [str(f) for f in new.fields]
+        and str(old.timezone) == str(new.timezone)
+    )
 
 
 def build_scheduler(engine: Engine) -> BackgroundScheduler:
@@ -110,8 +114,7 @@ def build_scheduler(engine: Engine) -> BackgroundScheduler:
         # One-off retries and the settings sync stay in each process's memory: APScheduler 3 does not coordinate
         # replicas, and two of them removing the same finished one-off job from a shared store would crash one
         # scheduler thread. The daily cron jobs are shared; replicas firing them both is what the claim is for.
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"),
-                   LOCAL: MemoryJobStore()},
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs"), LOCAL: MemoryJobStore()},
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE, "max_instances": 1},
         timezone=ZoneInfo("UTC"),
     )
@@ -143,8 +146,14 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
     for jid, (team, channel_id, prefs) in wanted.items():
         trigger, job = make_trigger(prefs), scheduler.get_job(jid)
         if job is None:  # replace_existing: another replica adding it a moment ago is harmless
-            scheduler.add_job(run_scheduled_digest, trigger, args=[team, channel_id], id=jid,
-                              name=f"digest of {team}/{channel_id}", replace_existing=True)
+            scheduler.add_job(
+                run_scheduled_digest,
+                trigger,
+                args=[team, channel_id],
+                id=jid,
+                name=f"digest of {team}/{channel_id}",
+                replace_existing=True,
+            )
         elif not same_trigger(job.trigger, trigger):
             scheduler.reschedule_job(jid, trigger=trigger)
     for job in scheduler.get_jobs():
@@ -158,14 +167,24 @@ def queue_resumes(scheduler: BackgroundScheduler, context: JobContext) -> list[s
     """Queue a one-off resume for every recent half-posted run: at once if released, else when its lease ends."""
     now = context.clock()
     with context.sessions.begin() as session:
-        pending = [(r.team_id, r.channel_id, r.digest_date, r.released, aware(r.heartbeat_at))
-                   for r in unfinished_runs(session=session, since=now - RESUME_WITHIN)]
+        pending = [
+            (r.team_id, r.channel_id, r.digest_date, r.released, aware(r.heartbeat_at))
+            for r in unfinished_runs(session=session, since=now - RESUME_WITHIN)
+        ]
     queued = []
     for team, channel_id, day, released, beat in pending:
         when = now if released else max(now, beat + LEASE + RESUME_MARGIN)
         jid = f"{RESUME_PREFIX}{team}:{channel_id}:{day.isoformat()}"
-        scheduler.add_job(run_scheduled_digest, "date", run_date=when, id=jid, replace_existing=True,
-                          jobstore=LOCAL, args=[team, channel_id, day.isoformat()], misfire_grace_time=None)
+        scheduler.add_job(
+            run_scheduled_digest,
+            "date",
+            run_date=when,
+            id=jid,
+            replace_existing=True,
+            jobstore=LOCAL,
+            args=[team, channel_id, day.isoformat()],
+            misfire_grace_time=None,
+        )
         queued.append(jid)
     return queued
 
@@ -182,23 +201,40 @@ def install_stop_handlers() -> None:
         signal.signal(sig, on_signal)
 
 
-def start_scheduler(*, settings: Settings, engine: Engine, sessions: sessionmaker[Session],
-                    client: WebClient, start_paused: bool = False) -> BackgroundScheduler:
+def start_scheduler(
+    *,
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    client: WebClient,
+    start_paused: bool = False,
+) -> BackgroundScheduler:
     """Start the digest scheduler in a background thread (inside `paperbot serve`)."""
     scheduler = build_scheduler(engine)
     team = None
     if settings.digest_channel:
         team = str(client.auth_test()["team_id"])
     # The digest's own client never re-sends a message blindly (bot.digest explains why).
-    context = JobContext(settings=settings, sessions=sessions, scheduler=scheduler, default_team=team,
-                         client=make_client(settings, client.token, idempotent_only=True))
+    context = JobContext(
+        settings=settings,
+        sessions=sessions,
+        scheduler=scheduler,
+        default_team=team,
+        client=make_client(settings, client.token, idempotent_only=True),
+    )
     install_context(context)
     scheduler.start(paused=start_paused)
     jobs = sync_jobs(scheduler, context)
     queue_resumes(scheduler, context)
     # Channel settings change through Slack on any replica; every replica re-reads them now and then.
-    scheduler.add_job(resync_jobs, "interval", seconds=int(SYNC_EVERY.total_seconds()), id=SYNC_JOB,
-                      replace_existing=True, jobstore=LOCAL)
+    scheduler.add_job(
+        resync_jobs,
+        "interval",
+        seconds=int(SYNC_EVERY.total_seconds()),
+        id=SYNC_JOB,
+        replace_existing=True,
+        jobstore=LOCAL,
+    )
     log.info("digest scheduler started with %d channel job(s)", len(jobs))
     return scheduler
 
@@ -221,14 +257,16 @@ def _require_context() -> JobContext:
 CARRY_ON = ("posted", "resumed", "empty", "already_done")
 
 
-def run_scheduled_digest(team_id: str, channel_id: str, day_iso: str | None = None,
-                         first_try_iso: str | None = None) -> str:
+def run_scheduled_digest(
+    team_id: str, channel_id: str, day_iso: str | None = None, first_try_iso: str | None = None
+) -> str:
     """Job: post the channel's pending digests oldest first (a list its fire days skipped is caught up); while
     the newest list is not out, try again every 15 min for 3 h. A retry or resume job (`day_iso`) posts that day."""
     context = _require_context()
     now = context.clock()
-    digest_ctx = DigestContext(settings=context.settings, sessions=context.sessions, client=context.client,
-                               clock=context.clock)
+    digest_ctx = DigestContext(
+        settings=context.settings, sessions=context.sessions, client=context.client, clock=context.clock
+    )
     if context.sleep is not None:
         digest_ctx.sleep = context.sleep
     prefs = load_prefs(digest_ctx, team_id=team_id, channel_id=channel_id)
@@ -253,23 +291,35 @@ def _pending(context: JobContext, prefs: Prefs, now: datetime) -> list[date]:
     return pending_days(now, prefs, last) or [newest]
 
 
-def _run_day(context: JobContext, digest_ctx: DigestContext, prefs: Prefs, *, day: date, now: datetime,
-             first: datetime) -> str:
+def _run_day(
+    context: JobContext, digest_ctx: DigestContext, prefs: Prefs, *, day: date, now: datetime, first: datetime
+) -> str:
     """Post one day's digest; schedule this day's retry when it may work later."""
     team_id, channel_id = prefs.team_id, prefs.channel_id
     final = now + RETRY_EVERY > first + RETRY_WINDOW
     # A list older than the newest complete one (caught up) is long complete: empty means empty, not "not out yet".
     give_up = final or day < newest_day(now, prefs)
     # Scheduled runs never retry a run that failed for good: that needs an operator (e.g. /invite the bot).
-    outcome = run_digest(digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False,
-                         give_up=give_up)
+    outcome = run_digest(
+        digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False, give_up=give_up
+    )
     # Busy: another worker holds the run; if it died, its lease ends at retry_at (not bound by the window).
     retry_at = outcome.retry_at if outcome.status == "busy" else None if final else now + RETRY_EVERY
     if outcome.retryable and retry_at is not None:
         context.scheduler.add_job(
-            run_scheduled_digest, "date", run_date=retry_at,
-            id=f"{job_id(team_id, channel_id)}:retry", replace_existing=True, jobstore=LOCAL,
-            args=[team_id, channel_id, day.isoformat(), first.isoformat()])
-    log.log(logging.ERROR if outcome.status == "failed" else logging.INFO, "scheduled digest %s/%s: %s",
-            team_id, channel_id, outcome.message)
+            run_scheduled_digest,
+            "date",
+            run_date=retry_at,
+            id=f"{job_id(team_id, channel_id)}:retry",
+            replace_existing=True,
+            jobstore=LOCAL,
+            args=[team_id, channel_id, day.isoformat(), first.isoformat()],
+        )
+    log.log(
+        logging.ERROR if outcome.status == "failed" else logging.INFO,
+        "scheduled digest %s/%s: %s",
+        team_id,
+        channel_id,
+        outcome.message,
+    )
     return outcome.status

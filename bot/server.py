@@ -31,8 +31,10 @@ def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             healthy = ping(engine)
             body = json.dumps({"ok": healthy, "database": "reachable" if healthy else "unreachable"}).encode()
-            start_response("200 OK" if healthy else "503 Service Unavailable",
-                           [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            start_response(
+                "200 OK" if healthy else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
             return [body]
         if slack is not None:
             return slack(environ, start_response)
@@ -47,8 +49,9 @@ class HttpServer:
 
     def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = 8) -> None:
         # Slack's payloads are small; a cap keeps an unsigned giant body from being read into memory.
-        self.server = create_server(wsgi, host=host, port=port, threads=threads, ident="paperbot",
-                                    max_request_body_size=MAX_BODY)
+        self.server = create_server(
+            wsgi, host=host, port=port, threads=threads, ident="paperbot", max_request_body_size=MAX_BODY
+        )
         self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None
 

@@ -31,8 +31,11 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     team, user, arxiv_id = _clicked(body)
     deps = context["deps"]
     view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    reply = (blocks.paper_details(view.paper, activity=view.activity, saved=view.saved) if view
-             else blocks.unknown_paper(arxiv_id))
+    reply = (
+        blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
+        if view
+        else blocks.unknown_paper(arxiv_id)
+    )
     respond(response_type="ephemeral", replace_original=False, **reply)
 
 
@@ -42,8 +45,9 @@ def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: Bol
     team, user, arxiv_id = _clicked(body)
     sessions = context["deps"].sessions
     library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    client.views_publish(user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team,
-                                                                                   user_id=user)))
+    client.views_publish(
+        user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team, user_id=user))
+    )
 
 
 def register(app: App) -> None:

@@ -20,36 +20,43 @@ def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
     ack(response_type="ephemeral", **blocks.help_message(command.get("command", "/papers")))
 
 
-def papers_digest(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
-                  client: Any, **_: Any) -> None:
+def papers_digest(
+    ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext, client: Any, **_: Any
+) -> None:
     """`/papers digest` shows this channel's digest settings and last run; `/papers digest now` posts it."""
     if args.lower() not in ("", "now"):
-        ack(response_type="ephemeral", **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.",
-                                                            command.get("command", "/papers")))
+        ack(
+            response_type="ephemeral",
+            **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.", command.get("command", "/papers")),
+        )
         return
     if args:
         ack(response_type="ephemeral", text="Posting this channel's digest now…")
     else:
         ack()
-    reply = digest_command(context["deps"], team_id=command["team_id"], channel_id=command["channel_id"],
-                           args=args, token=client.token)
+    reply = digest_command(
+        context["deps"], team_id=command["team_id"], channel_id=command["channel_id"], args=args, token=client.token
+    )
     respond(response_type="ephemeral", replace_original=False, text=reply)
 
 
-def papers_config(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
-                  **_: Any) -> None:
+def papers_config(
+    ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext, **_: Any
+) -> None:
     """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one."""
     ack()
-    reply, ok = channel_config.configure(context["deps"], team_id=command["team_id"],
-                                         channel_id=command["channel_id"], args=args)
+    reply, ok = channel_config.configure(
+        context["deps"], team_id=command["team_id"], channel_id=command["channel_id"], args=args
+    )
     if ok:
         respond(response_type="ephemeral", text=reply)
     else:
         respond(response_type="ephemeral", **blocks.config_error(reply, channel_config.USAGE))
 
 
-def papers_export(ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext,
-                  client: Any, **_: Any) -> None:
+def papers_export(
+    ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext, client: Any, **_: Any
+) -> None:
     """`/papers export [json|csv|bibtex] [since:D] [min-votes:N] [all]`: upload a file of the papers posted in
     this channel (`all`: in the workspace) with the team's activity, then say privately what was exported."""
     try:
@@ -59,32 +66,48 @@ def papers_export(ack: Ack, command: dict[str, Any], args: str, respond: Respond
         return
     ack()
     channel, user = command["channel_id"], command["user_id"]
-    scope = blocks.export_scope(channel_id=None if request.all_channels else channel, since=request.since,
-                                min_votes=request.min_votes)
-    done = export.export_to_slack(context["deps"], client, team_id=command["team_id"], channel_id=channel,
-                                  user_id=user, request=request,
-                                  comment=blocks.export_comment(user_id=user, scope=scope))
-    respond(response_type="ephemeral", replace_original=False,
-            **blocks.export_summary(count=done.count, fmt=done.fmt, filename=done.filename, where=done.where,
-                                    scope=scope, error=done.error))
+    scope = blocks.export_scope(
+        channel_id=None if request.all_channels else channel, since=request.since, min_votes=request.min_votes
+    )
+    done = export.export_to_slack(
+        context["deps"],
+        client,
+        team_id=command["team_id"],
+        channel_id=channel,
+        user_id=user,
+        request=request,
+        comment=blocks.export_comment(user_id=user, scope=scope),
+    )
+    respond(
+        response_type="ephemeral",
+        replace_original=False,
+        **blocks.export_summary(
+            count=done.count, fmt=done.fmt, filename=done.filename, where=done.where, scope=scope, error=done.error
+        ),
+    )
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {"help": papers_help, "": papers_help, "digest": papers_digest,
-                                      "config": papers_config, "export": papers_export}
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": papers_help,
+    "": papers_help,
+    "digest": papers_digest,
+    "config": papers_config,
+    "export": papers_export,
+}
 
 
-def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any,
-           logger: Any) -> None:
+def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any, logger: Any) -> None:
     """Dispatch `/papers <subcommand> ...` to its function; anything unknown gets the usage."""
     text = (command.get("text") or "").strip()
     name, _, rest = text.partition(" ")
     handler = SUBCOMMANDS.get(name.lower())
     if handler is None:
-        ack(response_type="ephemeral",
-            **blocks.usage_error(f"I don't know the subcommand `{name}`.", command.get("command", "/papers")))
+        ack(
+            response_type="ephemeral",
+            **blocks.usage_error(f"I don't know the subcommand `{name}`.", command.get("command", "/papers")),
+        )
         return
-    handler(ack=ack, command=command, args=rest.strip(), respond=respond, context=context, client=client,
-            logger=logger)
+    handler(ack=ack, command=command, args=rest.strip(), respond=respond, context=context, client=client, logger=logger)
 
 
 def register(app: App) -> None:

@@ -17,17 +17,23 @@ POSTED = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_m
 
 def _message(payload: dict[str, Any], channel: str) -> activity.Message:
     """A message as one of the event's parts shows it (the event, `message` or `previous_message`)."""
-    return activity.Message(channel_id=channel, ts=str(payload.get("ts", "")), thread_ts=payload.get("thread_ts"),
-                            user_id=payload.get("user"), text=payload.get("text") or "",
-                            from_bot=bool(payload.get("bot_id")) or payload.get("subtype") == "bot_message")
+    return activity.Message(
+        channel_id=channel,
+        ts=str(payload.get("ts", "")),
+        thread_ts=payload.get("thread_ts"),
+        user_id=payload.get("user"),
+        text=payload.get("text") or "",
+        from_bot=bool(payload.get("bot_id")) or payload.get("subtype") == "bot_message",
+    )
 
 
 def message_posted(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
     """A new message: maybe a reply in a paper's thread, maybe a shared paper link."""
     if event.get("subtype") not in POSTED or not event.get("channel"):
         return
-    activity.message_posted(context["deps"], activity.Delivery.of(body, context.bot_user_id),
-                            _message(event, event["channel"]))
+    activity.message_posted(
+        context["deps"], activity.Delivery.of(body, context.bot_user_id), _message(event, event["channel"])
+    )
 
 
 def message_changed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
@@ -36,8 +42,12 @@ def message_changed(event: dict[str, Any], body: dict[str, Any], context: BoltCo
     edited_ts = activity.slack_ts((inner.get("edited") or {}).get("ts"))
     if edited_ts is None or not event.get("channel"):
         return
-    activity.message_edited(context["deps"], activity.Delivery.of(body, context.bot_user_id),
-                            _message(inner, event["channel"]), edited_ts=edited_ts)
+    activity.message_edited(
+        context["deps"],
+        activity.Delivery.of(body, context.bot_user_id),
+        _message(inner, event["channel"]),
+        edited_ts=edited_ts,
+    )
 
 
 def message_deleted(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
@@ -46,8 +56,9 @@ def message_deleted(event: dict[str, Any], body: dict[str, Any], context: BoltCo
     if not previous or not event.get("channel"):
         return
     before = {**previous, "ts": event.get("deleted_ts") or previous.get("ts")}
-    activity.message_deleted(context["deps"], activity.Delivery.of(body, context.bot_user_id),
-                             _message(before, event["channel"]))
+    activity.message_deleted(
+        context["deps"], activity.Delivery.of(body, context.bot_user_id), _message(before, event["channel"])
+    )
 
 
 def register(app: App) -> None:

@@ -14,9 +14,14 @@ def reaction_changed(event: dict[str, Any], body: dict[str, Any], context: BoltC
     item = event.get("item") or {}
     if item.get("type") != "message" or not item.get("channel") or not item.get("ts"):
         return
-    change = activity.ReactionChange(channel_id=item["channel"], message_ts=item["ts"], user_id=event.get("user", ""),
-                                     emoji=event.get("reaction", ""), event_ts=activity.slack_ts(event.get("event_ts")),
-                                     added=event.get("type") == "reaction_added")
+    change = activity.ReactionChange(
+        channel_id=item["channel"],
+        message_ts=item["ts"],
+        user_id=event.get("user", ""),
+        emoji=event.get("reaction", ""),
+        event_ts=activity.slack_ts(event.get("event_ts")),
+        added=event.get("type") == "reaction_added",
+    )
     activity.record_reaction(context["deps"], activity.Delivery.of(body, context.bot_user_id), change)
 
 

@@ -13,8 +13,16 @@ from storage.models import Channel, Workspace
 
 # Settings a channel may change from Slack (`/papers config`); anything else is not a channel setting.
 CHANNEL_SETTINGS = frozenset(
-    {"digest_enabled", "digest_time", "timezone", "digest_size", "min_upvotes", "include_weekends",
-     "post_empty_notice", "filters"}
+    {
+        "digest_enabled",
+        "digest_time",
+        "timezone",
+        "digest_size",
+        "min_upvotes",
+        "include_weekends",
+        "post_empty_notice",
+        "filters",
+    }
 )
 
 

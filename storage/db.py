@@ -53,8 +53,11 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     except NoSuchModuleError:
         raise _bad_url(url, f"names a database or driver SQLAlchemy does not know ({parsed.drivername})") from None
     except ImportError as exc:
-        raise _bad_url(url, f"needs a database driver that is not installed ({first_line(exc)})",
-                       "paperbot comes with SQLite and PostgreSQL (psycopg), so") from None
+        raise _bad_url(
+            url,
+            f"needs a database driver that is not installed ({first_line(exc)})",
+            "paperbot comes with SQLite and PostgreSQL (psycopg), so",
+        ) from None
     except ArgumentError as exc:
         raise _bad_url(url, f"is not usable ({first_line(exc)})") from None
 

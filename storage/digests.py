@@ -72,8 +72,9 @@ def last_run(*, session: Session, team_id: str, channel_id: str) -> DigestRun | 
 def latest_run_day(*, session: Session, team_id: str, channel_id: str, until: date) -> date | None:
     """The newest day, at most `until`, that the channel has a run for (any status): where catching up starts."""
     return session.scalar(
-        select(func.max(DigestRun.digest_date))
-        .where(DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.digest_date <= until)
+        select(func.max(DigestRun.digest_date)).where(
+            DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.digest_date <= until
+        )
     )
 
 
@@ -93,8 +94,16 @@ def claim_run(
     now = _utc(now)
     try:
         with session.begin_nested():
-            run = DigestRun(team_id=team_id, channel_id=channel_id, digest_date=day, status="claimed",
-                            claimed_by=worker, claimed_at=now, heartbeat_at=now, plan=list(plan))
+            run = DigestRun(
+                team_id=team_id,
+                channel_id=channel_id,
+                digest_date=day,
+                status="claimed",
+                claimed_by=worker,
+                claimed_at=now,
+                heartbeat_at=now,
+                plan=list(plan),
+            )
             session.add(run)
         return Claim("claimed", run)
     except IntegrityError:
@@ -116,9 +125,13 @@ def _take_over(*, session: Session, run: DigestRun, worker: str, now: datetime) 
     # Compare-and-swap on what we read: if anyone changed the claim meanwhile, no row matches and we lose.
     result = session.execute(
         update(DigestRun)
-        .where(DigestRun.id == run.id, DigestRun.claimed_by == run.claimed_by,
-               DigestRun.heartbeat_at == run.heartbeat_at, DigestRun.status == run.status,
-               DigestRun.released == run.released)
+        .where(
+            DigestRun.id == run.id,
+            DigestRun.claimed_by == run.claimed_by,
+            DigestRun.heartbeat_at == run.heartbeat_at,
+            DigestRun.status == run.status,
+            DigestRun.released == run.released,
+        )
         .values(claimed_by=worker, heartbeat_at=now, status="claimed", released=False, error=None)
         .execution_options(synchronize_session=False)
     )
@@ -143,13 +156,17 @@ def set_header(*, session: Session, run_id: int, worker: str, ts: str) -> bool:
     """Remember the ts of our run's header message (so a resumed run does not post it again); False if the
     run is not ours any more."""
     result = session.execute(
-        update(DigestRun).where(DigestRun.id == run_id, DigestRun.claimed_by == worker).values(header_ts=ts)
-        .execution_options(synchronize_session=False))
+        update(DigestRun)
+        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker)
+        .values(header_ts=ts)
+        .execution_options(synchronize_session=False)
+    )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def finish_run(*, session: Session, run_id: int, worker: str, status: str = "done",
-               now: datetime | None = None) -> bool:
+def finish_run(
+    *, session: Session, run_id: int, worker: str, status: str = "done", now: datetime | None = None
+) -> bool:
     """Mark our run finished (`done`, or `empty` when nothing matched); False if it was not ours any more."""
     result = session.execute(
         update(DigestRun)
@@ -160,8 +177,9 @@ def finish_run(*, session: Session, run_id: int, worker: str, status: str = "don
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def fail_run(*, session: Session, run_id: int, worker: str, error: str, permanent: bool,
-             now: datetime | None = None) -> None:
+def fail_run(
+    *, session: Session, run_id: int, worker: str, error: str, permanent: bool, now: datetime | None = None
+) -> None:
     """Record why our run stopped: `permanent` marks it failed (an operator must act, e.g. invite the bot),
     otherwise the claim is released so the next attempt resumes it at once."""
     values: dict[str, object] = {"error": error[:2000]}

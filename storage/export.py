@@ -63,11 +63,15 @@ def stream_posts(*, session: Session, scope: Scope, chunk: int = 1000) -> Iterat
     """Every post in the scope, grouped by paper: papers by their first post (Slack ts, then arXiv id), each
     paper's posts oldest first. Streams (a server-side cursor on PostgreSQL) `chunk` rows at a time."""
     conditions = _in_scope(scope)
-    first = (select(Post.arxiv_id, func.min(Post.ts).label("first_ts")).where(*conditions)
-             .group_by(Post.arxiv_id).subquery())
-    query = (select(Post.arxiv_id, Post.team_id, Post.channel_id, Post.ts, Post.kind)
-             .join(first, first.c.arxiv_id == Post.arxiv_id).where(*conditions)
-             .order_by(first.c.first_ts, Post.arxiv_id, Post.ts, Post.team_id, Post.channel_id))
+    first = (
+        select(Post.arxiv_id, func.min(Post.ts).label("first_ts")).where(*conditions).group_by(Post.arxiv_id).subquery()
+    )
+    query = (
+        select(Post.arxiv_id, Post.team_id, Post.channel_id, Post.ts, Post.kind)
+        .join(first, first.c.arxiv_id == Post.arxiv_id)
+        .where(*conditions)
+        .order_by(first.c.first_ts, Post.arxiv_id, Post.ts, Post.team_id, Post.channel_id)
+    )
     for row in session.execute(query, execution_options={"yield_per": chunk}):
         yield PostRow(*row)
 
@@ -77,14 +81,21 @@ def paper_facts(*, session: Session, arxiv_ids: Sequence[str]) -> dict[str, Any]
     if not arxiv_ids:
         return {}
     rows = session.execute(
-        select(Paper.arxiv_id, Paper.title, Paper.authors, Paper.published, Paper.hf_upvotes,
-               Paper.primary_category, Paper.doi, Paper.journal_ref).where(Paper.arxiv_id.in_(list(arxiv_ids)))
+        select(
+            Paper.arxiv_id,
+            Paper.title,
+            Paper.authors,
+            Paper.published,
+            Paper.hf_upvotes,
+            Paper.primary_category,
+            Paper.doi,
+            Paper.journal_ref,
+        ).where(Paper.arxiv_id.in_(list(arxiv_ids)))
     ).all()
     return {row.arxiv_id: row for row in rows}
 
 
-def tallies(*, session: Session, scope: Scope, posts: Sequence[PostRow], vote_emoji: Iterable[str]
-            ) -> dict[str, Tally]:
+def tallies(*, session: Session, scope: Scope, posts: Sequence[PostRow], vote_emoji: Iterable[str]) -> dict[str, Tally]:
     """arXiv id -> votes, reactions per emoji and replies on exactly these posts (a batch of the stream), in
     three queries. The bot's own reactions and replies never count; a reply without a user is a bot's."""
     ids = list(dict.fromkeys(post.arxiv_id for post in posts))
@@ -95,13 +106,26 @@ def tallies(*, session: Session, scope: Scope, posts: Sequence[PostRow], vote_em
     person = func.distinct(Reaction.team_id + ":" + Reaction.user_id)
     # A reaction's arXiv id is its post's (as recorded). Naming the batch's ids on the reactions too lets both
     # databases start from ix_reactions_paper: they do not carry an IN list across a join by themselves.
-    reacted = (select(Post.arxiv_id, Reaction.emoji, func.count(person))
-               .select_from(Reaction)
-               .join(Post, and_(Post.team_id == Reaction.team_id, Post.channel_id == Reaction.channel_id,
-                                Post.ts == Reaction.message_ts, Post.arxiv_id == Reaction.arxiv_id))
-               .outerjoin(Workspace, Workspace.team_id == Reaction.team_id)
-               .where(*_in_scope(scope), Post.arxiv_id.in_(ids), Reaction.arxiv_id.in_(ids),
-                      Reaction.user_id != func.coalesce(Workspace.bot_user_id, "")))
+    reacted = (
+        select(Post.arxiv_id, Reaction.emoji, func.count(person))
+        .select_from(Reaction)
+        .join(
+            Post,
+            and_(
+                Post.team_id == Reaction.team_id,
+                Post.channel_id == Reaction.channel_id,
+                Post.ts == Reaction.message_ts,
+                Post.arxiv_id == Reaction.arxiv_id,
+            ),
+        )
+        .outerjoin(Workspace, Workspace.team_id == Reaction.team_id)
+        .where(
+            *_in_scope(scope),
+            Post.arxiv_id.in_(ids),
+            Reaction.arxiv_id.in_(ids),
+            Reaction.user_id != func.coalesce(Workspace.bot_user_id, ""),
+        )
+    )
     for arxiv_id, emoji, people in session.execute(reacted.group_by(Post.arxiv_id, Reaction.emoji)):
         out[arxiv_id].reactions[emoji] = people
     voted = reacted.with_only_columns(Post.arxiv_id, func.count(person)).where(Reaction.emoji.in_(list(vote_emoji)))
@@ -118,9 +142,16 @@ def _replies_per_thread(arxiv_ids: list[str]) -> Any:
     """(team, channel, thread ts, replies) of the papers' threads: replies by people, not deleted. Grouped by
     thread and matched to the batch's posts by the caller, so the replies are found by ix_replies_paper alone
     (joined to posts, SQLite would scan each channel's replies: thread_ts has no index)."""
-    return (select(Reply.team_id, Reply.channel_id, Reply.thread_ts, func.count(Reply.id))
-            .select_from(Reply)
-            .outerjoin(Workspace, Workspace.team_id == Reply.team_id)
-            .where(Reply.arxiv_id.in_(arxiv_ids), Reply.deleted.is_(False), Reply.user_id.is_not(None),
-                   Reply.ts != Reply.thread_ts, Reply.user_id != func.coalesce(Workspace.bot_user_id, ""))
-            .group_by(Reply.team_id, Reply.channel_id, Reply.thread_ts))
+    return (
+        select(Reply.team_id, Reply.channel_id, Reply.thread_ts, func.count(Reply.id))
+        .select_from(Reply)
+        .outerjoin(Workspace, Workspace.team_id == Reply.team_id)
+        .where(
+            Reply.arxiv_id.in_(arxiv_ids),
+            Reply.deleted.is_(False),
+            Reply.user_id.is_not(None),
+            Reply.ts != Reply.thread_ts,
+            Reply.user_id != func.coalesce(Workspace.bot_user_id, ""),
+        )
+        .group_by(Reply.team_id, Reply.channel_id, Reply.thread_ts)
+    )

@@ -84,8 +84,12 @@ class Paper(Base):
     __table_args__ = (
         # Partial: most papers (arXiv snapshot imports) were never on Daily Papers, and skipping their NULLs
         # makes bulk imports cheaper without slowing the digest's look-up of one day's list.
-        Index("ix_papers_daily_date", "daily_date", sqlite_where=text("daily_date IS NOT NULL"),
-              postgresql_where=text("daily_date IS NOT NULL")),
+        Index(
+            "ix_papers_daily_date",
+            "daily_date",
+            sqlite_where=text("daily_date IS NOT NULL"),
+            postgresql_where=text("daily_date IS NOT NULL"),
+        ),
     )
 
     arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -239,7 +243,6 @@ class DigestRun(Base):
     plan: Mapped[list[str]] = mapped_column(Json, default=list)
     header_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
-
 
 
 class SavedPaper(Base):

@@ -98,9 +98,7 @@ class UpsertStats:
         return self.inserted + self.updated + self.unchanged
 
 
-def upsert_papers(
-    *, session: Session, records: Iterable[PaperRecord], seen_on: date | None = None
-) -> UpsertStats:
+def upsert_papers(*, session: Session, records: Iterable[PaperRecord], seen_on: date | None = None) -> UpsertStats:
     """Insert new papers and merge known ones; with `seen_on`, keep that day's HF upvotes per paper."""
     stats = UpsertStats()
     for chunk in _chunks(records, CHUNK):
@@ -245,9 +243,7 @@ def _id_in(session: Session, ids: set[str]) -> tuple[ColumnElement[bool], dict[s
 def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
     row = dict(zip(DATA_FIELDS, _data_of(record), strict=True))
     # Lists are copied so later merges into this pending row never alias the caller's record.
-    row.update(
-        authors=list(record.authors), categories=list(record.categories), ai_keywords=list(record.ai_keywords)
-    )
+    row.update(authors=list(record.authors), categories=list(record.categories), ai_keywords=list(record.ai_keywords))
     row.update(arxiv_id=record.arxiv_id, source=record.source, created_at=now, updated_at=now)
     return row
 
@@ -314,9 +310,7 @@ def _update_rows(session: Session, rows: list[dict[str, Any]], now: datetime) ->
         .where(PAPERS.c.arxiv_id == bindparam("key"))
         .values({name: bindparam(f"v_{name}") for name in names} | {"updated_at": bindparam("v_updated_at")})
     )
-    params = [
-        {"key": row["arxiv_id"], "v_updated_at": now} | {f"v_{n}": row[n] for n in names} for row in rows
-    ]
+    params = [{"key": row["arxiv_id"], "v_updated_at": now} | {f"v_{n}": row[n] for n in names} for row in rows]
     session.connection().execute(statement, params)
 
 

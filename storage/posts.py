@@ -29,8 +29,15 @@ def record_post(
     # The unique (team, channel, ts) key decides races (an event retry and the poster recording one message).
     try:
         with session.begin_nested():
-            post = Post(team_id=team_id, channel_id=channel_id, ts=ts, arxiv_id=arxiv_id, kind=kind,
-                        user_id=user_id, digest_run_id=digest_run_id)
+            post = Post(
+                team_id=team_id,
+                channel_id=channel_id,
+                ts=ts,
+                arxiv_id=arxiv_id,
+                kind=kind,
+                user_id=user_id,
+                digest_run_id=digest_run_id,
+            )
             session.add(post)
     except IntegrityError:
         found = find_post(session=session, team_id=team_id, channel_id=channel_id, ts=ts)

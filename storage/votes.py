@@ -39,17 +39,31 @@ def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji:
         select(Reaction.emoji, func.count(func.distinct(Reaction.user_id))).where(*mine).group_by(Reaction.emoji)
     )
     reactions = {emoji: count for emoji, count in rows}
-    votes = session.scalar(
-        select(func.count(func.distinct(Reaction.user_id))).where(*mine, Reaction.emoji.in_(list(vote_emoji)))
-    ) or 0
-    replies = session.scalar(
-        select(func.count()).select_from(Reply)
-        .where(Reply.team_id == team_id, Reply.arxiv_id == arxiv_id, Reply.deleted.is_(False),
-               Reply.user_id.is_not(None), Reply.user_id != bot_user)
-    ) or 0
+    votes = (
+        session.scalar(
+            select(func.count(func.distinct(Reaction.user_id))).where(*mine, Reaction.emoji.in_(list(vote_emoji)))
+        )
+        or 0
+    )
+    replies = (
+        session.scalar(
+            select(func.count())
+            .select_from(Reply)
+            .where(
+                Reply.team_id == team_id,
+                Reply.arxiv_id == arxiv_id,
+                Reply.deleted.is_(False),
+                Reply.user_id.is_not(None),
+                Reply.user_id != bot_user,
+            )
+        )
+        or 0
+    )
     channels = session.scalars(
-        select(Post.channel_id).where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)
-        .group_by(Post.channel_id).order_by(func.min(Post.created_at))
+        select(Post.channel_id)
+        .where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)
+        .group_by(Post.channel_id)
+        .order_by(func.min(Post.created_at))
     ).all()
     return Activity(votes=votes, reactions=reactions, replies=replies, channels=list(channels))
 
@@ -135,8 +149,13 @@ def remove_reaction(*, session: Session, key: ReactionKey, event_ts: str | None)
 
 
 def _reaction_is(key: ReactionKey) -> tuple[ColumnElement[bool], ...]:
-    return (Reaction.team_id == key.team_id, Reaction.channel_id == key.channel_id,
-            Reaction.message_ts == key.message_ts, Reaction.user_id == key.user_id, Reaction.emoji == key.emoji)
+    return (
+        Reaction.team_id == key.team_id,
+        Reaction.channel_id == key.channel_id,
+        Reaction.message_ts == key.message_ts,
+        Reaction.user_id == key.user_id,
+        Reaction.emoji == key.emoji,
+    )
 
 
 def _advance_clock(session: Session, key: ReactionKey, event_ts: str | None) -> bool:
@@ -185,8 +204,9 @@ def edit_reply(*, session: Session, key: ReplyKey, user_id: str, text: str, edit
     than the one stored, or of a deleted reply, changes nothing (False). NUL characters go, as in record_reply."""
     text = without_nul(text)
     reply, created = _find_or_insert_reply(session, key, user_id=user_id, text=text)
-    if not created and (reply.deleted or (reply.edited_ts and
-                                          slack_ts_order(edited_ts) <= slack_ts_order(reply.edited_ts))):
+    if not created and (
+        reply.deleted or (reply.edited_ts and slack_ts_order(edited_ts) <= slack_ts_order(reply.edited_ts))
+    ):
         return False
     reply.text, reply.edited, reply.edited_ts = text, True, edited_ts
     return True
@@ -204,14 +224,23 @@ def delete_reply(*, session: Session, key: ReplyKey, user_id: str) -> bool:
     return True
 
 
-def _find_or_insert_reply(session: Session, key: ReplyKey, *, user_id: str, text: str,
-                          deleted: bool = False) -> tuple[Reply, bool]:
+def _find_or_insert_reply(
+    session: Session, key: ReplyKey, *, user_id: str, text: str, deleted: bool = False
+) -> tuple[Reply, bool]:
     """The stored reply, locked for this transaction, or a new one of these values: (reply, made here)."""
     found = _find_reply(session, key)
     if found is not None:
         return found, False
-    reply = Reply(team_id=key.team_id, channel_id=key.channel_id, thread_ts=key.thread_ts, ts=key.ts,
-                  user_id=user_id, text=text, deleted=deleted, arxiv_id=key.arxiv_id)
+    reply = Reply(
+        team_id=key.team_id,
+        channel_id=key.channel_id,
+        thread_ts=key.thread_ts,
+        ts=key.ts,
+        user_id=user_id,
+        text=text,
+        deleted=deleted,
+        arxiv_id=key.arxiv_id,
+    )
     # The unique (team, channel, ts) key decides a race with the same message's other event on another replica.
     try:
         with session.begin_nested():
@@ -224,7 +253,10 @@ def _find_or_insert_reply(session: Session, key: ReplyKey, *, user_id: str, text
 
 
 def _find_reply(session: Session, key: ReplyKey) -> Reply | None:
-    query = (select(Reply).where(Reply.team_id == key.team_id, Reply.channel_id == key.channel_id,
-                                 Reply.ts == key.ts)
-             .with_for_update().execution_options(populate_existing=True))
+    query = (
+        select(Reply)
+        .where(Reply.team_id == key.team_id, Reply.channel_id == key.channel_id, Reply.ts == key.ts)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return session.scalars(query).one_or_none()

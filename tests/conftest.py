@@ -28,11 +28,14 @@ BACKENDS = ["sqlite", "postgresql"]
 # Where Slack, Hugging Face and arXiv are for a test that names no fake: a closed loopback port, so a forgotten
 # URL fails at once instead of reaching (or waiting for) the real service. Subprocesses inherit it.
 CLOSED = "http://127.0.0.1:9"
-OFFLINE_ENV = {"SLACK_API_URL": f"{CLOSED}/api/", "HF_API_URL": f"{CLOSED}/api/",
-               "ARXIV_API_URL": f"{CLOSED}/api/query",
-               # arXiv enrichment only where a test asks for it (with a fake arXiv): a digest's enrichment spaces
-               # itself 3 s from the process's previous one, which would slow every digest test after the first.
-               "PAPERBOT_ARXIV_ENRICH": "0"}
+OFFLINE_ENV = {
+    "SLACK_API_URL": f"{CLOSED}/api/",
+    "HF_API_URL": f"{CLOSED}/api/",
+    "ARXIV_API_URL": f"{CLOSED}/api/query",
+    # arXiv enrichment only where a test asks for it (with a fake arXiv): a digest's enrichment spaces
+    # itself 3 s from the process's previous one, which would slow every digest test after the first.
+    "PAPERBOT_ARXIV_ENRICH": "0",
+}
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 

@@ -84,18 +84,29 @@ def _error_entry(feed: Any) -> str | None:
 class ArxivClient:
     """The arXiv API, one request at a time and at most one every `interval` seconds."""
 
-    def __init__(self, source: Settings | str, *, timeout: float | None = None, retries: int = 2,
-                 interval: float = INTERVAL, batch_size: int = BATCH,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        source: Settings | str,
+        *,
+        timeout: float | None = None,
+        retries: int = 2,
+        interval: float = INTERVAL,
+        batch_size: int = BATCH,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = source if isinstance(source, str) else source.arxiv_api_url
         self.timeout = timeout or (20.0 if isinstance(source, str) else source.http_timeout)
         self.retries, self.interval, self.batch_size = retries, interval, batch_size
         self._sleep, self._clock = sleep, clock
         self._lock = threading.Lock()
         self._last: float | None = None
-        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
-                                  limits=httpx.Limits(max_connections=1), follow_redirects=True)
+        self._http = httpx.Client(
+            timeout=self.timeout,
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=1),
+            follow_redirects=True,
+        )
 
     def __enter__(self) -> ArxivClient:
         return self
@@ -126,9 +137,15 @@ class ArxivClient:
         """The newest submissions in `category` (e.g. `cs.LG`), `max_results` from offset `start`."""
         if not 1 <= max_results <= MAX_RESULTS or start < 0:
             raise ValueError(f"max_results must be 1..{MAX_RESULTS} and start ≥ 0")
-        return self._records({"search_query": f"cat:{category}", "start": str(start),
-                              "max_results": str(max_results), "sortBy": "submittedDate",
-                              "sortOrder": "descending"})
+        return self._records(
+            {
+                "search_query": f"cat:{category}",
+                "start": str(start),
+                "max_results": str(max_results),
+                "sortBy": "submittedDate",
+                "sortOrder": "descending",
+            }
+        )
 
     # ---- plumbing ------------------------------------------------------------------------------------------
     def _records(self, params: dict[str, str]) -> list[PaperRecord]:
@@ -147,8 +164,9 @@ class ArxivClient:
                 return outcome
             reason = outcome
         tries = f"{self.retries + 1} tries" if self.retries else "one try"
-        raise ArxivError(f"gave up on {self.url} after {tries}: {reason}. Check the network"
-                         f" and ARXIV_API_URL, or try again later")
+        raise ArxivError(
+            f"gave up on {self.url} after {tries}: {reason}. Check the network and ARXIV_API_URL, or try again later"
+        )
 
     def _attempt(self, params: dict[str, str]) -> Any:
         """One spaced request: the parsed feed, a reason string worth a retry, or an ArxivError."""

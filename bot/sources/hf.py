@@ -207,11 +207,21 @@ class HFClient:
     `jitter` are injectable so tests run without waiting.
     """
 
-    def __init__(self, source: Settings | str, *, timeout: float | None = None, max_retries: int = 3,
-                 retries: int | None = None, backoff: float = 1.0, max_backoff: float = 60.0,
-                 max_wait: float = 300.0, page_size: int = PAGE_SIZE,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], datetime] = _utcnow,
-                 jitter: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        source: Settings | str,
+        *,
+        timeout: float | None = None,
+        max_retries: int = 3,
+        retries: int | None = None,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        max_wait: float = 300.0,
+        page_size: int = PAGE_SIZE,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = _utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         base = source if isinstance(source, str) else source.hf_api_url
         self.base_url = base if base.endswith("/") else base + "/"
         self.timeout = timeout or (20.0 if isinstance(source, str) else source.http_timeout)
@@ -219,8 +229,7 @@ class HFClient:
         self.backoff, self.max_backoff, self.max_wait = backoff, max_backoff, max_wait
         self.page_size = page_size
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
-        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT},
-                                  follow_redirects=True)
+        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True)
 
     def __enter__(self) -> HFClient:
         return self
@@ -264,8 +273,7 @@ class HFClient:
         if body is _NOT_FOUND:
             return None
         if not isinstance(body, dict):
-            raise SourceError(f"{self.base_url}papers/{parsed[0]} answered a {type(body).__name__}, "
-                              "not a paper object")
+            raise SourceError(f"{self.base_url}papers/{parsed[0]} answered a {type(body).__name__}, not a paper object")
         return parse_daily_item(body)
 
     def newest_complete_day(self) -> date:
@@ -278,8 +286,10 @@ class HFClient:
         for page in range(MAX_PAGES):
             batch = self._get("daily_papers", {**params, "p": str(page), "limit": str(self.page_size)})
             if not isinstance(batch, list):
-                raise SourceError(f"{self.base_url}daily_papers answered a JSON {type(batch).__name__},"
-                                  f" not an array: is HF_API_URL ({self.base_url}) the Hugging Face API?")
+                raise SourceError(
+                    f"{self.base_url}daily_papers answered a JSON {type(batch).__name__},"
+                    f" not an array: is HF_API_URL ({self.base_url}) the Hugging Face API?"
+                )
             items.extend(item for item in batch if isinstance(item, dict))
             if len(batch) < self.page_size:
                 break
@@ -296,13 +306,16 @@ class HFClient:
                 break
             wait = self._backoff(attempt) if result.wait is None else result.wait
             if wait > self.max_wait:
-                raise SourceError(f"{url} is rate limited for another {wait:.0f}s (HTTP 429; Hugging Face"
-                                  " allows 500 requests per 5 minutes): try again later")
-            log.warning("%s: %s; retry %d of %d in %.1fs", url, result.reason, attempt + 1, self.retries,
-                        wait)
+                raise SourceError(
+                    f"{url} is rate limited for another {wait:.0f}s (HTTP 429; Hugging Face"
+                    " allows 500 requests per 5 minutes): try again later"
+                )
+            log.warning("%s: %s; retry %d of %d in %.1fs", url, result.reason, attempt + 1, self.retries, wait)
             self._sleep(wait)
-        raise SourceError(f"gave up on {url} after {self.retries + 1} tries: {result.reason}. Check the"
-                          f" network and HF_API_URL ({self.base_url}), or try again later")
+        raise SourceError(
+            f"gave up on {url} after {self.retries + 1} tries: {result.reason}. Check the"
+            f" network and HF_API_URL ({self.base_url}), or try again later"
+        )
 
     def _attempt(self, url: str, *, not_found_ok: bool) -> Any:
         """One GET: the JSON body, `_NOT_FOUND`, a `_Retry`, or a SourceError (not worth retrying)."""
@@ -320,8 +333,10 @@ class HFClient:
         if status == 404 and not_found_ok:
             return _NOT_FOUND
         if not response.is_success:
-            raise SourceError(f"{url} answered HTTP {status} ({_detail(response)}); not retried: check the"
-                              f" request and HF_API_URL ({self.base_url})")
+            raise SourceError(
+                f"{url} answered HTTP {status} ({_detail(response)}); not retried: check the"
+                f" request and HF_API_URL ({self.base_url})"
+            )
         try:
             return response.json()
         except ValueError:

@@ -150,9 +150,7 @@ def import_paths(
     started = time.perf_counter()
     with _progress(console, enabled=progress) as bar, _gc_paused():
         for path, kind in plan:
-            file_report = _import_file(
-                path, kind, sessions=sessions, batch_size=batch_size, bar=bar, parallel=parallel
-            )
+            file_report = _import_file(path, kind, sessions=sessions, batch_size=batch_size, bar=bar, parallel=parallel)
             if len(plan) > 1:
                 _say(bar.console, f"{path}: {file_report.summary()}")
             _add(report, file_report)
@@ -448,13 +446,16 @@ def _hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
                 if first == number:
                     yield record
                 else:
-                    yield Rejected(name, f"item {number}", f"{record.arxiv_id} is listed twice on"
-                                   f" {record.daily_date or 'no day'}'s list; its first listing (item {first}) is kept")
+                    yield Rejected(
+                        name,
+                        f"item {number}",
+                        f"{record.arxiv_id} is listed twice on"
+                        f" {record.daily_date or 'no day'}'s list; its first listing (item {first}) is kept",
+                    )
             except ValueError as exc:
                 yield Rejected(name, f"item {number}", str(exc))
             except Exception as exc:  # a shape no rule foresaw: still this item's problem, not the import's
-                yield Rejected(name, f"item {number}",
-                               f"not a usable Hugging Face item ({type(exc).__name__}: {exc})")
+                yield Rejected(name, f"item {number}", f"not a usable Hugging Face item ({type(exc).__name__}: {exc})")
     except ijson.JSONError as exc:
         reason = f"bad JSON ({str(exc).splitlines()[0]}); the rest of this file is skipped"
         yield Rejected(name, f"after item {number}", reason)

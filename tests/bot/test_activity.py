@@ -30,8 +30,11 @@ def deps(engine: Engine, db_url: str) -> Iterator[Deps]:
     with sessions.begin() as session:
         upsert_papers(session=session, records=[PaperRecord(arxiv_id=PAPER, title="Thinking LLMs")])
         record_post(session=session, team_id=TEAM, channel_id=CHANNEL, ts=POST_TS, arxiv_id=PAPER, kind="digest")
-    yield Deps(settings=Settings(_env_file=None, database_url=db_url),  # type: ignore[call-arg]
-               engine=engine, sessions=sessions)
+    yield Deps(
+        settings=Settings(_env_file=None, database_url=db_url),  # type: ignore[call-arg]
+        engine=engine,
+        sessions=sessions,
+    )
 
 
 def delivery(event_id: str) -> activity.Delivery:
@@ -45,8 +48,14 @@ def count(deps: Deps, model: type[Reaction] | type[Reply] | type[Post]) -> int:
 
 def test_the_bots_own_reaction_is_not_stored(deps: Deps) -> None:
     for n, user in enumerate([BOT, PERSON]):
-        change = activity.ReactionChange(channel_id=CHANNEL, message_ts=POST_TS, user_id=user, emoji="+1",
-                                         event_ts=f"1764160000.00000{n}", added=True)
+        change = activity.ReactionChange(
+            channel_id=CHANNEL,
+            message_ts=POST_TS,
+            user_id=user,
+            emoji="+1",
+            event_ts=f"1764160000.00000{n}",
+            added=True,
+        )
         activity.record_reaction(deps, delivery(f"EvReact{n}"), change)
     with deps.sessions.begin() as session:
         assert session.scalars(select(Reaction.user_id)).all() == [PERSON]  # an export counts stored rows
@@ -55,10 +64,22 @@ def test_the_bots_own_reaction_is_not_stored(deps: Deps) -> None:
 
 def test_the_bots_own_messages_without_a_bot_id_are_no_replies_and_no_shares(deps: Deps) -> None:
     # No bot_id, as a message the app posts with a user token looks: only the bot's user id tells it.
-    reply = activity.Message(channel_id=CHANNEL, ts="1764160001.000001", thread_ts=POST_TS, user_id=BOT,
-                             text="Here is the abstract", from_bot=False)
-    share = activity.Message(channel_id=CHANNEL, ts="1764160002.000001", thread_ts=None, user_id=BOT,
-                             text="arxiv.org/abs/2410.13732", from_bot=False)
+    reply = activity.Message(
+        channel_id=CHANNEL,
+        ts="1764160001.000001",
+        thread_ts=POST_TS,
+        user_id=BOT,
+        text="Here is the abstract",
+        from_bot=False,
+    )
+    share = activity.Message(
+        channel_id=CHANNEL,
+        ts="1764160002.000001",
+        thread_ts=None,
+        user_id=BOT,
+        text="arxiv.org/abs/2410.13732",
+        from_bot=False,
+    )
     assert activity.message_posted(deps, delivery("EvReply"), reply) is False
     assert activity.message_posted(deps, delivery("EvShare"), share) is False
     assert activity.message_edited(deps, delivery("EvEdit"), reply, edited_ts="1764160003.000001") is False

@@ -170,9 +170,7 @@ def test_a_3000_character_single_sentence_is_cut_at_a_word_with_an_ellipsis() ->
     validate(payload)
     summary = payload["blocks"][1]["text"]["text"]
     assert summary.endswith("…")
-    assert summary[:-1].endswith(
-        "transformers&amp;attention"
-    )  # whole words, the & escaped, never cut mid-entity
+    assert summary[:-1].endswith("transformers&amp;attention")  # whole words, the & escaped, never cut mid-entity
     assert all(len(t) <= SECTION_LIMIT for t in mrkdwn_texts(payload))
 
 
@@ -202,9 +200,7 @@ def test_hostile_urls_are_defused_or_dropped() -> None:
 
 
 def test_overlong_urls_are_dropped_so_the_links_line_stays_valid() -> None:
-    paper = FakePaper(
-        github_repo="https://github.com/" + "&" * 900, project_page="https://p.example/" + "|" * 900
-    )
+    paper = FakePaper(github_repo="https://github.com/" + "&" * 900, project_page="https://p.example/" + "|" * 900)
     payload = paper_message(paper)
     validate(payload)
     links = payload["blocks"][2]["elements"][0]["text"]
@@ -244,7 +240,10 @@ def test_a_sample_digest_header_says_it_is_the_sample_not_the_days_list() -> Non
 def test_digest_post_is_chat_post_message_arguments_with_the_runs_metadata() -> None:
     header = digest_header(day=DAY, count=1)
     assert digest_post("C1", header, run_id=7, arxiv_id=None) == {
-        "channel": "C1", "text": header["text"], "blocks": header["blocks"], "unfurl_links": False,
+        "channel": "C1",
+        "text": header["text"],
+        "blocks": header["blocks"],
+        "unfurl_links": False,
         "unfurl_media": False,
         "metadata": {"event_type": "paperbot_digest", "event_payload": {"run": 7, "header": True}},
     }
@@ -307,9 +306,7 @@ papers = st.builds(
     ai_summary=st.none() | st.text(max_size=1500),
     hf_upvotes=st.none() | st.integers(0, 10**6),
     hf_comments=st.none() | st.integers(0, 10**4),
-    github_repo=st.none()
-    | st.text(max_size=80)
-    | st.text(max_size=80).map(lambda s: "https://github.com/" + s),
+    github_repo=st.none() | st.text(max_size=80) | st.text(max_size=80).map(lambda s: "https://github.com/" + s),
     github_stars=st.none() | st.integers(0, 10**6),
     project_page=st.none() | st.text(max_size=80).map(lambda s: "https://p.example/" + s),
 )

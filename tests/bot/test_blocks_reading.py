@@ -38,8 +38,18 @@ def test_details_show_every_fact_and_the_team_line() -> None:
     payload = blocks.paper_details(paper, activity=activity, saved=True)
     blocks.validate(payload)
     shown = json.dumps(payload["blocks"])
-    for expected in ("published 2024-10-17", "cs.LG", "NeurIPS 2024", "doi:10.1/abc", "12 pages",
-                     "Team: 3 votes", "1 reply", ":fire: 2", "<#C1>, <#C2>", "on your reading list"):
+    for expected in (
+        "published 2024-10-17",
+        "cs.LG",
+        "NeurIPS 2024",
+        "doi:10.1/abc",
+        "12 pages",
+        "Team: 3 votes",
+        "1 reply",
+        ":fire: 2",
+        "<#C1>, <#C2>",
+        "on your reading list",
+    ):
         assert expected in shown, expected
 
 
@@ -51,8 +61,9 @@ def test_details_of_an_unposted_paper_say_so() -> None:
 
 
 def test_details_keep_a_huge_abstract_and_hostile_text_within_limits() -> None:
-    paper = FakePaper(title="<!channel> & *bold* | >", abstract="word " * 2000, comments="<@U1> " * 200,
-                      authors=["<!here>"] * 400)
+    paper = FakePaper(
+        title="<!channel> & *bold* | >", abstract="word " * 2000, comments="<@U1> " * 200, authors=["<!here>"] * 400
+    )
     payload = blocks.paper_details(paper, activity=FakeActivity(), saved=False)
     blocks.validate(payload)
     shown = json.dumps(payload, ensure_ascii=False)

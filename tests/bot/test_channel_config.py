@@ -20,8 +20,10 @@ from bot.channel_config import ConfigUsageError, parse_config
         ("min-upvotes off", {"min_upvotes": None}),
         ("weekends yes", {"include_weekends": True}),
         ("empty-notice on", {"post_empty_notice": True}),
-        ("keywords diffusion, RL ,, agents", {"filters": {"authors": ["Hinton"], "keywords": ["diffusion", "RL",
-                                                                                             "agents"]}}),
+        (
+            "keywords diffusion, RL ,, agents",
+            {"filters": {"authors": ["Hinton"], "keywords": ["diffusion", "RL", "agents"]}},
+        ),
         ("authors off", {"filters": {}}),
         ("topics cs.CL", {"filters": {"authors": ["Hinton"], "topics": ["cs.CL"]}}),
     ],

@@ -26,25 +26,27 @@ def at(local: str, timezone: str) -> datetime:
 FRI_BEFORE = date(2026, 11, 20)
 
 
-@pytest.mark.parametrize(("zone", "local", "posts"), [
-    # Tokyo 09:00 Wednesday is Tuesday 19:00 in New York: Tuesday's list is still filling, Monday's is newest.
-    ("Asia/Tokyo", "2026-11-25 09:00", date(2026, 11, 23)),
-    # Tokyo on Monday and on Tuesday: Friday's is the newest complete weekday list both times.
-    ("Asia/Tokyo", "2026-11-23 09:00", FRI_BEFORE),
-    ("Asia/Tokyo", "2026-11-24 09:00", FRI_BEFORE),
-    # Tokyo on Saturday morning (Friday evening in New York): Thursday's list.
-    ("Asia/Tokyo", "2026-11-28 09:00", date(2026, 11, 26)),
-    # London 09:00 is 04:00 in New York: yesterday's list is complete, and is the channel's yesterday.
-    ("Europe/London", "2026-11-25 09:00", date(2026, 11, 24)),
-    ("Europe/London", "2026-11-23 09:00", FRI_BEFORE),  # Monday gets Friday's
-    ("America/New_York", "2026-11-25 09:00", date(2026, 11, 24)),
-    ("America/Los_Angeles", "2026-11-25 09:00", date(2026, 11, 24)),
-    # Los Angeles late on Tuesday (02:30 Wednesday in New York): Tuesday's list is complete, but the channel's
-    # own yesterday, Monday, is the list it has not had yet; Tuesday's comes with Wednesday's run.
-    ("America/Los_Angeles", "2026-11-24 23:30", date(2026, 11, 23)),
-])
-def test_the_newest_complete_list_never_newer_than_the_channels_yesterday(zone: str, local: str,
-                                                                          posts: date) -> None:
+@pytest.mark.parametrize(
+    ("zone", "local", "posts"),
+    [
+        # Tokyo 09:00 Wednesday is Tuesday 19:00 in New York: Tuesday's list is still filling, Monday's is newest.
+        ("Asia/Tokyo", "2026-11-25 09:00", date(2026, 11, 23)),
+        # Tokyo on Monday and on Tuesday: Friday's is the newest complete weekday list both times.
+        ("Asia/Tokyo", "2026-11-23 09:00", FRI_BEFORE),
+        ("Asia/Tokyo", "2026-11-24 09:00", FRI_BEFORE),
+        # Tokyo on Saturday morning (Friday evening in New York): Thursday's list.
+        ("Asia/Tokyo", "2026-11-28 09:00", date(2026, 11, 26)),
+        # London 09:00 is 04:00 in New York: yesterday's list is complete, and is the channel's yesterday.
+        ("Europe/London", "2026-11-25 09:00", date(2026, 11, 24)),
+        ("Europe/London", "2026-11-23 09:00", FRI_BEFORE),  # Monday gets Friday's
+        ("America/New_York", "2026-11-25 09:00", date(2026, 11, 24)),
+        ("America/Los_Angeles", "2026-11-25 09:00", date(2026, 11, 24)),
+        # Los Angeles late on Tuesday (02:30 Wednesday in New York): Tuesday's list is complete, but the channel's
+        # own yesterday, Monday, is the list it has not had yet; Tuesday's comes with Wednesday's run.
+        ("America/Los_Angeles", "2026-11-24 23:30", date(2026, 11, 23)),
+    ],
+)
+def test_the_newest_complete_list_never_newer_than_the_channels_yesterday(zone: str, local: str, posts: date) -> None:
     assert newest_day(at(local, zone), prefs(zone)) == posts
 
 
@@ -69,13 +71,15 @@ def test_naive_datetimes_are_utc() -> None:
 
 
 def test_the_docstring_examples_hold() -> None:
-    assert newest_day(datetime(2026, 11, 25, 0, tzinfo=UTC), Prefs("T", "C", 5, timezone="Asia/Tokyo")) \
-        == date(2026, 11, 23)
+    assert newest_day(datetime(2026, 11, 25, 0, tzinfo=UTC), Prefs("T", "C", 5, timezone="Asia/Tokyo")) == date(
+        2026, 11, 23
+    )
     assert digest_weekdays(Prefs("T", "C", 5, timezone="Asia/Tokyo")) == "mon,wed,thu,fri,sat"
     assert digest_weekdays(Prefs("T", "C", 5, timezone="Europe/London")) == "mon,tue,wed,thu,fri"
     assert digest_weekdays(prefs("Asia/Tokyo", weekends=True)) == "*"
-    assert pending_days(datetime(2026, 3, 11, 4, 30, tzinfo=UTC), Prefs("T", "C", 5, timezone="Europe/London"),
-                        date(2026, 3, 6)) == [date(2026, 3, 9), date(2026, 3, 10)]
+    assert pending_days(
+        datetime(2026, 3, 11, 4, 30, tzinfo=UTC), Prefs("T", "C", 5, timezone="Europe/London"), date(2026, 3, 6)
+    ) == [date(2026, 3, 9), date(2026, 3, 10)]
 
 
 def fired_lists(p: Prefs, start: datetime, fires: int) -> list[date]:
@@ -90,11 +94,19 @@ def fired_lists(p: Prefs, start: datetime, fires: int) -> list[date]:
     return days
 
 
-@pytest.mark.parametrize(("zone", "time"), [
-    ("Asia/Tokyo", "09:00"), ("Pacific/Auckland", "08:00"), ("Europe/Berlin", "09:00"), ("Europe/London", "09:00"),
-    ("America/New_York", "08:30"), ("America/Los_Angeles", "09:00"), ("America/Los_Angeles", "23:30"),
-    ("UTC", "02:00"),
-])
+@pytest.mark.parametrize(
+    ("zone", "time"),
+    [
+        ("Asia/Tokyo", "09:00"),
+        ("Pacific/Auckland", "08:00"),
+        ("Europe/Berlin", "09:00"),
+        ("Europe/London", "09:00"),
+        ("America/New_York", "08:30"),
+        ("America/Los_Angeles", "09:00"),
+        ("America/Los_Angeles", "23:30"),
+        ("UTC", "02:00"),
+    ],
+)
 @pytest.mark.parametrize("weekends", [False, True])
 def test_firing_on_digest_weekdays_posts_every_list_once_in_order(zone: str, time: str, weekends: bool) -> None:
     p = prefs(zone, time, weekends)
@@ -125,13 +137,22 @@ def simulate(p: Prefs, start: date, end: date) -> list[tuple[datetime, list[date
     return fires
 
 
-@pytest.mark.parametrize(("zone", "time"), [
-    ("Asia/Karachi", "09:00"), ("Europe/London", "04:30"), ("Europe/Berlin", "05:30"), ("Asia/Tokyo", "09:00"),
-    ("America/Los_Angeles", "09:00"), ("Asia/Kolkata", "09:45"), ("Pacific/Auckland", "09:00"),
-])
+@pytest.mark.parametrize(
+    ("zone", "time"),
+    [
+        ("Asia/Karachi", "09:00"),
+        ("Europe/London", "04:30"),
+        ("Europe/Berlin", "05:30"),
+        ("Asia/Tokyo", "09:00"),
+        ("America/Los_Angeles", "09:00"),
+        ("Asia/Kolkata", "09:45"),
+        ("Pacific/Auckland", "09:00"),
+    ],
+)
 @pytest.mark.parametrize("weekends", [False, True])
-def test_catching_up_posts_every_list_of_2026_and_2027_once_and_only_when_complete(zone: str, time: str,
-                                                                                   weekends: bool) -> None:
+def test_catching_up_posts_every_list_of_2026_and_2027_once_and_only_when_complete(
+    zone: str, time: str, weekends: bool
+) -> None:
     p = prefs(zone, time, weekends)
     fires = simulate(p, date(2026, 1, 1), date(2027, 12, 31))
     posted = [day for _fire, days in fires for day in days]
@@ -144,16 +165,20 @@ def test_catching_up_posts_every_list_of_2026_and_2027_once_and_only_when_comple
         assert all(day < fire.astimezone(ZoneInfo(zone)).date() for day in days)
 
 
-@pytest.mark.parametrize(("zone", "time", "weekends", "lost"), [
-    ("Asia/Karachi", "09:00", False, date(2026, 3, 6)),  # a Friday list every March
-    ("Asia/Karachi", "09:00", False, date(2027, 3, 12)),
-    ("Europe/London", "04:30", False, date(2026, 3, 9)),  # Mondays in the weeks only the US is on DST
-    ("Europe/Berlin", "05:30", False, date(2026, 10, 26)),
-    ("Europe/London", "04:30", True, date(2026, 3, 7)),
-    ("Europe/London", "04:30", True, date(2026, 10, 23)),
-])
+@pytest.mark.parametrize(
+    ("zone", "time", "weekends", "lost"),
+    [
+        ("Asia/Karachi", "09:00", False, date(2026, 3, 6)),  # a Friday list every March
+        ("Asia/Karachi", "09:00", False, date(2027, 3, 12)),
+        ("Europe/London", "04:30", False, date(2026, 3, 9)),  # Mondays in the weeks only the US is on DST
+        ("Europe/Berlin", "05:30", False, date(2026, 10, 26)),
+        ("Europe/London", "04:30", True, date(2026, 3, 7)),
+        ("Europe/London", "04:30", True, date(2026, 10, 23)),
+    ],
+)
 def test_a_list_the_fire_days_skip_around_dst_is_posted_by_the_next_fire_before_the_newest(
-        zone: str, time: str, weekends: bool, lost: date) -> None:
+    zone: str, time: str, weekends: bool, lost: date
+) -> None:
     fires = simulate(prefs(zone, time, weekends), lost - timedelta(days=14), lost + timedelta(days=14))
     newest = [newest_day(fire, prefs(zone, time, weekends)) for fire, _days in fires]
     assert lost not in newest  # no fire's own list: without catching up this list was never posted
@@ -167,7 +192,16 @@ def test_pending_days_bounds_a_new_or_long_idle_channel_to_the_newest_list() -> 
     assert pending_days(wednesday, london, None) == [tuesday]  # a new channel: no backlog
     assert pending_days(wednesday, london, date(2026, 11, 16)) == [tuesday]  # last run 8 days before: idle
     assert pending_days(wednesday, london, date(2026, 11, 17)) == [  # a week before: caught up, no weekend
-        date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), tuesday]
+        date(2026, 11, 18),
+        date(2026, 11, 19),
+        date(2026, 11, 20),
+        date(2026, 11, 23),
+        tuesday,
+    ]
     assert pending_days(wednesday, london, tuesday) == []  # already has a run
     assert pending_days(wednesday, prefs("Europe/London", weekends=True), date(2026, 11, 20)) == [
-        date(2026, 11, 21), date(2026, 11, 22), date(2026, 11, 23), tuesday]
+        date(2026, 11, 21),
+        date(2026, 11, 22),
+        date(2026, 11, 23),
+        tuesday,
+    ]

@@ -59,8 +59,7 @@ def test_db_upgrade_on_postgresql(runner: CliRunner, pg_url: str) -> None:
 
 
 def test_unreachable_database_is_one_line(runner: CliRunner) -> None:
-    result = runner.invoke(cli, ["db", "upgrade"],
-                           env={"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
+    result = runner.invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
     assert result.exit_code != 0
     assert "cannot migrate postgresql+psycopg://nobody@127.0.0.1:1/none" in result.output
     assert "check DATABASE_URL" in result.output
@@ -95,33 +94,66 @@ def paperbot(args: list[str], *, cwd: Path, **env: str) -> subprocess.CompletedP
     """Run the installed `paperbot` console script with only the given variables of ours set."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_", "DATABASE_URL"))}
     script = Path(sys.executable).parent / "paperbot"
-    return subprocess.run([str(script), *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [str(script), *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 GOOD = "write it like sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
-COMMANDS = {"db": ["db", "upgrade"], "digest": ["digest", "--dry-run"], "import": ["import", str(SAMPLE)],
-            "serve": ["serve", "--http", "--port", "0"]}
+COMMANDS = {
+    "db": ["db", "upgrade"],
+    "digest": ["digest", "--dry-run"],
+    "import": ["import", str(SAMPLE)],
+    "serve": ["serve", "--http", "--port", "0"],
+}
 
 
-@pytest.mark.parametrize(("command", "url", "said"), [
-    *[(name, "bogus", f"DATABASE_URL 'bogus' is not a database URL; {GOOD}") for name in COMMANDS],
-    ("db", "mysql://bot:hunter2@db/paperbot", "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a database driver "
-     "that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL (psycopg), "
-     f"so {GOOD}"),
-    ("db", "mysql://bot:hunter2 and more@db/paperbot", "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a "
-     "database driver that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL "
-     f"(psycopg), so {GOOD}"),
-    ("import", "sqlite+nosuchdb:///x.db", "DATABASE_URL 'sqlite+nosuchdb:///x.db' names a database or driver "
-     f"SQLAlchemy does not know (sqlite+nosuchdb); {GOOD}"),
-    ("digest", "postgresql+psycopg://bot:hunter2@db:port/x", "DATABASE_URL 'postgresql+psycopg://bot:***@db:port/x' "
-     f"is not a valid database URL (invalid literal for int() with base 10: 'port'); {GOOD}"),
-], ids=[*(f"{name}-unparseable" for name in COMMANDS), "db-driver-missing", "db-password-with-spaces",
-    "import-unknown", "digest-bad-port"])
-def test_a_bad_database_url_is_one_line_and_exit_1_in_every_command(tmp_path: Path, command: str, url: str,
-                                                                    said: str) -> None:
-    result = paperbot(COMMANDS[command], cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-1",
-                      SLACK_SIGNING_SECRET="s")
+@pytest.mark.parametrize(
+    ("command", "url", "said"),
+    [
+        *[(name, "bogus", f"DATABASE_URL 'bogus' is not a database URL; {GOOD}") for name in COMMANDS],
+        (
+            "db",
+            "mysql://bot:hunter2@db/paperbot",
+            "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a database driver "
+            "that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and PostgreSQL (psycopg), "
+            f"so {GOOD}",
+        ),
+        (
+            "db",
+            "mysql://bot:hunter2 and more@db/paperbot",
+            "DATABASE_URL 'mysql://bot:***@db/paperbot' needs a "
+            "database driver that is not installed (No module named 'MySQLdb'); paperbot comes with SQLite and "
+            "PostgreSQL "
+            f"(psycopg), so {GOOD}",
+        ),
+        (
+            "import",
+            "sqlite+nosuchdb:///x.db",
+            "DATABASE_URL 'sqlite+nosuchdb:///x.db' names a database or driver "
+            f"SQLAlchemy does not know (sqlite+nosuchdb); {GOOD}",
+        ),
+        (
+            "digest",
+            "postgresql+psycopg://bot:hunter2@db:port/x",
+            "DATABASE_URL 'postgresql+psycopg://bot:***@db:port/x' "
+            f"is not a valid database URL (invalid literal for int() with base 10: 'port'); {GOOD}",
+        ),
+    ],
+    ids=[
+        *(f"{name}-unparseable" for name in COMMANDS),
+        "db-driver-missing",
+        "db-password-with-spaces",
+        "import-unknown",
+        "digest-bad-port",
+    ],
+)
+def test_a_bad_database_url_is_one_line_and_exit_1_in_every_command(
+    tmp_path: Path, command: str, url: str, said: str
+) -> None:
+    result = paperbot(
+        COMMANDS[command], cwd=tmp_path, DATABASE_URL=url, SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s"
+    )
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [f"paperbot: {said}"]  # one line, no traceback
     assert "hunter2" not in result.stderr + result.stdout
@@ -152,7 +184,8 @@ def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_starting_the_app_with_the_token_in_the_environment_logs_no_warning(
-        db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # how `serve` is normally configured
     with caplog.at_level(logging.INFO):
         app, engine = start_http_bot(db_url, slack)
@@ -162,11 +195,15 @@ def test_starting_the_app_with_the_token_in_the_environment_logs_no_warning(
 
 
 def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_token(
-        db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     # Bolt alone would switch to OAuth on seeing these (file-based installation stores, the bot token ignored)
     # and then refuse every request from the workspace, which never installed the app through OAuth.
-    for name, value in {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_CLIENT_ID": "1234.5678",
-                        "SLACK_CLIENT_SECRET": "client-secret"}.items():
+    for name, value in {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_CLIENT_ID": "1234.5678",
+        "SLACK_CLIENT_SECRET": "client-secret",
+    }.items():
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.INFO):
         app, engine = start_http_bot(db_url, slack)

@@ -22,8 +22,15 @@ from bot.config import (
 
 def test_defaults_match_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "PAPERBOT_DIGEST_TIME", "PAPERBOT_TIMEZONE", "PAPERBOT_DIGEST_SIZE", "SLACK_API_URL",
-                 "HF_API_URL", "ARXIV_API_URL"):
+    for name in (
+        "DATABASE_URL",
+        "PAPERBOT_DIGEST_TIME",
+        "PAPERBOT_TIMEZONE",
+        "PAPERBOT_DIGEST_SIZE",
+        "SLACK_API_URL",
+        "HF_API_URL",
+        "ARXIV_API_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert settings.database_url == "sqlite:///paperbot.db"
@@ -53,8 +60,11 @@ def test_vote_emoji_list_from_a_comma_separated_variable(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
-    [("PAPERBOT_TIMEZONE", "Mars/Olympus", "IANA time zone"), ("PAPERBOT_DIGEST_TIME", "9am", "HH:MM"),
-     ("PAPERBOT_DIGEST_SIZE", "0", "PAPERBOT_DIGEST_SIZE")],
+    [
+        ("PAPERBOT_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("PAPERBOT_DIGEST_TIME", "9am", "HH:MM"),
+        ("PAPERBOT_DIGEST_SIZE", "0", "PAPERBOT_DIGEST_SIZE"),
+    ],
 )
 def test_invalid_values_are_named(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str) -> None:
     monkeypatch.setenv(variable, value)
@@ -74,9 +84,14 @@ DB_URL = "postgresql+psycopg://paperbot:db-pass:w/rd@db.internal:5432/paperbot"
 
 
 def test_secrets_never_appear_in_repr() -> None:
-    settings = Settings(_env_file=None, slack_bot_token="xoxb-very-secret",  # type: ignore[call-arg]
-                        slack_signing_secret="shh-signing", slack_app_token="xapp-1-secret",
-                        slack_client_secret="client-secret", database_url=DB_URL)
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token="xoxb-very-secret",  # type: ignore[call-arg]
+        slack_signing_secret="shh-signing",
+        slack_app_token="xapp-1-secret",
+        slack_client_secret="client-secret",
+        database_url=DB_URL,
+    )
     shown = repr(settings) + str(settings) + str(settings.model_dump()) + settings.model_dump_json()
     for secret in ("xoxb-very-secret", "shh-signing", "xapp-1-secret", "client-secret", "db-pass"):
         assert secret not in shown
@@ -114,8 +129,9 @@ def test_log_lines_with_database_passwords_are_redacted(capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
-def test_http_request_lines_show_only_at_debug(level: str, shown: bool, capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_request_lines_show_only_at_debug(
+    level: str, shown: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = logging.getLogger()
     handlers, root_level = root.handlers[:], root.level
     try:
@@ -134,18 +150,24 @@ def test_http_request_lines_show_only_at_debug(level: str, shown: bool, capsys: 
     assert "an httpx warning" in err
 
 
-@pytest.mark.parametrize(("text", "shown"), [
-    ("sqlite:///paperbot.db", "sqlite:///paperbot.db"),
-    ("postgresql+psycopg://bot@db/paperbot", "postgresql+psycopg://bot@db/paperbot"),
-    ("postgres://bot:p%40ss@db:5432/x and mysql://u:v@h/d", "postgres://bot:***@db:5432/x and mysql://u:***@h/d"),
-    ("https://huggingface.co/api/daily_papers?date=2026-11-24", "https://huggingface.co/api/daily_papers?date=2026-11-24"),
-], ids=["file-url", "no-password", "two-passwords", "web-url"])
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("sqlite:///paperbot.db", "sqlite:///paperbot.db"),
+        ("postgresql+psycopg://bot@db/paperbot", "postgresql+psycopg://bot@db/paperbot"),
+        ("postgres://bot:p%40ss@db:5432/x and mysql://u:v@h/d", "postgres://bot:***@db:5432/x and mysql://u:***@h/d"),
+        (
+            "https://huggingface.co/api/daily_papers?date=2026-11-24",
+            "https://huggingface.co/api/daily_papers?date=2026-11-24",
+        ),
+    ],
+    ids=["file-url", "no-password", "two-passwords", "web-url"],
+)
 def test_mask_url_passwords(text: str, shown: str) -> None:
     assert mask_url_passwords(text) == shown
 
 
-def test_bolt_sees_none_of_its_environment_variables_while_the_app_is_built(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bolt_sees_none_of_its_environment_variables_while_the_app_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in BOLT_ENVIRONMENT:

@@ -25,8 +25,7 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 
 def paper(arxiv_id: str, upvotes: int | None = 0, **kw: object) -> PaperRecord:
-    return PaperRecord(arxiv_id=arxiv_id, title=str(kw.pop("title", f"Paper {arxiv_id}")),
-                       hf_upvotes=upvotes, **kw)  # type: ignore[arg-type]
+    return PaperRecord(arxiv_id=arxiv_id, title=str(kw.pop("title", f"Paper {arxiv_id}")), hf_upvotes=upvotes, **kw)  # type: ignore[arg-type]
 
 
 def prefs(**kw: object) -> Prefs:
@@ -58,8 +57,9 @@ def test_keyword_filters_forgive_typos_but_short_words_must_match_whole() -> Non
 
 
 def test_author_and_topic_filters_and_every_kind_set_must_hold() -> None:
-    p = paper("1", authors=["Geoffrey Hinton", "Ada Lovelace"], ai_keywords=["contrastive learning"],
-              categories=["cs.LG"])
+    p = paper(
+        "1", authors=["Geoffrey Hinton", "Ada Lovelace"], ai_keywords=["contrastive learning"], categories=["cs.LG"]
+    )
     assert matches(p, {"authors": ["Hintn"]})
     assert not matches(p, {"authors": ["Yann LeCun"]})
     assert matches(p, {"topics": ["cs.lg"]}) and matches(p, {"topics": ["contrastive"]})
@@ -77,9 +77,17 @@ def test_weekend_lists_are_skipped_unless_the_channel_wants_them() -> None:
 
 def test_channel_settings_win_over_the_deployment_and_size_flag_wins_over_both() -> None:
     settings = Settings(_env_file=None, digest_size=10, timezone="UTC")  # type: ignore[call-arg]
-    channel = Channel(team_id="T1", channel_id="C1", digest_size=4, timezone="Asia/Tokyo", digest_time=None,
-                      filters={"keywords": ["agents"]}, min_upvotes=2, include_weekends=False,
-                      post_empty_notice=True)
+    channel = Channel(
+        team_id="T1",
+        channel_id="C1",
+        digest_size=4,
+        timezone="Asia/Tokyo",
+        digest_time=None,
+        filters={"keywords": ["agents"]},
+        min_upvotes=2,
+        include_weekends=False,
+        post_empty_notice=True,
+    )
     p = prefs_for(channel, settings=settings, team_id="T1", channel_id="C1")
     assert (p.size, p.timezone, p.digest_time, p.min_upvotes) == (4, "Asia/Tokyo", "09:00", 2)
     assert p.filters == {"keywords": ["agents"]} and p.post_empty_notice
@@ -136,8 +144,7 @@ def live_day(env: dict[str, str], fakes: tuple[FakeSlack, FakeHF], id_prefix: st
     return ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2"]
 
 
-def test_dry_run_json_is_exactly_what_the_real_post_sends(env: dict[str, str],
-                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+def test_dry_run_json_is_exactly_what_the_real_post_sends(env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
     slack = fakes[0]
     args = live_day(env, fakes, "2411.3100")
     preview = CliRunner().invoke(cli, [*args, "--dry-run", "--json"], env=env)
@@ -165,8 +172,7 @@ def fakes() -> Iterator[tuple[FakeSlack, FakeHF]]:
     hf.stop()
 
 
-def test_real_post_then_a_rerun_posts_nothing_and_says_so(env: dict[str, str],
-                                                          fakes: tuple[FakeSlack, FakeHF]) -> None:
+def test_real_post_then_a_rerun_posts_nothing_and_says_so(env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
     slack = fakes[0]
     args = live_day(env, fakes, "2411.3000")
     first = CliRunner().invoke(cli, args, env=env)
@@ -183,13 +189,15 @@ def test_real_post_never_falls_back_to_the_sample(env: dict[str, str], fakes: tu
     result = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24"], env=env)
     assert result.exit_code != 0 and "Hugging Face is unreachable" in result.output
     assert slack.posted("C7") == []
-    sample = CliRunner().invoke(cli, ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2",
-                                      "--source", "sample"], env=env)
+    sample = CliRunner().invoke(
+        cli, ["digest", "--channel", "C7", "--date", "2026-11-24", "--size", "2", "--source", "sample"], env=env
+    )
     assert sample.exit_code == 0 and len(slack.posted("C7")) == 3
 
 
 def test_a_sample_post_never_becomes_the_days_list_for_a_later_real_post(
-        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]
+) -> None:
     from sqlalchemy import func, select
 
     from storage.db import make_engine, make_sessions
@@ -197,8 +205,9 @@ def test_a_sample_post_never_becomes_the_days_list_for_a_later_real_post(
 
     slack, _hf = fakes  # HF_API_URL points where nothing listens: Hugging Face is unreachable
     env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url}
-    sample = CliRunner().invoke(cli, ["digest", "--channel", "CX", "--date", "2026-11-24", "--size", "2",
-                                      "--source", "sample"], env=env)
+    sample = CliRunner().invoke(
+        cli, ["digest", "--channel", "CX", "--date", "2026-11-24", "--size", "2", "--source", "sample"], env=env
+    )
     assert sample.exit_code == 0, sample.output
     assert len(slack.posted("CX")) == 3
     assert slack.posted("CX")[0]["blocks"][0]["text"]["text"] == "Daily Papers · sample"
@@ -216,7 +225,8 @@ def test_a_sample_post_never_becomes_the_days_list_for_a_later_real_post(
 
 
 def test_a_real_post_from_the_stored_list_tells_the_person_hugging_face_was_unreachable(
-        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]
+) -> None:
     slack, hf = fakes
     day = date(2026, 11, 24)
     hf.set_daily(day, [daily_item(f"2411.3200{i}", f"Stored {i}", day, upvotes=i) for i in range(4)])
@@ -230,8 +240,9 @@ def test_a_real_post_from_the_stored_list_tells_the_person_hugging_face_was_unre
     assert "Posted 2 papers of 2026-11-24 to #CY" in later.output
     assert [m["text"][:8] for m in slack.posted("CY")[1:]] == ["1. Store", "2. Store"]
     hf.fail_next("daily_papers", 400, times=5)
-    as_json = CliRunner().invoke(cli, ["digest", "--channel", "CZ", "--date", "2026-11-24", "--size", "1", "--json"],
-                                 env=env)
+    as_json = CliRunner().invoke(
+        cli, ["digest", "--channel", "CZ", "--date", "2026-11-24", "--size", "1", "--json"], env=env
+    )
     (result,) = json.loads(as_json.stdout)
     assert result["status"] == "posted" and result["note"].startswith("Hugging Face is unreachable")
 
@@ -248,7 +259,8 @@ def test_digest_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) 
 
 
 def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
-        engine: Engine, sessions: sessionmaker[Session], hf: FakeHF) -> None:
+    engine: Engine, sessions: sessionmaker[Session], hf: FakeHF
+) -> None:
     from slack_sdk import WebClient
 
     from bot.app import Deps
@@ -256,23 +268,33 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
     from handlers.commands import papers_digest
     from storage.models import utcnow
 
-    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=CLOSED,  # type: ignore[call-arg]
-                        hf_api_url=hf.url, http_timeout=2)
+    settings = Settings(
+        _env_file=None,
+        database_url=str(engine.url),
+        slack_api_url=CLOSED,  # type: ignore[call-arg]
+        hf_api_url=hf.url,
+        http_timeout=2,
+    )
     day = newest_day(utcnow(), prefs(timezone=settings.timezone))
     hf.set_daily(day, [daily_item("2411.40001", "Now paper", day, upvotes=3)])
     replies: list[dict[str, object]] = []
-    papers_digest(ack=lambda **_: None, command={"team_id": "T1", "channel_id": "C1", "command": "/papers"},
-                  args="now", respond=lambda **kw: replies.append(kw),
-                  context={"deps": Deps(settings=settings, engine=engine, sessions=sessions)},
-                  client=WebClient(token=BOT_TOKEN, base_url=CLOSED))
+    papers_digest(
+        ack=lambda **_: None,
+        command={"team_id": "T1", "channel_id": "C1", "command": "/papers"},
+        args="now",
+        respond=lambda **kw: replies.append(kw),
+        context={"deps": Deps(settings=settings, engine=engine, sessions=sessions)},
+        client=WebClient(token=BOT_TOKEN, base_url=CLOSED),
+    )
     (reply,) = replies
     text = str(reply["text"])
     assert text.startswith(f"Could not reach Slack at {CLOSED}") and "\n" not in text
     assert "next attempt resumes the digest" in text
 
 
-def test_dry_run_offline_says_it_once_without_a_warning_log_line(env: dict[str, str],
-                                                                  caplog: pytest.LogCaptureFixture) -> None:
+def test_dry_run_offline_says_it_once_without_a_warning_log_line(
+    env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     result = CliRunner().invoke(cli, ["digest", "--dry-run", "--size", "1", "--date", "2026-11-24"], env=env)
     assert result.exit_code == 0, result.output
     assert "bundled sample" in result.output  # the friendly note is the only word about being offline
@@ -280,8 +302,13 @@ def test_dry_run_offline_says_it_once_without_a_warning_log_line(env: dict[str, 
 
 
 def test_serve_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -> None:
-    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": "s3cret", "SLACK_API_URL": CLOSED,
-            "PAPERBOT_HTTP_TIMEOUT": "2", "PAPERBOT_DIGEST_CHANNEL": "C7"}
+    env |= {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "SLACK_API_URL": CLOSED,
+        "PAPERBOT_HTTP_TIMEOUT": "2",
+        "PAPERBOT_DIGEST_CHANNEL": "C7",
+    }
     result = CliRunner().invoke(cli, ["serve", "--http", "--port", "0"], env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     lines = result.output.strip().splitlines()
@@ -290,7 +317,8 @@ def test_serve_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -
 
 
 def test_ctrl_c_stops_a_real_digest_with_exit_130_and_the_rerun_posts_the_rest(
-        env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]) -> None:
+    env: dict[str, str], fakes: tuple[FakeSlack, FakeHF]
+) -> None:
     import os
     import signal
     import subprocess
@@ -300,12 +328,25 @@ def test_ctrl_c_stops_a_real_digest_with_exit_130_and_the_rerun_posts_the_rest(
     slack.ts_base = int(time.time())  # message ts on the real clock, as a resumed run's history bounds are
     day = date(2026, 11, 24)
     hf.set_daily(day, [daily_item(f"2411.5000{i}", f"Real {i}", day, upvotes=i) for i in range(4)])
-    env |= {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url, "HF_API_URL": hf.url,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    args = [sys.executable, "-c", "from bot.cli import main; main()", "digest", "--channel", "C7",
-            "--date", "2026-11-24", "--size", "3"]
-    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    env |= {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.url,
+        "HF_API_URL": hf.url,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    args = [
+        sys.executable,
+        "-c",
+        "from bot.cli import main; main()",
+        "digest",
+        "--channel",
+        "C7",
+        "--date",
+        "2026-11-24",
+        "--size",
+        "3",
+    ]
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     slack.wait_for(lambda: len(slack.posted("C7")) >= 2, timeout=20)  # the header and the first paper
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=20)

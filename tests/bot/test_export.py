@@ -57,14 +57,28 @@ def ts(day: int, hour: int = 9) -> str:
 def react(session: Session, team: str, channel: str, message_ts: str, arxiv_id: str, *who_emoji: str) -> None:
     for pair in who_emoji:
         user, emoji = pair.split(":")
-        session.add(Reaction(team_id=team, channel_id=channel, message_ts=message_ts, user_id=user, emoji=emoji,
-                             arxiv_id=arxiv_id))
+        session.add(
+            Reaction(
+                team_id=team, channel_id=channel, message_ts=message_ts, user_id=user, emoji=emoji, arxiv_id=arxiv_id
+            )
+        )
 
 
-def reply(session: Session, channel: str, thread_ts: str, at: str, user: str | None, arxiv_id: str,
-          deleted: bool = False) -> None:
-    session.add(Reply(team_id="T1", channel_id=channel, thread_ts=thread_ts, ts=at, user_id=user, text="hm",
-                      deleted=deleted, arxiv_id=arxiv_id))
+def reply(
+    session: Session, channel: str, thread_ts: str, at: str, user: str | None, arxiv_id: str, deleted: bool = False
+) -> None:
+    session.add(
+        Reply(
+            team_id="T1",
+            channel_id=channel,
+            thread_ts=thread_ts,
+            ts=at,
+            user_id=user,
+            text="hm",
+            deleted=deleted,
+            arxiv_id=arxiv_id,
+        )
+    )
 
 
 @pytest.fixture
@@ -80,19 +94,33 @@ def seeded(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     - SECOND: a digest in T1/C1 on the 25th at 16:00 UTC (after FIRST's; the 26th in Tokyo), no reactions.
     """
     with sessions.begin() as session:
-        upsert_papers(session=session, records=[
-            PaperRecord(arxiv_id=OLD, title="Old Physics", authors=["Ed Witten"]),
-            PaperRecord(arxiv_id=FIRST, title="Reducing the Transformer", authors=["Ada Lovelace", "Alan Turing"],
-                        published=date(2024, 10, 17), hf_upvotes=12, primary_category="cs.CL",
-                        doi="10.1000/xyz_1", journal_ref="J. Imaginary Res. 1 (2024)"),
-            PaperRecord(arxiv_id=SECOND, title="=cmd|' /C calc'!A0", authors=["-Mallory"]),
-            PaperRecord(arxiv_id=HOSTILE, title=HOSTILE_TITLE, authors=["R and D Team", "Émile Zola"]),
-            PaperRecord(arxiv_id=UNPOSTED, title="Nobody Posted Me"),
-        ])
+        upsert_papers(
+            session=session,
+            records=[
+                PaperRecord(arxiv_id=OLD, title="Old Physics", authors=["Ed Witten"]),
+                PaperRecord(
+                    arxiv_id=FIRST,
+                    title="Reducing the Transformer",
+                    authors=["Ada Lovelace", "Alan Turing"],
+                    published=date(2024, 10, 17),
+                    hf_upvotes=12,
+                    primary_category="cs.CL",
+                    doi="10.1000/xyz_1",
+                    journal_ref="J. Imaginary Res. 1 (2024)",
+                ),
+                PaperRecord(arxiv_id=SECOND, title="=cmd|' /C calc'!A0", authors=["-Mallory"]),
+                PaperRecord(arxiv_id=HOSTILE, title=HOSTILE_TITLE, authors=["R and D Team", "Émile Zola"]),
+                PaperRecord(arxiv_id=UNPOSTED, title="Nobody Posted Me"),
+            ],
+        )
         session.add_all([Workspace(team_id="T1", bot_user_id="UBOT"), Workspace(team_id="T2", bot_user_id="UBOT2")])
-        posts = [("T2", "C9", ts(24), OLD, "digest"), ("T1", "C1", ts(25), FIRST, "digest"),
-                 ("T1", "C2", ts(27), FIRST, "share"), ("T1", "C1", ts(26), HOSTILE, "lookup"),
-                 ("T1", "C1", ts(25, 16), SECOND, "digest")]
+        posts = [
+            ("T2", "C9", ts(24), OLD, "digest"),
+            ("T1", "C1", ts(25), FIRST, "digest"),
+            ("T1", "C2", ts(27), FIRST, "share"),
+            ("T1", "C1", ts(26), HOSTILE, "lookup"),
+            ("T1", "C1", ts(25, 16), SECOND, "digest"),
+        ]
         for team, channel, at, arxiv_id, kind in posts:
             record_post(session=session, team_id=team, channel_id=channel, ts=at, arxiv_id=arxiv_id, kind=kind)
         react(session, "T2", "C9", ts(24), OLD, "U1:+1", "UBOT2:+1")
@@ -139,10 +167,16 @@ def test_json_counts_people_not_bots_and_orders_by_first_post(seeded: Any, run: 
     assert first["votes"] == 3
     assert first["reactions"] == {"+1": 2, "eyes": 1, "fire": 1, "heart": 1, "thumbsup": 1}
     assert first["replies"] == 3
-    assert first["posts"] == [{"team": "T1", "channel": "C1", "ts": ts(25), "kind": "digest"},
-                              {"team": "T1", "channel": "C2", "ts": ts(27), "kind": "share"}]
+    assert first["posts"] == [
+        {"team": "T1", "channel": "C1", "ts": ts(25), "kind": "digest"},
+        {"team": "T1", "channel": "C2", "ts": ts(27), "kind": "share"},
+    ]
     assert (first["title"], first["authors"], first["published"], first["hf_upvotes"]) == (
-        "Reducing the Transformer", ["Ada Lovelace", "Alan Turing"], "2024-10-17", 12)
+        "Reducing the Transformer",
+        ["Ada Lovelace", "Alan Turing"],
+        "2024-10-17",
+        12,
+    )
     old = by_id(papers)[OLD]
     assert (old["votes"], old["reactions"], old["published"], old["hf_upvotes"]) == (1, {"+1": 1}, None, None)
     assert by_id(papers)[SECOND]["votes"] == 0 and by_id(papers)[SECOND]["reactions"] == {}
@@ -165,8 +199,9 @@ def test_team_channel_since_and_min_votes_filter(seeded: Any, run: Run) -> None:
     assert export_json(run, "--team", "T9") == []
 
 
-def test_since_is_a_day_in_the_configured_time_zone(seeded: Any, tmp_path: Path, db_url: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_since_is_a_day_in_the_configured_time_zone(
+    seeded: Any, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     # SECOND went out at 16:00 UTC on the 25th: already the 26th in Tokyo, so a Tokyo team's "since the 26th"
     # holds it (in UTC it does not: see the test above).
@@ -176,8 +211,9 @@ def test_since_is_a_day_in_the_configured_time_zone(seeded: Any, tmp_path: Path,
     assert [p["arxiv_id"] for p in json.loads(result.stdout)] == [SECOND, HOSTILE, FIRST]
 
 
-def test_vote_emoji_come_from_the_settings(seeded: Any, tmp_path: Path, db_url: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vote_emoji_come_from_the_settings(
+    seeded: Any, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     env = {"DATABASE_URL": db_url, "PAPERBOT_VOTE_EMOJI": "eyes"}
     result = CliRunner().invoke(cli, ["export", "--team", "T1"], env=env)
@@ -202,8 +238,11 @@ def test_csv_has_one_row_per_paper_with_flat_columns(seeded: Any, run: Run) -> N
     assert first["reactions"] == ":+1: 2; :eyes: 1; :fire: 1; :heart: 1; :thumbsup: 1"
     assert first["authors"] == "Ada Lovelace; Alan Turing"
     assert (first["channels"], first["teams"], first["kinds"]) == ("C1 C2", "T1", "digest share")
-    assert (first["first_posted"], first["published"], first["hf_upvotes"]) == ("2025-11-25T09:00:00Z",
-                                                                                "2024-10-17", "12")
+    assert (first["first_posted"], first["published"], first["hf_upvotes"]) == (
+        "2025-11-25T09:00:00Z",
+        "2024-10-17",
+        "12",
+    )
     assert first["url"] == "https://arxiv.org/abs/2410.13732"
     # A title or author a spreadsheet would run as a formula is defused; commas and quotes survive the round trip.
     assert (rows[1]["title"], rows[1]["authors"]) == ("'=cmd|' /C calc'!A0", "'-Mallory")
@@ -216,13 +255,13 @@ def entries(bib: str) -> dict[str, str]:
     pos = 0
     while (at := bib.find("@", pos)) != -1:
         match = re.compile(r"@(article|misc)\{([^,\s{}]+),").match(bib, at)
-        assert match, f"not an entry at {bib[at:at + 40]!r}"
+        assert match, f"not an entry at {bib[at : at + 40]!r}"
         depth, end = 1, match.end()
         while depth:
             assert end < len(bib), "an entry never closes"
             depth += {"{": 1, "}": -1}.get(bib[end], 0)
             end += 1
-        found[match.group(2)] = bib[match.end():end - 1]
+        found[match.group(2)] = bib[match.end() : end - 1]
         pos = end
     return found
 
@@ -234,10 +273,17 @@ def test_bibtex_has_one_balanced_entry_per_paper(seeded: Any, run: Run) -> None:
     assert list(found) == ["arxiv_hep-th_9901001", "arxiv_2410.13732", "arxiv_2411.00042", "arxiv_2411.00001"]
     assert "@article{arxiv_2410.13732," in result.stdout  # a journal reference makes it an article
     first = found["arxiv_2410.13732"]
-    for line in ("title         = {{Reducing the Transformer}}", "author        = {Ada Lovelace and Alan Turing}",
-                 "year          = {2024}", "eprint        = {2410.13732}", "archivePrefix = {arXiv}",
-                 "primaryClass  = {cs.CL}", "url           = {https://arxiv.org/abs/2410.13732}",
-                 "doi           = {10.1000/xyz_1}", r"journal       = {J. Imaginary Res. 1 (2024)}"):
+    for line in (
+        "title         = {{Reducing the Transformer}}",
+        "author        = {Ada Lovelace and Alan Turing}",
+        "year          = {2024}",
+        "eprint        = {2410.13732}",
+        "archivePrefix = {arXiv}",
+        "primaryClass  = {cs.CL}",
+        "url           = {https://arxiv.org/abs/2410.13732}",
+        "doi           = {10.1000/xyz_1}",
+        r"journal       = {J. Imaginary Res. 1 (2024)}",
+    ):
         assert line in first
     assert "year          = {1999}" in found["arxiv_hep-th_9901001"]  # from the old-style id
     hostile = found["arxiv_2411.00001"]
@@ -248,7 +294,8 @@ def test_bibtex_has_one_balanced_entry_per_paper(seeded: Any, run: Run) -> None:
     assert title.group(1) == (
         r"Pay 100\% \& \textbraceleft{}win\textbraceright{} \$x\_1 \#2 \textasciitilde{} \textasciicircum{} "
         r"\textbackslash{}input\textbraceleft{}/etc/passwd\textbraceright{} \textbraceright{}\textbraceleft{} "
-        r"back\textbackslash{}slash $\alpha$-nets R\&D Schrödinger")
+        r"back\textbackslash{}slash $\alpha$-nets R\&D Schrödinger"
+    )
 
 
 # ---- -o ---------------------------------------------------------------------------------------------------------
@@ -264,8 +311,9 @@ def test_output_file_is_written_whole_and_reported(seeded: Any, run: Run, tmp_pa
     assert sorted(p.name for p in target.parent.iterdir()) == ["papers.csv"]
 
 
-def test_a_failing_export_leaves_the_old_file_and_no_half_file(seeded: Any, run: Run, tmp_path: Path,
-                                                                engine: Engine) -> None:
+def test_a_failing_export_leaves_the_old_file_and_no_half_file(
+    seeded: Any, run: Run, tmp_path: Path, engine: Engine
+) -> None:
     (tmp_path / "out").mkdir()
     target = tmp_path / "out" / "papers.json"
     target.write_text("the previous export\n")
@@ -283,8 +331,10 @@ def test_a_failing_export_leaves_the_old_file_and_no_half_file(seeded: Any, run:
 def test_output_into_a_missing_directory_fails_in_one_line(run: Run, tmp_path: Path) -> None:
     result = run("-o", tmp_path / "nowhere" / "papers.json")
     assert result.exit_code == 1
-    assert result.output.strip() == f"paperbot: cannot write {tmp_path / 'nowhere' / 'papers.json'}: there is no " \
-                                    f"directory {tmp_path / 'nowhere'}"
+    assert (
+        result.output.strip() == f"paperbot: cannot write {tmp_path / 'nowhere' / 'papers.json'}: there is no "
+        f"directory {tmp_path / 'nowhere'}"
+    )
 
 
 def test_an_unknown_format_is_a_usage_error(run: Run) -> None:
@@ -296,16 +346,33 @@ def test_an_unknown_format_is_a_usage_error(run: Run) -> None:
 # ---- scale ------------------------------------------------------------------------------------------------------
 
 
-def test_queries_do_not_grow_with_the_number_of_papers(sessions: sessionmaker[Session], engine: Engine,
-                                                        run: Run) -> None:
+def test_queries_do_not_grow_with_the_number_of_papers(
+    sessions: sessionmaker[Session], engine: Engine, run: Run
+) -> None:
     papers = [f"2501.{n:05d}" for n in range(1, 1201)]
     with sessions.begin() as session:
         upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=f"Paper {i}") for i in papers])
-        session.execute(insert(Post), [{"team_id": "T1", "channel_id": "C1", "ts": f"{1764000000 + n}.000100",
-                                        "arxiv_id": i, "kind": "digest"} for n, i in enumerate(papers)])
-        session.execute(insert(Reaction), [
-            {"team_id": "T1", "channel_id": "C1", "message_ts": f"{1764000000 + n}.000100", "user_id": f"U{n % 7}",
-             "emoji": "+1", "arxiv_id": i} for n, i in enumerate(papers)])
+        session.execute(
+            insert(Post),
+            [
+                {"team_id": "T1", "channel_id": "C1", "ts": f"{1764000000 + n}.000100", "arxiv_id": i, "kind": "digest"}
+                for n, i in enumerate(papers)
+            ],
+        )
+        session.execute(
+            insert(Reaction),
+            [
+                {
+                    "team_id": "T1",
+                    "channel_id": "C1",
+                    "message_ts": f"{1764000000 + n}.000100",
+                    "user_id": f"U{n % 7}",
+                    "emoji": "+1",
+                    "arxiv_id": i,
+                }
+                for n, i in enumerate(papers)
+            ],
+        )
     statements: list[str] = []
     listen = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(engine.__class__, "before_cursor_execute", listen)
@@ -322,9 +389,17 @@ def test_queries_do_not_grow_with_the_number_of_papers(sessions: sessionmaker[Se
 
 
 def paper(**overrides: Any) -> PaperExport:
-    values: dict[str, Any] = {"arxiv_id": "2410.13732", "title": "T", "authors": [], "published": None,
-                              "hf_upvotes": None, "votes": 0, "reactions": {}, "replies": 0,
-                              "posts": [PostRef("T1", "C1", "1764115200.000100", "digest")]}
+    values: dict[str, Any] = {
+        "arxiv_id": "2410.13732",
+        "title": "T",
+        "authors": [],
+        "published": None,
+        "hf_upvotes": None,
+        "votes": 0,
+        "reactions": {},
+        "replies": 0,
+        "posts": [PostRef("T1", "C1", "1764115200.000100", "digest")],
+    }
     return PaperExport(**{**values, **overrides})
 
 
@@ -360,10 +435,15 @@ def test_since_and_timestamps() -> None:
 def test_slack_arguments_parse_in_any_order() -> None:
     assert parse_command("") == SlackRequest()
     assert parse_command("min-votes:2 all CSV since:2025-11-01") == SlackRequest(
-        fmt="csv", since=date(2025, 11, 1), min_votes=2, all_channels=True)
-    for bad, says in (("xml", "`xml` is not an export format"), ("since:yesterday", "not `yesterday`"),
-                      ("min-votes:-1", "not `-1`"), ("csv json", "Give a format once"),
-                      ("since:2025-02-30", "YYYY-MM-DD")):
+        fmt="csv", since=date(2025, 11, 1), min_votes=2, all_channels=True
+    )
+    for bad, says in (
+        ("xml", "`xml` is not an export format"),
+        ("since:yesterday", "not `yesterday`"),
+        ("min-votes:-1", "not `-1`"),
+        ("csv json", "Give a format once"),
+        ("since:2025-02-30", "YYYY-MM-DD"),
+    ):
         with pytest.raises(ExportUsage, match=re.escape(says)):
             parse_command(bad)
 
@@ -375,8 +455,14 @@ def test_export_builders_are_valid_slack_messages() -> None:
     scope = blocks.export_scope(channel_id="C1", since=date(2025, 11, 1), min_votes=1)
     assert scope == "posted in <#C1> since 2025-11-01 with at least 1 vote"
     for where in ("channel", "dm", "nowhere", "empty"):
-        reply = blocks.export_summary(count=2, fmt="bibtex", filename="paperbot-C1-2025-11-30.bib", where=where,
-                                      scope=scope, error="<not_in_channel>")
+        reply = blocks.export_summary(
+            count=2,
+            fmt="bibtex",
+            filename="paperbot-C1-2025-11-30.bib",
+            where=where,
+            scope=scope,
+            error="<not_in_channel>",
+        )
         blocks.validate(reply)
         assert "<not_in_channel>" not in reply["text"] and "\n" not in reply["text"]
     assert export_filename("bibtex", scope="C1", today=date(2025, 11, 30)) == "paperbot-C1-2025-11-30.bib"

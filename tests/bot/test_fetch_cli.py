@@ -27,17 +27,28 @@ MON, SAT, SUN, NEXT_MON = date(2025, 11, 24), date(2025, 11, 29), date(2025, 11,
 
 
 def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict]:
-    return [daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=upvotes + n)
-            for n in range(1, count + 1)]
+    return [
+        daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=upvotes + n)
+        for n in range(1, count + 1)
+    ]
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, tmp_path, db_url: str, fake_hf: FakeHF,  # type: ignore[no-untyped-def]
-        fake_arxiv: FakeArxiv):
+def run(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path,
+    db_url: str,
+    fake_hf: FakeHF,  # type: ignore[no-untyped-def]
+    fake_arxiv: FakeArxiv,
+):
     monkeypatch.chdir(tmp_path)  # no stray .env
     runner = CliRunner()
-    env = {"DATABASE_URL": db_url, "HF_API_URL": fake_hf.url, "ARXIV_API_URL": fake_arxiv.url,
-           "PAPERBOT_HTTP_TIMEOUT": "5"}
+    env = {
+        "DATABASE_URL": db_url,
+        "HF_API_URL": fake_hf.url,
+        "ARXIV_API_URL": fake_arxiv.url,
+        "PAPERBOT_HTTP_TIMEOUT": "5",
+    }
     monkeypatch.setenv("PAPERBOT_ARXIV_ENRICH", "1")  # on, as by default (the test suite's default is off)
     return lambda *args: runner.invoke(cli, ["fetch", *args], env=env)
 
@@ -132,8 +143,9 @@ def test_fetch_enriches_from_arxiv_and_a_rerun_asks_nothing(  # type: ignore[no-
     run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     first_id = SEED_IDS[0]
-    fake_arxiv.papers[first_id].update(also=["stat.ML"], doi="10.1234/x.1", comment="12 pages",
-                                       journal_ref="Proc. X 2025")
+    fake_arxiv.papers[first_id].update(
+        also=["stat.ML"], doi="10.1234/x.1", comment="12 pages", journal_ref="Proc. X 2025"
+    )
     fake_hf.set_daily(MON, [*seed_list(MON), *papers_of(MON, 1)])  # and one paper arXiv does not know
 
     result = run("--date", "2025-11-24")
@@ -258,8 +270,10 @@ def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # ty
     days = four_days_of(fake_hf, 40)
     # Monday's 40 papers were enriched before (e.g. by a snapshot import): arXiv need not hear of them again.
     with sessions.begin() as session:
-        upsert_papers(session=session, records=[
-            replace(r, categories=["cs.LG"]) for r in parse_items(papers_of(MON, 40), day=MON)])
+        upsert_papers(
+            session=session,
+            records=[replace(r, categories=["cs.LG"]) for r in parse_items(papers_of(MON, 40), day=MON)],
+        )
     report = backfill(fake_hf, fake_arxiv, sessions, days)
     assert report.papers == 160
     # 120 papers to ask about: one request of 100 ids, then 20 (counting Monday's would have cut it at 60).
@@ -274,17 +288,22 @@ ARXIV_ONLY = SEED_IDS[0]  # a real paper the fake arXiv knows and the fake HF do
 def test_fetch_by_id_takes_hf_first_then_arxiv_and_names_what_neither_knows(  # type: ignore[no-untyped-def]
     run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
-    flat = daily_item(SEED_IDS[1], "Known to Hugging Face", MON, upvotes=7)["paper"] | {"submittedOnDailyAt":
-                                                                                        "2025-11-24T13:00:00.000Z"}
+    flat = daily_item(SEED_IDS[1], "Known to Hugging Face", MON, upvotes=7)["paper"] | {
+        "submittedOnDailyAt": "2025-11-24T13:00:00.000Z"
+    }
     fake_hf.set_paper(SEED_IDS[1], flat)
     first = run("--id", f"https://arxiv.org/abs/{ARXIV_ONLY}v1", "--id", SEED_IDS[1], "--id", "2401.99999")
     assert first.exit_code == 0, first.output
-    assert ("fetched 3 papers by id, 2 papers: 2 inserted, 0 updated, 0 unchanged; 1 enriched from arXiv;"
-            " not found on Hugging Face or arXiv: 2401.99999") in first.output
+    assert (
+        "fetched 3 papers by id, 2 papers: 2 inserted, 0 updated, 0 unchanged; 1 enriched from arXiv;"
+        " not found on Hugging Face or arXiv: 2401.99999"
+    ) in first.output
     assert len(fake_arxiv.requests) == 1  # one request served the paper HF lacks and the enrichment of the other
     with sessions.begin() as session:
-        from_arxiv, from_hf = get_paper(session=session, arxiv_id=ARXIV_ONLY), get_paper(session=session,
-                                                                                        arxiv_id=SEED_IDS[1])
+        from_arxiv, from_hf = (
+            get_paper(session=session, arxiv_id=ARXIV_ONLY),
+            get_paper(session=session, arxiv_id=SEED_IDS[1]),
+        )
         assert from_arxiv is not None and from_arxiv.source == "arxiv" and from_arxiv.categories
         assert from_hf is not None and (from_hf.source, from_hf.hf_upvotes, from_hf.daily_date) == ("hf", 7, MON)
         assert from_hf.categories  # enriched from arXiv
@@ -326,8 +345,10 @@ def test_fetch_a_week_keeps_each_paper_on_its_own_list_day(  # type: ignore[no-u
     fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 4))  # the next week: not fetched
     first = run("--week", "2025-W48", "--no-arxiv")
     assert first.exit_code == 0, first.output
-    assert "fetched week 2025-W48 (2 list days), 5 papers: 5 inserted, 0 updated, 0 unchanged; arXiv skipped" \
+    assert (
+        "fetched week 2025-W48 (2 list days), 5 papers: 5 inserted, 0 updated, 0 unchanged; arXiv skipped"
         in first.output
+    )
     with sessions.begin() as session:
         assert [len(daily_papers(session=session, day=d)) for d in (MON, tue, wed, NEXT_MON)] == [2, 0, 3, 0]
         days = session.scalars(select(UpvoteSnapshot.day).order_by(UpvoteSnapshot.day)).all()
@@ -365,12 +386,19 @@ def test_fetch_an_arxiv_category_stores_its_newest_papers(  # type: ignore[no-un
     assert len(fake_arxiv.requests) == 2
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--category", "cs.LG", "--no-arxiv"], "--category asks arXiv itself; drop --no-arxiv"),
-    (["--category", "machine learning"], "--category 'machine learning' is not an arXiv category"),
-    (["--week", "2025-W48", "--id", "2410.13732"], "give one of --id, --week, not several"),
-    (["--date", "2025-11-24", "--category", "cs.LG"], "give one of --date/--since/--until, --category, not several"),
-], ids=["category-without-arxiv", "bad-category", "week-and-id", "date-and-category"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--category", "cs.LG", "--no-arxiv"], "--category asks arXiv itself; drop --no-arxiv"),
+        (["--category", "machine learning"], "--category 'machine learning' is not an arXiv category"),
+        (["--week", "2025-W48", "--id", "2410.13732"], "give one of --id, --week, not several"),
+        (
+            ["--date", "2025-11-24", "--category", "cs.LG"],
+            "give one of --date/--since/--until, --category, not several",
+        ),
+    ],
+    ids=["category-without-arxiv", "bad-category", "week-and-id", "date-and-category"],
+)
 def test_fetch_modes_misused_are_one_line_errors(run, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
     result = run(*args)
     assert result.exit_code == 1 and f"paperbot: {message}" in result.output

@@ -19,8 +19,15 @@ Run = Callable[..., Result]
 
 
 def line(arxiv_id: str, title: str) -> str:
-    return json.dumps({"id": arxiv_id, "title": title, "categories": "cs.CL", "abstract": "Text.",
-                       "versions": [{"version": "v1", "created": "Thu, 17 Oct 2024 14:20:01 GMT"}]})
+    return json.dumps(
+        {
+            "id": arxiv_id,
+            "title": title,
+            "categories": "cs.CL",
+            "abstract": "Text.",
+            "versions": [{"version": "v1", "created": "Thu, 17 Oct 2024 14:20:01 GMT"}],
+        }
+    )
 
 
 @pytest.fixture
@@ -33,8 +40,12 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str) -> Run:
 def test_import_reports_broken_lines_and_is_idempotent(
     run: Run, tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
-    lines = [line("2410.13732", "Reducing the Transformer Architecture to a Minimum"), "{oops", line("x", "y"),
-             line("2410.13732", "Reducing the Transformer Architecture to a Minimum")]
+    lines = [
+        line("2410.13732", "Reducing the Transformer Architecture to a Minimum"),
+        "{oops",
+        line("x", "y"),
+        line("2410.13732", "Reducing the Transformer Architecture to a Minimum"),
+    ]
     plain = tmp_path / "part1.jsonl"
     plain.write_text("\n".join(lines) + "\n")
     packed = tmp_path / "part2.jsonl.gz"
@@ -100,15 +111,30 @@ def test_a_file_with_conflicting_duplicates_imported_twice_changes_nothing_the_s
     run: Run, tmp_path: Path, sessions: sessionmaker[Session]
 ) -> None:
     def snapshot(version: str, update_date: str, categories: str, title: str) -> str:
-        return json.dumps({"id": "2410.13732", "title": title, "categories": categories, "abstract": "Text.",
-                           "update_date": update_date,
-                           "versions": [{"version": v, "created": "Thu, 17 Oct 2024 14:20:01 GMT"}
-                                        for v in ("v1", "v2")[: int(version[1])]]})
+        return json.dumps(
+            {
+                "id": "2410.13732",
+                "title": title,
+                "categories": categories,
+                "abstract": "Text.",
+                "update_date": update_date,
+                "versions": [
+                    {"version": v, "created": "Thu, 17 Oct 2024 14:20:01 GMT"} for v in ("v1", "v2")[: int(version[1])]
+                ],
+            }
+        )
 
     path = tmp_path / "dupes.jsonl"
-    path.write_text("\n".join([snapshot("v2", "2024-11-02", "cs.LG cs.CL", "Final title"),
-                               line("2410.00001", "Another paper"),
-                               snapshot("v1", "2024-10-17", "cs.CL", "First title")]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                snapshot("v2", "2024-11-02", "cs.LG cs.CL", "Final title"),
+                line("2410.00001", "Another paper"),
+                snapshot("v1", "2024-10-17", "cs.CL", "First title"),
+            ]
+        )
+        + "\n"
+    )
     first = run(path, "--no-progress")
     assert first.exit_code == 0, first.output
     assert "read 3, inserted 2, updated 0, unchanged 1, rejected 0" in first.output

@@ -26,11 +26,26 @@ def new_style_ids(draw: st.DrawFn) -> str:
 @st.composite
 def old_style_ids(draw: st.DrawFn) -> tuple[str, str]:
     """An old-style id as written (maybe with a subject class) and the paper's key (without it)."""
-    archive, subject = draw(st.sampled_from([
-        ("hep-th", ""), ("hep-ph", ""), ("astro-ph", ""), ("cond-mat", ""), ("gr-qc", ""), ("quant-ph", ""),
-        ("physics", ""), ("math", ""), ("math", ".CA"), ("math", ".AG"), ("cs", ".AI"), ("nlin", ".SI"),
-        ("q-bio", ".NC"), ("cond-mat", ".mes-hall"),
-    ]))
+    archive, subject = draw(
+        st.sampled_from(
+            [
+                ("hep-th", ""),
+                ("hep-ph", ""),
+                ("astro-ph", ""),
+                ("cond-mat", ""),
+                ("gr-qc", ""),
+                ("quant-ph", ""),
+                ("physics", ""),
+                ("math", ""),
+                ("math", ".CA"),
+                ("math", ".AG"),
+                ("cs", ".AI"),
+                ("nlin", ".SI"),
+                ("q-bio", ".NC"),
+                ("cond-mat", ".mes-hall"),
+            ]
+        )
+    )
     year = draw(st.sampled_from([91, 95, 99, 0, 3, 7]))
     month = draw(st.integers(min_value=7 if year == 91 else 1, max_value=3 if year == 7 else 12))
     number = draw(st.integers(min_value=1, max_value=999))
@@ -68,8 +83,9 @@ def test_normalize_round_trips_every_spelling(written_key: tuple[str, str], vers
 
 
 @given(ids, versions, st.sampled_from(LINK_FORMS), st.sampled_from(["", "#S2", "?context=cs", "/"]))
-def test_every_link_form_finds_the_paper(written_key: tuple[str, str], version: str | None, form: str,
-                                         tail: str) -> None:
+def test_every_link_form_finds_the_paper(
+    written_key: tuple[str, str], version: str | None, form: str, tail: str
+) -> None:
     written, key = written_key
     url = form.format(id=written, v=version or "") + (tail if form.startswith("http") else "")
     for message in (url, f"look at {url}.", f"<{url}|the paper>", f"<{url}>", f"({url}) and more"):
@@ -84,8 +100,21 @@ def test_many_links_keep_order_without_repeats(paper_ids: list[tuple[str, str]])
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "2410.1373", "2410.137321", "2413.12345", "0612.1234", "1501.1234", "1412.12345",
-     "hep-th/990100", "HEP-TH/9901001", "hep-th/9013001", "2410.13732x", "v2"],
+    [
+        "",
+        "hello",
+        "2410.1373",
+        "2410.137321",
+        "2413.12345",
+        "0612.1234",
+        "1501.1234",
+        "1412.12345",
+        "hep-th/990100",
+        "HEP-TH/9901001",
+        "hep-th/9013001",
+        "2410.13732x",
+        "v2",
+    ],
 )
 def test_not_an_id(text: str) -> None:
     assert normalize_arxiv_id(text) is None

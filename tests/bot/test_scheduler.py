@@ -75,11 +75,12 @@ def fired_lists(p: Prefs, start: datetime, fires: int) -> list[date]:
     return days
 
 
-@pytest.mark.parametrize(("zone", "at"), [("Asia/Tokyo", "09:00"), ("America/Los_Angeles", "09:00"),
-                                          ("Europe/Berlin", "09:00"), ("UTC", "02:00")])
+@pytest.mark.parametrize(
+    ("zone", "at"),
+    [("Asia/Tokyo", "09:00"), ("America/Los_Angeles", "09:00"), ("Europe/Berlin", "09:00"), ("UTC", "02:00")],
+)
 @pytest.mark.parametrize("weekends", [False, True])
-def test_every_list_is_posted_exactly_once_whatever_the_channels_time_zone(zone: str, at: str,
-                                                                           weekends: bool) -> None:
+def test_every_list_is_posted_exactly_once_whatever_the_channels_time_zone(zone: str, at: str, weekends: bool) -> None:
     p = prefs(digest_time=at, timezone=zone, include_weekends=weekends)
     # Three weeks across both 2026 DST ends (Europe on 25 October, the US on 1 November).
     days = fired_lists(p, datetime(2026, 10, 19, tzinfo=UTC), 15 if not weekends else 21)
@@ -89,14 +90,28 @@ def test_every_list_is_posted_exactly_once_whatever_the_channels_time_zone(zone:
 
 
 @pytest.fixture
-def scheduler(engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack,
-              hf: FakeHF) -> Iterator[tuple[BackgroundScheduler, JobContext]]:
-    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=slack.url,  # type: ignore[call-arg]
-                        hf_api_url=hf.url, digest_channel="CDEFAULT", digest_time="09:00", timezone="UTC")
+def scheduler(
+    engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF
+) -> Iterator[tuple[BackgroundScheduler, JobContext]]:
+    settings = Settings(
+        _env_file=None,
+        database_url=str(engine.url),
+        slack_api_url=slack.url,  # type: ignore[call-arg]
+        hf_api_url=hf.url,
+        digest_channel="CDEFAULT",
+        digest_time="09:00",
+        timezone="UTC",
+    )
     sched = build_scheduler(engine)
     sched.start(paused=True)  # jobs are stored and timed, but nothing fires on its own during the test
-    context = JobContext(settings=settings, sessions=sessions, client=make_client(settings, BOT_TOKEN),
-                         scheduler=sched, default_team=TEAM_ID, sleep=lambda _s: None)
+    context = JobContext(
+        settings=settings,
+        sessions=sessions,
+        client=make_client(settings, BOT_TOKEN),
+        scheduler=sched,
+        default_team=TEAM_ID,
+        sleep=lambda _s: None,
+    )
     install_context(context)
     yield sched, context
     install_context(None)
@@ -111,11 +126,11 @@ def local(job_time: datetime | None, zone: ZoneInfo) -> tuple[int, int]:
 
 
 def test_jobs_follow_the_channels_in_the_database_job_store(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:
-        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="07:30",
-                       timezone="Europe/Berlin")
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="07:30", timezone="Europe/Berlin")
     assert sync_jobs(sched, context) == [job_id(TEAM_ID, "CBERLIN"), job_id(TEAM_ID, "CDEFAULT")]
     assert local(sched.get_job(job_id(TEAM_ID, "CBERLIN")).next_run_time, BERLIN) == (7, 30)
     assert local(sched.get_job(job_id(TEAM_ID, "CDEFAULT")).next_run_time, ZoneInfo("UTC")) == (9, 0)
@@ -132,11 +147,11 @@ def test_jobs_follow_the_channels_in_the_database_job_store(
 
 
 def test_changing_only_the_time_zone_reschedules_the_job(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:
-        update_channel(session=s, team_id=TEAM_ID, channel_id="CMOVE", digest_time="09:00",
-                       timezone="Europe/Berlin")
+        update_channel(session=s, team_id=TEAM_ID, channel_id="CMOVE", digest_time="09:00", timezone="Europe/Berlin")
     sync_jobs(sched, context)
     with sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id="CMOVE", timezone="Asia/Tokyo")
@@ -146,7 +161,8 @@ def test_changing_only_the_time_zone_reschedules_the_job(
 
 
 def test_a_tokyo_job_stored_by_an_older_version_is_moved_to_the_days_that_post_each_list_once(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id="CTOKYO", digest_time="09:00", timezone="Asia/Tokyo")
@@ -164,12 +180,18 @@ def test_a_tokyo_job_stored_by_an_older_version_is_moved_to_the_days_that_post_e
 
 
 def test_a_fired_job_posts_the_previous_days_list_at_the_channels_time(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
-        slack: FakeSlack, hf: FakeHF) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:
-        update_channel(session=s, team_id=TEAM_ID, channel_id="CBERLIN", digest_time="07:30",
-                       timezone="Europe/Berlin", digest_size=2)
+        update_channel(
+            session=s,
+            team_id=TEAM_ID,
+            channel_id="CBERLIN",
+            digest_time="07:30",
+            timezone="Europe/Berlin",
+            digest_size=2,
+        )
     sync_jobs(sched, context)
     job = sched.get_job(job_id(TEAM_ID, "CBERLIN"))
     fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 25, 0, tzinfo=UTC))  # a Wednesday
@@ -181,8 +203,8 @@ def test_a_fired_job_posts_the_previous_days_list_at_the_channels_time(
 
 
 def test_not_ready_retries_every_15_minutes_then_posts_a_notice_if_wanted(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
-        slack: FakeSlack) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session], slack: FakeSlack
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id="CEMPTY", post_empty_notice=True)
@@ -199,7 +221,8 @@ def test_not_ready_retries_every_15_minutes_then_posts_a_notice_if_wanted(
 
 
 def test_a_busy_run_is_retried_just_after_the_other_workers_lease_would_end(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
+) -> None:
     sched, context = scheduler
     day, fire = date(2026, 11, 24), datetime(2026, 11, 25, 9, tzinfo=UTC)
     with sessions.begin() as s:
@@ -212,9 +235,14 @@ def test_a_busy_run_is_retried_just_after_the_other_workers_lease_would_end(
 
 
 def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
-        engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF) -> None:
-    settings = Settings(_env_file=None, database_url=str(engine.url), slack_api_url=slack.url,  # type: ignore[call-arg]
-                        hf_api_url=hf.url)
+    engine: Engine, sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=str(engine.url),
+        slack_api_url=slack.url,  # type: ignore[call-arg]
+        hf_api_url=hf.url,
+    )
     day = date(2026, 11, 24)
     hf.set_daily(day, [daily_item(f"2411.3000{i}", f"Paper {i}", day, upvotes=10 - i) for i in range(3)])
     stop, waits = threading.Event(), {"n": 0}
@@ -224,13 +252,19 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
         if waits["n"] == 2:  # waits come before each paper after the header
             stop.set()
 
-    first = DigestContext(settings=settings, sessions=sessions, client=make_client(settings, BOT_TOKEN),
-                          sleep=shutdown_after_the_first_paper, stop=stop)
+    first = DigestContext(
+        settings=settings,
+        sessions=sessions,
+        client=make_client(settings, BOT_TOKEN),
+        sleep=shutdown_after_the_first_paper,
+        stop=stop,
+    )
     assert run_digest(first, team_id=TEAM_ID, channel_id="CRESUME", day=day).status == "stopped"
     assert len(slack.posted("CRESUME")) == 2  # the header and the first paper
     # A new process starts: its scheduler's startup scan queues the resume, and APScheduler itself runs it.
-    sched = start_scheduler(settings=settings, engine=engine, sessions=sessions,
-                            client=make_client(settings, BOT_TOKEN))
+    sched = start_scheduler(
+        settings=settings, engine=engine, sessions=sessions, client=make_client(settings, BOT_TOKEN)
+    )
     try:
         slack.wait_for(lambda: len(slack.posted("CRESUME")) == 4, timeout=15)
     finally:
@@ -241,7 +275,8 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
 
 
 def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
+) -> None:
     from bot.digest import cli_targets, describe_channel
 
     sched, context = scheduler
@@ -257,12 +292,18 @@ def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
 
 
 def test_a_list_the_fire_days_skipped_is_posted_by_the_next_fire_before_the_newest(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
-        slack: FakeSlack, hf: FakeHF) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF
+) -> None:
     sched, context = scheduler
     with sessions.begin() as s:  # 04:30 in London is New York's evening before: fires Monday, Wednesday-Saturday
-        update_channel(session=s, team_id=TEAM_ID, channel_id="CLONDON", digest_time="04:30",
-                       timezone="Europe/London", digest_size=1)
+        update_channel(
+            session=s,
+            team_id=TEAM_ID,
+            channel_id="CLONDON",
+            digest_time="04:30",
+            timezone="Europe/London",
+            digest_size=1,
+        )
     sync_jobs(sched, context)
     job = sched.get_job(job_id(TEAM_ID, "CLONDON"))
     lists = {"Fri": date(2026, 3, 6), "Mon": date(2026, 3, 9), "Tue": date(2026, 3, 10)}
@@ -271,8 +312,10 @@ def test_a_list_the_fire_days_skipped_is_posted_by_the_next_fire_before_the_newe
     # The week only the US is on DST: 04:30 in London is 00:30 in New York, and no fire's list is Monday's.
     monday = job.trigger.get_next_fire_time(None, datetime(2026, 3, 8, 12, tzinfo=UTC))
     wednesday = job.trigger.get_next_fire_time(monday, monday + timedelta(seconds=1))
-    assert [f.astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") for f in (monday, wednesday)] \
-        == ["Mon 04:30", "Wed 04:30"]
+    assert [f.astimezone(ZoneInfo("Europe/London")).strftime("%a %H:%M") for f in (monday, wednesday)] == [
+        "Mon 04:30",
+        "Wed 04:30",
+    ]
     context.clock = lambda: monday
     assert run_scheduled_digest(*job.args) == "posted"
     context.clock = lambda: wednesday
@@ -280,8 +323,10 @@ def test_a_list_the_fire_days_skipped_is_posted_by_the_next_fire_before_the_newe
     texts = [m["text"] for m in slack.posted("CLONDON")]
     assert [t[:10] for t in texts if t[0].isdigit()] == ["1. Fri pap", "1. Mon pap", "1. Tue pap"]  # in order
     assert [t for t in texts if t.startswith("Daily papers")] == [
-        "Daily papers for Friday, 6 March 2026: 1 paper", "Daily papers for Monday, 9 March 2026: 1 paper",
-        "Daily papers for Tuesday, 10 March 2026: 1 paper"]
+        "Daily papers for Friday, 6 March 2026: 1 paper",
+        "Daily papers for Monday, 9 March 2026: 1 paper",
+        "Daily papers for Tuesday, 10 March 2026: 1 paper",
+    ]
     # The job fires again (another replica, a misfire run): nothing is posted twice.
     context.clock = lambda: wednesday + timedelta(hours=1)
     assert run_scheduled_digest(*job.args) == "already_done"
@@ -289,8 +334,8 @@ def test_a_list_the_fire_days_skipped_is_posted_by_the_next_fire_before_the_newe
 
 
 def test_catching_up_stops_at_a_list_that_fails_and_retries_that_list_first(
-        scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session],
-        slack: FakeSlack, hf: FakeHF) -> None:
+    scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session], slack: FakeSlack, hf: FakeHF
+) -> None:
     sched, context = scheduler
     friday, monday, tuesday = date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24)
     for name, day in (("Monday", monday), ("Tuesday", tuesday)):
@@ -311,6 +356,5 @@ def test_catching_up_stops_at_a_list_that_fails_and_retries_that_list_first(
     context.clock = lambda: fire + timedelta(days=1)
     # ...the next fire Tuesday's, then finds Wednesday's list not out yet and retries that one.
     assert run_scheduled_digest(TEAM_ID, "CGAP") == "not_ready"
-    assert [m["text"][:12] for m in slack.posted("CGAP") if m["text"][0].isdigit()] \
-        == ["1. Monday pa", "1. Tuesday p"]
+    assert [m["text"][:12] for m in slack.posted("CGAP") if m["text"][0].isdigit()] == ["1. Monday pa", "1. Tuesday p"]
     assert sched.get_job(job_id(TEAM_ID, "CGAP") + ":retry").args[2] == "2026-11-25"

@@ -30,20 +30,36 @@ MANIFESTS = {"socket": DEPLOY / "slack-manifest.yaml", "http": DEPLOY / "slack-m
 HTTP_EVENTS_URL = "https://paperbot.example.com/slack/events"
 
 # INTERFACE.md, "Slack surface": the events paperbot subscribes to.
-BOT_EVENTS = {"reaction_added", "reaction_removed", "message.channels", "message.groups", "link_shared",
-              "app_home_opened"}
+BOT_EVENTS = {
+    "reaction_added",
+    "reaction_removed",
+    "message.channels",
+    "message.groups",
+    "link_shared",
+    "app_home_opened",
+}
 # The bot scope Slack documents for receiving each event (app_home_opened needs none).
-EVENT_SCOPES = {"reaction_added": {"reactions:read"}, "reaction_removed": {"reactions:read"},
-                "message.channels": {"channels:history"}, "message.groups": {"groups:history"},
-                "link_shared": {"links:read"}, "app_home_opened": set()}
+EVENT_SCOPES = {
+    "reaction_added": {"reactions:read"},
+    "reaction_removed": {"reactions:read"},
+    "message.channels": {"channels:history"},
+    "message.groups": {"groups:history"},
+    "link_shared": {"links:read"},
+    "app_home_opened": set(),
+}
 # Web API methods and features we use, and the scope each needs.
-API_SCOPES = {"chat.postMessage": {"chat:write"}, "chat.unfurl": {"links:write"},
-              "slash commands": {"commands"}, "reactions.get": {"reactions:read"},
-              "conversations.replies": {"channels:history", "groups:history"},
-              "conversations.history": {"channels:history", "groups:history"},
-              "conversations.info": {"channels:read", "groups:read"}, "users.info": {"users:read"},
-              "conversations.open (subscription DMs, exports sent to their caller)": {"im:write"},
-              "files.getUploadURLExternal + files.completeUploadExternal (/papers export)": {"files:write"}}
+API_SCOPES = {
+    "chat.postMessage": {"chat:write"},
+    "chat.unfurl": {"links:write"},
+    "slash commands": {"commands"},
+    "reactions.get": {"reactions:read"},
+    "conversations.replies": {"channels:history", "groups:history"},
+    "conversations.history": {"channels:history", "groups:history"},
+    "conversations.info": {"channels:read", "groups:read"},
+    "users.info": {"users:read"},
+    "conversations.open (subscription DMs, exports sent to their caller)": {"im:write"},
+    "files.getUploadURLExternal + files.completeUploadExternal (/papers export)": {"files:write"},
+}
 NEEDED_SCOPES = set().union(*EVENT_SCOPES.values(), *API_SCOPES.values())
 UNFURL_DOMAINS = {"arxiv.org", "huggingface.co", "hf.co", "alphaxiv.org"}
 
@@ -66,8 +82,12 @@ def manifest(kind: str) -> dict[str, Any]:
 
 def k8s(kind: str) -> dict[str, Any]:
     """The one Kubernetes object of `kind` under deploy/k8s/."""
-    found = [doc for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
-             for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc and doc["kind"] == kind]
+    found = [
+        doc
+        for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if doc and doc["kind"] == kind
+    ]
     assert len(found) == 1, f"expected one {kind} in deploy/k8s, found {len(found)}"
     return found[0]
 
@@ -111,9 +131,18 @@ def test_every_yaml_file_parses(path: Path) -> None:
 
 
 def test_deploy_holds_every_promised_file() -> None:
-    expected = {"slack-manifest.yaml", "slack-manifest-http.yaml", "Dockerfile", "compose.yaml",
-                "paperbot.service", "env.example", "k8s/secret.example.yaml", "k8s/migrate-job.yaml",
-                "k8s/deployment.yaml", "k8s/service.yaml"}
+    expected = {
+        "slack-manifest.yaml",
+        "slack-manifest-http.yaml",
+        "Dockerfile",
+        "compose.yaml",
+        "paperbot.service",
+        "env.example",
+        "k8s/secret.example.yaml",
+        "k8s/migrate-job.yaml",
+        "k8s/deployment.yaml",
+        "k8s/service.yaml",
+    }
     present = {str(p.relative_to(DEPLOY)) for p in DEPLOY.rglob("*") if p.is_file()}
     assert expected <= present
 
@@ -192,8 +221,11 @@ def test_http_manifest_sends_everything_to_slack_events() -> None:
     data = manifest("http")
     settings = data["settings"]
     assert settings["socket_mode_enabled"] is False
-    urls = [settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"],
-            *(c["url"] for c in data["features"]["slash_commands"])]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in data["features"]["slash_commands"]),
+    ]
     assert len(urls) == 3
     assert all(url == HTTP_EVENTS_URL for url in urls)
     assert all(url.startswith("https://") and url.endswith("/slack/events") for url in urls)
@@ -239,8 +271,11 @@ def test_image_installs_every_package_pyproject_ships() -> None:
     packages = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
     assert packages | {"pyproject.toml", pyproject["project"]["readme"]} <= copied
     assert any(instr == "RUN" and "pip install ." in args for instr, args in dockerfile())
-    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]
+    ignored = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert not [c for c in copied if any(fnmatch.fnmatch(c, pattern) for pattern in ignored)]
     assert {".env", ".git", ".venv"} <= set(ignored)  # secrets and bulk never enter the build context
 

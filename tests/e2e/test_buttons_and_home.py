@@ -57,12 +57,34 @@ def test_show_details_has_the_abstract_and_the_teams_activity(
     with bot.deps.sessions.begin() as session:
         session.add(Post(team_id=TEAM_ID, channel_id="C0001", ts="1.1", arxiv_id=PAPER, kind="digest"))
         for user, emoji in [("U1", "+1"), ("U1", "fire"), ("U2", "fire"), ("U3", "eyes")]:
-            session.add(Reaction(team_id=TEAM_ID, channel_id="C0001", message_ts="1.1", user_id=user, emoji=emoji,
-                                 arxiv_id=PAPER))
-        session.add(Reply(team_id=TEAM_ID, channel_id="C0001", thread_ts="1.1", ts="1.2", user_id="U2",
-                          text="nice", arxiv_id=PAPER))
-        session.add(Reply(team_id=TEAM_ID, channel_id="C0001", thread_ts="1.1", ts="1.3", user_id="U3",
-                          text="gone", deleted=True, arxiv_id=PAPER))
+            session.add(
+                Reaction(
+                    team_id=TEAM_ID, channel_id="C0001", message_ts="1.1", user_id=user, emoji=emoji, arxiv_id=PAPER
+                )
+            )
+        session.add(
+            Reply(
+                team_id=TEAM_ID,
+                channel_id="C0001",
+                thread_ts="1.1",
+                ts="1.2",
+                user_id="U2",
+                text="nice",
+                arxiv_id=PAPER,
+            )
+        )
+        session.add(
+            Reply(
+                team_id=TEAM_ID,
+                channel_id="C0001",
+                thread_ts="1.1",
+                ts="1.3",
+                user_id="U3",
+                text="gone",
+                deleted=True,
+                arxiv_id=PAPER,
+            )
+        )
     reply = click(sender, slack, blocks.DETAILS_ACTION, PAPER)
     shown = json.dumps(reply["blocks"])
     assert reply["response_type"] == "ephemeral"
@@ -102,9 +124,17 @@ def test_home_tab_lists_saved_papers_and_remove_redraws_it(
 def test_messages_tab_publishes_nothing(bot: RunningBot, slack: FakeSlack) -> None:
     # Called directly (synchronously) so "nothing happened" is not a race with Bolt's worker threads.
     client = make_client(bot.deps.settings, BOT_TOKEN)
-    home_opened(event={"type": "app_home_opened", "user": "U0001", "tab": "messages"}, body={"team_id": TEAM_ID},
-                client=client, context=BoltContext(deps=bot.deps))
+    home_opened(
+        event={"type": "app_home_opened", "user": "U0001", "tab": "messages"},
+        body={"team_id": TEAM_ID},
+        client=client,
+        context=BoltContext(deps=bot.deps),
+    )
     assert slack.calls_to("views.publish") == []
-    home_opened(event={"type": "app_home_opened", "user": "U0001", "tab": "home"}, body={"team_id": TEAM_ID},
-                client=client, context=BoltContext(deps=bot.deps))
+    home_opened(
+        event={"type": "app_home_opened", "user": "U0001", "tab": "home"},
+        body={"team_id": TEAM_ID},
+        client=client,
+        context=BoltContext(deps=bot.deps),
+    )
     assert len(slack.calls_to("views.publish")) == 1

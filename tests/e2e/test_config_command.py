@@ -41,10 +41,14 @@ def test_a_configured_channel_gets_a_scheduled_job(bot: RunningBot, sender: Slac
     from bot.scheduler import JobContext, build_scheduler
 
     config(sender, slack, "time 08:15")
-    context = JobContext(settings=bot.deps.settings, sessions=bot.deps.sessions, client=bot.app.client,
-                         scheduler=build_scheduler(bot.deps.engine))
+    context = JobContext(
+        settings=bot.deps.settings,
+        sessions=bot.deps.sessions,
+        client=bot.app.client,
+        scheduler=build_scheduler(bot.deps.engine),
+    )
     jobs = wanted_jobs(context)
-    (team, channel, prefs), = jobs.values()
+    ((team, channel, prefs),) = jobs.values()
     assert (team, channel, prefs.digest_time) == (TEAM_ID, "C0001", "08:15")
     config(sender, slack, "digest off")
     assert wanted_jobs(context) == {}

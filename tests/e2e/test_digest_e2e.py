@@ -50,9 +50,13 @@ def settings(db_url: str, slack: FakeSlack, hf: FakeHF) -> Settings:
 def context(settings: Settings, *, sleeps: list[float] | None = None, **kw: Any) -> DigestContext:
     engine = make_engine(settings.database_url)
     record = sleeps.append if sleeps is not None else (lambda _s: None)
-    return DigestContext(settings=settings, sessions=make_sessions(engine),
-                         client=make_client(settings, BOT_TOKEN, idempotent_only=True), sleep=record,
-                         **kw)
+    return DigestContext(
+        settings=settings,
+        sessions=make_sessions(engine),
+        client=make_client(settings, BOT_TOKEN, idempotent_only=True),
+        sleep=record,
+        **kw,
+    )
 
 
 def run(ctx: DigestContext, **kw: Any) -> Any:
@@ -61,12 +65,16 @@ def run(ctx: DigestContext, **kw: Any) -> Any:
 
 def paper_ids(slack: FakeSlack) -> list[str]:
     """The arXiv ids of the paper messages in the channel, in posting order (from their metadata)."""
-    return [m["metadata"]["event_payload"]["arxiv_id"] for m in slack.posted(CHANNEL)
-            if "arxiv_id" in m.get("metadata", {}).get("event_payload", {})]
+    return [
+        m["metadata"]["event_payload"]["arxiv_id"]
+        for m in slack.posted(CHANNEL)
+        if "arxiv_id" in m.get("metadata", {}).get("event_payload", {})
+    ]
 
 
 def test_header_then_one_message_per_paper_by_upvotes_and_a_rerun_posts_nothing(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     sleeps: list[float] = []
     ctx = context(settings, sleeps=sleeps)
     outcome = run(ctx)
@@ -88,14 +96,18 @@ def test_header_then_one_message_per_paper_by_upvotes_and_a_rerun_posts_nothing(
     assert len(slack.posted(CHANNEL)) == 4
 
 
-def test_next_day_never_reposts_a_paper_and_respects_filters(settings: Settings, slack: FakeSlack,
-                                                             hf: FakeHF) -> None:
+def test_next_day_never_reposts_a_paper_and_respects_filters(settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
     ctx = context(settings)
     run(ctx)
     next_day = DAY + timedelta(days=1)
-    hf.set_daily(next_day, [daily_item("2411.00002", "Paper 2", next_day, upvotes=99),
-                            daily_item("2411.00009", "Diffusion for robots", next_day, upvotes=1),
-                            daily_item("2411.00010", "Language models", next_day, upvotes=2)])
+    hf.set_daily(
+        next_day,
+        [
+            daily_item("2411.00002", "Paper 2", next_day, upvotes=99),
+            daily_item("2411.00009", "Diffusion for robots", next_day, upvotes=1),
+            daily_item("2411.00010", "Language models", next_day, upvotes=2),
+        ],
+    )
     with ctx.sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"keywords": ["difusion"]})
     outcome = run_digest(ctx, team_id=TEAM_ID, channel_id=CHANNEL, day=next_day)
@@ -143,7 +155,8 @@ def hard_kill_after_three_papers(settings: Settings, slack: FakeSlack) -> Digest
 
 
 def test_hard_kill_between_slack_and_commit_is_reconciled_without_duplicates(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     settings = settings.model_copy(update={"digest_size": 5})
     ctx = hard_kill_after_three_papers(settings, slack)
     busy = run(context(settings))
@@ -182,8 +195,9 @@ def test_rate_limited_then_success_posts_everything_once(settings: Settings, sla
     assert len(slack.posted(CHANNEL)) == 4 and len(slack.calls_to("chat.postMessage")) == 5
 
 
-def test_not_in_channel_gives_an_operator_readable_error_and_no_retry_storm(settings: Settings,
-                                                                            slack: FakeSlack) -> None:
+def test_not_in_channel_gives_an_operator_readable_error_and_no_retry_storm(
+    settings: Settings, slack: FakeSlack
+) -> None:
     slack.fail_next("chat.postMessage", error="not_in_channel")
     outcome = run(context(settings))
     assert outcome.status == "failed"
@@ -212,7 +226,8 @@ def live_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Any, S
 
 
 def test_papers_digest_now_posts_and_replies_through_the_real_endpoint(
-        live_bot: tuple[Any, SlackSender], slack: FakeSlack, hf: FakeHF) -> None:
+    live_bot: tuple[Any, SlackSender], slack: FakeSlack, hf: FakeHF
+) -> None:
     from bot.choose import Prefs, newest_day
 
     _deps, sender = live_bot
@@ -242,7 +257,8 @@ def test_papers_digest_with_a_wrong_argument_shows_the_usage(live_bot: tuple[Any
 
 
 def test_a_3000_character_abstract_and_a_title_full_of_markup_post_valid_messages(
-        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    settings: Settings, slack: FakeSlack, hf: FakeHF
+) -> None:
     from bot.blocks import validate
 
     title = "<script> & <b>bold</b> > `code` *stars* <!channel> & more"
@@ -255,8 +271,9 @@ def test_a_3000_character_abstract_and_a_title_full_of_markup_post_valid_message
     assert "&lt;script&gt; &amp; &lt;b&gt;" in section and "<!channel>" not in section
 
 
-def test_a_worker_whose_run_is_taken_over_between_two_posts_posts_nothing_more(settings: Settings,
-                                                                                slack: FakeSlack) -> None:
+def test_a_worker_whose_run_is_taken_over_between_two_posts_posts_nothing_more(
+    settings: Settings, slack: FakeSlack
+) -> None:
     ctx = context(settings)
     waits = {"n": 0}
 
@@ -283,7 +300,8 @@ def test_a_5xx_after_slack_took_the_message_posts_no_duplicate(settings: Setting
 
 
 def test_slack_unreachable_mid_digest_releases_the_claim_and_the_rerun_finishes(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     slack.fail_next("chat.postMessage", status=500, times=10)  # Slack is down: posting and looking both fail
     slack.fail_next("conversations.history", status=500, times=10)
     failed = run(context(settings))
@@ -295,7 +313,8 @@ def test_slack_unreachable_mid_digest_releases_the_claim_and_the_rerun_finishes(
 
 
 def test_a_stop_request_stops_between_posts_releases_the_claim_and_the_next_start_resumes(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     ctx = context(settings, stop=threading.Event())
     waits = {"n": 0}
 
@@ -314,12 +333,15 @@ def test_a_stop_request_stops_between_posts_releases_the_claim_and_the_next_star
 
 
 def test_a_late_resume_in_a_busy_channel_still_finds_the_dead_workers_message(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     settings = settings.model_copy(update={"digest_size": 5})
     hard_kill_after_three_papers(settings, slack)
     # An hour of chatter later: more messages than the history pages a resume reads from the newest.
-    slack.messages[CHANNEL] += [{"type": "message", "text": f"chatter {n}", "ts": f"{slack.ts_base + 3600 + n}.0",
-                                 "user": "U0009"} for n in range(1100)]
+    slack.messages[CHANNEL] += [
+        {"type": "message", "text": f"chatter {n}", "ts": f"{slack.ts_base + 3600 + n}.0", "user": "U0009"}
+        for n in range(1100)
+    ]
     later = context(settings, clock=lambda: utcnow() + timedelta(hours=1))
     outcome = run(later)
     assert outcome.status == "resumed" and outcome.posted == 2
@@ -328,8 +350,13 @@ def test_a_late_resume_in_a_busy_channel_still_finds_the_dead_workers_message(
 
 def _replica_process(db_url: str, slack_url: str, hf_url: str, barrier: Any, results: Any) -> None:
     """One `paperbot serve` replica in its own process: its own engine, client and worker id."""
-    settings = Settings(_env_file=None, database_url=db_url, slack_api_url=slack_url,  # type: ignore[call-arg]
-                        hf_api_url=hf_url, digest_size=3)
+    settings = Settings(
+        _env_file=None,
+        database_url=db_url,
+        slack_api_url=slack_url,  # type: ignore[call-arg]
+        hf_api_url=hf_url,
+        digest_size=3,
+    )
     ctx = context(settings)
     barrier.wait()
     results.put(run(ctx).status)
@@ -339,8 +366,10 @@ def _replica_process(db_url: str, slack_url: str, hf_url: str, barrier: Any, res
 def test_two_processes_racing_post_one_digest(settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
     spawn = multiprocessing.get_context("spawn")
     barrier, results = spawn.Barrier(2), spawn.Queue()
-    replicas = [spawn.Process(target=_replica_process, args=(settings.database_url, slack.url, hf.url,
-                                                             barrier, results)) for _ in range(2)]
+    replicas = [
+        spawn.Process(target=_replica_process, args=(settings.database_url, slack.url, hf.url, barrier, results))
+        for _ in range(2)
+    ]
     for p in replicas:
         p.start()
     outcomes = sorted(results.get(timeout=60) for _ in replicas)
@@ -352,7 +381,8 @@ def test_two_processes_racing_post_one_digest(settings: Settings, slack: FakeSla
 
 @pytest.mark.parametrize("error", ["invalid_blocks", "msg_too_long", "invalid_arguments"])
 def test_a_message_slack_will_never_accept_fails_the_run_for_good_instead_of_retrying_all_day(
-        settings: Settings, slack: FakeSlack, error: str) -> None:
+    settings: Settings, slack: FakeSlack, error: str
+) -> None:
     slack.fail_next("chat.postMessage", error=error)
     outcome = run(context(settings))
     assert outcome.status == "failed" and not outcome.retryable
@@ -383,7 +413,8 @@ class TakeoverDuringSend(WebClient):
 
 @pytest.mark.parametrize(("at", "papers"), [(1, 0), (4, 3)])  # during the header; during the last paper
 def test_losing_the_claim_while_slack_takes_a_message_never_reports_it_posted(
-        settings: Settings, slack: FakeSlack, at: int, papers: int) -> None:
+    settings: Settings, slack: FakeSlack, at: int, papers: int
+) -> None:
     ctx = context(settings)
     ctx.client = TakeoverDuringSend(settings, ctx.sessions, at)
     outcome = run(ctx)
@@ -395,7 +426,8 @@ def test_losing_the_claim_while_slack_takes_a_message_never_reports_it_posted(
 
 
 def test_a_resumed_run_skips_a_paper_another_days_digest_posted_meanwhile(
-        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    settings: Settings, slack: FakeSlack, hf: FakeHF
+) -> None:
     ctx = context(settings, stop=threading.Event())
     ctx.sleep = lambda _s: ctx.stop.set()  # shut down right after the header
     assert run(ctx).status == "stopped" and paper_ids(slack) == []
@@ -409,7 +441,8 @@ def test_a_resumed_run_skips_a_paper_another_days_digest_posted_meanwhile(
 
 
 def test_ctrl_c_during_a_multi_channel_digest_stops_every_channel_between_posts(
-        settings: Settings, slack: FakeSlack) -> None:
+    settings: Settings, slack: FakeSlack
+) -> None:
     import signal
 
     from bot.digest import run_channels
@@ -444,7 +477,8 @@ def test_ctrl_c_during_a_multi_channel_digest_stops_every_channel_between_posts(
 
 
 def test_papers_digest_now_on_the_stored_list_says_hugging_face_was_unreachable(
-        settings: Settings, slack: FakeSlack, hf: FakeHF) -> None:
+    settings: Settings, slack: FakeSlack, hf: FakeHF
+) -> None:
     from datetime import UTC, datetime
 
     from bot.digest import digest_now
@@ -453,13 +487,16 @@ def test_papers_digest_now_on_the_stored_list_says_hugging_face_was_unreachable(
     hf.fail_next("daily_papers", 400, times=5)  # then HF stops giving the list (a 4xx is not retried)
     wednesday_noon = datetime(2026, 11, 25, 12, tzinfo=UTC)  # in UTC: Tuesday's list is the newest complete one
     answer = digest_now(context(settings, clock=lambda: wednesday_noon), team_id=TEAM_ID, channel_id="C0002")
-    assert answer == (f"Hugging Face is unreachable at {hf.url}; using the 5 papers stored for {DAY}. "
-                      f"Posted 3 papers of {DAY} to #C0002.")
+    assert answer == (
+        f"Hugging Face is unreachable at {hf.url}; using the 5 papers stored for {DAY}. "
+        f"Posted 3 papers of {DAY} to #C0002."
+    )
     assert len(slack.posted("C0002")) == 4
 
 
 def test_a_scheduled_run_whose_newest_list_was_posted_already_is_quiet(
-        settings: Settings, slack: FakeSlack, hf: FakeHF, caplog: pytest.LogCaptureFixture) -> None:
+    settings: Settings, slack: FakeSlack, hf: FakeHF, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
     from datetime import UTC, datetime
 
@@ -472,9 +509,17 @@ def test_a_scheduled_run_whose_newest_list_was_posted_already_is_quiet(
     sched = build_scheduler(engine)
     sched.start(paused=True)  # retries would be stored here; nothing fires on its own
     now = {"at": datetime(2026, 11, 23, 0, tzinfo=UTC)}  # Monday 09:00 in Tokyo, Sunday 19:00 in New York
-    install_context(JobContext(settings=tokyo, sessions=make_sessions(engine), client=make_client(tokyo, BOT_TOKEN),
-                               scheduler=sched, default_team=TEAM_ID, clock=lambda: now["at"],
-                               sleep=lambda _s: None))
+    install_context(
+        JobContext(
+            settings=tokyo,
+            sessions=make_sessions(engine),
+            client=make_client(tokyo, BOT_TOKEN),
+            scheduler=sched,
+            default_team=TEAM_ID,
+            clock=lambda: now["at"],
+            sleep=lambda _s: None,
+        )
+    )
     try:
         assert run_scheduled_digest(TEAM_ID, CHANNEL) == "posted"
         assert len(slack.posted(CHANNEL)) == 4 and "Friday, 20 November 2026" in slack.posted(CHANNEL)[0]["text"]
@@ -504,8 +549,12 @@ class HoldingSlack(FakeSlack):
 
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
         payload = (params.get("metadata") or {}).get("event_payload") or {}
-        if (method == "chat.postMessage" and "arxiv_id" in payload and not self.held.is_set()
-                and len(paper_ids(self)) + 1 == self.hold_at):
+        if (
+            method == "chat.postMessage"
+            and "arxiv_id" in payload
+            and not self.held.is_set()
+            and len(paper_ids(self)) + 1 == self.hold_at
+        ):
             self.held.set()
             self.release.wait(60)
             return 200, {}, {"ok": False, "error": "fatal_error"}  # never accepted; its poster is dead anyway
@@ -513,7 +562,8 @@ class HoldingSlack(FakeSlack):
 
 
 def test_sigkill_of_the_real_console_script_after_k_papers_then_a_rerun_posts_exactly_the_rest(
-        db_url: str, hf: FakeHF, tmp_path: Any) -> None:
+    db_url: str, hf: FakeHF, tmp_path: Any
+) -> None:
     import os
     import signal
     import subprocess
@@ -526,12 +576,17 @@ def test_sigkill_of_the_real_console_script_after_k_papers_then_a_rerun_posts_ex
     slack.ts_base = int(time.time())  # message ts on the real clock, as a resumed run's history bounds are
     paperbot = Path(sys.executable).with_name("paperbot")  # the installed console script
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PAPERBOT_", "SLACK_"))}
-    env |= {"DATABASE_URL": db_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": slack.url,
-            "HF_API_URL": hf.url, "ARXIV_API_URL": "http://127.0.0.1:9/api/query", "PAPERBOT_LOG_LEVEL": "WARNING"}
+    env |= {
+        "DATABASE_URL": db_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": slack.url,
+        "HF_API_URL": hf.url,
+        "ARXIV_API_URL": "http://127.0.0.1:9/api/query",
+        "PAPERBOT_LOG_LEVEL": "WARNING",
+    }
     args = [str(paperbot), "digest", "--channel", CHANNEL, "--date", DAY.isoformat(), "--size", str(n)]
     try:
-        proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert slack.held.wait(60), "the digest never reached paper k + 1"
             proc.send_signal(signal.SIGKILL)  # no handler runs: the claim stays held, nothing is released
@@ -564,13 +619,21 @@ def test_sigkill_of_the_real_console_script_after_k_papers_then_a_rerun_posts_ex
         slack.stop()
 
 
-def test_a_topics_filter_matches_the_arxiv_categories_the_digest_fills_in(settings: Settings, slack: FakeSlack,
-                                                                        fake_arxiv: FakeArxiv) -> None:
+def test_a_topics_filter_matches_the_arxiv_categories_the_digest_fills_in(
+    settings: Settings, slack: FakeSlack, fake_arxiv: FakeArxiv
+) -> None:
     # Hugging Face lists carry no categories; arXiv knows two of the five papers as cs.CL.
     for arxiv_id, primary in (("2411.00001", "cs.CL"), ("2411.00003", "cs.CV"), ("2411.00004", "cs.CL")):
-        fake_arxiv.papers[arxiv_id] = {"id": arxiv_id, "title": f"Paper {arxiv_id[-1]}", "summary": "Text.",
-                                       "authors": ["A. Author"], "published": "2026-11-23", "primary": primary,
-                                       "version": "v2", "doi": f"10.1000/{arxiv_id}"}
+        fake_arxiv.papers[arxiv_id] = {
+            "id": arxiv_id,
+            "title": f"Paper {arxiv_id[-1]}",
+            "summary": "Text.",
+            "authors": ["A. Author"],
+            "published": "2026-11-23",
+            "primary": primary,
+            "version": "v2",
+            "doi": f"10.1000/{arxiv_id}",
+        }
     ctx = context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True}))
     with ctx.sessions.begin() as s:
         update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
@@ -580,12 +643,14 @@ def test_a_topics_filter_matches_the_arxiv_categories_the_digest_fills_in(settin
     with ctx.sessions.begin() as s:
         stored = s.scalars(select(Paper).where(Paper.arxiv_id.in_(["2411.00001", "2411.00003"]))).all()
         assert {p.arxiv_id: (p.categories, p.doi) for p in stored} == {
-            "2411.00001": (["cs.CL"], "10.1000/2411.00001"), "2411.00003": (["cs.CV"], "10.1000/2411.00003")}
+            "2411.00001": (["cs.CL"], "10.1000/2411.00001"),
+            "2411.00003": (["cs.CV"], "10.1000/2411.00003"),
+        }
 
 
-def test_arxiv_down_costs_the_digest_nothing_but_its_categories(settings: Settings, slack: FakeSlack,
-                                                               fake_arxiv: FakeArxiv,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_arxiv_down_costs_the_digest_nothing_but_its_categories(
+    settings: Settings, slack: FakeSlack, fake_arxiv: FakeArxiv, caplog: pytest.LogCaptureFixture
+) -> None:
     fake_arxiv.fail_next(503, times=5)
     outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})))
     assert outcome.status == "posted" and paper_ids(slack) == ["2411.00002", "2411.00005", "2411.00004"]
@@ -593,26 +658,33 @@ def test_arxiv_down_costs_the_digest_nothing_but_its_categories(settings: Settin
     assert len(warnings) == 1 and "enrichment skipped for 5 papers" in warnings[0]
 
 
-def test_paperbot_arxiv_enrich_0_keeps_the_digest_off_arxiv(settings: Settings, slack: FakeSlack,
-                                                            fake_arxiv: FakeArxiv) -> None:
+def test_paperbot_arxiv_enrich_0_keeps_the_digest_off_arxiv(
+    settings: Settings, slack: FakeSlack, fake_arxiv: FakeArxiv
+) -> None:
     outcome = run(context(settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": False})))
     assert outcome.status == "posted" and outcome.posted == 3
     assert fake_arxiv.requests == []
 
 
-def test_a_topics_filter_uses_categories_stored_earlier_when_arxiv_is_not_asked(settings: Settings,
-                                                                               slack: FakeSlack) -> None:
+def test_a_topics_filter_uses_categories_stored_earlier_when_arxiv_is_not_asked(
+    settings: Settings, slack: FakeSlack
+) -> None:
     ctx = context(settings.model_copy(update={"arxiv_enrich": False}))
     with ctx.sessions.begin() as s:  # what an earlier `paperbot fetch` or snapshot import stored
-        upsert_papers(session=s, records=[PaperRecord(arxiv_id="2411.00001", title="Paper 1",
-                                                      categories=["cs.CL"], primary_category="cs.CL")])
+        upsert_papers(
+            session=s,
+            records=[
+                PaperRecord(arxiv_id="2411.00001", title="Paper 1", categories=["cs.CL"], primary_category="cs.CL")
+            ],
+        )
         update_channel(session=s, team_id=TEAM_ID, channel_id=CHANNEL, filters={"topics": ["cs.CL"]})
     outcome = run(ctx)
     assert outcome.status == "posted" and paper_ids(slack) == ["2411.00001"]
 
 
-def test_parallel_channels_take_turns_with_arxiv(settings: Settings, fake_arxiv: FakeArxiv,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_parallel_channels_take_turns_with_arxiv(
+    settings: Settings, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each channel's digest enriches with a client of its own; the process-wide turn keeps arXiv's rule across
     them: one request at a time, spaced (here 0.3 s instead of 3 s)."""
     from bot import ingest
@@ -623,8 +695,10 @@ def test_parallel_channels_take_turns_with_arxiv(settings: Settings, fake_arxiv:
     fake_arxiv.delay_next(0.2, times=3)  # slow answers: without the turn, the three requests would overlap
     lists = [parse_items([daily_item(f"2411.0000{i}", f"Paper {i}", DAY)]) for i in (1, 2, 3)]
     on = settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})
-    threads = [threading.Thread(target=ingest.enrich_from_arxiv, args=(on, records), kwargs={"quick": True})
-               for records in lists]
+    threads = [
+        threading.Thread(target=ingest.enrich_from_arxiv, args=(on, records), kwargs={"quick": True})
+        for records in lists
+    ]
     started = time.monotonic()
     for t in threads:
         t.start()

@@ -29,8 +29,7 @@ PAPERS = [f"2411.0100{n}" for n in range(1, 7)]  # upvotes 60, 50, ... 10: this 
 @pytest.fixture
 def hf() -> Iterator[FakeHF]:
     fake = FakeHF().start()
-    fake.set_daily(DAY, [daily_item(a, f"Paper {a[-1]}", DAY, upvotes=70 - 10 * n)
-                         for n, a in enumerate(PAPERS, 1)])
+    fake.set_daily(DAY, [daily_item(a, f"Paper {a[-1]}", DAY, upvotes=70 - 10 * n) for n, a in enumerate(PAPERS, 1)])
     yield fake
     fake.stop()
 
@@ -44,8 +43,9 @@ def settings(db_url: str, slack: FakeSlack, hf: FakeHF) -> Settings:
 @pytest.fixture
 def digest_ctx(settings: Settings) -> Iterator[DigestContext]:
     engine = make_engine(settings.database_url)
-    yield DigestContext(settings=settings, sessions=make_sessions(engine),
-                        client=make_client(settings, BOT_TOKEN, idempotent_only=True))
+    yield DigestContext(
+        settings=settings, sessions=make_sessions(engine), client=make_client(settings, BOT_TOKEN, idempotent_only=True)
+    )
     engine.dispose()
 
 
@@ -57,7 +57,8 @@ def paper_of(call: Call) -> str:
 
 
 def test_a_429_is_waited_out_as_retry_after_says_then_the_digest_completes_once(
-        digest_ctx: DigestContext, slack: FakeSlack) -> None:
+    digest_ctx: DigestContext, slack: FakeSlack
+) -> None:
     waits = {"n": 0}
 
     def limit_the_second_paper(_seconds: float) -> None:  # the pacing wait before each paper, not slept here
@@ -82,12 +83,12 @@ def test_a_429_is_waited_out_as_retry_after_says_then_the_digest_completes_once(
 
 
 def test_two_channels_post_at_the_same_time_each_paced_and_in_rank_order(
-        digest_ctx: DigestContext, slack: FakeSlack) -> None:
+    digest_ctx: DigestContext, slack: FakeSlack
+) -> None:
     pace = 0.25
     digest_ctx.pace, digest_ctx.sleep = pace, time.sleep  # real waits, shorter than Slack's second
     outcomes = run_channels(digest_ctx, [(TEAM_ID, "CALPHA"), (TEAM_ID, "CBETA")], day=DAY)
-    assert [(o.channel_id, o.status, o.posted) for o in outcomes] == [("CALPHA", "posted", 4),
-                                                                      ("CBETA", "posted", 4)]
+    assert [(o.channel_id, o.status, o.posted) for o in outcomes] == [("CALPHA", "posted", 4), ("CBETA", "posted", 4)]
 
     calls = slack.calls_to("chat.postMessage")  # in the order they reached Slack
     order = [c.params["channel"] for c in calls]

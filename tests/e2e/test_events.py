@@ -92,25 +92,47 @@ def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
     """The paper's activity as people see it (Show details, export)."""
     settle(bot)
     with bot.deps.sessions.begin() as session:
-        return paper_activity(session=session, team_id=TEAM_ID, arxiv_id=arxiv_id,
-                              vote_emoji=bot.deps.settings.vote_emoji)
+        return paper_activity(
+            session=session, team_id=TEAM_ID, arxiv_id=arxiv_id, vote_emoji=bot.deps.settings.vote_emoji
+        )
 
 
-def reaction(added: bool, user: str = "U0001", emoji: str = "+1", ts: str = POST_TS,
-             event_ts: str | None = None, *, timed: bool = True) -> dict[str, Any]:
+def reaction(
+    added: bool,
+    user: str = "U0001",
+    emoji: str = "+1",
+    ts: str = POST_TS,
+    event_ts: str | None = None,
+    *,
+    timed: bool = True,
+) -> dict[str, Any]:
     """A reaction event; `timed=False` leaves out `event_ts`, so only the event id can tell a retry."""
-    event = {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": emoji,
-             "item": {"type": "message", "channel": CHANNEL, "ts": ts}, "item_user": BOT_USER_ID,
-             "event_ts": event_ts or later()}
+    event = {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": user,
+        "reaction": emoji,
+        "item": {"type": "message", "channel": CHANNEL, "ts": ts},
+        "item_user": BOT_USER_ID,
+        "event_ts": event_ts or later(),
+    }
     if not timed:
         del event["event_ts"]
     return event
 
 
-def message(text: str, *, user: str | None = "U0002", ts: str | None = None, thread_ts: str | None = POST_TS,
-            **extra: Any) -> dict[str, Any]:
-    event = {"type": "message", "channel": CHANNEL, "user": user, "text": text, "ts": ts or later(),
-             "channel_type": "channel", "event_ts": later(), **extra}
+def message(
+    text: str, *, user: str | None = "U0002", ts: str | None = None, thread_ts: str | None = POST_TS, **extra: Any
+) -> dict[str, Any]:
+    event = {
+        "type": "message",
+        "channel": CHANNEL,
+        "user": user,
+        "text": text,
+        "ts": ts or later(),
+        "channel_type": "channel",
+        "event_ts": later(),
+        **extra,
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return {k: v for k, v in event.items() if v is not None}
@@ -169,8 +191,9 @@ def test_an_add_delivered_only_after_its_removal_does_not_count(posted: RunningB
     assert seen(posted).votes == 1
 
 
-def test_a_retried_add_without_event_ts_after_its_removal_does_not_count(posted: RunningBot,
-                                                                        sender: SlackSender) -> None:
+def test_a_retried_add_without_event_ts_after_its_removal_does_not_count(
+    posted: RunningBot, sender: SlackSender
+) -> None:
     # Without event_ts no clock orders the add and the removal: only the claimed event id tells the retry.
     vote, unvote = reaction(True, timed=False), reaction(False, timed=False)
     ok(sender.event(vote, event_id="EvAdd"))
@@ -189,8 +212,9 @@ def prune_after_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("prune_after_every_event")
-def test_pruning_forgets_old_event_ids_and_keeps_those_slack_may_still_retry(posted: RunningBot,
-                                                                             sender: SlackSender) -> None:
+def test_pruning_forgets_old_event_ids_and_keeps_those_slack_may_still_retry(
+    posted: RunningBot, sender: SlackSender
+) -> None:
     ok(sender.event(reaction(True, user="U0001"), event_id="EvOld"))
     settle(posted)
     with posted.deps.sessions.begin() as session:  # three hours on: Slack stopped retrying EvOld long ago
@@ -246,13 +270,37 @@ def test_a_thread_reply_is_counted_edited_and_deleted(posted: RunningBot, sender
     assert seen(posted).replies == 2
 
     edited = {**reply, "text": "Is the code out yet?", "edited": {"user": "U0002", "ts": later()}}
-    ok(sender.event({"type": "message", "subtype": "message_changed", "hidden": True, "channel": CHANNEL,
-                     "ts": later(), "message": edited, "previous_message": reply, "event_ts": later()}))
+    ok(
+        sender.event(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "channel": CHANNEL,
+                "ts": later(),
+                "message": edited,
+                "previous_message": reply,
+                "event_ts": later(),
+            }
+        )
+    )
     shown = stored_reply(posted, reply["ts"])
     assert (shown.text, shown.edited) == ("Is the code out yet?", True)
 
-    ok(sender.event({"type": "message", "subtype": "message_deleted", "hidden": True, "channel": CHANNEL,
-                     "ts": later(), "deleted_ts": reply["ts"], "previous_message": edited, "event_ts": later()}))
+    ok(
+        sender.event(
+            {
+                "type": "message",
+                "subtype": "message_deleted",
+                "hidden": True,
+                "channel": CHANNEL,
+                "ts": later(),
+                "deleted_ts": reply["ts"],
+                "previous_message": edited,
+                "event_ts": later(),
+            }
+        )
+    )
     assert seen(posted).replies == 1
     assert stored_reply(posted, reply["ts"]).text == ""
 
@@ -265,8 +313,7 @@ def test_bot_replies_are_not_counted(posted: RunningBot, sender: SlackSender) ->
     assert seen(posted).replies == 1
 
 
-def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: RunningBot,
-                                                                    sender: SlackSender) -> None:
+def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: RunningBot, sender: SlackSender) -> None:
     ok(sender.event(message("off topic", thread_ts=OTHER_TS)))
     ok(sender.event(message("good morning", thread_ts=None)))
     ok(sender.event(message("joined", thread_ts=None, subtype="channel_join")))
@@ -276,13 +323,15 @@ def test_replies_in_other_threads_and_top_level_chatter_are_ignored(posted: Runn
         assert session.scalar(select(func.count()).select_from(Post)) == 1  # only the digest's post
 
 
-def test_topic_and_purpose_changes_with_a_paper_link_are_no_shares(posted: RunningBot,
-                                                                    sender: SlackSender) -> None:
+def test_topic_and_purpose_changes_with_a_paper_link_are_no_shares(posted: RunningBot, sender: SlackSender) -> None:
     # Slack sends these as messages by the person who changed the topic or purpose; nobody shared anything.
     link = "arxiv.org/abs/2410.13732"
     ok(sender.event(message(f"set the channel topic: {link}", thread_ts=None, subtype="channel_topic", topic=link)))
-    ok(sender.event(message(f"set the channel purpose: {link}", thread_ts=None, subtype="channel_purpose",
-                            purpose=link)))
+    ok(
+        sender.event(
+            message(f"set the channel purpose: {link}", thread_ts=None, subtype="channel_purpose", purpose=link)
+        )
+    )
     assert seen(posted).channels == [CHANNEL]
     with posted.deps.sessions.begin() as session:
         assert session.scalars(select(Post.kind)).all() == ["digest"]
@@ -298,8 +347,20 @@ def test_a_reply_with_a_nul_character_is_stored_without_it(posted: RunningBot, s
     assert seen(posted).replies == 1
     assert stored_reply(posted, reply["ts"]).text == "lookhere"
     edited = {**reply, "text": "look\x00 there", "edited": {"user": "U0002", "ts": later()}}
-    ok(sender.event({"type": "message", "subtype": "message_changed", "hidden": True, "channel": CHANNEL,
-                     "ts": later(), "message": edited, "previous_message": reply, "event_ts": later()}))
+    ok(
+        sender.event(
+            {
+                "type": "message",
+                "subtype": "message_changed",
+                "hidden": True,
+                "channel": CHANNEL,
+                "ts": later(),
+                "message": edited,
+                "previous_message": reply,
+                "event_ts": later(),
+            }
+        )
+    )
     assert stored_reply(posted, reply["ts"]).text == "look there"
     shared = message("arxiv.org/abs/2410.13732\x00 is good", thread_ts=None)
     ok(sender.event(shared))
@@ -307,8 +368,9 @@ def test_a_reply_with_a_nul_character_is_stored_without_it(posted: RunningBot, s
     assert post is not None and (post.kind, post.arxiv_id) == ("share", PAPER)
 
 
-def failing(monkeypatch: pytest.MonkeyPatch, name: str, error: Callable[[dict[str, Any]], Exception],
-            times: int = 1) -> list[dict[str, Any]]:
+def failing(
+    monkeypatch: pytest.MonkeyPatch, name: str, error: Callable[[dict[str, Any]], Exception], times: int = 1
+) -> list[dict[str, Any]]:
     """Make storage.votes.<name> raise `error(its arguments)` on its first `times` calls, then work; returns every
     call's arguments. Fault injection is the one reason an e2e test replaces our code: a real database cannot be
     made to drop a connection on cue."""
@@ -327,8 +389,9 @@ def failing(monkeypatch: pytest.MonkeyPatch, name: str, error: Callable[[dict[st
 
 INSERT = "INSERT INTO reactions (team_id, user_id, emoji) VALUES (%(team_id)s, %(user_id)s, %(emoji)s)"
 TRANSIENT = {
-    "connection-lost": DBAPIError(INSERT, {}, Exception("server closed the connection unexpectedly"),
-                                  connection_invalidated=True),
+    "connection-lost": DBAPIError(
+        INSERT, {}, Exception("server closed the connection unexpectedly"), connection_invalidated=True
+    ),
     "deadlock": OperationalError(INSERT, {}, Exception("deadlock detected")),
     "database-locked": OperationalError(INSERT, {}, sqlite3.OperationalError("database is locked")),
 }
@@ -336,8 +399,12 @@ TRANSIENT = {
 
 @pytest.mark.parametrize("error", TRANSIENT.values(), ids=TRANSIENT.keys())
 def test_a_transient_database_error_is_retried_and_the_vote_counted_once(
-        posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        error: Exception) -> None:
+    posted: RunningBot,
+    sender: SlackSender,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+) -> None:
     calls = failing(monkeypatch, "add_reaction", lambda _: error)
     vote = reaction(True)
     with caplog.at_level(logging.WARNING):
@@ -353,14 +420,21 @@ def test_a_transient_database_error_is_retried_and_the_vote_counted_once(
 
 @pytest.mark.parametrize("transient", [True, False], ids=["keeps-failing", "not-transient"])
 def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
-        posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        transient: bool) -> None:
+    posted: RunningBot,
+    sender: SlackSender,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    transient: bool,
+) -> None:
     monkeypatch.setattr(activity, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # the pauses between attempts are not tested
     kind = OperationalError if transient else DataError
 
     def error(arguments: dict[str, Any]) -> Exception:  # as SQLAlchemy raises it: the reply's text in its parameters
-        return kind("INSERT INTO replies (text) VALUES (%(text)s)", {"text": arguments["text"]},
-                    Exception("could not connect to server" if transient else "invalid byte sequence"))
+        return kind(
+            "INSERT INTO replies (text) VALUES (%(text)s)",
+            {"text": arguments["text"]},
+            Exception("could not connect to server" if transient else "invalid byte sequence"),
+        )
 
     calls = failing(monkeypatch, "record_reply", error, times=100)
     with caplog.at_level(logging.INFO):
@@ -388,8 +462,11 @@ def share_post_now(bot: Bot, ts: str) -> Post | None:
 
 
 def test_a_shared_link_to_a_known_paper_becomes_a_share(posted: RunningBot, sender: SlackSender) -> None:
-    shared = message("worth reading: <https://huggingface.co/papers/2410.13732|HF> and arxiv.org/abs/2306.00356",
-                     thread_ts=None, user="U0005")
+    shared = message(
+        "worth reading: <https://huggingface.co/papers/2410.13732|HF> and arxiv.org/abs/2306.00356",
+        thread_ts=None,
+        user="U0005",
+    )
     ok(sender.event(shared, event_id="EvShare"))
     ok(sender.event(shared, event_id="EvShare", retry_num=1))
     post = share_post(posted, shared["ts"])
@@ -400,10 +477,19 @@ def test_a_shared_link_to_a_known_paper_becomes_a_share(posted: RunningBot, send
     assert (shown.votes, shown.replies, shown.channels) == (1, 1, [CHANNEL])
 
 
-def test_a_shared_paper_nobody_stored_is_fetched_from_hugging_face(bot: RunningBot, sender: SlackSender,
-                                                                    hf: FakeHF) -> None:
-    hf.set_paper("2502.00001", {"id": "2502.00001", "title": "A Paper From HF", "summary": "Abstract.",
-                                "authors": [{"name": "Ada Lovelace"}], "upvotes": 42})
+def test_a_shared_paper_nobody_stored_is_fetched_from_hugging_face(
+    bot: RunningBot, sender: SlackSender, hf: FakeHF
+) -> None:
+    hf.set_paper(
+        "2502.00001",
+        {
+            "id": "2502.00001",
+            "title": "A Paper From HF",
+            "summary": "Abstract.",
+            "authors": [{"name": "Ada Lovelace"}],
+            "upvotes": 42,
+        },
+    )
     shared = message("https://arxiv.org/abs/2502.00001v2 is great", thread_ts=None)
     ok(sender.event(shared))
     post = share_post(bot, shared["ts"])
@@ -411,11 +497,15 @@ def test_a_shared_paper_nobody_stored_is_fetched_from_hugging_face(bot: RunningB
     with bot.deps.sessions.begin() as session:
         paper = get_paper(session=session, arxiv_id="2502.00001")
         assert paper is not None and (paper.title, paper.authors, paper.hf_upvotes) == (
-            "A Paper From HF", ["Ada Lovelace"], 42)
+            "A Paper From HF",
+            ["Ada Lovelace"],
+            42,
+        )
 
 
-def test_a_paper_hugging_face_lacks_is_fetched_from_arxiv(bot: RunningBot, sender: SlackSender, hf: FakeHF,
-                                                         fake_arxiv: FakeArxiv) -> None:
+def test_a_paper_hugging_face_lacks_is_fetched_from_arxiv(
+    bot: RunningBot, sender: SlackSender, hf: FakeHF, fake_arxiv: FakeArxiv
+) -> None:
     fake_arxiv.add_paper("hep-th/9901001", "Strings, Old Style")
     shared = message("classic: arxiv.org/abs/hep-th/9901001", thread_ts=None)
     ok(sender.event(shared))
@@ -441,8 +531,9 @@ def wait_for(condition: Callable[[], bool]) -> None:
         time.sleep(0.01)
 
 
-def test_votes_and_replies_on_a_share_count_while_its_paper_is_fetched(bot: RunningBot, sender: SlackSender,
-                                                                       hf: FakeHF) -> None:
+def test_votes_and_replies_on_a_share_count_while_its_paper_is_fetched(
+    bot: RunningBot, sender: SlackSender, hf: FakeHF
+) -> None:
     hf.set_paper("2502.00004", {"id": "2502.00004", "title": "Worth The Wait"})
     hf.delay_next(2.0)
     shared = message("hf.co/papers/2502.00004", thread_ts=None)
@@ -459,8 +550,8 @@ def test_votes_and_replies_on_a_share_count_while_its_paper_is_fetched(bot: Runn
 
 
 def test_a_share_nobody_can_fetch_keeps_a_placeholder_title_until_a_later_fetch(
-        bot: RunningBot, sender: SlackSender, hf: FakeHF, fake_arxiv: FakeArxiv,
-        caplog: pytest.LogCaptureFixture) -> None:
+    bot: RunningBot, sender: SlackSender, hf: FakeHF, fake_arxiv: FakeArxiv, caplog: pytest.LogCaptureFixture
+) -> None:
     hf.fail_next("papers/", 503)
     fake_arxiv.fail_next(503)
     shared = message("see arxiv.org/abs/2502.99999v2", thread_ts=None)
@@ -515,15 +606,25 @@ def socket_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[List
     engine.dispose()
 
 
-def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(socket_bot: tuple[Listening, FakeSocketMode],
-                                                            hf: FakeHF) -> None:
+def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(
+    socket_bot: tuple[Listening, FakeSocketMode], hf: FakeHF
+) -> None:
     bot, socket = socket_bot
     hf.set_paper("2502.00003", {"id": "2502.00003", "title": "Slow Over The Socket"})
     hf.delay_next(2.5)
     shared = message("hf.co/papers/2502.00003", thread_ts=None)
-    envelope = socket.send("events_api", {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0001",
-                                          "type": "event_callback", "event": shared, "event_id": "EvSocket",
-                                          "event_time": 1764160000})
+    envelope = socket.send(
+        "events_api",
+        {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event": shared,
+            "event_id": "EvSocket",
+            "event_time": 1764160000,
+        },
+    )
     socket.ack_for(envelope)
     assert paper_title(bot, "2502.00003") in (None, "arXiv:2502.00003")  # acked while Hugging Face holds the fetch
     post = share_post(bot, shared["ts"])
@@ -566,15 +667,18 @@ def at_once(*sends: Any) -> None:
         ok(answer)
 
 
-def test_two_replicas_receiving_the_same_events_apply_them_once(posted: RunningBot, replica: RunningBot,
-                                                                sender: SlackSender) -> None:
+def test_two_replicas_receiving_the_same_events_apply_them_once(
+    posted: RunningBot, replica: RunningBot, sender: SlackSender
+) -> None:
     other = SlackSender(replica.url + "/slack/events")
     try:
         reply = message("which dataset?")
         shared = message("arxiv.org/abs/2410.13732", thread_ts=None, user="U0007")
         for n, event in enumerate([reaction(True, user="U0001"), reaction(True, user="U0002"), reply, shared]):
-            at_once(lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),  # type: ignore[misc]
-                    lambda e=event, n=n: other.event(e, event_id=f"EvBoth{n}", retry_num=1))  # type: ignore[misc]
+            at_once(
+                lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),  # type: ignore[misc]
+                lambda e=event, n=n: other.event(e, event_id=f"EvBoth{n}", retry_num=1),
+            )  # type: ignore[misc]
         settle(replica)
         shown = seen(posted)
         assert (shown.votes, shown.reactions, shown.replies) == (2, {"+1": 2}, 1)
@@ -584,8 +688,9 @@ def test_two_replicas_receiving_the_same_events_apply_them_once(posted: RunningB
         other.close()
 
 
-def test_an_add_and_its_removal_racing_on_two_replicas_end_removed(posted: RunningBot, replica: RunningBot,
-                                                                   sender: SlackSender) -> None:
+def test_an_add_and_its_removal_racing_on_two_replicas_end_removed(
+    posted: RunningBot, replica: RunningBot, sender: SlackSender
+) -> None:
     other = SlackSender(replica.url + "/slack/events")
     try:
         for user in ("U0001", "U0002", "U0003", "U0004"):

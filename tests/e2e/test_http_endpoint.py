@@ -30,14 +30,18 @@ def test_signature_by_another_secret_is_rejected(bot: RunningBot) -> None:
 
 def test_stale_timestamp_is_rejected(sender: SlackSender) -> None:
     six_minutes_ago = int(time.time()) - 6 * 60
-    response = sender.post("command=%2Fpapers&text=help", "application/x-www-form-urlencoded",
-                           timestamp=six_minutes_ago)
+    response = sender.post(
+        "command=%2Fpapers&text=help", "application/x-www-form-urlencoded", timestamp=six_minutes_ago
+    )
     assert response.status_code == 401
 
 
 def test_missing_signature_headers_are_rejected(sender: SlackSender) -> None:
-    response = httpx.post(sender.endpoint, content=b"command=%2Fpapers&text=help",
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = httpx.post(
+        sender.endpoint,
+        content=b"command=%2Fpapers&text=help",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 401
 
 
@@ -49,8 +53,13 @@ def test_body_altered_after_signing_is_rejected(sender: SlackSender) -> None:
 
 
 def test_url_verification_is_answered(sender: SlackSender) -> None:
-    body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                       "type": "url_verification"})
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
     response = sender.post(body, "application/json")
     assert response.status_code == 200
     assert response.json()["challenge"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"

@@ -34,16 +34,28 @@ REPLICAS = 2
 
 
 def replica_settings(db_url: str, slack_url: str, hf_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=db_url, slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
-                    slack_api_url=slack_url, hf_api_url=hf_url, digest_channel=CHANNEL, digest_size=2)
+    return Settings(
+        _env_file=None,
+        database_url=db_url,
+        slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
+        slack_api_url=slack_url,
+        hf_api_url=hf_url,
+        digest_channel=CHANNEL,
+        digest_size=2,
+    )
 
 
 def _replica(db_url: str, slack_url: str, hf_url: str, started: Any, stop: Any, reports: Any) -> None:
     """One replica: start the scheduler as `serve` does, make the channel's stored job due, report what it ran."""
     settings = replica_settings(db_url, slack_url, hf_url)
     engine = make_engine(settings.database_url)
-    scheduler = start_scheduler(settings=settings, engine=engine, sessions=make_sessions(engine),
-                                client=make_client(settings, BOT_TOKEN), start_paused=True)
+    scheduler = start_scheduler(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessions(engine),
+        client=make_client(settings, BOT_TOKEN),
+        start_paused=True,
+    )
 
     def report(event: JobExecutionEvent) -> None:
         if event.job_id == JOB:
@@ -59,8 +71,7 @@ def _replica(db_url: str, slack_url: str, hf_url: str, started: Any, stop: Any, 
     engine.dispose()
 
 
-def test_two_replicas_firing_the_same_stored_job_post_one_digest(db_url: str, slack: FakeSlack,
-                                                                  hf: FakeHF) -> None:
+def test_two_replicas_firing_the_same_stored_job_post_one_digest(db_url: str, slack: FakeSlack, hf: FakeHF) -> None:
     slack.ts_base = int(time.time())
     settings = bot_settings(db_url, slack, hf_api_url=hf.url, digest_channel=CHANNEL)
     engine = make_engine(db_url)
@@ -72,8 +83,10 @@ def test_two_replicas_firing_the_same_stored_job_post_one_digest(db_url: str, sl
 
     spawn = multiprocessing.get_context("spawn")
     started, stop, reports = spawn.Barrier(REPLICAS), spawn.Event(), spawn.Queue()
-    replicas = [spawn.Process(target=_replica, args=(db_url, slack.url, hf.url, started, stop, reports))
-                for _ in range(REPLICAS)]
+    replicas = [
+        spawn.Process(target=_replica, args=(db_url, slack.url, hf.url, started, stop, reports))
+        for _ in range(REPLICAS)
+    ]
     for p in replicas:
         p.start()
     try:

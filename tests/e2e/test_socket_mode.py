@@ -44,16 +44,37 @@ def test_connection_is_opened_with_the_app_token(connected: FakeSocketMode, slac
 
 
 def test_papers_help_over_socket_mode(connected: FakeSocketMode) -> None:
-    envelope = connected.send("slash_commands", {
-        "token": "legacy", "team_id": TEAM_ID, "channel_id": "C0001", "user_id": "U0001", "command": "/papers",
-        "text": "help", "response_url": "", "trigger_id": "1.2.3", "api_app_id": "A0001"})
+    envelope = connected.send(
+        "slash_commands",
+        {
+            "token": "legacy",
+            "team_id": TEAM_ID,
+            "channel_id": "C0001",
+            "user_id": "U0001",
+            "command": "/papers",
+            "text": "help",
+            "response_url": "",
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0001",
+        },
+    )
     ack = connected.ack_for(envelope)
     assert ack["payload"]["response_type"] == "ephemeral"
     assert "/papers config" in str(ack["payload"]["blocks"])
 
 
 def test_unknown_subcommand_over_socket_mode(connected: FakeSocketMode) -> None:
-    envelope = connected.send("slash_commands", {
-        "team_id": TEAM_ID, "channel_id": "C0001", "user_id": "U0001", "command": "/papers", "text": "frobnicate",
-        "response_url": "", "trigger_id": "1.2.3", "api_app_id": "A0001"})
+    envelope = connected.send(
+        "slash_commands",
+        {
+            "team_id": TEAM_ID,
+            "channel_id": "C0001",
+            "user_id": "U0001",
+            "command": "/papers",
+            "text": "frobnicate",
+            "response_url": "",
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0001",
+        },
+    )
     assert "`frobnicate`" in connected.ack_for(envelope)["payload"]["text"]

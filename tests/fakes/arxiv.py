@@ -24,8 +24,10 @@ from bot.links import normalize_arxiv_id
 from bot.sources.sample import sample_items
 from tests.fakes import QuietHandler, serve_in_background, stop_server
 
-HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
-        ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">\n')
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom"'
+    ' xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
+)
 
 
 def seed_papers() -> dict[str, dict[str, Any]]:
@@ -34,9 +36,13 @@ def seed_papers() -> dict[str, dict[str, Any]]:
     for item in sample_items():
         paper = item["paper"]
         papers[paper["id"]] = {
-            "id": paper["id"], "title": paper["title"], "summary": paper["summary"],
-            "authors": [a["name"] for a in paper["authors"]], "published": paper["publishedAt"],
-            "primary": item.get("_paperbot", {}).get("primary_category"), "version": "v1",
+            "id": paper["id"],
+            "title": paper["title"],
+            "summary": paper["summary"],
+            "authors": [a["name"] for a in paper["authors"]],
+            "published": paper["publishedAt"],
+            "primary": item.get("_paperbot", {}).get("primary_category"),
+            "version": "v1",
         }
     return papers
 
@@ -47,15 +53,21 @@ def entry_xml(paper: dict[str, Any]) -> str:
     stamp = f"{paper['published']}T17:59:59Z"
     title = "\n  ".join(textwrap.wrap(paper["title"], 60, break_on_hyphens=False))
     summary = "\n".join(textwrap.wrap(paper["summary"], 78, break_on_hyphens=False))
-    parts = [f"<id>http://arxiv.org/abs/{vid}</id>", f"<updated>{paper.get('updated', stamp)}</updated>",
-             f"<published>{stamp}</published>", f"<title>{escape(title)}</title>",
-             f"<summary>  {escape(summary)}\n</summary>"]
+    parts = [
+        f"<id>http://arxiv.org/abs/{vid}</id>",
+        f"<updated>{paper.get('updated', stamp)}</updated>",
+        f"<published>{stamp}</published>",
+        f"<title>{escape(title)}</title>",
+        f"<summary>  {escape(summary)}\n</summary>",
+    ]
     parts += [f"<author><name>{escape(name)}</name></author>" for name in paper["authors"]]
     for key, tag in (("doi", "arxiv:doi"), ("comment", "arxiv:comment"), ("journal_ref", "arxiv:journal_ref")):
         if paper.get(key):
             parts.append(f"<{tag}>{escape(paper[key])}</{tag}>")
-    parts += [f'<link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>',
-              f'<link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>']
+    parts += [
+        f'<link href="http://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>',
+        f'<link title="pdf" href="http://arxiv.org/pdf/{vid}" rel="related" type="application/pdf"/>',
+    ]
     categories = [c for c in [paper.get("primary"), *paper.get("also", [])] if c]
     if categories:
         parts.append(f'<arxiv:primary_category term="{categories[0]}" scheme="http://arxiv.org/schemas/atom"/>')
@@ -64,19 +76,28 @@ def entry_xml(paper: dict[str, Any]) -> str:
 
 
 def feed_xml(entries: list[str], *, total: int, start: int, query: str) -> str:
-    return (HEAD + f'<link href="http://arxiv.org/api/query?{escape(query)}" rel="self" type="application/atom+xml"/>\n'
-            f"<title>arXiv Query: {escape(query)}</title>\n<id>http://arxiv.org/api/fake</id>\n"
-            "<updated>2025-11-25T00:00:00-05:00</updated>\n"
-            f"<opensearch:totalResults>{total}</opensearch:totalResults>\n"
-            f"<opensearch:startIndex>{start}</opensearch:startIndex>\n"
-            f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>\n" + "".join(entries) + "</feed>\n")
+    return (
+        HEAD + f'<link href="http://arxiv.org/api/query?{escape(query)}" rel="self" type="application/atom+xml"/>\n'
+        f"<title>arXiv Query: {escape(query)}</title>\n<id>http://arxiv.org/api/fake</id>\n"
+        "<updated>2025-11-25T00:00:00-05:00</updated>\n"
+        f"<opensearch:totalResults>{total}</opensearch:totalResults>\n"
+        f"<opensearch:startIndex>{start}</opensearch:startIndex>\n"
+        f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>\n" + "".join(entries) + "</feed>\n"
+    )
 
 
 def error_xml(message: str) -> str:
-    return feed_xml([f"<entry>\n<id>http://arxiv.org/api/errors#{escape(message)}</id>\n<title>Error</title>\n"
-                     f"<summary>{escape(message)}</summary>\n<updated>2025-11-25T00:00:00-05:00</updated>\n"
-                     "<link href=\"http://arxiv.org/api/errors\" rel=\"alternate\" type=\"text/html\"/>\n"
-                     "<author><name>arXiv api core</name></author>\n</entry>\n"], total=1, start=0, query="error")
+    return feed_xml(
+        [
+            f"<entry>\n<id>http://arxiv.org/api/errors#{escape(message)}</id>\n<title>Error</title>\n"
+            f"<summary>{escape(message)}</summary>\n<updated>2025-11-25T00:00:00-05:00</updated>\n"
+            '<link href="http://arxiv.org/api/errors" rel="alternate" type="text/html"/>\n'
+            "<author><name>arXiv api core</name></author>\n</entry>\n"
+        ],
+        total=1,
+        start=0,
+        query="error",
+    )
 
 
 @dataclass
@@ -98,8 +119,16 @@ class FakeArxiv:
     def add_paper(self, arxiv_id: str, title: str, **fields: Any) -> dict[str, Any]:
         """Serve one more paper under its versionless id as arXiv writes it (`hep-th/9901001`,
         `math/0309136`: no subject class); `fields` override the entry's other parts (see `entry_xml`)."""
-        paper = {"id": arxiv_id, "title": title, "summary": f"The abstract of {title}.", "authors": ["A. Author"],
-                 "published": "2003-09-08", "primary": None, "version": "v1", **fields}
+        paper = {
+            "id": arxiv_id,
+            "title": title,
+            "summary": f"The abstract of {title}.",
+            "authors": ["A. Author"],
+            "published": "2003-09-08",
+            "primary": None,
+            "version": "v1",
+            **fields,
+        }
         with self._lock:
             self.papers[arxiv_id] = paper
         return paper

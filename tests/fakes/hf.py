@@ -61,8 +61,15 @@ class FakeHF:
         with self._lock:
             self.papers[arxiv_id] = obj
 
-    def fail_next(self, path_prefix: str, status: int = 500, *, times: int = 1,
-                  headers: dict[str, str] | None = None, body: str | bytes | None = None) -> None:
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int = 500,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: str | bytes | None = None,
+    ) -> None:
         """The next `times` requests whose path (after /api/, with its query string, e.g.
         `daily_papers?date=2025-11-30`) starts with `path_prefix` answer `status` with
         `headers` and `body` (raw; default a JSON error). A 200 with a broken body is a malformed response."""
@@ -154,8 +161,11 @@ class FakeHF:
                 delay = fake._delay()
                 if delay and fake._release.wait(delay):
                     return
-                data = body if isinstance(body, bytes) else (
-                    body.encode() if isinstance(body, str) else json.dumps(body).encode())
+                data = (
+                    body
+                    if isinstance(body, bytes)
+                    else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
+                )
                 self.answer(status, data, "application/json; charset=utf-8", headers)
 
         self._server = serve_in_background(Handler)
@@ -167,14 +177,20 @@ class FakeHF:
         stop_server(self._server)
 
 
-def daily_item(arxiv_id: str, title: str, day: date, *, upvotes: int | None = 0,
-               **paper: Any) -> dict[str, Any]:
+def daily_item(arxiv_id: str, title: str, day: date, *, upvotes: int | None = 0, **paper: Any) -> dict[str, Any]:
     """A `daily_papers` item of the real shape, for tests that need one quickly (extra keys go in `paper`)."""
     stamp = f"{day.isoformat()}T13:00:00.000Z"
     return {
-        "paper": {"id": arxiv_id, "title": title, "authors": [{"_id": "0" * 24, "name": "A. Author",
-                  "hidden": False}], "publishedAt": stamp, "summary": f"Abstract of {title}.",
-                  "upvotes": upvotes, "discussionId": "1" * 24, **paper},
+        "paper": {
+            "id": arxiv_id,
+            "title": title,
+            "authors": [{"_id": "0" * 24, "name": "A. Author", "hidden": False}],
+            "publishedAt": stamp,
+            "summary": f"Abstract of {title}.",
+            "upvotes": upvotes,
+            "discussionId": "1" * 24,
+            **paper,
+        },
         "publishedAt": stamp,
         "title": title,
         "summary": f"Abstract of {title}.",

@@ -89,7 +89,13 @@ class FakeSlack:
 
     # ---- control -------------------------------------------------------------------------------------------
     def fail_next(
-        self, method: str, *, status: int = 429, times: int = 1, retry_after: int | None = 1, error: str | None = None,
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: int | None = 1,
+        error: str | None = None,
         commit: bool = False,
     ) -> None:
         """Make the next `times` calls of `method` fail: HTTP `status` (429 carries Retry-After), or, with
@@ -159,8 +165,16 @@ class FakeSlack:
             return 200, {}, handler(params)
 
     def api_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake Team", "user": "paperbot",
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake Team",
+            "user": "paperbot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _blocks(self, p: dict[str, Any]) -> list[dict[str, Any]]:
         blocks = p.get("blocks")
@@ -173,8 +187,16 @@ class FakeSlack:
         if not p.get("text") and not p.get("blocks"):
             return {"ok": False, "error": "no_text"}
         ts = self.next_ts()
-        message = {"type": "message", "text": p.get("text", ""), "ts": ts, "bot_id": BOT_ID, "user": BOT_USER_ID,
-                   "blocks": self._blocks(p), "channel": channel, "reactions": []}
+        message = {
+            "type": "message",
+            "text": p.get("text", ""),
+            "ts": ts,
+            "bot_id": BOT_ID,
+            "user": BOT_USER_ID,
+            "blocks": self._blocks(p),
+            "channel": channel,
+            "reactions": [],
+        }
         if p.get("thread_ts"):
             message["thread_ts"] = p["thread_ts"]
         if p.get("metadata"):
@@ -198,8 +220,11 @@ class FakeSlack:
 
     def api_chat_getPermalink(self, p: dict[str, Any]) -> dict[str, Any]:
         ts = str(p.get("message_ts", ""))
-        return {"ok": True, "channel": p.get("channel"),
-                "permalink": f"https://fake.slack.test/archives/{p.get('channel')}/p{ts.replace('.', '')}"}
+        return {
+            "ok": True,
+            "channel": p.get("channel"),
+            "permalink": f"https://fake.slack.test/archives/{p.get('channel')}/p{ts.replace('.', '')}",
+        }
 
     def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
@@ -210,21 +235,27 @@ class FakeSlack:
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
         replies = [m for m in self.messages.get(channel, []) if m.get("thread_ts") == ts and m["ts"] != ts]
-        return {"ok": True, "messages": [parent, *replies], "has_more": False,
-                "response_metadata": {"next_cursor": ""}}
+        return {"ok": True, "messages": [parent, *replies], "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages newest first within `oldest`..`latest`, `limit` a page, paged by `cursor`."""
         channel = p.get("channel", "")
         oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or "inf")
         inclusive = str(p.get("inclusive", "")).lower() in ("1", "true")
-        top = [m for m in reversed(self.messages.get(channel, []))
-               if ("thread_ts" not in m or m["thread_ts"] == m["ts"])
-               and (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)]
+        top = [
+            m
+            for m in reversed(self.messages.get(channel, []))
+            if ("thread_ts" not in m or m["thread_ts"] == m["ts"])
+            and (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
+        ]
         start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 100)
         more = start + limit < len(top)
-        return {"ok": True, "messages": top[start:start + limit], "has_more": more,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return {
+            "ok": True,
+            "messages": top[start : start + limit],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def api_reactions_get(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self._find(p.get("channel", ""), p.get("timestamp", ""))
@@ -280,8 +311,10 @@ class FakeSlack:
     def api_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
         user = p.get("user", "")
         profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
-        return {"ok": True,
-                "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile}}
+        return {
+            "ok": True,
+            "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile},
+        }
 
     def api_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         if not self.socket_url:
@@ -351,42 +384,103 @@ class SlackSender:
         signature = self.verifier.generate_signature(timestamp=ts, body=body)
         return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature or "", "Content-Type": content_type}
 
-    def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
-             timestamp: int | None = None) -> httpx.Response:
+    def post(
+        self, body: str, content_type: str, *, headers: dict[str, str] | None = None, timestamp: int | None = None
+    ) -> httpx.Response:
         all_headers = self.signed_headers(body, timestamp=timestamp, content_type=content_type)
         all_headers.update(headers or {})
         return self.client.post(self.endpoint, content=body.encode(), headers=all_headers)
 
-    def command(self, text: str, *, user: str = "U0001", channel: str = "C0001", command: str = "/papers",
-                response_url: str = "", **extra: str) -> httpx.Response:
+    def command(
+        self,
+        text: str,
+        *,
+        user: str = "U0001",
+        channel: str = "C0001",
+        command: str = "/papers",
+        response_url: str = "",
+        **extra: str,
+    ) -> httpx.Response:
         """A slash command exactly as Slack sends it (form-encoded)."""
-        form = {"token": "legacy", "team_id": self.team_id, "team_domain": "fake", "channel_id": channel,
-                "channel_name": "papers", "user_id": user, "user_name": user.lower(), "command": command,
-                "text": text, "response_url": response_url, "trigger_id": "1.2.3", "api_app_id": "A0001",
-                "is_enterprise_install": "false", **extra}
+        form = {
+            "token": "legacy",
+            "team_id": self.team_id,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": "papers",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0001",
+            "is_enterprise_install": "false",
+            **extra,
+        }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
-              retry_reason: str = "http_timeout") -> httpx.Response:
+    def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+    ) -> httpx.Response:
         """An Events API envelope; `retry_num` adds Slack's retry headers (the same event_id again)."""
-        envelope = {"token": "legacy", "team_id": self.team_id, "api_app_id": "A0001", "type": "event_callback",
-                    "event": event, "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-                    "event_time": int(time.time()), "is_ext_shared_channel": False,
-                    "authorizations": [{"team_id": self.team_id, "user_id": BOT_USER_ID, "is_bot": True,
-                                        "enterprise_id": None, "is_enterprise_install": False}]}
+        envelope = {
+            "token": "legacy",
+            "team_id": self.team_id,
+            "api_app_id": "A0001",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "is_ext_shared_channel": False,
+            "authorizations": [
+                {
+                    "team_id": self.team_id,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "enterprise_id": None,
+                    "is_enterprise_install": False,
+                }
+            ],
+        }
         headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason} if retry_num else None
         return self.post(json.dumps(envelope), "application/json", headers=headers)
 
-    def action(self, action_id: str, value: str, *, user: str = "U0001", channel: str = "C0001",
-               message_ts: str = "1764150001.000001", response_url: str = "") -> httpx.Response:
+    def action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U0001",
+        channel: str = "C0001",
+        message_ts: str = "1764150001.000001",
+        response_url: str = "",
+    ) -> httpx.Response:
         """A block_actions interaction (form field `payload` holding JSON)."""
-        payload = {"type": "block_actions", "user": {"id": user, "team_id": self.team_id},
-                   "team": {"id": self.team_id, "domain": "fake"}, "api_app_id": "A0001",
-                   "channel": {"id": channel}, "container": {"type": "message", "message_ts": message_ts,
-                                                            "channel_id": channel},
-                   "response_url": response_url, "trigger_id": "1.2.3",
-                   "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button",
-                                "action_ts": str(time.time())}]}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": self.team_id},
+            "team": {"id": self.team_id, "domain": "fake"},
+            "api_app_id": "A0001",
+            "channel": {"id": channel},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def close(self) -> None:

@@ -29,8 +29,7 @@ class FakeSocketMode:
         self.url = ""
 
     def _handle(self, connection: ServerConnection) -> None:
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A0001"}}))
+        connection.send(json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}}))
         self.connected.set()
         while not self.stopping.is_set():
             try:
@@ -54,9 +53,16 @@ class FakeSocketMode:
     def send(self, kind: str, payload: dict[str, Any]) -> str:
         """Push one envelope of `kind` (slash_commands, events_api, interactive); returns its envelope id."""
         envelope_id = uuid.uuid4().hex
-        self.outbox.put({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                         "accepts_response_payload": kind != "events_api", "retry_attempt": 0,
-                         "retry_reason": ""})
+        self.outbox.put(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
         return envelope_id
 
     def ack_for(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:

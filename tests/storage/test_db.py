@@ -33,13 +33,19 @@ def test_a_savepoint_rollback_keeps_the_rest_of_the_transaction(sessions: sessio
         assert [w.team_id for w in session.scalars(select(Workspace))] == ["T1"]
 
 
-@pytest.mark.parametrize(("url", "said"), [
-    ("", "DATABASE_URL '' is not a database URL"),
-    ("paperbot.db", "DATABASE_URL 'paperbot.db' is not a database URL"),
-    ("mssql+pyodbc://sa:Secr3t@h/db", "DATABASE_URL 'mssql+pyodbc://sa:***@h/db' needs a database driver that is "
-                                      "not installed (No module named 'pyodbc')"),
-    ("redis://h/0", "DATABASE_URL 'redis://h/0' names a database or driver SQLAlchemy does not know (redis)"),
-])
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("", "DATABASE_URL '' is not a database URL"),
+        ("paperbot.db", "DATABASE_URL 'paperbot.db' is not a database URL"),
+        (
+            "mssql+pyodbc://sa:Secr3t@h/db",
+            "DATABASE_URL 'mssql+pyodbc://sa:***@h/db' needs a database driver that is "
+            "not installed (No module named 'pyodbc')",
+        ),
+        ("redis://h/0", "DATABASE_URL 'redis://h/0' names a database or driver SQLAlchemy does not know (redis)"),
+    ],
+)
 def test_a_bad_url_is_a_config_error_that_shows_a_good_one(url: str, said: str) -> None:
     with pytest.raises(ConfigError) as error:
         make_engine(url)

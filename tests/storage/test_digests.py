@@ -18,8 +18,9 @@ DAY = date(2026, 11, 25)
 
 def claim(sessions: sessionmaker[Session], worker: str, **kw: object) -> tuple[str, list[str]]:
     with sessions.begin() as s:
-        c = claim_run(session=s, team_id="T1", channel_id="C1", day=DAY, worker=worker,
-                      plan=kw.pop("plan", ["2411.00001"]), **kw)  # type: ignore[arg-type]
+        c = claim_run(
+            session=s, team_id="T1", channel_id="C1", day=DAY, worker=worker, plan=kw.pop("plan", ["2411.00001"]), **kw
+        )  # type: ignore[arg-type]
         return c.outcome, list(c.run.plan)
 
 
@@ -91,8 +92,15 @@ def test_posts_remember_papers_per_channel(sessions: sessionmaker[Session]) -> N
         s.add(Paper(arxiv_id="2411.00001", title="A", authors=[], categories=[], ai_keywords=[]))
         s.flush()
         claim_outcome = claim_run(session=s, team_id="T1", channel_id="C1", day=DAY, worker="a", plan=[])
-        record_post(session=s, team_id="T1", channel_id="C1", ts="1.1", arxiv_id="2411.00001", kind="digest",
-                    digest_run_id=claim_outcome.run.id)
+        record_post(
+            session=s,
+            team_id="T1",
+            channel_id="C1",
+            ts="1.1",
+            arxiv_id="2411.00001",
+            kind="digest",
+            digest_run_id=claim_outcome.run.id,
+        )
         record_post(session=s, team_id="T1", channel_id="C1", ts="1.1", arxiv_id="2411.00001", kind="digest")
         assert posted_arxiv_ids(session=s, team_id="T1", channel_id="C1") == {"2411.00001"}
         assert posted_arxiv_ids(session=s, team_id="T1", channel_id="C2") == set()
@@ -119,7 +127,8 @@ def test_a_claim_made_with_a_local_clock_is_stored_as_the_same_instant(sessions:
 
 
 def test_only_the_claim_holder_sets_the_header_and_a_release_keeps_the_last_activity(
-        sessions: sessionmaker[Session]) -> None:
+    sessions: sessionmaker[Session],
+) -> None:
     from storage.digests import aware, set_header, unfinished_runs
 
     claim(sessions, "a")

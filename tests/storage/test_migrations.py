@@ -18,9 +18,17 @@ from storage.db import alembic_config, current_revision, make_engine, upgrade
 from storage.models import Base
 from tests.conftest import PG_ADMIN_URL
 
-EXPECTED_TABLES = {"workspaces", "channels", "papers", "upvote_snapshots", "posts", "reactions", "replies",
-                   "saved_papers",
-                   "digest_runs"}
+EXPECTED_TABLES = {
+    "workspaces",
+    "channels",
+    "papers",
+    "upvote_snapshots",
+    "posts",
+    "reactions",
+    "replies",
+    "saved_papers",
+    "digest_runs",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -88,7 +96,8 @@ def test_models_and_migrations_agree(empty_engine: Engine) -> None:
 
 
 def test_apschedulers_job_table_survives_db_upgrade_and_stays_out_of_autogenerate(
-        empty_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    empty_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # APScheduler makes its table itself, first here: a replica's scheduler can start before `db upgrade` runs.
     scheduler = build_scheduler(empty_engine)
     scheduler.start(paused=True)
@@ -96,8 +105,9 @@ def test_apschedulers_job_table_survives_db_upgrade_and_stays_out_of_autogenerat
     scheduler.shutdown()
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["db", "upgrade"],
-                                env={"DATABASE_URL": empty_engine.url.render_as_string(hide_password=False)})
+    result = CliRunner().invoke(
+        cli, ["db", "upgrade"], env={"DATABASE_URL": empty_engine.url.render_as_string(hide_password=False)}
+    )
     assert result.exit_code == 0, result.output
     assert "schema empty -> " in result.output
 
@@ -129,20 +139,33 @@ def test_upgrading_keeps_data_and_its_links(empty_engine: Engine) -> None:
     upgrade(empty_engine, "0001")
     with empty_engine.begin() as conn:
         conn.execute(text("INSERT INTO workspaces (team_id, created_at) VALUES ('T1', CURRENT_TIMESTAMP)"))
-        conn.execute(text(
-            "INSERT INTO papers (arxiv_id, title, authors, categories, ai_keywords, source, created_at, updated_at)"
-            " VALUES ('2401.00001', 'A paper', '[]', '[]', '[]', 'hf', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-        conn.execute(text(
-            "INSERT INTO digest_runs (id, team_id, channel_id, digest_date, status, claimed_by, claimed_at,"
-            " heartbeat_at, plan) VALUES (7, 'T1', 'C1', '2026-11-24', 'done', 'w', CURRENT_TIMESTAMP,"
-            " CURRENT_TIMESTAMP, '[]')"))
-        conn.execute(text(
-            "INSERT INTO posts (team_id, channel_id, ts, arxiv_id, kind, digest_run_id, created_at)"
-            " VALUES ('T1', 'C1', '1.1', '2401.00001', 'digest', 7, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO papers (arxiv_id, title, authors, categories, ai_keywords, source, created_at, updated_at)"
+                " VALUES ('2401.00001', 'A paper', '[]', '[]', '[]', 'hf', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO digest_runs (id, team_id, channel_id, digest_date, status, claimed_by, claimed_at,"
+                " heartbeat_at, plan) VALUES (7, 'T1', 'C1', '2026-11-24', 'done', 'w', CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP, '[]')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO posts (team_id, channel_id, ts, arxiv_id, kind, digest_run_id, created_at)"
+                " VALUES ('T1', 'C1', '1.1', '2401.00001', 'digest', 7, CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade(empty_engine, "0002")
     with empty_engine.begin() as conn:
-        conn.execute(text("INSERT INTO saved_papers (team_id, user_id, arxiv_id, created_at)"
-                          " VALUES ('T1', 'U1', '2401.00001', CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO saved_papers (team_id, user_id, arxiv_id, created_at)"
+                " VALUES ('T1', 'U1', '2401.00001', CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT digest_run_id FROM posts")).scalar() == 7
@@ -151,7 +174,8 @@ def test_upgrading_keeps_data_and_its_links(empty_engine: Engine) -> None:
 
 
 def test_replicas_starting_together_on_a_new_database_find_the_job_table_made_by_the_migration(
-        empty_engine: Engine) -> None:
+    empty_engine: Engine,
+) -> None:
     """`upgrade` makes APScheduler's table under the migration lock, so no two schedulers starting at once both
     try to create it (APScheduler's own check-then-create lets a second replica die on a duplicate type)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -163,8 +187,11 @@ def test_replicas_starting_together_on_a_new_database_find_the_job_table_made_by
             future.result()
     assert "apscheduler_jobs" in inspect(empty_engine).get_table_names()
     created: list[str] = []
-    event.listen(empty_engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_a: created.append(statement) if "CREATE" in statement else None)
+    event.listen(
+        empty_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_a: created.append(statement) if "CREATE" in statement else None,
+    )
     scheduler = build_scheduler(empty_engine)
     scheduler.start(paused=True)  # what `paperbot serve` does after migrating
     scheduler.add_job(resync_jobs, "interval", minutes=5, id="a-job")

@@ -28,9 +28,7 @@ def record(arxiv_id: str = "2411.00001", **fields: object) -> PaperRecord:
     return PaperRecord(arxiv_id=arxiv_id, **values)  # type: ignore[arg-type]
 
 
-def upsert(
-    sessions: sessionmaker[Session], *records: PaperRecord, seen_on: date | None = None
-) -> UpsertStats:
+def upsert(sessions: sessionmaker[Session], *records: PaperRecord, seen_on: date | None = None) -> UpsertStats:
     with sessions.begin() as s:
         return upsert_papers(session=s, records=list(records), seen_on=seen_on)
 
@@ -153,10 +151,23 @@ def test_conflicting_snapshot_duplicates_settle_on_the_newest_and_a_second_impor
     sessions: sessionmaker[Session],
 ) -> None:
     # One paper twice in one file: the later line is the older version, with other categories and a DOI.
-    newer = record(source="snapshot", version="v2", updated=date(2025, 3, 1), categories=["cs.LG"], daily_date=None,
-                   title="Final title")
-    older = record(source="snapshot", version="v1", updated=date(2025, 1, 1), categories=["cs.CL"], daily_date=None,
-                   title="First title", doi="10.1/x")
+    newer = record(
+        source="snapshot",
+        version="v2",
+        updated=date(2025, 3, 1),
+        categories=["cs.LG"],
+        daily_date=None,
+        title="Final title",
+    )
+    older = record(
+        source="snapshot",
+        version="v1",
+        updated=date(2025, 1, 1),
+        categories=["cs.CL"],
+        daily_date=None,
+        title="First title",
+        doi="10.1/x",
+    )
     assert upsert(sessions, newer, older) == UpsertStats(inserted=1, updated=1)  # the older line fills the DOI
     stamp = updated_at(sessions)
 
@@ -167,7 +178,11 @@ def test_conflicting_snapshot_duplicates_settle_on_the_newest_and_a_second_impor
         paper = get_paper(session=s, arxiv_id="2411.00001")
         assert paper is not None
         assert (paper.title, paper.categories, paper.version, paper.updated, paper.doi) == (
-            "Final title", ["cs.LG"], "v2", date(2025, 3, 1), "10.1/x"
+            "Final title",
+            ["cs.LG"],
+            "v2",
+            date(2025, 3, 1),
+            "10.1/x",
         )
 
 
@@ -175,8 +190,9 @@ def test_a_newer_snapshot_line_replaces_and_the_same_version_updated_later_does_
     sessions: sessionmaker[Session],
 ) -> None:
     upsert(sessions, record(source="snapshot", version="v1", updated=date(2025, 1, 1), categories=["cs.CL"]))
-    assert upsert(sessions, record(source="snapshot", version="v1", updated=date(2025, 2, 1),
-                                   categories=["cs.AI"])) == UpsertStats(updated=1)
+    assert upsert(
+        sessions, record(source="snapshot", version="v1", updated=date(2025, 2, 1), categories=["cs.AI"])
+    ) == UpsertStats(updated=1)
     # Same version, no `updated`: not newer, so it only fills gaps (there are none).
     assert upsert(sessions, record(source="snapshot", version="v1", categories=["cs.RO"])) == UpsertStats(unchanged=1)
     with sessions.begin() as s:
@@ -195,15 +211,21 @@ def test_hf_fields_still_follow_the_newest_fetch_over_a_snapshot(sessions: sessi
 def test_a_sample_record_never_changes_a_known_paper(sessions: sessionmaker[Session]) -> None:
     upsert(sessions, record(title="Real title", hf_upvotes=3, daily_date=date(2025, 11, 20)), seen_on=DAY)
     stamp = updated_at(sessions)
-    sample = record(title="Sample title", hf_upvotes=99, abstract="Sample abstract.", categories=["cs.CL"],
-                    source="sample")
+    sample = record(
+        title="Sample title", hf_upvotes=99, abstract="Sample abstract.", categories=["cs.CL"], source="sample"
+    )
     assert upsert(sessions, sample, seen_on=date(2025, 11, 25)) == UpsertStats(unchanged=1)
     assert updated_at(sessions) == stamp
     with sessions.begin() as s:
         paper = get_paper(session=s, arxiv_id="2411.00001")
         assert paper is not None
         assert (paper.title, paper.hf_upvotes, paper.abstract, paper.categories, paper.daily_date, paper.source) == (
-            "Real title", 3, None, [], date(2025, 11, 20), "hf"
+            "Real title",
+            3,
+            None,
+            [],
+            date(2025, 11, 20),
+            "hf",
         )
     assert snapshots(sessions) == [("2411.00001", DAY, 3)]  # the sample's upvotes are not kept
 

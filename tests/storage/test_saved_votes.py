@@ -40,26 +40,67 @@ def test_activity_counts_distinct_voters_live_replies_and_channels(sessions: ses
         session.add(Workspace(team_id="T1", bot_user_id="UBOT"))
         session.flush()
         # The bot's own reaction and reply, and a reply without a user (a bot or system message), never count.
-        session.add(Reaction(team_id="T1", channel_id="C1", message_ts="1.0", user_id="UBOT", emoji="+1",
-                             arxiv_id="2401.00001"))
-        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.5", user_id="UBOT", text="bot",
-                          arxiv_id="2401.00001"))
-        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.6", user_id=None, text="sys",
-                          arxiv_id="2401.00001"))
+        session.add(
+            Reaction(team_id="T1", channel_id="C1", message_ts="1.0", user_id="UBOT", emoji="+1", arxiv_id="2401.00001")
+        )
+        session.add(
+            Reply(
+                team_id="T1",
+                channel_id="C1",
+                thread_ts="1.0",
+                ts="1.5",
+                user_id="UBOT",
+                text="bot",
+                arxiv_id="2401.00001",
+            )
+        )
+        session.add(
+            Reply(
+                team_id="T1",
+                channel_id="C1",
+                thread_ts="1.0",
+                ts="1.6",
+                user_id=None,
+                text="sys",
+                arxiv_id="2401.00001",
+            )
+        )
         for channel, ts in (("C1", "1.0"), ("C2", "2.0")):
             session.add(Post(team_id="T1", channel_id=channel, ts=ts, arxiv_id="2401.00001", kind="digest"))
         session.add(Post(team_id="T2", channel_id="C9", ts="9.0", arxiv_id="2401.00001", kind="digest"))
-        reactions = [("C1", "1.0", "U1", "+1"), ("C1", "1.0", "U1", "fire"), ("C2", "2.0", "U1", "+1"),
-                     ("C2", "2.0", "U2", "fire"), ("C2", "2.0", "U3", "eyes")]
+        reactions = [
+            ("C1", "1.0", "U1", "+1"),
+            ("C1", "1.0", "U1", "fire"),
+            ("C2", "2.0", "U1", "+1"),
+            ("C2", "2.0", "U2", "fire"),
+            ("C2", "2.0", "U3", "eyes"),
+        ]
         for channel, ts, user, emoji in reactions:
-            session.add(Reaction(team_id="T1", channel_id=channel, message_ts=ts, user_id=user, emoji=emoji,
-                                 arxiv_id="2401.00001"))
-        session.add(Reaction(team_id="T2", channel_id="C9", message_ts="9.0", user_id="U9", emoji="+1",
-                             arxiv_id="2401.00001"))
-        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.1", user_id="U2", text="a",
-                          arxiv_id="2401.00001"))
-        session.add(Reply(team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.2", user_id="U2", text="b",
-                          deleted=True, arxiv_id="2401.00001"))
+            session.add(
+                Reaction(
+                    team_id="T1", channel_id=channel, message_ts=ts, user_id=user, emoji=emoji, arxiv_id="2401.00001"
+                )
+            )
+        session.add(
+            Reaction(team_id="T2", channel_id="C9", message_ts="9.0", user_id="U9", emoji="+1", arxiv_id="2401.00001")
+        )
+        session.add(
+            Reply(
+                team_id="T1", channel_id="C1", thread_ts="1.0", ts="1.1", user_id="U2", text="a", arxiv_id="2401.00001"
+            )
+        )
+        session.add(
+            Reply(
+                team_id="T1",
+                channel_id="C1",
+                thread_ts="1.0",
+                ts="1.2",
+                user_id="U2",
+                text="b",
+                deleted=True,
+                arxiv_id="2401.00001",
+            )
+        )
     with sessions.begin() as session:
         activity = paper_activity(session=session, team_id="T1", arxiv_id="2401.00001", vote_emoji=VOTES)
         other = paper_activity(session=session, team_id="T1", arxiv_id="2401.00002", vote_emoji=VOTES)

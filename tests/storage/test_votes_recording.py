@@ -89,7 +89,8 @@ def test_concurrent_transactions_apply_the_same_event_once(posted: sessionmaker[
         start.wait()
         with posted.begin() as session:
             applied = claim_event(session=session, team_id="T1", event_id="EvSame") and add_reaction(
-                session=session, key=key(), arxiv_id=PAPER, event_ts="1764150100.000001")
+                session=session, key=key(), arxiv_id=PAPER, event_ts="1764150100.000001"
+            )
         results.append(applied)
 
     threads = [threading.Thread(target=replica) for _ in range(4)]
@@ -119,16 +120,17 @@ def test_reactions_follow_slack_time_not_arrival_order(posted: sessionmaker[Sess
 
 def test_a_removal_that_overtakes_its_add_wins(posted: sessionmaker[Session]) -> None:
     assert in_tx(posted, lambda s: remove_reaction(session=s, key=key(), event_ts="1764150200.000001")) is False
-    assert in_tx(posted, lambda s: add_reaction(session=s, key=key(), arxiv_id=PAPER,
-                                                event_ts="1764150100.000001")) is False
+    assert (
+        in_tx(posted, lambda s: add_reaction(session=s, key=key(), arxiv_id=PAPER, event_ts="1764150100.000001"))
+        is False
+    )
     assert activity(posted) == Activity(votes=0, reactions={}, replies=0, channels=["C1"])
 
 
 def test_votes_count_people_and_emoji_separately(posted: sessionmaker[Session]) -> None:
     with posted.begin() as session:
         for n, (user, emoji) in enumerate([("U1", "+1"), ("U1", "fire"), ("U2", "fire"), ("U3", "eyes")]):
-            assert add_reaction(session=session, key=key(user, emoji), arxiv_id=PAPER,
-                                event_ts=f"1764150100.00000{n}")
+            assert add_reaction(session=session, key=key(user, emoji), arxiv_id=PAPER, event_ts=f"1764150100.00000{n}")
     assert in_tx(posted, lambda s: remove_reaction(session=s, key=key("U1", "fire"), event_ts="1764150200.0"))
     shown = activity(posted)
     assert (shown.votes, shown.reactions) == (2, {"+1": 1, "fire": 1, "eyes": 1})
@@ -162,8 +164,10 @@ def test_a_reply_is_counted_edited_in_order_and_deleted(posted: sessionmaker[Ses
     assert in_tx(posted, lambda s: record_reply(session=s, key=reply(), user_id="U2", text="nice")) is True
     assert in_tx(posted, lambda s: record_reply(session=s, key=reply(), user_id="U2", text="nice")) is False
     assert activity(posted).replies == 1
-    edit = lambda text, ts: in_tx(posted, lambda s: edit_reply(session=s, key=reply(), user_id="U2",  # noqa: E731
-                                                               text=text, edited_ts=ts))
+
+    def edit(text: str, ts: str) -> bool:
+        return in_tx(posted, lambda s: edit_reply(session=s, key=reply(), user_id="U2", text=text, edited_ts=ts))
+
     assert edit("second edit", "1764150030.000001") is True
     assert edit("first edit", "1764150020.000001") is False  # an older edit, late
     shown = stored_reply(posted)
@@ -179,8 +183,15 @@ def test_a_delete_or_edit_arriving_before_the_reply_itself(posted: sessionmaker[
     late, edited_first = reply("1764150010.000001"), reply("1764150011.000001")
     assert in_tx(posted, lambda s: delete_reply(session=s, key=late, user_id="U2")) is True
     assert in_tx(posted, lambda s: record_reply(session=s, key=late, user_id="U2", text="hello")) is False
-    assert in_tx(posted, lambda s: edit_reply(session=s, key=edited_first, user_id="U3", text="fixed",
-                                              edited_ts="1764150020.000001")) is True
+    assert (
+        in_tx(
+            posted,
+            lambda s: edit_reply(
+                session=s, key=edited_first, user_id="U3", text="fixed", edited_ts="1764150020.000001"
+            ),
+        )
+        is True
+    )
     assert in_tx(posted, lambda s: record_reply(session=s, key=edited_first, user_id="U3", text="typo")) is False
     assert activity(posted).replies == 1
     assert stored_reply(posted, edited_first.ts).text == "fixed"
@@ -207,11 +218,20 @@ def test_nul_characters_are_dropped_from_replies_and_edits(posted: sessionmaker[
     # PostgreSQL refuses NUL in text: storing it as it came failed the reply's whole transaction there.
     assert in_tx(posted, lambda s: record_reply(session=s, key=reply(), user_id="U2", text="a\x00b")) is True
     assert stored_reply(posted).text == "ab"
-    assert in_tx(posted, lambda s: edit_reply(session=s, key=reply(), user_id="U2", text="\x00c\x00",
-                                              edited_ts="1764150020.000001")) is True
+    assert (
+        in_tx(
+            posted,
+            lambda s: edit_reply(session=s, key=reply(), user_id="U2", text="\x00c\x00", edited_ts="1764150020.000001"),
+        )
+        is True
+    )
     assert stored_reply(posted).text == "c"
     late = reply("1764150011.000001")  # an edit seen before its reply is stored from the edit
-    assert in_tx(posted, lambda s: edit_reply(session=s, key=late, user_id="U3", text="d\x00",
-                                              edited_ts="1764150021.000001")) is True
+    assert (
+        in_tx(
+            posted, lambda s: edit_reply(session=s, key=late, user_id="U3", text="d\x00", edited_ts="1764150021.000001")
+        )
+        is True
+    )
     assert stored_reply(posted, late.ts).text == "d"
     assert activity(posted).replies == 2

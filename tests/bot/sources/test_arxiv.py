@@ -44,8 +44,13 @@ SEED_IDS = [item["paper"]["id"] for item in sample_items()]
 
 
 def test_lookup_by_ids_reads_every_field(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
-    fake_arxiv.papers["2410.13732"].update(version="v3", doi="10.48550/arXiv.2410.13732", also=["cs.AI"],
-                                           comment="12 pages,\n  3 figures", journal_ref="J. Test 1 (2024)")
+    fake_arxiv.papers["2410.13732"].update(
+        version="v3",
+        doi="10.48550/arXiv.2410.13732",
+        also=["cs.AI"],
+        comment="12 pages,\n  3 figures",
+        journal_ref="J. Test 1 (2024)",
+    )
     with client_for(fake_arxiv, clock) as client:
         records = client.by_ids(["2410.13732", "arXiv:2306.00356v1"])
     first, second = records
@@ -55,8 +60,11 @@ def test_lookup_by_ids_reads_every_field(fake_arxiv: FakeArxiv, clock: FakeClock
     assert "Multi-Layer Perceptron" in first.abstract
     assert first.authors[:2] == ["Bernhard Bermeitinger", "Tomas Hrycej"]
     assert (first.primary_category, first.categories) == ("cs.LG", ["cs.LG", "cs.AI"])
-    assert (first.comments, first.journal_ref, first.doi) == ("12 pages, 3 figures", "J. Test 1 (2024)",
-                                                              "10.48550/arXiv.2410.13732")
+    assert (first.comments, first.journal_ref, first.doi) == (
+        "12 pages, 3 figures",
+        "J. Test 1 (2024)",
+        "10.48550/arXiv.2410.13732",
+    )
     assert first.published == date(2024, 10, 17) and first.source == "arxiv"
     assert second.doi is None and second.comments is None
 
@@ -124,13 +132,19 @@ def test_spacing_holds_across_threads_sharing_a_client(fake_arxiv: FakeArxiv, cl
     assert fake_arxiv.max_in_flight == 1
 
 
-def test_old_style_ids_are_looked_up_and_keyed_without_the_subject_class(fake_arxiv: FakeArxiv,
-                                                                          clock: FakeClock) -> None:
+def test_old_style_ids_are_looked_up_and_keyed_without_the_subject_class(
+    fake_arxiv: FakeArxiv, clock: FakeClock
+) -> None:
     # arXiv writes old-style entry ids as http://arxiv.org/abs/hep-th/9901001v1 and .../abs/math/0309136v1.
-    fake_arxiv.add_paper("hep-th/9901001", "The Large N Limit of Superconformal Field Theories and Supergravity",
-                         published="1998-01-20", primary="hep-th")
-    fake_arxiv.add_paper("math/0309136", "Ricci flow with surgery on three-manifolds", version="v2",
-                         primary="math.DG", also=["math.GT"])
+    fake_arxiv.add_paper(
+        "hep-th/9901001",
+        "The Large N Limit of Superconformal Field Theories and Supergravity",
+        published="1998-01-20",
+        primary="hep-th",
+    )
+    fake_arxiv.add_paper(
+        "math/0309136", "Ricci flow with surgery on three-manifolds", version="v2", primary="math.DG", also=["math.GT"]
+    )
     with client_for(fake_arxiv, clock) as client:
         records = client.by_ids(["hep-th/9901001", "math.GT/0309136"])
     assert fake_arxiv.requests[0]["id_list"] == "hep-th/9901001,math/0309136"
@@ -161,8 +175,7 @@ def test_bad_ids_are_refused_before_asking(fake_arxiv: FakeArxiv, clock: FakeClo
     assert fake_arxiv.requests == []
 
 
-def test_server_errors_and_malformed_bodies_are_retried_with_spacing(fake_arxiv: FakeArxiv,
-                                                                      clock: FakeClock) -> None:
+def test_server_errors_and_malformed_bodies_are_retried_with_spacing(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
     fake_arxiv.fail_next(503)
     fake_arxiv.fail_next(200, body="<feed><entry>cut off")
     with client_for(fake_arxiv, clock) as client:

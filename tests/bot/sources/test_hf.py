@@ -20,9 +20,19 @@ FULL_ITEM: dict[str, Any] = {
     "paper": {
         "id": "2410.13732",
         "authors": [
-            {"_id": "671a0c1f0e9f4e6e5b1c0001", "name": "Bernhard Bermeitinger", "hidden": False,
-             "user": {"_id": "60f0a0b0c0d0e0f0a0b0c0d0", "avatarUrl": "/avatars/x.svg", "fullname": "B. B.",
-                      "user": "bbermeitinger", "isPro": False, "type": "user"}},
+            {
+                "_id": "671a0c1f0e9f4e6e5b1c0001",
+                "name": "Bernhard Bermeitinger",
+                "hidden": False,
+                "user": {
+                    "_id": "60f0a0b0c0d0e0f0a0b0c0d0",
+                    "avatarUrl": "/avatars/x.svg",
+                    "fullname": "B. B.",
+                    "user": "bbermeitinger",
+                    "isPro": False,
+                    "type": "user",
+                },
+            },
             {"_id": "671a0c1f0e9f4e6e5b1c0002", "name": "Tomas Hrycej", "hidden": True},
         ],
         "publishedAt": "2024-10-17T09:00:00.000Z",
@@ -67,8 +77,20 @@ def test_full_item_becomes_a_complete_record() -> None:
     assert record.source == "hf"
 
 
-OPTIONAL_PAPER = ["authors", "publishedAt", "summary", "upvotes", "ai_summary", "ai_keywords", "githubRepo",
-                  "githubStars", "projectPage", "submittedOnDailyAt", "discussionId", "organization"]
+OPTIONAL_PAPER = [
+    "authors",
+    "publishedAt",
+    "summary",
+    "upvotes",
+    "ai_summary",
+    "ai_keywords",
+    "githubRepo",
+    "githubStars",
+    "projectPage",
+    "submittedOnDailyAt",
+    "discussionId",
+    "organization",
+]
 OPTIONAL_ITEM = ["publishedAt", "summary", "thumbnail", "numComments", "submittedBy", "isAuthorParticipating"]
 
 
@@ -115,9 +137,18 @@ def test_versioned_and_old_style_ids_are_normalised() -> None:
 
 
 def test_junk_values_in_optional_fields_are_ignored() -> None:
-    item = {"paper": {"id": "2410.13732", "title": "T", "upvotes": "many", "githubStars": True,
-                      "authors": [None, {"name": None}, {"name": "Ann"}, "Bob"], "publishedAt": "yesterday",
-                      "ai_keywords": "not a list"}, "numComments": 1.5}
+    item = {
+        "paper": {
+            "id": "2410.13732",
+            "title": "T",
+            "upvotes": "many",
+            "githubStars": True,
+            "authors": [None, {"name": None}, {"name": "Ann"}, "Bob"],
+            "publishedAt": "yesterday",
+            "ai_keywords": "not a list",
+        },
+        "numComments": 1.5,
+    }
     record = parse_daily_item(item)
     assert record.authors == ["Ann"]
     assert record.hf_upvotes is None and record.github_stars is None and record.hf_comments is None
@@ -155,8 +186,10 @@ def test_fake_pages_like_hf(fake_hf: FakeHF) -> None:
 
     day = date(2025, 11, 24)
     fake_hf.set_daily(day, [daily_item(f"2511.{n:05d}", f"Paper {n}", day) for n in range(5)])
-    pages = [httpx.get(fake_hf.url + "daily_papers", params={"date": "2025-11-24", "p": p, "limit": 2}).json()
-             for p in range(4)]
+    pages = [
+        httpx.get(fake_hf.url + "daily_papers", params={"date": "2025-11-24", "p": p, "limit": 2}).json()
+        for p in range(4)
+    ]
     assert [len(p) for p in pages] == [2, 2, 1, 0]
     assert httpx.get(fake_hf.url + "daily_papers", params={"date": "2025-13-01"}).status_code == 400
     assert httpx.get(fake_hf.url + "papers/2410.00001").status_code == 404
@@ -182,8 +215,10 @@ def make_client(fake: FakeHF, sleeps: Sleeps, **kwargs: Any) -> HFClient:
 
 def papers_of(day: date, count: int) -> list[dict[str, Any]]:
     # Ids unique per day: YYMM.DDNNN.
-    return [daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=n)
-            for n in range(1, count + 1)]
+    return [
+        daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=n)
+        for n in range(1, count + 1)
+    ]
 
 
 @pytest.mark.parametrize(("count", "pages"), [(0, 1), (7, 1), (50, 2), (120, 3)])

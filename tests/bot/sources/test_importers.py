@@ -55,8 +55,12 @@ PROMPT_DIPHOTON: dict[str, Any] = {
         {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
     ],
     "update_date": "2008-11-13",
-    "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""], ["Nadolsky", "P. M.", ""],
-                       ["Yuan", "C. -P.", ""]],
+    "authors_parsed": [
+        ["Balázs", "C.", ""],
+        ["Berger", "E. L.", ""],
+        ["Nadolsky", "P. M.", ""],
+        ["Yuan", "C. -P.", ""],
+    ],
 }
 
 
@@ -118,13 +122,16 @@ def test_valid_json_of_the_wrong_shape_is_skipped_and_nul_characters_are_dropped
 ) -> None:
     # NUL: PostgreSQL refuses it in text and jsonb, so before, one such line failed its whole batch there.
     nul = snapshot_line("2410.00002", "Nul \u0000 byte", authors_parsed=[["Nul\u0000", "A.", ""]])
-    path = write(tmp_path / "odd.jsonl", [
-        snapshot_line("2410.00001", "Good before"),
-        snapshot_line("2410.00003", "Versions a number", versions=5),  # valid JSON, not a list: stopped the import
-        snapshot_line("2410.00004", "Versions a bool", versions=True),
-        nul,
-        snapshot_line("2410.00005", "Good after"),
-    ])
+    path = write(
+        tmp_path / "odd.jsonl",
+        [
+            snapshot_line("2410.00001", "Good before"),
+            snapshot_line("2410.00003", "Versions a number", versions=5),  # valid JSON, not a list: stopped the import
+            snapshot_line("2410.00004", "Versions a bool", versions=True),
+            nul,
+            snapshot_line("2410.00005", "Good after"),
+        ],
+    )
     report, printed = run_import(sessions, path, batch_size=2, parallel=parallel)
 
     assert report.rejected_count == 0, printed
@@ -192,8 +199,11 @@ def test_snapshot_fields_are_mapped(sessions: sessionmaker[Session], tmp_path: P
         assert (paper.categories, paper.primary_category) == (["hep-ph"], "hep-ph")
         assert (paper.published, paper.updated, paper.version) == (date(2007, 4, 2), date(2008, 11, 13), "v2")
         assert (paper.journal_ref, paper.doi) == ("Phys.Rev.D76:013009,2007", "10.1103/PhysRevD.76.013009")
-        assert (paper.comments, paper.source, paper.daily_date) == ("37 pages, 15 figures; published version",
-                                                                     "snapshot", None)
+        assert (paper.comments, paper.source, paper.daily_date) == (
+            "37 pages, 15 figures; published version",
+            "snapshot",
+            None,
+        )
 
 
 def test_authors_string_is_split_when_authors_parsed_is_missing() -> None:
@@ -231,9 +241,7 @@ def test_a_hf_daily_papers_array_is_imported(sessions: sessionmaker[Session], tm
     assert (again.stats.inserted, again.stats.updated, again.stats.unchanged) == (0, 0, 2)
 
 
-def test_a_truncated_array_keeps_the_items_before_the_break(
-    sessions: sessionmaker[Session], tmp_path: Path
-) -> None:
+def test_a_truncated_array_keeps_the_items_before_the_break(sessions: sessionmaker[Session], tmp_path: Path) -> None:
     day = date(2025, 11, 24)
     text = json.dumps([daily_item("2511.00001", "Whole", day), daily_item("2511.00002", "Cut", day)])
     path = tmp_path / "cut.json"
@@ -272,8 +280,16 @@ def test_a_row_added_by_a_concurrent_writer_does_not_fail_the_batch(sessions: se
     rows = []
     for arxiv_id, title in [("2511.00001", "Ours"), ("2511.00002", "New")]:
         row = {c.name: None for c in PAPERS.c} | {"arxiv_id": arxiv_id, "title": title, "source": "snapshot"}
-        rows.append(row | {"authors": [], "categories": [], "ai_keywords": [], "created_at": date(2025, 1, 1),
-                           "updated_at": date(2025, 1, 1)})
+        rows.append(
+            row
+            | {
+                "authors": [],
+                "categories": [],
+                "ai_keywords": [],
+                "created_at": date(2025, 1, 1),
+                "updated_at": date(2025, 1, 1),
+            }
+        )
     with sessions.begin() as s:
         _bulk_insert(s, PAPERS, rows)
     with sessions.begin() as s:
@@ -294,11 +310,20 @@ _snapshot_objects = st.fixed_dictionaries(
         "update_date": st.sampled_from([None, "2008-11-13", "2008-13-45", ""]),
         "authors": st.none() | _text,
         "authors_parsed": st.none() | st.lists(st.lists(_text, max_size=4), max_size=3),
-        "versions": st.none() | st.lists(st.fixed_dictionaries({}, optional={
-            "version": st.none() | st.sampled_from(["v1", " v2 ", ""]),
-            "created": st.none() | st.sampled_from(
-                ["Mon, 2 Apr 2007 19:18:42 GMT", "2 Apr 2007 19:18:42 +0100", "Mon, 31 Feb 2007 1:0:0 GMT", "x"]),
-        }), max_size=3),
+        "versions": st.none()
+        | st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "version": st.none() | st.sampled_from(["v1", " v2 ", ""]),
+                    "created": st.none()
+                    | st.sampled_from(
+                        ["Mon, 2 Apr 2007 19:18:42 GMT", "2 Apr 2007 19:18:42 +0100", "Mon, 31 Feb 2007 1:0:0 GMT", "x"]
+                    ),
+                },
+            ),
+            max_size=3,
+        ),
         "license": st.none() | _text,
     },
 )
@@ -321,8 +346,10 @@ BROKEN_MEMBER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07 broken"
 
 def many_lines(count: int, start: int = 0) -> bytes:
     """`count` snapshot lines, over 64 KB once there are a few hundred (detection reads the first 64 KB)."""
-    lines = (snapshot_line(f"2501.{n:05d}", f"Paper number {n}", authors=f"A. Author{n}") for n in range(start,
-                                                                                                      start + count))
+    lines = (
+        snapshot_line(f"2501.{n:05d}", f"Paper number {n}", authors=f"A. Author{n}")
+        for n in range(start, start + count)
+    )
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -388,8 +415,7 @@ class DatabaseDown(Exception):
 
 
 def test_an_error_while_writing_stops_the_parsing_process_quietly(
-    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
 
@@ -409,8 +435,7 @@ def test_an_error_while_writing_stops_the_parsing_process_quietly(
 
 
 def test_ctrl_c_stops_the_parsing_process_without_a_traceback(
-    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Ctrl-C sends SIGINT to the whole process group: the parsing process gets it as well as this one.
     def interrupted(*, session: Session, records: list[Any], seen_on: date | None = None) -> Any:
@@ -457,8 +482,11 @@ def test_a_hf_array_keeps_each_items_upvotes_on_its_list_day(sessions: sessionma
 def _rows(sessions: sessionmaker[Session]) -> list[tuple[Any, ...]]:
     """Every stored paper as (id, authors, upvotes, source, updated_at): what a no-op import must leave alone."""
     with sessions.begin() as s:
-        rows = s.execute(select(PAPERS.c.arxiv_id, PAPERS.c.authors, PAPERS.c.hf_upvotes, PAPERS.c.source,
-                                PAPERS.c.updated_at).order_by(PAPERS.c.arxiv_id))
+        rows = s.execute(
+            select(
+                PAPERS.c.arxiv_id, PAPERS.c.authors, PAPERS.c.hf_upvotes, PAPERS.c.source, PAPERS.c.updated_at
+            ).order_by(PAPERS.c.arxiv_id)
+        )
         return [tuple(row) for row in rows]
 
 
@@ -467,8 +495,11 @@ def test_a_paper_listed_twice_on_one_day_keeps_its_first_listing_and_a_reimport_
     sessions: sessionmaker[Session], tmp_path: Path, batch_size: int
 ) -> None:
     mon = date(2025, 11, 24)
-    items = [daily_item("2511.00001", "Twice", mon, upvotes=3), daily_item("2511.00002", "Once", mon, upvotes=1),
-             daily_item("2511.00001", "Twice", mon, upvotes=9)]
+    items = [
+        daily_item("2511.00001", "Twice", mon, upvotes=3),
+        daily_item("2511.00002", "Once", mon, upvotes=1),
+        daily_item("2511.00001", "Twice", mon, upvotes=9),
+    ]
     path = tmp_path / "day.json"
     path.write_text(json.dumps(items), encoding="utf-8")
 
@@ -493,9 +524,19 @@ def test_a_snapshot_imported_beside_hf_data_settles_at_once(
     hf_item["paper"]["authors"] = [{"name": "Tomas Hrycej"}]
     hf = tmp_path / "hf.json"
     hf.write_text(json.dumps([hf_item]), encoding="utf-8")
-    snap = write(tmp_path / "snap.jsonl", [snapshot_line(
-        "2511.00001", "Shared paper", authors_parsed=[["Hrycej", "Tom\\'a\\v{s}", ""]], doi="10.1/x",
-        versions=[{"version": "v1", "created": "Mon, 3 Nov 2025 10:00:00 GMT"}], update_date="2025-11-05")])
+    snap = write(
+        tmp_path / "snap.jsonl",
+        [
+            snapshot_line(
+                "2511.00001",
+                "Shared paper",
+                authors_parsed=[["Hrycej", "Tom\\'a\\v{s}", ""]],
+                doi="10.1/x",
+                versions=[{"version": "v1", "created": "Mon, 3 Nov 2025 10:00:00 GMT"}],
+                update_date="2025-11-05",
+            )
+        ],
+    )
     paths = [hf, snap] if order == "hf-first" else [snap, hf]
 
     run_import(sessions, *paths)
