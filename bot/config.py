@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.text import mask_url_passwords
+
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
 
 # How to obtain each secret, quoted when a command needs one that is missing.
@@ -32,13 +34,6 @@ SECRET_HELP = {
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names it and says how to fix it."""
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (drivers append long context), or its class name:
-    `first_line(ValueError("bad\\nmore")) == "bad"`."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 class Settings(BaseSettings):
@@ -157,14 +152,6 @@ def load_settings(**overrides: object) -> Settings:
 
 # Slack tokens look like xoxb-…, xoxp-…, xapp-…; anything shaped like one is masked in every log line.
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-# The password of a URL: `scheme://user:PASSWORD@host` (SQLAlchemy lets a password hold ':' and '/', not '@').
-_URL_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-
-
-def mask_url_passwords(text: str) -> str:
-    """Every URL password in `text` replaced by ***:
-    `mask_url_passwords("postgresql+psycopg://bot:pw@db/x") == "postgresql+psycopg://bot:***@db/x"`."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 class RedactSecrets(logging.Filter):

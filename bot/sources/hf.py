@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from bot.config import Settings
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord, without_nul
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from storage.records import PaperRecord
+from storage.text import without_nul
 
 
 def _text(value: Any) -> str | None:

@@ -13,8 +13,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from bot.sources import PaperRecord
 from bot.sources.hf import parse_daily_item
+from storage.records import PaperRecord
 
 SAMPLE_FILE = "sample_daily_papers.json"
 

@@ -15,8 +15,9 @@ from slack_bolt import App
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from bot.app import OAUTH_NOT_YET, Deps
+from bot.app import OAUTH_NOT_YET
 from bot.cli import cli, start_bot
+from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
 from tests.e2e.conftest import bot_settings
