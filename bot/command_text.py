@@ -309,8 +309,9 @@ def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, ...]:
 
 
 def mention(names: Iterable[str], suffix: str = "") -> str:
-    """`mention(["search", "show"]) == "`search` or `show`"`."""
-    return " or ".join(f"`{name}{suffix}`" for name in names)
+    """`mention(["top", "show", "search"]) == "`top`, `show` or `search`"`."""
+    quoted = [f"`{name}{suffix}`" for name in names]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 2 else quoted)
 
 
 def parse(text: str, *, command: str = "/papers") -> Invocation | ParseError:
