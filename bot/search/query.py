@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from bot.command_text import (
     ChannelRef,
@@ -35,6 +35,7 @@ from bot.command_text import (
 from bot.links import paper_id
 from bot.subcommands import SUBCOMMANDS, TERM_NAMES, usage_of
 
+T = TypeVar("T")
 Sort = Literal["votes", "replies", "upvotes", "date", "relevance"]
 Op = Literal[">=", ">", "=", "<=", "<"]
 SORTS: tuple[Sort, ...] = ("votes", "replies", "upvotes", "date", "relevance")
@@ -351,7 +352,8 @@ def _query(words: tuple[str, ...], filters: Filters, quoted: set[str]) -> Query:
     return Query(text, filters, words)
 
 
-def _answer(subcommand: str, command: str, build: Callable[[], Any]) -> Any:
+def answer(subcommand: str, command: str, build: Callable[[], T]) -> T | ParseError:
+    """What `build` returns, or its `CommandTextError` as a `ParseError` with `subcommand`'s usage."""
     try:
         return build()
     except CommandTextError as exc:
@@ -374,7 +376,7 @@ def parse_search(args: str | Sequence[Token], *, today: date, command: str = "/p
         quoted = {t.text for t in rest if isinstance(t, Word) and t.quoted and " " in t.text}
         return _query(words, filters, quoted)
 
-    return cast(Query | ParseError, _answer("search", command, build))
+    return answer("search", command, build)
 
 
 def parse_filter(args: str | Sequence[Token], *, today: date, command: str = "/papers") -> Query | ParseError:
@@ -397,4 +399,4 @@ channel=None, discussed=False, saved_by_me=False, sort='date')
             raise CommandTextError("`filter` needs at least one term, like `filter votes:>=3`.")
         return Query("", filters)
 
-    return cast(Query | ParseError, _answer("filter", command, build))
+    return answer("filter", command, build)
