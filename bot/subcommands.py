@@ -177,7 +177,11 @@ def terms_line(names: tuple[str, ...] = TERM_NAMES) -> str:
 
 
 def usage_of(sub: Subcommand, command: str = "/papers") -> str:
-    """A subcommand's usage and first example, on one line (with the terms, for subcommands that take them)."""
+    """A subcommand's usage and first example, on one line (with the terms, for subcommands that take them).
+
+    >>> usage_of(SUBCOMMANDS["show"])
+    'Usage: `/papers show <arXiv id or link> [--share]`, e.g. `/papers show 2410.13732`'
+    """
     example = f", e.g. `{command} {sub.examples[0][0]}`" if sub.examples else ""
     terms = f"\n{terms_line(sub.terms)}" if sub.terms else ""
     return f"Usage: `{command} {sub.usage}`{example}{terms}"
