@@ -194,8 +194,10 @@ def test_digest_config_and_export_get_their_text_as_typed(name: str, rest: str) 
 
 @pytest.mark.parametrize(
     ("typed", "meant"),
-    [("serch", "search"), ("seach", "search"), ("sarch", "search"), ("tpo", "top"), ("hepl", "help")]
-    + [("filtr", "filter"), ("subscirbe", "subscribe"), ("unsub", "unsubscribe"), ("exprot", "export")],
+    [
+        *[("serch", "search"), ("seach", "search"), ("sarch", "search"), ("tpo", "top"), ("hepl", "help")],
+        *[("filtr", "filter"), ("subscirbe", "subscribe"), ("unsub", "unsubscribe"), ("exprot", "export")],
+    ],
 )
 def test_a_misspelt_subcommand_gets_did_you_mean(typed: str, meant: str) -> None:
     problem = error(f"{typed} diffusion")
@@ -294,9 +296,11 @@ NASTY = st.text(
 )
 SLACKY = st.lists(
     st.sampled_from(
-        ["search", "help", "show", "top", "<", ">", "<#C1|x>", "<@U1>", "<!here>", "<https://a.b|c d>", '"', "“"]
-        + ["”", "‘", "’", "'", "author:", "votes:&gt;=3", "--share", "—", "&amp;", " ", "\n", "\x00", "\ud800"]
-        + ["2410.13732", "arXiv:", "https://arxiv.org/abs/2410.13732", "|", ":", "x", "serch", "\u200b"]
+        [
+            *["search", "help", "show", "top", "<", ">", "<#C1|x>", "<@U1>", "<!here>", "<https://a.b|c d>", '"', "“"],
+            *["”", "‘", "’", "'", "author:", "votes:&gt;=3", "--share", "—", "&amp;", " ", "\n", "\x00", "\ud800"],
+            *["2410.13732", "arXiv:", "https://arxiv.org/abs/2410.13732", "|", ":", "x", "serch", "\u200b"],
+        ]
     ),
     max_size=40,
 ).map("".join)
