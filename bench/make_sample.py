@@ -43,6 +43,7 @@ def to_item(seed: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    """Write the sample built from the seed file (argv[1], else the seed in tests/data) to argv[2] or the package."""
     seed_path = Path(argv[1]) if len(argv) > 1 else SEED
     out_path = Path(argv[2]) if len(argv) > 2 else OUT
     items = [to_item(seed) for seed in json.loads(seed_path.read_text(encoding="utf-8"))]
