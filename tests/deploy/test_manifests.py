@@ -82,7 +82,7 @@ def manifest(kind: str) -> dict[str, Any]:
 
 def k8s(kind: str) -> dict[str, Any]:
     """The one Kubernetes object of `kind` under deploy/k8s/."""
-    found = [
+    found: list[dict[str, Any]] = [
         doc
         for path in sorted((DEPLOY / "k8s").glob("*.yaml"))
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from slack_bolt import App
@@ -30,7 +31,7 @@ class RunningBot:
 
 def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings:
     """Settings for a bot wired to the loopback Slack and the test database (no .env is read)."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "database_url": db_url,
         "slack_bot_token": BOT_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
@@ -39,7 +40,7 @@ def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings
         "arxiv_api_url": "http://127.0.0.1:9/api/query",
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_nothing_to_export_uploads_nothing(activity: None, sender: SlackSender, 
 
 
 @pytest.mark.parametrize(
-    "text, says",
+    ("text", "says"),
     [
         ("export xml", "`xml` is not an export format (json, csv, bibtex) or option."),
         ("export since:last-week", "`since:` takes a date written YYYY-MM-DD, not `last-week`."),

@@ -37,7 +37,7 @@ def replica_settings(db_url: str, slack_url: str, hf_url: str) -> Settings:
     return Settings(
         _env_file=None,
         database_url=db_url,
-        slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
         slack_api_url=slack_url,
         hf_api_url=hf_url,
         digest_channel=CHANNEL,
