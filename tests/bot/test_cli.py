@@ -20,8 +20,8 @@ from bot.cli import cli, start_bot
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.e2e.conftest import bot_settings
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
+from tests.running import bot_settings
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from storage.digests import LEASE
 from storage.models import DigestRun, Paper, Post, utcnow
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
-from tests.e2e.conftest import bot_settings
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
+from tests.running import bot_settings
 
 DAY = date(2026, 11, 24)  # a Tuesday
 CHANNEL = "C0001"

@@ -32,11 +32,11 @@ from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.records import PaperRecord
 from storage.votes import Activity, paper_activity
-from tests.e2e.conftest import RunningBot, bot_settings, running_bot
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
 from tests.fakes.socket_mode import FakeSocketMode
+from tests.running import RunningBot, bot_settings, running_bot
 
 CHANNEL = "C0001"
 PAPER = "2410.13732"

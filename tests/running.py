@@ -1,4 +1,7 @@
-"""A running paperbot: the real Bolt app behind the real HTTP server, talking to the loopback Slack."""
+"""A running paperbot: the real Bolt app behind the real HTTP server, talking to the loopback Slack.
+
+Listener tests (tests/handlers/) and whole-app flows (tests/e2e/) start it through the `settings`, `bot` and
+`sender` fixtures of tests/conftest.py, or call `running_bot` themselves for a second replica."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from slack_bolt import App
 
 from bot.app import build_app
@@ -15,7 +17,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 
 @dataclass
@@ -43,11 +45,6 @@ def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings
     return Settings(_env_file=None, **values)
 
 
-@pytest.fixture
-def settings(db_url: str, slack: FakeSlack) -> Settings:
-    return bot_settings(db_url, slack)
-
-
 @contextmanager
 def running_bot(settings: Settings) -> Iterator[RunningBot]:
     """A bot process: the Bolt app on its own engine behind its own HTTP server (a replica, if called twice)."""
@@ -60,16 +57,3 @@ def running_bot(settings: Settings) -> Iterator[RunningBot]:
     finally:
         server.stop()
         engine.dispose()
-
-
-@pytest.fixture
-def bot(settings: Settings) -> Iterator[RunningBot]:
-    with running_bot(settings) as running:
-        yield running
-
-
-@pytest.fixture
-def sender(bot: RunningBot) -> Iterator[SlackSender]:
-    client = SlackSender(bot.url + "/slack/events")
-    yield client
-    client.close()

@@ -16,8 +16,8 @@ from bot.sources.sample import sample_records
 from handlers.home import home_opened
 from storage.models import Post, Reaction, Reply, SavedPaper
 from storage.papers import upsert_papers
-from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
+from tests.running import RunningBot
 
 DAY = date(2026, 11, 24)
 PAPER = "2410.13732"  # "Reducing the Transformer Architecture to a Minimum", in the bundled sample
