@@ -16,10 +16,12 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import Settings
 from storage.db import make_engine, make_sessions, upgrade
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, SlackSender
+from tests.running import RunningBot, bot_settings, running_bot
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -164,6 +166,30 @@ def fake_arxiv() -> Iterator[FakeArxiv]:
     fake = FakeArxiv().start()
     yield fake
     fake.stop()
+
+
+# ---- a running bot behind its signed endpoint, for listener tests and whole-app flows -------------------------
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack) -> Settings:
+    """Settings for a bot on the test database and the loopback Slack; a test module may narrow it."""
+    return bot_settings(db_url, slack)
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Iterator[RunningBot]:
+    """The real Bolt app behind the real HTTP server."""
+    with running_bot(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def sender(bot: RunningBot) -> Iterator[SlackSender]:
+    """Sends signed requests to the bot's endpoint, as Slack does."""
+    client = SlackSender(bot.url + "/slack/events")
+    yield client
+    client.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

@@ -20,12 +20,12 @@ from bot.cli import cli, start_bot
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.e2e.conftest import bot_settings
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
+from tests.running import bot_settings
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path) -> CliRunner:  # type: ignore[no-untyped-def]
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     monkeypatch.chdir(tmp_path)  # no stray .env, no stray paperbot.db
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -43,7 +43,7 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert "Usage: " in result.output
 
 
-def test_db_upgrade_migrates_an_empty_database(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_migrates_an_empty_database(runner: CliRunner, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     first = runner.invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": url})
     assert first.exit_code == 0, first.output

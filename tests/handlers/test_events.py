@@ -32,11 +32,11 @@ from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.records import PaperRecord
 from storage.votes import Activity, paper_activity
-from tests.e2e.conftest import RunningBot, bot_settings, running_bot
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
 from tests.fakes.socket_mode import FakeSocketMode
+from tests.running import RunningBot, bot_settings, running_bot
 
 CHANNEL = "C0001"
 PAPER = "2410.13732"
@@ -86,7 +86,7 @@ def settle(bot: Bot) -> None:
     runner = bot.app.listener_runner
     started = runner.listener_executor
     runner.listener_executor = ThreadPoolExecutor(max_workers=5)
-    started.shutdown(wait=True)  # type: ignore[attr-defined]
+    started.shutdown(wait=True)
 
 
 def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
@@ -677,9 +677,9 @@ def test_two_replicas_receiving_the_same_events_apply_them_once(
         shared = message("arxiv.org/abs/2410.13732", thread_ts=None, user="U0007")
         for n, event in enumerate([reaction(True, user="U0001"), reaction(True, user="U0002"), reply, shared]):
             at_once(
-                lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),  # type: ignore[misc]
+                lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),
                 lambda e=event, n=n: other.event(e, event_id=f"EvBoth{n}", retry_num=1),
-            )  # type: ignore[misc]
+            )
         settle(replica)
         shown = seen(posted)
         assert (shown.votes, shown.reactions, shown.replies) == (2, {"+1": 2}, 1)
@@ -696,7 +696,7 @@ def test_an_add_and_its_removal_racing_on_two_replicas_end_removed(
     try:
         for user in ("U0001", "U0002", "U0003", "U0004"):
             vote, unvote = reaction(True, user=user), reaction(False, user=user)  # the removal is the later one
-            at_once(lambda v=vote: sender.event(v), lambda u=unvote: other.event(u))  # type: ignore[misc]
+            at_once(lambda v=vote: sender.event(v), lambda u=unvote: other.event(u))
         settle(replica)
         assert seen(posted).votes == 0
     finally:
