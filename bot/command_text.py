@@ -155,9 +155,9 @@ def unescape(text: str) -> str:
 
 
 def shown(text: str, limit: int = 40) -> str:
-    """`text` made safe to quote in a reply: one line, no backticks or lone surrogates, at most `limit` chars.
+    r"""`text` made safe to quote in a reply: one line, no backticks or lone surrogates, at most `limit` chars.
 
-    >>> shown("a`b\\nc"), shown("x" * 50, 10)
+    >>> shown("a`b\nc"), shown("x" * 50, 10)
     ("a'b c", 'xxxxxxxxx…')
     """
     text = text[: limit * 4].encode("utf-8", "replace").decode("utf-8")

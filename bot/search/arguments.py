@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Literal, cast
+from typing import Literal
 
 from bot.command_text import CommandTextError, ParseError, Token, Url, Word, did_you_mean, mention, shown
 from bot.links import paper_id
@@ -150,7 +150,7 @@ def _period_and_limit(rest: Sequence[Token], command: str) -> tuple[Period | Non
         elif (name := _PERIOD_ALIASES.get(word, word)) in PERIODS:
             if period is not None:
                 raise CommandTextError(f"Give one period, not `{period}` and `{raw}`.", raw)
-            period = cast(Period, name)
+            period = name
         else:
             guesses = did_you_mean(word, PERIODS) if word else ()
             hint = (

@@ -89,7 +89,8 @@ def k8s(kind: str) -> dict[str, Any]:
         if doc and doc["kind"] == kind
     ]
     assert len(found) == 1, f"expected one {kind} in deploy/k8s, found {len(found)}"
-    return found[0]
+    manifest: dict[str, Any] = found[0]
+    return manifest
 
 
 def compose() -> dict[str, Any]:
