@@ -19,8 +19,8 @@ from rich.console import Console
 
 from bot.blocks import digest_header, paper_message, validate
 from bot.preview import render
-from bot.sources import PaperRecord
 from bot.sources.hf import parse_items
+from storage.records import PaperRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "data" / "sample_daily_papers.json"

@@ -27,25 +27,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings, first_line
+from bot.config import Settings
+from bot.deps import Deps
 from bot.ingest import QUICK_TIMEOUT, arxiv_turn, enrich_from_arxiv
 from bot.links import find_arxiv_ids
-from bot.sources import PaperRecord
 from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, SourceError
 from storage import votes
 from storage.models import utcnow
 from storage.papers import PLACEHOLDER, get_paper, upsert_papers
 from storage.posts import find_post, record_post
-
-if TYPE_CHECKING:
-    from bot.app import Deps
+from storage.records import PaperRecord
+from storage.text import first_line
 
 log = logging.getLogger(__name__)
 

@@ -1,48 +1,20 @@
-"""Build the Bolt app from Settings and a session factory; it holds no business logic (STYLE rule 1)."""
+"""The composition root: build the Bolt app from `Deps` and register every listener; no business logic here.
+
+The only bot module that imports `handlers`; nothing imports this module but the CLI.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
-from slack_sdk.http_retry import RetryHandler
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, hidden_from_bolt
+from bot.deps import DEPS_KEY, Deps, make_client
+from handlers import register_all
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What listeners need, handed to them through Bolt's context as `context["deps"]`."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-
-
-def make_client(settings: Settings, token: str | None = None, *, idempotent_only: bool = False) -> WebClient:
-    """A WebClient for the configured API base that retries 429 (after Retry-After), 5xx and connection errors.
-
-    `idempotent_only` retries 429s alone: after a 5xx or a broken connection Slack may already have posted a
-    chat.postMessage, so the digest (which must not post twice) checks the channel instead of re-sending.
-    """
-    retry_handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
-    if not idempotent_only:
-        retry_handlers += [ConnectionErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler(max_retry_count=3)]
-    return WebClient(
-        token=token, base_url=settings.slack_api_url, timeout=int(settings.http_timeout), retry_handlers=retry_handlers
-    )
 
 
 OAUTH_NOT_YET = (
@@ -63,8 +35,6 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     HTTP mode verifies every request's signature; Socket Mode has no signatures to verify. Bolt gets every
     setting from us, none from the environment (bot.config.hidden_from_bolt says why).
     """
-    from handlers import register_all
-
     settings = deps.settings
     warn_if_oauth_configured(settings)
     client = make_client(settings, settings.secret("SLACK_BOT_TOKEN"))
@@ -79,7 +49,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
 
     @app.middleware
     def inject_deps(context: BoltContext, next: Any) -> None:
-        context["deps"] = deps
+        context[DEPS_KEY] = deps
         next()
 
     @app.error

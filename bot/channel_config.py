@@ -6,15 +6,18 @@ The scheduler re-reads channel settings every few minutes (bot/scheduler.py), so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import blocks
+from bot.choose import prefs_for
 from bot.config import check_zone, parse_clock
+from bot.deps import Deps
+from storage import channels as channel_store
+from storage import digests as runs
 from storage.channels import get_or_create_channel, update_channel
-
-if TYPE_CHECKING:
-    from bot.app import Deps
+from storage.posts import run_posts
 
 FILTER_KINDS = ("keywords", "authors", "topics")
 ON, OFF = ("on", "yes", "true", "1"), ("off", "no", "false", "0", "none")
@@ -102,12 +105,33 @@ def apply(sessions: sessionmaker[Session], *, team_id: str, channel_id: str, arg
 def configure(deps: Deps, *, team_id: str, channel_id: str, args: str) -> tuple[str, bool]:
     """`/papers config [<setting> <value>]`: (the channel's settings after the change, True), or (what was
     wrong, False) when the line is not a setting we know; nothing is stored then."""
-    from bot.digest import DigestContext, describe_channel
-
     if args:
         try:
             apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args)
         except ConfigUsageError as problem:
             return str(problem), False
-    ctx = DigestContext(settings=deps.settings, sessions=deps.sessions)
-    return describe_channel(ctx, team_id=team_id, channel_id=channel_id), True
+    return describe_channel(deps, team_id=team_id, channel_id=channel_id), True
+
+
+def describe_channel(deps: Deps, *, team_id: str, channel_id: str) -> str:
+    """This channel's digest settings and last run, as one short mrkdwn reply for `/papers digest`."""
+    with deps.sessions.begin() as session:
+        channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
+        last = runs.last_run(session=session, team_id=team_id, channel_id=channel_id)
+        last_posts = len(run_posts(session=session, digest_run_id=last.id)) if last else 0
+        last_run = blocks.LastRun(last.digest_date, last.status, last_posts, last.error) if last else None
+    prefs = prefs_for(channel, settings=deps.settings, team_id=team_id, channel_id=channel_id)
+    # PAPERBOT_DIGEST_CHANNEL is scheduled by default, until `/papers config digest off` stores otherwise.
+    scheduled = channel.digest_enabled if channel is not None else deps.settings.digest_channel == channel_id
+    return blocks.digest_settings_text(
+        channel_id=channel_id,
+        scheduled=scheduled,
+        size=prefs.size,
+        digest_time=prefs.digest_time,
+        timezone=prefs.timezone,
+        include_weekends=prefs.include_weekends,
+        min_upvotes=prefs.min_upvotes,
+        filters=prefs.filters,
+        post_empty_notice=prefs.post_empty_notice,
+        last=last_run,
+    )

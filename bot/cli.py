@@ -9,16 +9,21 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 from sqlalchemy import Engine
 
 from bot.cli_params import DATE, PORT, QuietPipeGroup, reader_went_away
-from bot.config import ConfigError, Settings, configure_logging, first_line, load_settings
-from storage.db import current_revision, make_engine, make_sessions, upgrade
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+from storage.db import DatabaseUrlError, current_revision, make_engine, make_sessions, upgrade
+from storage.text import first_line
+
+if TYPE_CHECKING:  # imported where used: `paperbot --help` should not load Slack's SDK
+    from bot.digest import DigestContext, Outcome
 
 log = logging.getLogger("paperbot")
 
@@ -39,7 +44,7 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
+        except (ConfigError, DatabaseUrlError) as exc:
             raise Failure(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -87,7 +92,7 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
         if scheduler:
             from bot.scheduler import start_scheduler
 
-            start_scheduler(settings=deps.settings, engine=deps.engine, sessions=deps.sessions, client=app.client)
+            start_scheduler(deps=deps, client=app.client)
     except (SlackClientError, BoltError, OSError) as exc:
         raise Failure(slack_problem(deps.settings, exc)) from None
     return app
@@ -106,7 +111,7 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
 @friendly
 def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
-    from bot.app import Deps
+    from bot.deps import Deps
     from bot.server import HttpServer, make_wsgi, socket_mode_handler
 
     settings = settings_from(ctx)
@@ -164,8 +169,8 @@ def digest(
     ctx: click.Context, channel: str | None, day: Any, size: int | None, source: str, dry_run: bool, as_json: bool
 ) -> None:
     """Post the day's trending papers, one message per paper, exactly once per channel and date."""
-    from bot.app import make_client
-    from bot.digest import DigestContext, DigestError, command_digest
+    from bot.deps import Deps, make_client
+    from bot.digest import DigestContext
     from bot.preview import show_outcomes
 
     settings = settings_from(ctx)
@@ -173,17 +178,42 @@ def digest(
     client = None if dry_run else make_client(settings, settings.secret("SLACK_BOT_TOKEN"), idempotent_only=True)
     engine = open_database(settings)
     # Its own stop event: Ctrl-C stops this command's channels, not a process-wide flag.
-    digest_ctx = DigestContext(settings=settings, sessions=make_sessions(engine), client=client, stop=threading.Event())
-    try:
-        with first_ctrl_c_stops(digest_ctx.stop):
-            outcomes = command_digest(digest_ctx, channel=channel, day=day, size=size, source=source, dry_run=dry_run)
-    except DigestError as exc:  # no channel to post to, Slack unreachable or refusing the token
-        raise Failure(str(exc)) from None
+    digest_ctx = DigestContext(
+        deps=Deps(settings, engine, make_sessions(engine)), client=client, stop=threading.Event()
+    )
+    with first_ctrl_c_stops(digest_ctx.stop):
+        outcomes = _digest_outcomes(digest_ctx, channel=channel, day=day, size=size, source=source, dry_run=dry_run)
     problem = show_outcomes(outcomes, as_json=as_json)
     if digest_ctx.stop.is_set():  # stopped by Ctrl-C between two messages; the outcome says how far it got
         interrupted()
     if problem:
         raise Failure(problem)
+
+
+def _digest_outcomes(
+    ctx: DigestContext, *, channel: str | None, day: date | None, size: int | None, source: str, dry_run: bool
+) -> list[Outcome]:
+    """`paperbot digest`: a preview per channel (dry run, no Slack needed) or the real, exactly-once post.
+    Fails with one sentence when it cannot start."""
+    from slack_sdk.errors import SlackClientError
+
+    from bot.digest import PREVIEW_CHANNEL, cli_targets, preview_digest, run_channels, slack_problem
+    from storage import channels as channel_store
+
+    if dry_run:
+        with ctx.sessions.begin() as session:  # no Slack credentials: the workspace we know stands in
+            team = channel_store.local_team(session=session)
+        targets = cli_targets(ctx, team_id=team, channel=channel) or [(team, PREVIEW_CHANNEL)]
+        return [preview_digest(ctx, team_id=t, channel_id=c, day=day, size=size, source=source) for t, c in targets]
+    assert ctx.client is not None
+    try:
+        team = str(ctx.client.auth_test()["team_id"])
+        targets = cli_targets(ctx, team_id=team, channel=channel)
+        if not targets:
+            raise Failure("no channel to post to: pass --channel C0123456789 or set PAPERBOT_DIGEST_CHANNEL")
+        return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)
+    except (SlackClientError, OSError) as exc:
+        raise Failure(slack_problem(ctx.settings, exc)) from None
 
 
 @cli.group()
@@ -354,7 +384,7 @@ def fetch(
     type=click.Choice(["json", "csv", "bibtex"]),
     default="json",
     show_default=True,
-    help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).",
+    help="json (an array, one object per paper), csv (one row per paper) or bibtex (one entry per paper).",
 )
 @click.option("--team", metavar="T", help="Only this workspace's posts (a team id such as T0001).")
 @click.option(

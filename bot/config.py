@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storage.text import mask_url_passwords
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
 
 # How to obtain each secret, quoted when a command needs one that is missing.
 SECRET_HELP = {
-    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (README: 'Connecting to Slack')",
+    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (docs/slack.md)",
     "SLACK_SIGNING_SECRET": "the Signing Secret under Basic Information of your Slack app",
     "SLACK_APP_TOKEN": "an app-level xapp- token with connections:write, under Basic Information > App-Level Tokens",
     "SLACK_CLIENT_ID": "the Client ID under Basic Information of your Slack app",
@@ -35,16 +37,9 @@ class ConfigError(Exception):
     """A setting is missing or invalid; the message names it and says how to fix it."""
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (drivers append long context), or its class name:
-    `first_line(ValueError("bad\\nmore")) == "bad"`."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
-
-
 class Settings(BaseSettings):
-    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs;
-    DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
+    """Every environment variable paperbot reads, typed. Secrets are SecretStr so they never show in reprs or
+    logs; DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
     password is masked in dumps."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
@@ -166,14 +161,6 @@ def load_settings(**overrides: object) -> Settings:
 
 # Slack tokens look like xoxb-…, xoxp-…, xapp-…; anything shaped like one is masked in every log line.
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-# The password of a URL: `scheme://user:PASSWORD@host` (SQLAlchemy lets a password hold ':' and '/', not '@').
-_URL_PASSWORD = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
-
-
-def mask_url_passwords(text: str) -> str:
-    """Every URL password in `text` replaced by ***:
-    `mask_url_passwords("postgresql+psycopg://bot:pw@db/x") == "postgresql+psycopg://bot:***@db/x"`."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 class RedactSecrets(logging.Filter):

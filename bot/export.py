@@ -22,21 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from itertools import groupby, islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import first_line
+from bot.deps import Deps
 from bot.latex import bibtex_name, latex_text
 from storage import export as store
-
-if TYPE_CHECKING:
-    from slack_sdk import WebClient
-
-    from bot.app import Deps
+from storage.text import first_line
 
 FORMATS = ("json", "csv", "bibtex")
 EXTENSIONS = {"json": "json", "csv": "csv", "bibtex": "bib"}
@@ -141,7 +138,7 @@ def _assemble(facts: Any, tally: store.Tally, posts: list[store.PostRow]) -> Pap
 
 
 def json_record(paper: PaperExport) -> dict[str, Any]:
-    """The INTERFACE.md shape of one paper, exactly."""
+    """The JSON shape of one paper, exactly as docs/export.md describes it."""
     return {
         "arxiv_id": paper.arxiv_id,
         "title": paper.title,

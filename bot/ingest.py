@@ -20,22 +20,19 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import first_line
-from bot.sources import PaperRecord
+from bot.config import Settings
 from bot.sources import arxiv as arxiv_api
 from bot.sources.arxiv import BATCH, ArxivClient
 from bot.sources.hf import HFClient, SourceError, parse_items
 from storage.papers import UpsertStats, ids_with_categories, upsert_papers
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from storage.records import PaperRecord
+from storage.text import first_line
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.emoji import Emoji, NoEmoji
@@ -20,8 +20,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-if TYPE_CHECKING:
-    from bot.digest import Outcome
+from bot.digest.context import Outcome
 
 PANEL_WIDTH = 100
 

@@ -37,9 +37,9 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import make_client
 from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
+from bot.deps import Deps, make_client
 from bot.digest import DigestContext, load_prefs, request_stop, run_digest
 from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
@@ -61,15 +61,25 @@ RESUME_PREFIX = "resume:"
 
 @dataclass
 class JobContext:
-    """What scheduled jobs need; `default_team` is the team of PAPERBOT_DIGEST_CHANNEL (from auth.test)."""
+    """What scheduled jobs need beyond `Deps`: the scheduler, the digest's Slack client, and `default_team`, the
+    team of PAPERBOT_DIGEST_CHANNEL (from auth.test)."""
 
-    settings: Settings
-    sessions: sessionmaker[Session]
+    deps: Deps
     client: WebClient
     scheduler: BackgroundScheduler
     default_team: str | None = None
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The process's settings."""
+        return self.deps.settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The process's session factory."""
+        return self.deps.sessions
 
 
 _context: JobContext | None = None
@@ -131,7 +141,7 @@ def wanted_jobs(context: JobContext) -> dict[str, tuple[str, str, Prefs]]:
         # `/papers config digest off` in PAPERBOT_DIGEST_CHANNEL stores a row that turns the default off.
         default_off = bool(default and team and digest_turned_off(session=session, team_id=team, channel_id=default))
     if default and team and (team, default) not in configured and not default_off:
-        digest_ctx = DigestContext(settings=settings, sessions=context.sessions)
+        digest_ctx = DigestContext(deps=context.deps)
         prefs = load_prefs(digest_ctx, team_id=team, channel_id=default)
         wanted[job_id(team, default)] = (team, default, prefs)
     return wanted
@@ -202,23 +212,16 @@ def install_stop_handlers() -> None:
         signal.signal(sig, on_signal)
 
 
-def start_scheduler(
-    *,
-    settings: Settings,
-    engine: Engine,
-    sessions: sessionmaker[Session],
-    client: WebClient,
-    start_paused: bool = False,
-) -> BackgroundScheduler:
+def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False) -> BackgroundScheduler:
     """Start the digest scheduler in a background thread (inside `paperbot serve`)."""
-    scheduler = build_scheduler(engine)
+    settings = deps.settings
+    scheduler = build_scheduler(deps.engine)
     team = None
     if settings.digest_channel:
         team = str(client.auth_test()["team_id"])
     # The digest's own client never re-sends a message blindly (bot.digest explains why).
     context = JobContext(
-        settings=settings,
-        sessions=sessions,
+        deps=deps,
         scheduler=scheduler,
         default_team=team,
         client=make_client(settings, client.token, idempotent_only=True),
@@ -287,9 +290,7 @@ def run_scheduled_digest(
     the newest list is not out, try again every 15 min for 3 h. A retry or resume job (`day_iso`) posts that day."""
     context = _require_context()
     now = context.clock()
-    digest_ctx = DigestContext(
-        settings=context.settings, sessions=context.sessions, client=context.client, clock=context.clock
-    )
+    digest_ctx = DigestContext(deps=context.deps, client=context.client, clock=context.clock)
     if context.sleep is not None:
         digest_ctx.sleep = context.sleep
     prefs = load_prefs(digest_ctx, team_id=team_id, channel_id=channel_id)

@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import blocks, library
+from bot.deps import deps_of
 
 
 def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -20,7 +21,7 @@ def save_paper(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     """Save: put the paper on the person's reading list and tell only them."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    paper, added = library.save(context["deps"].sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+    paper, added = library.save(deps_of(context).sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
     reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
     respond(response_type="ephemeral", replace_original=False, **reply)
 
@@ -29,7 +30,7 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     """Show details: the whole abstract, the facts and the team's activity, to the person who asked."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    deps = context["deps"]
+    deps = deps_of(context)
     view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
     reply = (
         blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
@@ -43,7 +44,7 @@ def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: Bol
     """Remove (Home tab): take the paper off the list and redraw the tab."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    sessions = context["deps"].sessions
+    sessions = deps_of(context).sessions
     library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
     client.views_publish(
         user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team, user_id=user))

@@ -10,7 +10,8 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import blocks, channel_config, export
-from bot.digest import digest_command
+from bot.deps import deps_of, make_client
+from bot.digest import DigestContext, digest_now
 
 Subcommand = Callable[..., None]
 
@@ -34,9 +35,13 @@ def papers_digest(
         ack(response_type="ephemeral", text="Posting this channel's digest now…")
     else:
         ack()
-    reply = digest_command(
-        context["deps"], team_id=command["team_id"], channel_id=command["channel_id"], args=args, token=client.token
-    )
+    deps, team, channel = deps_of(context), command["team_id"], command["channel_id"]
+    if args:
+        # The digest's own client never re-sends a message blindly (bot.digest.posting says why).
+        digest_ctx = DigestContext(deps=deps, client=make_client(deps.settings, client.token, idempotent_only=True))
+        reply = digest_now(digest_ctx, team_id=team, channel_id=channel)
+    else:
+        reply = channel_config.describe_channel(deps, team_id=team, channel_id=channel)
     respond(response_type="ephemeral", replace_original=False, text=reply)
 
 
@@ -46,7 +51,7 @@ def papers_config(
     """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one."""
     ack()
     reply, ok = channel_config.configure(
-        context["deps"], team_id=command["team_id"], channel_id=command["channel_id"], args=args
+        deps_of(context), team_id=command["team_id"], channel_id=command["channel_id"], args=args
     )
     if ok:
         respond(response_type="ephemeral", text=reply)
@@ -70,7 +75,7 @@ def papers_export(
         channel_id=None if request.all_channels else channel, since=request.since, min_votes=request.min_votes
     )
     done = export.export_to_slack(
-        context["deps"],
+        deps_of(context),
         client,
         team_id=command["team_id"],
         channel_id=channel,

@@ -8,13 +8,14 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks, library
+from bot.deps import deps_of
 
 
 def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Publish the person's reading list when they open the Home tab (not the Messages tab)."""
     if event.get("tab") != "home":
         return
-    saved = library.reading_list(context["deps"].sessions, team_id=body["team_id"], user_id=event["user"])
+    saved = library.reading_list(deps_of(context).sessions, team_id=body["team_id"], user_id=event["user"])
     client.views_publish(user_id=event["user"], view=blocks.home_view(saved))
 
 

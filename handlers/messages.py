@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot import activity
+from bot.deps import deps_of
 
 # Subtypes of a message someone (or some bot) posted; the others (joins, topic changes, ...) are not messages
 # anyone wrote about a paper.
@@ -32,7 +33,7 @@ def message_posted(event: dict[str, Any], body: dict[str, Any], context: BoltCon
     if event.get("subtype") not in POSTED or not event.get("channel"):
         return
     activity.message_posted(
-        context["deps"], activity.Delivery.of(body, context.bot_user_id), _message(event, event["channel"])
+        deps_of(context), activity.Delivery.of(body, context.bot_user_id), _message(event, event["channel"])
     )
 
 
@@ -43,7 +44,7 @@ def message_changed(event: dict[str, Any], body: dict[str, Any], context: BoltCo
     if edited_ts is None or not event.get("channel"):
         return
     activity.message_edited(
-        context["deps"],
+        deps_of(context),
         activity.Delivery.of(body, context.bot_user_id),
         _message(inner, event["channel"]),
         edited_ts=edited_ts,
@@ -57,7 +58,7 @@ def message_deleted(event: dict[str, Any], body: dict[str, Any], context: BoltCo
         return
     before = {**previous, "ts": event.get("deleted_ts") or previous.get("ts")}
     activity.message_deleted(
-        context["deps"], activity.Delivery.of(body, context.bot_user_id), _message(before, event["channel"])
+        deps_of(context), activity.Delivery.of(body, context.bot_user_id), _message(before, event["channel"])
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot import activity
+from bot.deps import deps_of
 
 
 def reaction_changed(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
@@ -22,7 +23,7 @@ def reaction_changed(event: dict[str, Any], body: dict[str, Any], context: BoltC
         event_ts=activity.slack_ts(event.get("event_ts")),
         added=event.get("type") == "reaction_added",
     )
-    activity.record_reaction(context["deps"], activity.Delivery.of(body, context.bot_user_id), change)
+    activity.record_reaction(deps_of(context), activity.Delivery.of(body, context.bot_user_id), change)
 
 
 def register(app: App) -> None:

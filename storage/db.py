@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import ConfigError, first_line, mask_url_passwords
+from storage.text import first_line, mask_url_passwords
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,14 @@ FOREIGN_TABLES = frozenset({JOB_TABLE, "slack_bots", "slack_installations", "sla
 GOOD_URLS = "sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
 
 
+class DatabaseUrlError(ValueError):
+    """DATABASE_URL cannot be used; the message shows it (password masked) and how to write it."""
+
+
 def database_url(url: str) -> URL:
     """DATABASE_URL parsed, `postgres://` and driverless `postgresql://` (as hosting services hand them out) on
     psycopg, the PostgreSQL driver paperbot ships: `database_url("postgres://u@h/db").drivername ==
-    "postgresql+psycopg"`. A URL that cannot be parsed is a ConfigError."""
+    "postgresql+psycopg"`. A URL that cannot be parsed is a DatabaseUrlError."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -46,7 +50,7 @@ def database_url(url: str) -> URL:
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and enforced foreign keys.
-    A URL that is malformed, names an unknown database or a driver that is not installed is a ConfigError."""
+    A URL that is malformed, names an unknown database or a driver that is not installed is a DatabaseUrlError."""
     parsed = database_url(url)
     try:
         return _create_engine(parsed, **kwargs)
@@ -62,13 +66,13 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         raise _bad_url(url, f"is not usable ({first_line(exc)})") from None
 
 
-def _bad_url(url: str, problem: str, lead: str = "") -> ConfigError:
+def _bad_url(url: str, problem: str, lead: str = "") -> DatabaseUrlError:
     fix = f"{lead} write it like {GOOD_URLS}".strip()
     try:  # SQLAlchemy knows where the password ends (it may hold spaces); a URL it cannot parse gets the pattern
         shown = make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         shown = mask_url_passwords(url)
-    return ConfigError(f"DATABASE_URL {shown!r} {problem}; {fix}")
+    return DatabaseUrlError(f"DATABASE_URL {shown!r} {problem}; {fix}")
 
 
 def _create_engine(url: URL, **kwargs: object) -> Engine:

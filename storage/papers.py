@@ -53,8 +53,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from bot.sources import PaperRecord
 from storage.models import Paper, UpvoteSnapshot, utcnow
+from storage.records import PaperRecord
 
 PAPERS: Table = Paper.__table__  # type: ignore[assignment]
 SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]

@@ -15,9 +15,9 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.sources import without_nul
 from storage.channels import ensure_workspace
 from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
+from storage.text import without_nul
 
 
 @dataclass

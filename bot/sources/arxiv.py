@@ -14,17 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import feedparser
 import httpx
 
+from bot.config import Settings
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord
 from bot.sources.hf import USER_AGENT, SourceError
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from storage.records import PaperRecord
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Hugging Face Daily Papers: parse its JSON items into PaperRecords, and fetch them over HTTP.
 
-Facts about the API are in ../shared/reference/papers-apis.md. HF marks almost every field optional, so every
-lookup here tolerates a missing key and a JSON null alike; only the arXiv id and the title are required.
+HF marks almost every field optional, so every lookup here tolerates a missing key and a JSON null alike; only the
+arXiv id and the title are required.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from bot.config import Settings
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord, without_nul
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from storage.records import PaperRecord
+from storage.text import without_nul
 
 
 def _text(value: Any) -> str | None:

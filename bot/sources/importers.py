@@ -42,9 +42,10 @@ from rich.progress import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.links import normalize_arxiv_id
-from bot.sources import PaperRecord, without_nul
 from bot.sources.hf import parse_daily_item
 from storage.papers import UpsertStats, upsert_papers
+from storage.records import PaperRecord
+from storage.text import without_nul
 
 DEFAULT_BATCH = 5000
 HF_ARRAY = "hf-daily-papers"

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot import activity
-from bot.app import Deps
 from bot.config import Settings
-from bot.sources import PaperRecord
+from bot.deps import Deps
 from storage.db import make_sessions
 from storage.models import Post, Reaction, Reply
 from storage.papers import upsert_papers
 from storage.posts import record_post
+from storage.records import PaperRecord
 from storage.votes import paper_activity
 
 TEAM, CHANNEL, BOT, PERSON = "T1", "C1", "UBOT", "U1"

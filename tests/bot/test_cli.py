@@ -15,8 +15,9 @@ from slack_bolt import App
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from bot.app import OAUTH_NOT_YET, Deps
+from bot.app import OAUTH_NOT_YET
 from bot.cli import cli, start_bot
+from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
 from tests.e2e.conftest import bot_settings
@@ -276,9 +277,9 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_status_0(
 def test_export_into_head_stops_after_the_first_line(tmp_path: Path, db_url: str) -> None:
     from sqlalchemy import insert
 
-    from bot.sources import PaperRecord
     from storage.models import Post
     from storage.papers import upsert_papers
+    from storage.records import PaperRecord
 
     engine = make_engine(db_url)
     ids = [f"2501.{n:05d}" for n in range(1, 2001)]  # far more than a pipe holds

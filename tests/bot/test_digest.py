@@ -19,8 +19,8 @@ from bot.choose import Prefs, choose, matches, prefs_for, rank, weekday_adjusted
 from bot.cli import cli
 from bot.config import Settings
 from bot.digest import explain_slack_error
-from bot.sources import PaperRecord
 from storage.models import Channel
+from storage.records import PaperRecord
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -264,8 +264,8 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
 ) -> None:
     from slack_sdk import WebClient
 
-    from bot.app import Deps
     from bot.choose import newest_day
+    from bot.deps import Deps
     from handlers.commands import papers_digest
     from storage.models import utcnow
 

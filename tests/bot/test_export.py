@@ -37,10 +37,10 @@ from bot.export import (
     ts_to_utc,
 )
 from bot.latex import balanced, latex_text, safe_math
-from bot.sources import PaperRecord
 from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.posts import record_post
+from storage.records import PaperRecord
 
 Run = Callable[..., Result]
 

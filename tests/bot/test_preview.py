@@ -10,7 +10,7 @@ from rich.console import Console
 
 from bot.blocks import digest_header, paper_message
 from bot.preview import mrkdwn, render
-from bot.sources import PaperRecord
+from storage.records import PaperRecord
 
 
 def a_paper(**fields: Any) -> PaperRecord:

@@ -15,9 +15,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import make_client
 from bot.choose import Prefs, newest_day
 from bot.config import Settings
+from bot.deps import Deps, make_client
 from bot.digest import DigestContext, run_digest
 from bot.scheduler import (
     JobContext,
@@ -105,8 +105,7 @@ def scheduler(
     sched = build_scheduler(engine)
     sched.start(paused=True)  # jobs are stored and timed, but nothing fires on its own during the test
     context = JobContext(
-        settings=settings,
-        sessions=sessions,
+        deps=Deps.of(settings, sessions),
         client=make_client(settings, BOT_TOKEN),
         scheduler=sched,
         default_team=TEAM_ID,
@@ -253,8 +252,7 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
             stop.set()
 
     first = DigestContext(
-        settings=settings,
-        sessions=sessions,
+        deps=Deps.of(settings, sessions),
         client=make_client(settings, BOT_TOKEN),
         sleep=shutdown_after_the_first_paper,
         stop=stop,
@@ -262,9 +260,7 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
     assert run_digest(first, team_id=TEAM_ID, channel_id="CRESUME", day=day).status == "stopped"
     assert len(slack.posted("CRESUME")) == 2  # the header and the first paper
     # A new process starts: its scheduler's startup scan queues the resume, and APScheduler itself runs it.
-    sched = start_scheduler(
-        settings=settings, engine=engine, sessions=sessions, client=make_client(settings, BOT_TOKEN)
-    )
+    sched = start_scheduler(deps=Deps(settings, engine, sessions), client=make_client(settings, BOT_TOKEN))
     try:
         slack.wait_for(lambda: len(slack.posted("CRESUME")) == 4, timeout=15)
     finally:
@@ -277,7 +273,8 @@ def test_a_restarted_scheduler_resumes_a_half_posted_digest_through_apscheduler(
 def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
     scheduler: tuple[BackgroundScheduler, JobContext], sessions: sessionmaker[Session]
 ) -> None:
-    from bot.digest import cli_targets, describe_channel
+    from bot.channel_config import describe_channel
+    from bot.digest import cli_targets
 
     sched, context = scheduler
     assert sync_jobs(sched, context) == [job_id(TEAM_ID, "CDEFAULT")]
@@ -285,9 +282,9 @@ def test_digest_off_in_the_default_channel_stops_its_schedule_and_the_cli_run(
         update_channel(session=s, team_id=TEAM_ID, channel_id="CDEFAULT", digest_enabled=False)
     assert sync_jobs(sched, context) == []
     assert sched.get_job(job_id(TEAM_ID, "CDEFAULT")) is None
-    digest_ctx = DigestContext(settings=context.settings, sessions=sessions)
+    digest_ctx = DigestContext(deps=Deps.of(context.settings, sessions))
     assert cli_targets(digest_ctx, team_id=TEAM_ID, channel=None) == []
-    shown = describe_channel(digest_ctx, team_id=TEAM_ID, channel_id="CDEFAULT")
+    shown = describe_channel(digest_ctx.deps, team_id=TEAM_ID, channel_id="CDEFAULT")
     assert "no scheduled digest here" in shown
 
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import pytest
 from slack_bolt import App
 
-from bot.app import Deps, build_app
+from bot.app import build_app
 from bot.config import Settings
+from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender

@@ -11,7 +11,7 @@ from slack_bolt import BoltContext
 from sqlalchemy import func, select
 
 from bot import blocks
-from bot.app import make_client
+from bot.deps import make_client
 from bot.sources.sample import sample_records
 from handlers.home import home_opened
 from storage.models import Post, Reaction, Reply, SavedPaper

@@ -42,8 +42,7 @@ def test_a_configured_channel_gets_a_scheduled_job(bot: RunningBot, sender: Slac
 
     config(sender, slack, "time 08:15")
     context = JobContext(
-        settings=bot.deps.settings,
-        sessions=bot.deps.sessions,
+        deps=bot.deps,
         client=bot.app.client,
         scheduler=build_scheduler(bot.deps.engine),
     )

@@ -14,15 +14,15 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import delete, select, update
 
-from bot.app import make_client
 from bot.config import Settings
+from bot.deps import Deps, make_client
 from bot.digest import DigestContext, run_digest
-from bot.sources import PaperRecord
 from storage.channels import update_channel
 from storage.db import make_engine, make_sessions
 from storage.digests import LEASE
 from storage.models import DigestRun, Paper, Post, utcnow
 from storage.papers import upsert_papers
+from storage.records import PaperRecord
 from tests.e2e.conftest import bot_settings
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
@@ -51,8 +51,7 @@ def context(settings: Settings, *, sleeps: list[float] | None = None, **kw: Any)
     engine = make_engine(settings.database_url)
     record = sleeps.append if sleeps is not None else (lambda _s: None)
     return DigestContext(
-        settings=settings,
-        sessions=make_sessions(engine),
+        deps=Deps.of(settings, make_sessions(engine)),
         client=make_client(settings, BOT_TOKEN, idempotent_only=True),
         sleep=record,
         **kw,
@@ -211,7 +210,8 @@ def test_not_in_channel_gives_an_operator_readable_error_and_no_retry_storm(
 
 @pytest.fixture
 def live_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[Any, SlackSender]]:
-    from bot.app import Deps, build_app
+    from bot.app import build_app
+    from bot.deps import Deps
     from bot.server import HttpServer, make_wsgi
 
     settings = bot_settings(db_url, slack, hf_api_url=hf.url, digest_size=2)
@@ -511,8 +511,7 @@ def test_a_scheduled_run_whose_newest_list_was_posted_already_is_quiet(
     now = {"at": datetime(2026, 11, 23, 0, tzinfo=UTC)}  # Monday 09:00 in Tokyo, Sunday 19:00 in New York
     install_context(
         JobContext(
-            settings=tokyo,
-            sessions=make_sessions(engine),
+            deps=Deps.of(tokyo, make_sessions(engine)),
             client=make_client(tokyo, BOT_TOKEN),
             scheduler=sched,
             default_team=TEAM_ID,

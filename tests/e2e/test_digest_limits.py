@@ -14,8 +14,8 @@ from itertools import pairwise
 
 import pytest
 
-from bot.app import make_client
 from bot.config import Settings
+from bot.deps import Deps, make_client
 from bot.digest import DigestContext, run_channels, run_digest
 from storage.db import make_engine, make_sessions
 from tests.e2e.conftest import bot_settings
@@ -44,7 +44,7 @@ def settings(db_url: str, slack: FakeSlack, hf: FakeHF) -> Settings:
 def digest_ctx(settings: Settings) -> Iterator[DigestContext]:
     engine = make_engine(settings.database_url)
     yield DigestContext(
-        settings=settings, sessions=make_sessions(engine), client=make_client(settings, BOT_TOKEN, idempotent_only=True)
+        deps=Deps.of(settings, make_sessions(engine)), client=make_client(settings, BOT_TOKEN, idempotent_only=True)
     )
     engine.dispose()
 

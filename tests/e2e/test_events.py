@@ -21,15 +21,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from bot import activity
-from bot.app import Deps, build_app
+from bot.app import build_app
 from bot.config import Settings
+from bot.deps import Deps
 from bot.server import socket_mode_handler
-from bot.sources import PaperRecord
 from storage import votes
 from storage.db import make_engine, make_sessions
 from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
 from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
+from storage.records import PaperRecord
 from storage.votes import Activity, paper_activity
 from tests.e2e.conftest import RunningBot, bot_settings, running_bot
 from tests.fakes.arxiv import FakeArxiv

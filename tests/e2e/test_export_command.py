@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from bot.sources import PaperRecord
 from storage.models import Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.posts import record_post
+from storage.records import PaperRecord
 from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
 

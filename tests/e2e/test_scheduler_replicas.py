@@ -17,9 +17,9 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from sqlalchemy import select
 
-from bot.app import make_client
 from bot.choose import newest_day
 from bot.config import Settings
+from bot.deps import Deps, make_client
 from bot.digest import DigestContext, load_prefs
 from bot.scheduler import install_context, job_id, start_scheduler
 from storage.db import make_engine, make_sessions
@@ -50,9 +50,7 @@ def _replica(db_url: str, slack_url: str, hf_url: str, started: Any, stop: Any, 
     settings = replica_settings(db_url, slack_url, hf_url)
     engine = make_engine(settings.database_url)
     scheduler = start_scheduler(
-        settings=settings,
-        engine=engine,
-        sessions=make_sessions(engine),
+        deps=Deps(settings, engine, make_sessions(engine)),
         client=make_client(settings, BOT_TOKEN),
         start_paused=True,
     )
@@ -76,7 +74,7 @@ def test_two_replicas_firing_the_same_stored_job_post_one_digest(db_url: str, sl
     settings = bot_settings(db_url, slack, hf_api_url=hf.url, digest_channel=CHANNEL)
     engine = make_engine(db_url)
     sessions = make_sessions(engine)
-    prefs = load_prefs(DigestContext(settings=settings, sessions=sessions), team_id=TEAM_ID, channel_id=CHANNEL)
+    prefs = load_prefs(DigestContext(deps=Deps.of(settings, sessions)), team_id=TEAM_ID, channel_id=CHANNEL)
     now = utcnow()
     for day in {newest_day(now, prefs), newest_day(now + timedelta(minutes=5), prefs)}:  # midnight-proof
         hf.set_daily(day, [daily_item(f"2411.0200{n}", f"Paper {n}", day, upvotes=10 - n) for n in range(3)])

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import Deps, build_app
+from bot.app import build_app
 from bot.config import Settings
+from bot.deps import Deps
 from bot.server import socket_mode_handler
 from storage.db import make_engine, make_sessions
 from tests.e2e.conftest import bot_settings

@@ -1,4 +1,4 @@
-"""Transactions mean the same on both databases; a DATABASE_URL that cannot work is a ConfigError saying why."""
+"""Transactions mean the same on both databases; a DATABASE_URL that cannot work is a DatabaseUrlError saying why."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import ConfigError
-from storage.db import make_engine
+from storage.db import DatabaseUrlError, make_engine
 from storage.models import Workspace
 
 
@@ -47,7 +46,7 @@ def test_a_savepoint_rollback_keeps_the_rest_of_the_transaction(sessions: sessio
     ],
 )
 def test_a_bad_url_is_a_config_error_that_shows_a_good_one(url: str, said: str) -> None:
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(DatabaseUrlError) as error:
         make_engine(url)
     assert str(error.value).startswith(said)
     assert str(error.value).endswith("write it like sqlite:///paperbot.db or postgresql+psycopg://user@host/db")

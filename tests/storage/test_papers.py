@@ -7,7 +7,6 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.sources import PaperRecord
 from storage.models import UpvoteSnapshot
 from storage.papers import (
     UpsertStats,
@@ -18,6 +17,7 @@ from storage.papers import (
     ids_with_categories,
     upsert_papers,
 )
+from storage.records import PaperRecord
 
 DAY = date(2025, 11, 24)
 

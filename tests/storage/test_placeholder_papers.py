@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.activity import placeholder_record
-from bot.sources import PaperRecord
 from storage.models import Paper
 from storage.papers import PLACEHOLDER, UpsertStats, daily_papers, get_paper, upsert_papers
+from storage.records import PaperRecord
 
 ID = "2502.12345"
 DAY = date(2025, 2, 18)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.sources import PaperRecord
 from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
+from storage.records import PaperRecord
 from storage.saved import is_saved, save_paper, saved_papers, unsave_paper
 from storage.votes import paper_activity
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.sources import PaperRecord
 from storage.models import ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
 from storage.papers import upsert_papers
 from storage.posts import record_post
+from storage.records import PaperRecord
 from storage.votes import (
     Activity,
     ReactionKey,
