@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -311,7 +312,10 @@ def test_serve_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -
         "PAPERBOT_HTTP_TIMEOUT": "2",
         "PAPERBOT_DIGEST_CHANNEL": "C7",
     }
-    result = CliRunner().invoke(cli, ["serve", "--http", "--port", "0"], env=env)
+    with socket.socket() as free:  # a port nobody listens on: serve binds it before it asks Slack
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    result = CliRunner().invoke(cli, ["serve", "--http", "--host", "127.0.0.1", "--port", port], env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"paperbot: Could not reach Slack at {CLOSED}")
