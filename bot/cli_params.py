@@ -18,7 +18,7 @@ PORT = click.IntRange(1, 65535)
 _SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
-class DateParam(click.ParamType):
+class DateParam(click.ParamType[date, object]):
     """A calendar day written `YYYY-MM-DD`, converted to a `datetime.date`; anything else is a usage error that
     says what is wrong with it (`2026-13-01 is not a real date (month 13); use YYYY-MM-DD`)."""
 
@@ -56,8 +56,10 @@ def reader_went_away() -> NoReturn:
 
 
 class QuietPipeGroup(click.Group):
-    """The `paperbot` group: a command whose stdout reader went away ends with reader_went_away(). (Left to click,
-    a broken pipe is a silent exit 1, which makes `set -o pipefail` scripts fail.)"""
+    """The `paperbot` group: a command whose stdout reader went away ends with reader_went_away().
+
+    Left to click, a broken pipe is a silent exit 1, which makes `set -o pipefail` scripts fail.
+    """
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:  # `paperbot --help` and `--version` print while the arguments are parsed

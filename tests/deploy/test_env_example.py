@@ -47,6 +47,11 @@ def systemd(text: str) -> Parsed:
     return found
 
 
+def expand(value: str, variables: dict[str, str]) -> str:
+    """`$NAME` and `${NAME}` replaced by their values (empty when unknown), as the readers that expand do."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: variables.get(m[1], ""), value)
+
+
 def compose(text: str, environment: Parsed | None = None) -> Parsed:
     found: Parsed = {}
     for key, value in _lines(text):
@@ -59,8 +64,7 @@ def compose(text: str, environment: Parsed | None = None) -> Parsed:
             value = value[1:-1]
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0].rstrip()
-        variables = {**(environment or {}), **found}
-        found[key] = re.sub(r"\$\{?(\w+)\}?", lambda m, known=variables: known.get(m[1], ""), value)
+        found[key] = expand(value, {**(environment or {}), **found})
     return found
 
 
@@ -96,7 +100,7 @@ def test_every_key_of_env_example_is_a_setting_paperbot_reads_and_takes() -> Non
     aliases = {field.alias for field in Settings.model_fields.values() if field.alias}
     assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"} <= set(values)
     assert set(values) <= aliases, f"Settings reads none of {sorted(set(values) - aliases)}"
-    settings = Settings(_env_file=EXAMPLE)  # type: ignore[call-arg]
+    settings = Settings(_env_file=EXAMPLE)
     dumped = settings.model_dump(by_alias=True, mode="json")
     for key, value in values.items():
         if not key.startswith("SLACK_"):  # secrets are masked in dumps

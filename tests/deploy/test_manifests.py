@@ -12,7 +12,6 @@ import json
 import re
 import shlex
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ import yaml
 from slack_bolt import App
 from sqlalchemy import Engine, create_engine
 
-from bot.app import Deps, build_app
+from bot.app import build_app
 from bot.cli import serve
 from bot.config import Settings
+from bot.deps import Deps
 from bot.server import make_wsgi
 from handlers.commands import SUBCOMMANDS
 from storage.db import make_sessions
@@ -71,7 +71,7 @@ class Registered:
 
 
 @pytest.fixture(scope="module")
-def registered() -> Iterator[Registered]:
+def registered() -> Registered:
     """Build the Bolt app as `serve` does (build_app, against the loopback Slack) and record every listener it
     registers, whichever module registers it."""
     seen = Registered()
@@ -91,7 +91,7 @@ def registered() -> Iterator[Registered]:
     slack = FakeSlack().start()
     engine = create_engine("sqlite://")
     try:
-        settings = Settings(  # type: ignore[call-arg]
+        settings = Settings(
             _env_file=None, slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=slack.url
         )
         build_app(Deps(settings=settings, engine=engine, sessions=make_sessions(engine)))
@@ -100,7 +100,7 @@ def registered() -> Iterator[Registered]:
         engine.dispose()
         slack.stop()
     assert seen.events and seen.commands
-    yield seen
+    return seen
 
 
 def event_type(manifest_event: str) -> str:
