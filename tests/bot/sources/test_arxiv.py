@@ -8,27 +8,10 @@ from datetime import date
 
 import pytest
 
-from bot.sources.arxiv import ArxivClient, ArxivError
+from bot.sources.arxiv import INTERVAL, ArxivClient, ArxivError, Turns
 from bot.sources.sample import sample_items
 from tests.fakes.arxiv import FakeArxiv
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it (or a test moves it); safe across threads."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(round(seconds, 6))
-            self.now += seconds
+from tests.fakes.clock import FakeClock
 
 
 @pytest.fixture
@@ -37,7 +20,8 @@ def clock() -> FakeClock:
 
 
 def client_for(fake: FakeArxiv, clock: FakeClock, **kwargs: object) -> ArxivClient:
-    return ArxivClient(fake.url, sleep=clock.sleep, clock=clock, **{"timeout": 2.0, **kwargs})  # type: ignore[arg-type]
+    turns = Turns(INTERVAL, clock=clock, sleep=clock.sleep)
+    return ArxivClient(fake.url, turns=turns, **{"timeout": 2.0, **kwargs})  # type: ignore[arg-type]
 
 
 SEED_IDS = [item["paper"]["id"] for item in sample_items()]
@@ -95,7 +79,7 @@ def test_time_already_passed_counts_towards_the_spacing(fake_arxiv: FakeArxiv, c
 
 def test_one_connection_at_a_time_across_threads(fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.delay_next(0.05, times=4)
-    with ArxivClient(fake_arxiv.url, interval=0.0) as client:
+    with ArxivClient(fake_arxiv.url) as client:  # the process-wide turns, on conftest's fake clock
         threads = [threading.Thread(target=client.by_ids, args=([i],)) for i in SEED_IDS[:4]]
         for t in threads:
             t.start()
@@ -119,7 +103,7 @@ def test_spacing_holds_across_threads_sharing_a_client(fake_arxiv: FakeArxiv, cl
         except BaseException as exc:  # a failure in a thread must fail the test, not vanish
             errors.append(exc)
 
-    with client_for(fake_arxiv, clock, interval=3.0) as client:
+    with client_for(fake_arxiv, clock) as client:
         threads = [threading.Thread(target=ask, args=(i,)) for i in SEED_IDS[:6]]
         for t in threads:
             t.start()
