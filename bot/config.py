@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     arxiv_enrich: bool = Field(True, alias="PAPERBOT_ARXIV_ENRICH")
     vote_emoji: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_VOTE_EMOJI, alias="PAPERBOT_VOTE_EMOJI")
     http_timeout: float = Field(20.0, gt=0, alias="PAPERBOT_HTTP_TIMEOUT")
+    # Multiplies every wait between retries (Hugging Face, arXiv's Retry-After, database); the tests set 0.
+    # arXiv's 3-second spacing is not a retry wait and never scales.
+    retry_wait_scale: float = Field(1.0, ge=0, alias="PAPERBOT_RETRY_WAIT_SCALE")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")

@@ -17,8 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.sources import arxiv as arxiv_api
 from storage.db import make_engine, make_sessions, upgrade
 from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.clock import FakeClock
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import FakeSlack, SlackSender
 from tests.running import RunningBot, bot_settings, running_bot
@@ -34,9 +36,11 @@ OFFLINE_ENV = {
     "SLACK_API_URL": f"{CLOSED}/api/",
     "HF_API_URL": f"{CLOSED}/api/",
     "ARXIV_API_URL": f"{CLOSED}/api/query",
-    # arXiv enrichment only where a test asks for it (with a fake arXiv): a digest's enrichment spaces
-    # itself 3 s from the process's previous one, which would slow every digest test after the first.
+    # arXiv enrichment only where a test asks for it (with a fake arXiv): elsewhere arXiv is the closed port
+    # above, and every digest would log a warning about it.
     "PAPERBOT_ARXIV_ENRICH": "0",
+    # Retries happen at once; a test that checks a wait passes a recording `sleep` of its own.
+    "PAPERBOT_RETRY_WAIT_SCALE": "0",
 }
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -60,6 +64,15 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield
     assert not attempts, f"the test tried to reach {sorted(set(attempts))}: point it at a loopback fake"
+
+
+@pytest.fixture(autouse=True)
+def arxiv_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The process-wide arXiv turns, fresh for each test and on a fake clock: arXiv's 3-second spacing is
+    recorded in `arxiv_clock.sleeps` instead of waited, and no test waits for the turn of the one before."""
+    clock = FakeClock()
+    monkeypatch.setattr(arxiv_api, "TURNS", arxiv_api.Turns(arxiv_api.INTERVAL, clock=clock, sleep=clock.sleep))
+    return clock
 
 
 @pytest.fixture(scope="session")

@@ -207,7 +207,7 @@ def four_days_of(fake_hf: FakeHF, count: int) -> list[date]:
 
 
 def backfill(fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session], days: list[date]) -> FetchReport:
-    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
+    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url) as arxiv:
         return fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
 
 

@@ -690,7 +690,7 @@ def test_parallel_channels_take_turns_with_arxiv(
     from bot.sources import arxiv
     from bot.sources.hf import parse_items
 
-    monkeypatch.setattr(arxiv, "INTERVAL", 0.3)
+    monkeypatch.setattr(arxiv, "TURNS", arxiv.Turns(0.3))  # real time here, unlike conftest's fake clock
     fake_arxiv.delay_next(0.2, times=3)  # slow answers: without the turn, the three requests would overlap
     lists = [parse_items([daily_item(f"2411.0000{i}", f"Paper {i}", DAY)]) for i in (1, 2, 3)]
     on = settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})

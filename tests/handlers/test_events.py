@@ -24,6 +24,7 @@ from bot import activity
 from bot.app import build_app
 from bot.config import Settings
 from bot.deps import Deps
+from bot.retrying import TRANSACTION_PAUSES
 from bot.server import socket_mode_handler
 from storage import votes
 from storage.db import make_engine, make_sessions
@@ -427,7 +428,6 @@ def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
     caplog: pytest.LogCaptureFixture,
     transient: bool,
 ) -> None:
-    monkeypatch.setattr(activity, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # the pauses between attempts are not tested
     kind = OperationalError if transient else DataError
 
     def error(arguments: dict[str, Any]) -> Exception:  # as SQLAlchemy raises it: the reply's text in its parameters
@@ -441,7 +441,7 @@ def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
     with caplog.at_level(logging.INFO):
         ok(sender.event(message("our secret plan"), event_id="EvLost"))
         assert seen(posted).replies == 0
-    assert len(calls) == (1 + len(activity.RETRY_DELAYS) if transient else 1)
+    assert len(calls) == (1 + len(TRANSACTION_PAUSES) if transient else 1)
     problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(problems) == 1, problems
     assert "EvLost" in problems[0] and "message" in problems[0] and kind.__name__ in problems[0]
