@@ -1,0 +1,10 @@
+"""Paper search: the in-memory engine (index.py) and its database-backed service (service.py).
+
+The API other rooms use: `SearchIndex`, `SearchDoc`, `SearchHit`, `TeamSignal` and, for a running bot,
+`SearchService`. See docs/search.md for how it works and what it costs.
+"""
+
+from bot.search.index import SearchDoc, SearchHit, SearchIndex
+from bot.search.rank import TeamSignal
+
+__all__ = ["SearchDoc", "SearchHit", "SearchIndex", "TeamSignal"]
