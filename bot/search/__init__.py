@@ -6,5 +6,6 @@ The API other rooms use: `SearchIndex`, `SearchDoc`, `SearchHit`, `TeamSignal` a
 
 from bot.search.index import SearchDoc, SearchHit, SearchIndex
 from bot.search.rank import TeamSignal
+from bot.search.service import SearchService
 
-__all__ = ["SearchDoc", "SearchHit", "SearchIndex", "TeamSignal"]
+__all__ = ["SearchDoc", "SearchHit", "SearchIndex", "SearchService", "TeamSignal"]

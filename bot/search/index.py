@@ -22,6 +22,7 @@ code: bot/search/service.py keeps it filled from the database.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -31,13 +32,14 @@ import numpy as np
 
 from bot.search.postings import Postings
 from bot.search.query import Plan, plan_query
-from bot.search.rank import TeamSignal, combined, title_similarity, with_team_signal
+from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
 from bot.search.scoring import Scratch, candidates
 from bot.search.text import comparable, index_terms
 from bot.search.vocab import Vocabulary
 
 ABSTRACT_TERMS = 150  # distinct abstract terms indexed per paper: the opening says what the paper is about
-RESCORE = 200  # candidates rescored with rapidfuzz per round
+RESCORE = 120  # candidates rescored with rapidfuzz (more only while a filter leaves fewer than `limit`)
+RESCORE_CHUNK = 50  # candidates rescored between two checks of whether the rest could still matter
 FIELD_WEIGHTS = (1.0, 0.9, 0.8, 0.4)  # title, authors, keywords, abstract
 
 
@@ -166,23 +168,27 @@ class SearchIndex:
         accept: Callable[[str], bool] | None,
         boost: TeamSignal | None,
     ) -> list[SearchHit]:
+        """Rescore candidates, best coverage first, until no unscored one could still reach the top `limit`
+        (its coverage with a perfect title similarity and a full team boost is below the limit-th score)."""
         order = np.argsort(-coverage, kind="stable")
-        hits: list[SearchHit] = []
-        start, size = 0, RESCORE
-        while start < len(order) and len(hits) < limit:
-            chosen = order[start : start + size]
-            scored = [
-                (combined(float(coverage[i]), title_similarity(plan.text, comparable(self._title(int(docs[i]))))),
-                 int(docs[i]), self._key(int(docs[i])))
-                for i in chosen.tolist()
-            ]
-            for score, doc, key in with_team_signal(scored, boost):
-                if accept is None or accept(key):
-                    hits.append(SearchHit(key, self._title(doc), round(score, 2)))
-                    if len(hits) == limit:
-                        break
-            start, size = start + size, size * 4
-        return hits
+        kept: list[tuple[float, int, str]] = []  # accepted candidates: (score, doc, arxiv_id)
+        floor = -1.0  # the limit-th best kept score so far
+        for start in range(0, len(order), RESCORE_CHUNK):
+            if len(kept) >= limit and (
+                start >= RESCORE or combined(float(coverage[order[start]]), 100.0) + TIE_WINDOW < floor
+            ):
+                break
+            picked = order[start : start + RESCORE_CHUNK].tolist()
+            chunk = [(int(docs[i]), float(coverage[i]), self._key(int(docs[i]))) for i in picked]
+            if accept is not None:
+                chunk = [item for item in chunk if accept(item[2])]
+            titles = [comparable(self._title(doc)) for doc, _, _ in chunk]
+            similarity = title_similarities(plan.text, titles).tolist()
+            kept += [(combined(c, s), d, k) for (d, c, k), s in zip(chunk, similarity, strict=True)]
+            if len(kept) >= limit:
+                floor = heapq.nlargest(limit, kept)[-1][0]
+        ranked = with_team_signal(kept, boost)[:limit]
+        return [SearchHit(key, self._title(doc), round(score, 2)) for score, doc, key in ranked]
 
     def _scratch_for(self) -> Scratch:
         scratch: Scratch | None = getattr(self._scratch, "arrays", None)
@@ -265,4 +271,3 @@ def _field_terms(doc: SearchDoc) -> tuple[set[str], set[str], set[str], set[str]
             if len(abstract) >= ABSTRACT_TERMS:
                 break
     return index_terms(doc.title), authors, keywords, abstract
-

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.search.postings import Postings
-from bot.search.text import STOPWORDS, index_terms, words
+from bot.search.text import STOPWORDS, comparable, index_terms, words
 from bot.search.vocab import Vocabulary
 
 MAX_WORDS = 32  # a pasted abstract is searched by its opening
@@ -58,7 +58,7 @@ def plan_query(
         return None
     cut_off = said[-1] if said and query.rstrip() == query and query[-1:].isalnum() else None
     terms = [_term(w, w == cut_off, vocab, fields, field_weights, papers) for w in wanted]
-    return Plan(" ".join(said), terms, sum(t.weight for t in terms))
+    return Plan(comparable(query[:2000]), terms, sum(t.weight for t in terms))
 
 
 def _term(

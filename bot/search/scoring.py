@@ -13,7 +13,7 @@ import numpy as np
 from bot.search.postings import Postings, contains
 from bot.search.query import Plan, Term
 
-DENSE_BUDGET = 100_000  # postings accumulated per query (beyond the cheapest term, which always is)
+DENSE_BUDGET = 60_000  # postings accumulated per query (beyond the cheapest term, which always is)
 POOL = 10_000  # candidates kept for the lookups of the commonest terms
 
 

@@ -5,10 +5,36 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rapidfuzz.utils import default_process
+
 # Words too common to tell titles apart. They are left out of the index (a large share of its postings) but
 # kept in the text that the final fuzzy rescoring compares, so "Attention Is All You Need" still ranks first.
 STOPWORDS = frozenset(
-    "a an and are as at be by for from in into is it its of on or the to via vs with".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "via",
+        "vs",
+        "with",
+    ]
 )
 
 _WORD = re.compile(r"[^\W_]+")
@@ -44,8 +70,8 @@ def index_terms(text: str) -> set[str]:
 
 
 def comparable(text: str) -> str:
-    """The form the fuzzy rescoring compares: normalised words joined by single spaces."""
-    return " ".join(words(text))
+    """The form the fuzzy rescoring compares: normalised, anything but letters and digits a space."""
+    return default_process(normalize(text))
 
 
 def max_typos(word: str) -> int:
