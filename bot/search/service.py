@@ -89,13 +89,21 @@ class SearchService:
         started = time.monotonic()
         with self._sessions.begin() as session:
             newest = latest_change(session=session)
+        # Anything stamped since just before the load began may have been missed by its pages: the first poll
+        # reads it again, skipping what the load already saw as it is.
+        since = newest - self._overlap if newest is not None else None
+        seen: dict[str, datetime] = {}
+
+        def docs() -> Iterator[SearchDoc]:
+            for row in self._all_rows():
+                if since is not None and row.updated_at >= since:
+                    seen[row.arxiv_id] = row.updated_at
+                yield _doc(row)
+
         index = SearchIndex()
-        count = index.bulk_load(_doc(row) for row in self._all_rows())
+        count = index.bulk_load(docs())
         with self._refreshing:
-            # Anything stamped since just before the load began may have been missed by its pages: read again.
-            self._since = newest - self._overlap if newest is not None else None
-            self._seen = {}
-            self._index = index
+            self._since, self._seen, self._index = since, seen, index
         log.info("search index: %d papers loaded in %.1f s", count, time.monotonic() - started)
         return count
 
