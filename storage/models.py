@@ -90,6 +90,8 @@ class Paper(Base):
             sqlite_where=text("daily_date IS NOT NULL"),
             postgresql_where=text("daily_date IS NOT NULL"),
         ),
+        # The search index polls for papers changed since its last look (storage/search.py).
+        Index("ix_papers_updated_at", "updated_at"),
     )
 
     arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
