@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     arxiv_enrich: bool = Field(True, alias="PAPERBOT_ARXIV_ENRICH")
     vote_emoji: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_VOTE_EMOJI, alias="PAPERBOT_VOTE_EMOJI")
     http_timeout: float = Field(20.0, gt=0, alias="PAPERBOT_HTTP_TIMEOUT")
+    # How often `serve` checks whether the day's personal alert DMs are due (0 turns alerts off).
+    alerts_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_ALERTS_EVERY_MINUTES")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")
