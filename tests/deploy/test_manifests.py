@@ -58,6 +58,7 @@ API_SCOPES = {
     "conversations.info": {"channels:read", "groups:read"},
     "users.info": {"users:read"},
     "conversations.open (subscription DMs, exports sent to their caller)": {"im:write"},
+    "conversations.history in a DM (an alert taken over after a crash is looked up, not re-sent)": {"im:history"},
     "files.getUploadURLExternal + files.completeUploadExternal (/papers export)": {"files:write"},
 }
 NEEDED_SCOPES = set().union(*EVENT_SCOPES.values(), *API_SCOPES.values())
