@@ -367,7 +367,7 @@ def fetch(
     type=click.Choice(["json", "csv", "bibtex"]),
     default="json",
     show_default=True,
-    help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).",
+    help="json (an array, one object per paper), csv (one row per paper) or bibtex (one entry per paper).",
 )
 @click.option("--team", metavar="T", help="Only this workspace's posts (a team id such as T0001).")
 @click.option(

@@ -24,7 +24,7 @@ DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_
 
 # How to obtain each secret, quoted when a command needs one that is missing.
 SECRET_HELP = {
-    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (README: 'Connecting to Slack')",
+    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (docs/slack.md)",
     "SLACK_SIGNING_SECRET": "the Signing Secret under Basic Information of your Slack app",
     "SLACK_APP_TOKEN": "an app-level xapp- token with connections:write, under Basic Information > App-Level Tokens",
     "SLACK_CLIENT_ID": "the Client ID under Basic Information of your Slack app",
@@ -37,8 +37,8 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs;
-    DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
+    """Every environment variable paperbot reads, typed. Secrets are SecretStr so they never show in reprs or
+    logs; DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
     password is masked in dumps."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)

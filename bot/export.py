@@ -138,7 +138,7 @@ def _assemble(facts: Any, tally: store.Tally, posts: list[store.PostRow]) -> Pap
 
 
 def json_record(paper: PaperExport) -> dict[str, Any]:
-    """The INTERFACE.md shape of one paper, exactly."""
+    """The JSON shape of one paper, exactly as docs/export.md describes it."""
     return {
         "arxiv_id": paper.arxiv_id,
         "title": paper.title,

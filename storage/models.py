@@ -258,6 +258,18 @@ class SavedPaper(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ChannelPrivacy(Base):
+    """Whether a Slack channel is private, as Slack last told us (an event's channel_type or conversations.info).
+    A private channel's discussion is shown only inside that channel; a channel not known here counts as private."""
+
+    __tablename__ = "channel_privacy"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_private: Mapped[bool] = mapped_column(Boolean)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Subscription(Base):
     """One person's personal alert (`/papers subscribe`): the day's papers matching `filters` reach them by DM."""
 

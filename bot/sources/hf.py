@@ -1,7 +1,7 @@
 """Hugging Face Daily Papers: parse its JSON items into PaperRecords, and fetch them over HTTP.
 
-Facts about the API are in ../shared/reference/papers-apis.md. HF marks almost every field optional, so every
-lookup here tolerates a missing key and a JSON null alike; only the arXiv id and the title are required.
+HF marks almost every field optional, so every lookup here tolerates a missing key and a JSON null alike; only the
+arXiv id and the title are required.
 """
 
 from __future__ import annotations

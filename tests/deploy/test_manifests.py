@@ -29,7 +29,7 @@ DEPLOY = ROOT / "deploy"
 MANIFESTS = {"socket": DEPLOY / "slack-manifest.yaml", "http": DEPLOY / "slack-manifest-http.yaml"}
 HTTP_EVENTS_URL = "https://paperbot.example.com/slack/events"
 
-# INTERFACE.md, "Slack surface": the events paperbot subscribes to.
+# The Slack surface (docs/slack.md): the events paperbot subscribes to.
 BOT_EVENTS = {
     "reaction_added",
     "reaction_removed",

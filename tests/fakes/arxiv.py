@@ -1,12 +1,11 @@
 """A loopback arXiv API: `GET /api/query` answering real-shaped Atom feeds with the arXiv namespace.
 
-Papers come from the bundled sample (the 31 real papers of ../shared/data/seed-papers.json, all new-style
-ids); a test adds more with `add_paper`, old-style ones too, whose entry ids arXiv writes as
-`http://arxiv.org/abs/hep-th/9901001v1` (archive/number, no subject class). `id_list` and `search_query=cat:X`
-(with `start`/`max_results`) are answered; a malformed id gets arXiv's 400 with one error entry (id
-`http://arxiv.org/api/errors#…`, title "Error"); a well-formed unknown id is simply absent. It logs every
-request (and, given a `clock`, the time each one arrived), counts connections open at once, and can fail on
-demand (status, body) or hold a request for a while.
+Papers come from the bundled sample (31 real papers, all new-style ids); a test adds more with `add_paper`,
+old-style ones too, whose entry ids arXiv writes as `http://arxiv.org/abs/hep-th/9901001v1` (archive/number, no
+subject class). `id_list` and `search_query=cat:X` (with `start`/`max_results`) are answered; a malformed id gets
+arXiv's 400 with one error entry (id `http://arxiv.org/api/errors#…`, title "Error"); a well-formed unknown id is
+simply absent. It logs every request (and, given a `clock`, the time each one arrived), counts connections open at
+once, and can fail on demand (status, body) or hold a request for a while.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ subscribing twice to the same thing is one subscription). `alert_runs` is claime
 before the day's DM is sent, so replicas and restarts send it exactly once; a claim whose heartbeat is older than
 the lease belongs to a dead worker and is taken over after checking the DM for the message it may have sent.
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-03
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Paper lookup: the search engine and the query language."""
