@@ -24,7 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import alert_blocks, blocks
-from bot.choose import matches, weekday_adjusted
+from bot.choose import PaperLike, matches, weekday_adjusted
 from bot.deps import Deps
 from bot.digest.day import load_day
 from bot.sources.hf import SourceError, newest_complete_day
@@ -124,11 +124,18 @@ def papers_of_day(deps: Deps, day: date) -> list[Paper]:
     return stored
 
 
+def subscription_matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
+    """Whether a paper matches a subscription: every one of its terms holds, each by the digest's fuzzy rules
+    (bot.choose.matches), as the terms of `/papers search` combine. A subscription without terms matches nothing."""
+    terms = [(kind, value) for kind, values in filters.items() for value in values if value.strip()]
+    return bool(terms) and all(matches(paper, {kind: [value]}) for kind, value in terms)
+
+
 def matching(papers: Sequence[Paper], subscriptions: Sequence[Any]) -> list[alert_blocks.AlertItem]:
     """The papers (in the list's order) that match any subscription, each with the texts of those it matched."""
     items = []
     for paper in papers:
-        hits = [s.text for s in subscriptions if matches(paper, _filters(s.filters))]
+        hits = [s.text for s in subscriptions if subscription_matches(paper, _filters(s.filters))]
         if hits:
             items.append(alert_blocks.AlertItem(paper, hits))
     return items

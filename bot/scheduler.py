@@ -37,7 +37,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.alerts import run_alerts
+from bot.alert_runner import run_alerts
 from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client

@@ -42,7 +42,7 @@ def test_subscribe_list_unsubscribe_and_the_alert_dm(bot: RunningBot, sender: Sl
     assert "already have this subscription (1 of 1)" in again["text"]
     papers(sender, slack, 'subscribe author:"Yann LeCun"')
     bad = papers(sender, slack, "subscribe autor:Hinton")
-    assert "Did you mean `author:`?" in bad["text"]
+    assert "did you mean `author:`?" in bad["text"]
     listing = papers(sender, slack, "subscriptions")
     assert '1. `diffusion`\n2. `author:"Yann LeCun"`' in listing["text"]
     assert "no subscriptions" in papers(sender, slack, "subscriptions", user="U0002")["text"]  # only your own
