@@ -56,6 +56,7 @@ def rss_mb() -> float:
 
 
 def percentiles(seconds: Sequence[float]) -> str:
+    """p50 and p99 of a list of durations, in milliseconds."""
     values = np.array(seconds) * 1000
     return f"p50 {np.percentile(values, 50):6.2f} ms  p99 {np.percentile(values, 99):6.2f} ms"
 
@@ -224,6 +225,7 @@ def scratch_database(backend: str, admin_url: str, size: int) -> tuple[str, Call
 
 
 def run_size(size: int, args: argparse.Namespace) -> None:
+    """Build one corpus size and print its figures."""
     print(f"\n== {size:,} papers ==", flush=True)
     started = time.perf_counter()
     corpus = list(papers(size))
@@ -261,6 +263,7 @@ def run_size(size: int, args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark for every size asked for."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=300)

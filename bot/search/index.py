@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.search.postings import Postings
 from bot.search.plan import Plan, plan_query
+from bot.search.postings import Postings
 from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
 from bot.search.scoring import Scratch, candidates
 from bot.search.text import comparable, index_terms

@@ -39,7 +39,8 @@ def title_similarities(query: str, titles: list[str]) -> np.ndarray:
     whole = process.cdist(queries, titles, scorer=fuzz.token_sort_ratio, dtype=np.float32)[0]
     openings = [title[: len(query)] for title in titles]
     opening = process.cdist(queries, openings, scorer=fuzz.ratio, dtype=np.float32)[0]
-    return 0.6 * overlap + 0.25 * opening + 0.15 * whole
+    blended: np.ndarray = 0.6 * overlap + 0.25 * opening + 0.15 * whole
+    return blended
 
 
 def combined(coverage: float, similarity: float) -> float:

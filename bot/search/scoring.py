@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bot.search.postings import Postings, contains
 from bot.search.plan import Plan, Term
+from bot.search.postings import Postings, contains
 
 DENSE_BUDGET = 60_000  # postings accumulated per query (beyond the cheapest term, which always is)
 POOL = 10_000  # candidates kept for the lookups of the commonest terms
@@ -77,7 +77,8 @@ def _accumulate(term: Term, scratch: Scratch) -> np.ndarray:
     best[reached] = 0
     before = total[reached]
     total[reached] = before + gained
-    return reached[before == 0]
+    fresh: np.ndarray = reached[before == 0]
+    return fresh
 
 
 def _best_of(term: Term, docs: np.ndarray) -> np.ndarray:

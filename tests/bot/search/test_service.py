@@ -11,10 +11,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.search import SearchService
-from bot.sources import PaperRecord
 from storage.db import make_engine, make_sessions
 from storage.models import Paper, utcnow
 from storage.papers import upsert_papers
+from storage.records import PaperRecord
 
 PAPERS = [
     PaperRecord("2111.12997", "Replica symmetry breaking in dense neural networks", ["Carlo Lucibello"]),
