@@ -1,5 +1,6 @@
 """What the team did with a paper: votes (emoji reactions) and thread replies on its posts, read back
-(`paper_activity`) and recorded from Slack events (callers own the transaction; nothing here commits).
+(`paper_activity`, counted by storage.tally) and recorded from Slack events (callers own the transaction;
+nothing here commits).
 
 Slack may deliver an event twice or late: `claim_event` keeps each event's change to one, reactions keep the
 Slack time of the newest event applied (a late older one changes nothing), and a reply's edits and delete keep
@@ -16,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.channels import ensure_workspace
-from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
+from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, utcnow
+from storage.tally import Scope, count_activity
 from storage.text import without_nul
 
 
@@ -32,40 +34,15 @@ class Activity:
 
 def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji: Iterable[str]) -> Activity:
     """Votes, reactions per emoji, replies and channels of one paper in one workspace."""
-    # The bot's own reactions and replies never count; replies with no user are bot or system messages.
-    bot_user = session.scalar(select(Workspace.bot_user_id).where(Workspace.team_id == team_id)) or ""
-    mine = (Reaction.team_id == team_id, Reaction.arxiv_id == arxiv_id, Reaction.user_id != bot_user)
-    rows = session.execute(
-        select(Reaction.emoji, func.count(func.distinct(Reaction.user_id))).where(*mine).group_by(Reaction.emoji)
-    )
-    reactions = {emoji: count for emoji, count in rows}
-    votes = (
-        session.scalar(
-            select(func.count(func.distinct(Reaction.user_id))).where(*mine, Reaction.emoji.in_(list(vote_emoji)))
-        )
-        or 0
-    )
-    replies = (
-        session.scalar(
-            select(func.count())
-            .select_from(Reply)
-            .where(
-                Reply.team_id == team_id,
-                Reply.arxiv_id == arxiv_id,
-                Reply.deleted.is_(False),
-                Reply.user_id.is_not(None),
-                Reply.user_id != bot_user,
-            )
-        )
-        or 0
-    )
+    tally = count_activity(session=session, scope=Scope(team_id=team_id), arxiv_ids=[arxiv_id], vote_emoji=vote_emoji)
     channels = session.scalars(
         select(Post.channel_id)
         .where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)
         .group_by(Post.channel_id)
         .order_by(func.min(Post.created_at))
     ).all()
-    return Activity(votes=votes, reactions=reactions, replies=replies, channels=list(channels))
+    counts = tally[arxiv_id]
+    return Activity(votes=counts.votes, reactions=counts.reactions, replies=counts.replies, channels=list(channels))
 
 
 # ---- recording what Slack events say (bot/activity.py calls these inside its transactions) ------------------

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.export.records import ExportOptions, PaperExport, PostRef
 from bot.export.render import RENDERERS
 from storage import export as store
+from storage.tally import Scope, Tally, count_activity
 
 BATCH = 500  # papers per round of aggregate queries
 
@@ -39,15 +40,18 @@ def collect(
     session: Session, options: ExportOptions, *, vote_emoji: Iterable[str], timezone: str, batch: int = BATCH
 ) -> Iterator[PaperExport]:
     """The exported papers in order, read `batch` papers at a time (four aggregate queries a batch)."""
-    scope = store.Scope(
-        team_id=options.team_id, channel_ids=options.channel_ids, since_ts=since_ts(options.since, timezone)
-    )
+    scope = Scope(team_id=options.team_id, channel_ids=options.channel_ids, since_ts=since_ts(options.since, timezone))
     emoji = tuple(vote_emoji)
     by_paper = groupby(store.stream_posts(session=session, scope=scope), key=lambda post: post.arxiv_id)
     while chunk := [(arxiv_id, list(posts)) for arxiv_id, posts in islice(by_paper, batch)]:
         facts = store.paper_facts(session=session, arxiv_ids=[arxiv_id for arxiv_id, _ in chunk])
-        counts = store.tallies(
-            session=session, scope=scope, posts=[p for _, posts in chunk for p in posts], vote_emoji=emoji
+        batch_posts = [p for _, posts in chunk for p in posts]
+        counts = count_activity(
+            session=session,
+            scope=scope,
+            arxiv_ids=[arxiv_id for arxiv_id, _ in chunk],
+            vote_emoji=emoji,
+            threads=store.threads_of(batch_posts),
         )
         for arxiv_id, posts in chunk:
             paper = _assemble(facts[arxiv_id], counts[arxiv_id], posts)
@@ -55,7 +59,7 @@ def collect(
                 yield paper
 
 
-def _assemble(facts: Any, tally: store.Tally, posts: list[store.PostRow]) -> PaperExport:
+def _assemble(facts: Any, tally: Tally, posts: list[store.PostRow]) -> PaperExport:
     authors = facts.authors if isinstance(facts.authors, list) else []
     reactions = dict(sorted(tally.reactions.items(), key=lambda kv: (-kv[1], kv[0])))
     return PaperExport(
