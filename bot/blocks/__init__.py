@@ -43,7 +43,6 @@ from bot.blocks.paper import (
     author_line,
     first_sentences,
     github_url,
-    paper_url,
     title_link,
 )
 from bot.blocks.reading import (
@@ -114,7 +113,6 @@ __all__ = [
     "link",
     "paper_details",
     "paper_message",
-    "paper_url",
     "safe_url",
     "save_reply",
     "section",

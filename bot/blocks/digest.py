@@ -10,7 +10,6 @@ from typing import Any
 from bot.blocks.common import Block, context, escape, fit, link, section
 from bot.blocks.paper import (
     AUTHOR_LIMIT,
-    HF_PAPERS,
     PaperLike,
     author_line,
     first_sentences,
@@ -18,6 +17,7 @@ from bot.blocks.paper import (
     stats_line,
     title_link,
 )
+from bot.links import hf_day_url
 
 HEADER_LIMIT = 150
 SUMMARY_LIMIT = 700
@@ -43,7 +43,7 @@ def digest_header(*, day: date, count: int, total: int | None = None, sample: bo
         )
         title, text = "Daily Papers · sample", f"Daily papers (bundled sample, not {day}'s list): {papers}{of_total}"
     else:
-        url = f"{HF_PAPERS}/date/{day.isoformat()}"
+        url = hf_day_url(day)
         body = f"*{papers}*{of_total} from Hugging Face Daily Papers · {link(url, 'see the whole day')}"
         title, text = f"Daily Papers · {day_label(day)}", f"Daily papers for {day_label(day)}: {papers}{of_total}"
     return {
@@ -58,7 +58,7 @@ def digest_header(*, day: date, count: int, total: int | None = None, sample: bo
 
 def empty_digest(*, day: date) -> dict[str, Any]:
     """The short notice posted when a channel's digest has no papers for the day."""
-    url = f"{HF_PAPERS}/date/{day.isoformat()}"
+    url = hf_day_url(day)
     text = f"No new papers today: nothing from Hugging Face Daily Papers of {day_label(day)} to post here."
     return {"text": text, "blocks": [section(f"{text} {link(url, 'See the day on Hugging Face')}")]}
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Protocol
-from urllib.parse import quote
 
 from bot.blocks.common import clip, compact, link, safe_url
+from bot.links import abs_url, hf_url, pdf_url
 
-HF_PAPERS = "https://huggingface.co/papers"
-ARXIV = "https://arxiv.org"
 AUTHOR_LIMIT = 80
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
@@ -50,12 +48,6 @@ def github_url(repo: str | None) -> str | None:
     return repo if "://" in repo else f"https://github.com/{repo.strip('/')}"
 
 
-def paper_url(arxiv_id: str, kind: str = "hf") -> str:
-    """The paper's page: `kind` is "hf" (Hugging Face), "abs" or "pdf" (arXiv)."""
-    quoted = quote(arxiv_id.strip(), safe="/.")
-    return f"{HF_PAPERS}/{quoted}" if kind == "hf" else f"{ARXIV}/{kind}/{quoted}"
-
-
 def author_line(authors: Sequence[str] | None) -> str:
     """First three authors, then "et al.": `author_line(["A", "B", "C", "D"]) == "A, B, C et al."`."""
     names = [" ".join(a.split()) for a in authors or [] if a and a.strip()]
@@ -80,14 +72,14 @@ def title_link(paper: PaperLike) -> str:
     """The paper's title linked to its Hugging Face page (the arXiv id when it has no title)."""
     # A `*` inside the bold title would end the bold early; the lookalike U+2217 keeps "A*" readable.
     title = " ".join((paper.title or "").split()).replace("*", "∗") or paper.arxiv_id
-    return link(paper_url(paper.arxiv_id), title)
+    return link(hf_url(paper.arxiv_id), title)
 
 
 def links_line(paper: PaperLike) -> str:
     """arXiv, PDF, GitHub (with its stars) and project page links, as one context line."""
     parts = [
-        link(paper_url(paper.arxiv_id, "abs"), f"arXiv {paper.arxiv_id}", 80),
-        link(paper_url(paper.arxiv_id, "pdf"), "PDF"),
+        link(abs_url(paper.arxiv_id), f"arXiv {paper.arxiv_id}", 80),
+        link(pdf_url(paper.arxiv_id), "PDF"),
     ]
     repo = safe_url(github_url(paper.github_repo))
     if repo:

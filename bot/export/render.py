@@ -10,12 +10,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from bot.export.records import PaperExport
 from bot.latex import bibtex_name, latex_text
-
-ARXIV_ABS = "https://arxiv.org/abs/"
+from bot.links import abs_url
 
 
 def json_record(paper: PaperExport) -> dict[str, Any]:
@@ -116,11 +114,6 @@ def ts_to_utc(ts: str) -> str:
         return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
         return ""
-
-
-def abs_url(arxiv_id: str) -> str:
-    """The paper's arXiv abstract page."""
-    return ARXIV_ABS + quote(arxiv_id, safe="/.")
 
 
 def bibtex_key(arxiv_id: str) -> str:
