@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import DigestRun, utcnow
+from storage.rows import get_or_insert
 
 LEASE = timedelta(minutes=10)
 FINISHED = ("done", "empty")
@@ -92,24 +92,15 @@ def claim_run(
 ) -> Claim:
     """Claim the digest of (team, channel, day) for `worker`; `plan` is kept only by a new run."""
     now = _utc(now)
-    try:
-        with session.begin_nested():
-            run = DigestRun(
-                team_id=team_id,
-                channel_id=channel_id,
-                digest_date=day,
-                status="claimed",
-                claimed_by=worker,
-                claimed_at=now,
-                heartbeat_at=now,
-                plan=list(plan),
-            )
-            session.add(run)
-        return Claim("claimed", run)
-    except IntegrityError:
-        pass
-    existing = get_run(session=session, team_id=team_id, channel_id=channel_id, day=day)
-    assert existing is not None, "the unique key said this run exists"
+    # The unique key lets exactly one worker insert the run; the others read it and see whose it is.
+    existing, created = get_or_insert(
+        session,
+        DigestRun,
+        {"team_id": team_id, "channel_id": channel_id, "digest_date": day},
+        {"status": "claimed", "claimed_by": worker, "claimed_at": now, "heartbeat_at": now, "plan": list(plan)},
+    )
+    if created:
+        return Claim("claimed", existing)
     if existing.status in FINISHED:
         return Claim("done", existing)
     if existing.status == "failed" and not retry_failed:
