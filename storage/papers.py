@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Paper, UpvoteSnapshot, utcnow
 from storage.records import PaperRecord
+from storage.states import PaperSource
 
 PAPERS: Table = Paper.__table__  # type: ignore[assignment]
 SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]
@@ -62,8 +63,14 @@ SNAPSHOTS: Table = UpvoteSnapshot.__table__  # type: ignore[assignment]
 # Everything a record can say about a paper, besides its key and where it came from.
 DATA_FIELDS = tuple(f.name for f in dataclasses.fields(PaperRecord) if f.name not in ("arxiv_id", "source"))
 _data_of = attrgetter(*DATA_FIELDS)
-PLACEHOLDER = "link"  # the source of a shared link's paper row until a real record arrives
-SOURCE_RANK = {PLACEHOLDER: -1, "sample": 0, "snapshot": 1, "arxiv": 2, "hf": 3}
+PLACEHOLDER = PaperSource.LINK  # the source of a shared link's paper row until a real record arrives
+SOURCE_RANK: dict[str, int] = {
+    PLACEHOLDER: -1,
+    PaperSource.SAMPLE: 0,
+    PaperSource.SNAPSHOT: 1,
+    PaperSource.ARXIV: 2,
+    PaperSource.HF: 3,
+}
 
 # Columns of a new paper's row, in the order _record_values picks them from a record.
 RECORD_KEYS = ("arxiv_id", "source", *DATA_FIELDS)
@@ -130,7 +137,7 @@ def daily_papers(*, session: Session, day: date) -> list[Paper]:
     stamped with a daily date), so they are left out, and so are placeholders (which carry no date anyway)."""
     query = (
         select(Paper)
-        .where(Paper.daily_date == day, Paper.source.not_in(("sample", PLACEHOLDER)))
+        .where(Paper.daily_date == day, Paper.source.not_in((PaperSource.SAMPLE, PLACEHOLDER)))
         # `IS NULL` sorts false (0) before true (1) everywhere, unlike NULLS LAST which not every engine has.
         .order_by(Paper.hf_upvotes.is_(None), Paper.hf_upvotes.desc(), Paper.arxiv_id)
         .execution_options(populate_existing=True)
@@ -251,9 +258,9 @@ def _new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
 def _merge_into(row: dict[str, Any], record: PaperRecord) -> bool:
     """Apply the merge rules of this module's docstring to `row`; True when anything changed."""
     placeholder = row["source"] == PLACEHOLDER  # no one's data: every value of any real record replaces it
-    if record.source in ("sample", PLACEHOLDER) and not placeholder:
+    if record.source in (PaperSource.SAMPLE, PLACEHOLDER) and not placeholder:
         return False  # the sample may insert a paper or fill a placeholder, never change one; nor may a placeholder
-    snapshot_held_back = record.source == "snapshot" and (not _newer(record, row) or _from_live_source(row))
+    snapshot_held_back = record.source == PaperSource.SNAPSHOT and (not _newer(record, row) or _from_live_source(row))
     gaps_only = not placeholder and (snapshot_held_back or _older_list(record, row))
     changed = False
     for name in DATA_FIELDS:
@@ -288,7 +295,7 @@ def _from_live_source(row: dict[str, Any]) -> bool:
     """Whether `row` was last written by Hugging Face or the arXiv API, which outrank a snapshot file: a
     snapshot line then only fills its gaps (else a file imported beside HF data would flip fields such as the
     authors' spelling back and forth on every import)."""
-    return SOURCE_RANK.get(row["source"], 0) > SOURCE_RANK["snapshot"]
+    return SOURCE_RANK.get(row["source"], 0) > SOURCE_RANK[PaperSource.SNAPSHOT]
 
 
 def _older_list(record: PaperRecord, row: dict[str, Any]) -> bool:
@@ -316,7 +323,7 @@ def _update_rows(session: Session, rows: list[dict[str, Any]], now: datetime) ->
 
 def _snapshot_upvotes(session: Session, records: Sequence[PaperRecord], day: date) -> None:
     """Keep each paper's upvotes as seen on `day`; a later fetch the same day overwrites that day's figure."""
-    latest = {r.arxiv_id: r.hf_upvotes for r in records if r.hf_upvotes is not None and r.source != "sample"}
+    latest = {r.arxiv_id: r.hf_upvotes for r in records if r.hf_upvotes is not None and r.source != PaperSource.SAMPLE}
     if not latest:
         return
     query = select(SNAPSHOTS.c.arxiv_id, SNAPSHOTS.c.upvotes).where(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Post
 from storage.rows import get_or_insert
+from storage.states import PostKind
 
 
 def record_post(
@@ -18,7 +19,7 @@ def record_post(
     channel_id: str,
     ts: str,
     arxiv_id: str,
-    kind: str,
+    kind: PostKind | str,
     user_id: str | None = None,
     digest_run_id: int | None = None,
 ) -> Post:
@@ -28,7 +29,7 @@ def record_post(
         session,
         Post,
         {"team_id": team_id, "channel_id": channel_id, "ts": ts},
-        {"arxiv_id": arxiv_id, "kind": kind, "user_id": user_id, "digest_run_id": digest_run_id},
+        {"arxiv_id": arxiv_id, "kind": PostKind(kind), "user_id": user_id, "digest_run_id": digest_run_id},
     )
     return post
 

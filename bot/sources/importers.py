@@ -45,6 +45,7 @@ from bot.links import normalize_arxiv_id
 from bot.sources.hf import parse_daily_item
 from storage.papers import UpsertStats, upsert_papers
 from storage.records import PaperRecord
+from storage.states import PaperSource
 from storage.text import without_nul
 
 DEFAULT_BATCH = 5000
@@ -221,7 +222,7 @@ def parse_snapshot_record(obj: Any) -> PaperRecord:
         comments=_collapse(obj.get("comments")),
         journal_ref=_collapse(obj.get("journal-ref")),
         doi=_text(obj.get("doi")),
-        source="snapshot",
+        source=PaperSource.SNAPSHOT,
     )
 
 
@@ -414,7 +415,7 @@ def _typed_record(line: _SnapshotLine) -> PaperRecord:
         comments=_collapse(line.comments),
         journal_ref=_collapse(line.journal_ref),
         doi=_text(line.doi),
-        source="snapshot",
+        source=PaperSource.SNAPSHOT,
     )
 
 
