@@ -32,8 +32,9 @@ from bot.sources.importers import (
     import_paths,
     parse_snapshot_record,
 )
+from storage.bulk import bulk_insert as _bulk_insert
 from storage.models import UpvoteSnapshot
-from storage.papers import PAPERS, _bulk_insert, count_papers, daily_papers, get_paper, upsert_papers
+from storage.papers import PAPERS, count_papers, daily_papers, get_paper, upsert_papers
 from tests.fakes.hf import daily_item
 
 # A real record of the arXiv metadata snapshot (its first line), hard-wrapped title and abstract included.
