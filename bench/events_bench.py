@@ -77,10 +77,12 @@ def fresh_database(backend: str, admin_url: str, scratch: Path) -> Iterator[str]
 
 
 def paper_id(n: int) -> str:
+    """The arXiv id of the benchmark's n-th paper."""
     return f"2501.{n:05d}"
 
 
 def post_ts(n: int) -> str:
+    """The Slack ts of the digest message that posted the n-th paper."""
     return f"1764150000.{n:06d}"
 
 
@@ -116,12 +118,13 @@ def make_events(count: int) -> list[dict[str, Any]]:
 
 
 def run(backend: str, url: str, args: argparse.Namespace) -> None:
+    """Start a bot on the database at `url`, send it every event twice and print how fast it recorded them."""
     slack = FakeSlack().start()
     engine = make_engine(url)
     settings = Settings(
         _env_file=None,
         database_url=url,
-        slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.url,
     )
@@ -175,6 +178,7 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    """Parse the options and run the benchmark on each asked backend."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--senders", type=int, default=8, help="concurrent HTTP senders (Slack's side)")

@@ -216,6 +216,7 @@ def _child(what: str, url: str, command: list[str]) -> dict[str, Any]:
 
 
 def migrated(url: str) -> None:
+    """Bring the database at `url` to the newest schema."""
     from storage.db import make_engine, upgrade
 
     engine = make_engine(url)
@@ -306,6 +307,7 @@ def _load() -> str:
 
 
 def main() -> None:
+    """Parse the options and run the benchmark on each asked backend."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")

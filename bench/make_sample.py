@@ -1,4 +1,4 @@
-"""Build bot/data/sample_daily_papers.json, the bundled sample, from ../shared/data/seed-papers.json.
+"""Build bot/data/sample_daily_papers.json, the bundled sample, from tests/data/seed-papers.json.
 
 Each seed paper becomes one Hugging Face `daily_papers` item holding only what the seed knows (real ids,
 titles, abstracts, authors, arXiv dates; upvotes and repositories only where the page showed them). Fields the
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "data" / "seed-papers.json"
+SEED = ROOT / "tests" / "data" / "seed-papers.json"
 OUT = ROOT / "bot" / "data" / "sample_daily_papers.json"
 
 
@@ -43,6 +43,7 @@ def to_item(seed: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
+    """Write the sample built from the seed file (argv[1], else the seed in tests/data) to argv[2] or the package."""
     seed_path = Path(argv[1]) if len(argv) > 1 else SEED
     out_path = Path(argv[2]) if len(argv) > 2 else OUT
     items = [to_item(seed) for seed in json.loads(seed_path.read_text(encoding="utf-8"))]

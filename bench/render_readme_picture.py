@@ -24,8 +24,8 @@ from storage.records import PaperRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "bot" / "data" / "sample_daily_papers.json"
-# Until the bundled sample lands, the seed list the team shares (same papers, fewer HF fields).
-FALLBACK = Path("/work/shared/data/seed-papers.json")
+# Without the bundled sample, the seed list it is built from (same papers, fewer HF fields).
+FALLBACK = ROOT / "tests" / "data" / "seed-papers.json"
 OUT = ROOT / "docs" / "digest-preview.svg"
 
 

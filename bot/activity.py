@@ -30,13 +30,15 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import RetryCallState
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.ingest import QUICK_TIMEOUT, arxiv_turn, enrich_from_arxiv
+from bot.ingest import QUICK_TIMEOUT, enrich_from_arxiv
 from bot.links import find_arxiv_ids
+from bot.retrying import scaled_sleep, transaction_retrying, transient
 from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, SourceError
 from storage import votes
@@ -52,10 +54,6 @@ log = logging.getLogger(__name__)
 # reaction clocks are kept twice that, then pruned, at most once per PRUNE_EVERY seconds per process.
 KEEP_EVENTS = timedelta(hours=2)
 PRUNE_EVERY = 600.0
-
-# Pauses (seconds) before each new attempt after a transient database error: a few seconds in all, enough for a
-# dropped connection or a lock to clear, short enough not to hold one of Bolt's few listener threads for long.
-RETRY_DELAYS = (0.1, 0.5, 2.0)
 
 T = TypeVar("T")
 
@@ -131,7 +129,7 @@ def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> b
     """Count (or uncount) one person's emoji on a paper post; True when the stored reactions changed."""
     if not change.user_id or not change.emoji or change.user_id == delivery.bot_user_id:
         return False  # the bot's own reactions never count
-    return bool(_stored(delivery, lambda: _apply_reaction(deps, delivery, change)))
+    return bool(_stored(deps, delivery, lambda: _apply_reaction(deps, delivery, change)))
 
 
 def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
@@ -211,7 +209,7 @@ def _change_reply(
                 return False
             return change(session, key)
 
-    return bool(_stored(delivery, attempt))
+    return bool(_stored(deps, delivery, attempt))
 
 
 def _by_bot(delivery: Delivery, message: Message) -> bool:
@@ -243,7 +241,7 @@ def placeholder_record(arxiv_id: str) -> PaperRecord:
 def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> bool:
     """Make the message a `share` post of `arxiv_id` at once, then fetch the paper if it is unknown or still a
     placeholder (an earlier fetch failed) and fill it in."""
-    recorded = _stored(delivery, lambda: _share_now(deps, delivery, message, arxiv_id))
+    recorded = _stored(deps, delivery, lambda: _share_now(deps, delivery, message, arxiv_id))
     if recorded is None or recorded is _Share.NOTHING:
         return False
     if recorded is _Share.TO_FETCH:
@@ -301,7 +299,7 @@ def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) ->
         with deps.sessions.begin() as session:
             upsert_papers(session=session, records=[record])
 
-    _stored(delivery, store, f"arXiv {arxiv_id} keeps its placeholder title until a later fetch")
+    _stored(deps, delivery, store, f"arXiv {arxiv_id} keeps its placeholder title until a later fetch")
 
 
 class PaperUnavailable(Exception):
@@ -323,7 +321,7 @@ def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Ses
             enrich_from_arxiv(settings, [record], quick=True, sessions=sessions)
         return record
     try:
-        with arxiv_turn(), ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
+        with ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
             found = arxiv.by_ids([arxiv_id])
     except (SourceError, httpx.HTTPError) as exc:
         raise PaperUnavailable(f"{hf_said}; arXiv: {first_line(exc)}") from None
@@ -335,40 +333,37 @@ def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Ses
 # ---- the transaction every change runs in, and its retries -----------------------------------------------
 
 
-def _stored(delivery: Delivery, attempt: Callable[[], T], lost: str = "the event is not counted") -> T | None:
-    """`attempt()` (one whole transaction), tried again after a transient database error; None when it still
-    fails, which one log line says by event id and type, ending in what is `lost`."""
-    for pause in (*RETRY_DELAYS, None):
-        try:
-            return attempt()
-        except StatementError as exc:  # DBAPIError and its kin: SQLAlchemy's message shows the text people wrote
-            if pause is None or not transient(exc):
-                log.error(
-                    "Slack event %s (%s) of %s: storing it failed (%s); %s",
-                    delivery.event_id or "without id",
-                    delivery.event_type,
-                    delivery.team_id,
-                    reason(exc),
-                    lost,
-                )
-                return None
-            log.info(
-                "Slack event %s (%s): storing it failed (%s); trying again in %s s",
-                delivery.event_id or "without id",
-                delivery.event_type,
-                reason(exc),
-                pause,
-            )
-            time.sleep(pause)
-    return None  # not reached: the last pass returns or logs
+def _stored(
+    deps: Deps, delivery: Delivery, attempt: Callable[[], T], lost: str = "the event is not counted"
+) -> T | None:
+    """`attempt()` (one whole transaction), tried again after a transient database error (bot.retrying's
+    transaction policy); None when it still fails, which one log line says by event id and type, ending in what
+    is `lost`."""
 
+    def announce(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        assert isinstance(failure, StatementError)
+        log.info(
+            "Slack event %s (%s): storing it failed (%s); trying again in %s s",
+            delivery.event_id or "without id",
+            delivery.event_type,
+            reason(failure),
+            state.upcoming_sleep,
+        )
 
-def transient(exc: StatementError) -> bool:
-    """Whether trying the transaction again may work: a dropped connection, a deadlock or serialization failure
-    (OperationalError in DB-API terms), SQLite's "database is locked"."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError) or "database is locked" in str(exc.orig)
+    retrying = transaction_retrying(sleep=scaled_sleep(deps.settings.retry_wait_scale), before_sleep=announce)
+    try:
+        return retrying(attempt)
+    except StatementError as exc:  # DBAPIError and its kin: SQLAlchemy's message shows the text people wrote
+        log.error(
+            "Slack event %s (%s) of %s: storing it failed (%s); %s",
+            delivery.event_id or "without id",
+            delivery.event_type,
+            delivery.team_id,
+            reason(exc),
+            lost,
+        )
+        return None
 
 
 def reason(exc: StatementError) -> str:
@@ -406,7 +401,7 @@ def _first_delivery(session: Session, delivery: Delivery) -> bool:
 
 
 # The process's last prune (time.monotonic), shared by the listener threads: a deliberate module-level value
-# like bot.ingest's arXiv clock, because Deps is immutable and pruning needs no more than "not too often".
+# like bot.sources.arxiv's TURNS, because Deps is immutable and pruning needs no more than "not too often".
 _PRUNE_LOCK = threading.Lock()
 _PRUNED_AT: list[float | None] = [None]
 

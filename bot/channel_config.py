@@ -26,6 +26,8 @@ USAGE = (
     "`size 1-40`, `min-upvotes N|off`, `weekends on|off`, `empty-notice on|off`, "
     "`keywords a, b|off`, `authors a, b|off`, `topics cs.CL, …|off`"
 )
+# The on/off settings and the Channel column each one sets.
+SWITCHES = {"digest": "digest_enabled", "weekends": "include_weekends", "empty-notice": "post_empty_notice"}
 ALIASES = {
     "tz": "timezone",
     "zone": "timezone",
@@ -71,26 +73,29 @@ def parse_config(args: str, *, filters: dict[str, list[str]]) -> dict[str, Any]:
     name, value = ALIASES.get(name.lower(), name.lower()), value.strip()
     if not value:
         raise ConfigUsageError(f"`{name}` needs a value." if name else "Name a setting and its value.")
+    if name in FILTER_KINDS:
+        chosen = [] if value.lower() in OFF else _list(value)[:50]
+        return {"filters": {**{k: v for k, v in filters.items() if k != name}, **({name: chosen} if chosen else {})}}
     try:
-        if name == "digest":
-            return {"digest_enabled": _switch(name, value)}
-        if name == "time":
-            return {"digest_time": parse_clock(value).strftime("%H:%M")}
-        if name == "timezone":
-            return {"timezone": check_zone(value).key}
-    except ValueError as exc:
+        return _setting(name, value)
+    except ConfigUsageError:
+        raise
+    except ValueError as exc:  # parse_clock and check_zone say what was wrong in a sentence of their own
         raise ConfigUsageError(str(exc)) from None
+
+
+def _setting(name: str, value: str) -> dict[str, Any]:
+    """The change for one setting that is not a filter, as `update_channel` takes it."""
+    if name in SWITCHES:
+        return {SWITCHES[name]: _switch(name, value)}
+    if name == "time":
+        return {"digest_time": parse_clock(value).strftime("%H:%M")}
+    if name == "timezone":
+        return {"timezone": check_zone(value).key}
     if name == "size":
         return {"digest_size": _number(name, value, 1, 40)}
     if name == "min-upvotes":
         return {"min_upvotes": None if value.lower() in OFF else _number(name, value, 0, 100_000)}
-    if name == "weekends":
-        return {"include_weekends": _switch(name, value)}
-    if name == "empty-notice":
-        return {"post_empty_notice": _switch(name, value)}
-    if name in FILTER_KINDS:
-        chosen = [] if value.lower() in OFF else _list(value)[:50]
-        return {"filters": {**{k: v for k, v in filters.items() if k != name}, **({name: chosen} if chosen else {})}}
     raise ConfigUsageError(f"I don't know the setting `{name}`.")
 
 

@@ -22,7 +22,7 @@ of filter that is set, and any one entry of it:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -199,7 +199,7 @@ def matches(paper: PaperLike, filters: dict[str, list[str]]) -> bool:
     """True when the paper satisfies every kind of filter that is set (see the module docstring)."""
     keywords = " ".join(paper.ai_keywords or [])
     text = f"{paper.title} {paper.abstract or ''} {keywords}"
-    checks = {
+    checks: dict[str, Callable[[str], bool]] = {
         "keywords": lambda q: _fuzzy_in(q, text, KEYWORD_SCORE),
         "authors": lambda q: any(_author_is(q, a) for a in paper.authors or []),
         "topics": lambda q: (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 import click
 from sqlalchemy import Engine
 
+from bot.cli_params import DATE, PORT, QuietPipeGroup, reader_went_away
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from storage.db import DatabaseUrlError, current_revision, make_engine, make_sessions, upgrade
 from storage.text import first_line
@@ -72,7 +73,7 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=QuietPipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="paperbot")
 def cli() -> None:
     """paperbot: the Hugging Face Daily Papers as your team's Slack reading room."""
@@ -89,10 +90,9 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
     try:
         app = build_app(deps, socket_mode=socket_mode)  # Bolt calls auth.test here
         if scheduler:
-            from bot.scheduler import install_stop_handlers, start_scheduler
+            from bot.scheduler import start_scheduler
 
             start_scheduler(deps=deps, client=app.client)
-            install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims
     except (SlackClientError, BoltError, OSError) as exc:
         raise Failure(slack_problem(deps.settings, exc)) from None
     return app
@@ -104,7 +104,7 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
 )
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
 @click.option(
-    "--port", default=3000, show_default=True, type=int, help="Port to listen on (/healthz in Socket Mode too)."
+    "--port", default=3000, show_default=True, type=PORT, help="Port to listen on (/healthz in Socket Mode too)."
 )
 @click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
 @click.pass_context
@@ -121,19 +121,38 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     settings.secret("SLACK_BOT_TOKEN")
     settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
     engine = open_database(settings)
+    sockets = listen_or_fail(host, port)  # before Slack is asked anything and the scheduler starts
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
-    app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
+    try:
+        app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
+    except Failure:
+        for sock in sockets:
+            sock.close()
+        raise
+    from bot.scheduler import install_stop_handlers
+
+    install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims; one log line
     if socket_mode:
-        health = HttpServer(make_wsgi(None, engine), host, port, threads=2).start()
+        health = HttpServer(make_wsgi(None, engine), host, port, threads=2, sockets=sockets).start()
         log.info("Socket Mode; health check on %s/healthz", health.url)
         socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
     else:
-        HttpServer(make_wsgi(app, engine), host, port).run()
+        HttpServer(make_wsgi(app, engine), host, port, sockets=sockets).run()
+
+
+def listen_or_fail(host: str, port: int) -> list[Any]:
+    """The listening sockets of `serve`, or one line saying why the address cannot be had."""
+    from bot.server import ListenError, listen_sockets
+
+    try:
+        return listen_sockets(host, port)
+    except ListenError as exc:
+        raise Failure(str(exc)) from None
 
 
 @cli.command()
 @click.option("--channel", help="Channel id (default: every digest channel and PAPERBOT_DIGEST_CHANNEL).")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="The HF daily list to post.")
+@click.option("--date", "day", type=DATE, help="The HF daily list to post.")
 @click.option("--size", type=click.IntRange(1, 40), help="Papers per digest (overrides the channel's).")
 @click.option(
     "--source",
@@ -163,9 +182,7 @@ def digest(
         deps=Deps(settings, engine, make_sessions(engine)), client=client, stop=threading.Event()
     )
     with first_ctrl_c_stops(digest_ctx.stop):
-        outcomes = _digest_outcomes(
-            digest_ctx, channel=channel, day=day.date() if day else None, size=size, source=source, dry_run=dry_run
-        )
+        outcomes = _digest_outcomes(digest_ctx, channel=channel, day=day, size=size, source=source, dry_run=dry_run)
     problem = show_outcomes(outcomes, as_json=as_json)
     if digest_ctx.stop.is_set():  # stopped by Ctrl-C between two messages; the outcome says how far it got
         interrupted()
@@ -254,9 +271,9 @@ def import_command(ctx: click.Context, paths: tuple[Path, ...], batch_size: int,
 
 
 @cli.command()
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="One day's list (default: the newest complete).")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Backfill from this day …")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="… to this day (default: the newest complete list).")
+@click.option("--date", "day", type=DATE, help="One day's list (default: the newest complete).")
+@click.option("--since", type=DATE, help="Backfill from this day …")
+@click.option("--until", type=DATE, help="… to this day (default: the newest complete list).")
 @click.option(
     "--id",
     "ids",
@@ -329,9 +346,9 @@ def fetch(
         if not (paper_ids or week or month or category):
             try:
                 days = plan_days(
-                    day=day and day.date(),
-                    since=since and since.date(),
-                    until=until and until.date(),
+                    day=day,
+                    since=since,
+                    until=until,
                     newest=client.newest_complete_day(),
                 )
             except ValueError as exc:
@@ -367,7 +384,7 @@ def fetch(
     type=click.Choice(["json", "csv", "bibtex"]),
     default="json",
     show_default=True,
-    help="json (INTERFACE.md's shape), csv (one row per paper) or bibtex (one entry per paper).",
+    help="json (an array, one object per paper), csv (one row per paper) or bibtex (one entry per paper).",
 )
 @click.option("--team", metavar="T", help="Only this workspace's posts (a team id such as T0001).")
 @click.option(
@@ -379,8 +396,8 @@ def fetch(
 )
 @click.option(
     "--since",
-    type=click.DateTime(["%Y-%m-%d"]),
-    help="Only posts made on or after this day (YYYY-MM-DD, in PAPERBOT_TIMEZONE).",
+    type=DATE,
+    help="Only posts made on or after this day (in PAPERBOT_TIMEZONE).",
 )
 @click.option(
     "--min-votes",
@@ -426,7 +443,7 @@ def export_command(
         fmt=fmt,
         team_id=team,
         channel_ids=tuple(c.lstrip("#") for c in channels),
-        since=since.date() if since else None,
+        since=since,
         min_votes=min_votes,
     )
     settings = settings_from(ctx)
@@ -444,6 +461,8 @@ def export_command(
             return
         with atomic_file(output) as out:
             count = write_to(out)
+    except BrokenPipeError:  # the reader went away (`| head`): main() ends quietly
+        raise
     except (SQLAlchemyError, OSError, ValueError) as exc:
         kept = f"; {output} was left as it was" if output is not None else ""
         raise Failure(f"export failed: {first_line(exc)}{kept}") from None
@@ -504,10 +523,14 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: exit 0, 1 (a Failure), 2 (a usage error) or 130 (Ctrl-C)."""
+    """Console-script entry point: exit 0 (also when stdout's reader went away), 1 (a Failure), 2 (a usage error)
+    or 130 (Ctrl-C)."""
     # Not standalone: click's own mode turns Ctrl-C into "Aborted!" and exit 1.
     try:
         code = cli.main(args=argv, prog_name="paperbot", standalone_mode=False)
+        sys.stdout.flush()  # here, so a reader that went away is noticed below and not at exit
+    except BrokenPipeError:
+        reader_went_away()
     except click.Abort:  # what click makes of KeyboardInterrupt (and of EOF at a prompt)
         interrupted()
     except click.ClickException as exc:

@@ -20,11 +20,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from storage.text import mask_url_passwords
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
 
 # How to obtain each secret, quoted when a command needs one that is missing.
 SECRET_HELP = {
-    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (README: 'Connecting to Slack')",
+    "SLACK_BOT_TOKEN": "the xoxb- token under OAuth & Permissions of your Slack app (docs/slack.md)",
     "SLACK_SIGNING_SECRET": "the Signing Secret under Basic Information of your Slack app",
     "SLACK_APP_TOKEN": "an app-level xapp- token with connections:write, under Basic Information > App-Level Tokens",
     "SLACK_CLIENT_ID": "the Client ID under Basic Information of your Slack app",
@@ -37,8 +38,8 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    """Every variable of INTERFACE.md, typed. Secrets are SecretStr so they never show in reprs or logs;
-    DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
+    """Every environment variable paperbot reads, typed. Secrets are SecretStr so they never show in reprs or
+    logs; DATABASE_URL stays a plain string (every engine needs it whole) but is left out of the repr and its
     password is masked in dumps."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True)
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     arxiv_enrich: bool = Field(True, alias="PAPERBOT_ARXIV_ENRICH")
     vote_emoji: Annotated[tuple[str, ...], NoDecode] = Field(DEFAULT_VOTE_EMOJI, alias="PAPERBOT_VOTE_EMOJI")
     http_timeout: float = Field(20.0, gt=0, alias="PAPERBOT_HTTP_TIMEOUT")
+    # Multiplies every wait between retries (Hugging Face, arXiv's Retry-After, database); the tests set 0.
+    # arXiv's 3-second spacing is not a retry wait and never scales.
+    retry_wait_scale: float = Field(1.0, ge=0, alias="PAPERBOT_RETRY_WAIT_SCALE")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")
@@ -69,6 +73,14 @@ class Settings(BaseSettings):
     def _check_time(cls, value: str) -> str:
         parse_clock(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("timezone")
     @classmethod

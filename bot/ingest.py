@@ -14,10 +14,7 @@ same days enriches them).
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -27,7 +24,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
-from bot.sources import arxiv as arxiv_api
 from bot.sources.arxiv import BATCH, ArxivClient
 from bot.sources.hf import HFClient, SourceError, parse_items
 from storage.papers import UpsertStats, ids_with_categories, upsert_papers
@@ -104,27 +100,9 @@ def enrich_from_arxiv(
     were (those enriched by earlier batches keep what they got).
     """
     timeout = min(QUICK_TIMEOUT, settings.http_timeout) if quick else None
-    with arxiv_turn(), ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
+    with ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
         enriched, _failed = enrich_with(client, records, sessions=sessions, warn=log.warning)
     return enriched
-
-
-@contextmanager
-def arxiv_turn() -> Iterator[None]:
-    """This process's turn with arXiv. Digests of several channels and shared links are handled in parallel,
-    each with a client of its own: one process-wide turn keeps arXiv's rule (one connection at a time, requests
-    3 s apart) across them. Not reentrant: take it once around a client's requests."""
-    with _ARXIV_TURN:
-        if (last := _ARXIV_LAST[0]) is not None and (wait := last + arxiv_api.INTERVAL - time.monotonic()) > 0:
-            time.sleep(wait)
-        try:
-            yield
-        finally:
-            _ARXIV_LAST[0] = time.monotonic()
-
-
-_ARXIV_TURN = threading.Lock()
-_ARXIV_LAST: list[float | None] = [None]  # when this process's last turn with arXiv ended (time.monotonic)
 
 
 def enrich_with(

@@ -1,16 +1,16 @@
-"""Paper text made safe for BibTeX and LaTeX: pure functions, used by the BibTeX export.
+r"""Paper text made safe for BibTeX and LaTeX: pure functions, used by the BibTeX export.
 
-Titles arrive as plain Unicode (Hugging Face) or as LaTeX source (the arXiv API and snapshot: `$\\alpha$-nets`,
-`Schr\\"odinger`, `R\\&D`). `latex_text` keeps what LaTeX already present means, and makes everything else print
+Titles arrive as plain Unicode (Hugging Face) or as LaTeX source (the arXiv API and snapshot: `$\alpha$-nets`,
+`Schr\"odinger`, `R\&D`). `latex_text` keeps what LaTeX already present means, and makes everything else print
 as typed:
 
 - inline math `$…$` is kept when it is well formed: braces balanced and only common math commands (Greek
-  letters, fonts, operators, relations), so `$\\mathcal{O}(n)$` still typesets;
-- text accents (`\\"o`, `{\\'e}`, `\\c{c}`) and letters (`\\ss`, `\\o`) become the Unicode character;
-- already escaped specials (`\\&`, `\\%`, `\\_`, `\\$`, `\\#`, `\\{`) stay that character;
+  letters, fonts, operators, relations), so `$\mathcal{O}(n)$` still typesets;
+- text accents (`\"o`, `{\'e}`, `\c{c}`) and letters (`\ss`, `\o`) become the Unicode character;
+- already escaped specials (`\&`, `\%`, `\_`, `\$`, `\#`, `\{`) stay that character;
 - every other special character is escaped, so it prints as itself and can neither unbalance the entry's
-  braces (BibTeX counts every brace, even `\\{`, hence `\\textbraceleft{}`) nor run a command: a stray
-  `\\input{x}` prints as text.
+  braces (BibTeX counts every brace, even `\{`, hence `\textbraceleft{}`) nor run a command: a stray
+  `\input{x}` prints as text.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ _ESCAPED = re.compile(r"\\([%&$_#{}])")
 
 
 def latex_text(text: str) -> str:
-    """`text` as LaTeX that prints it (see the module docstring):
-    `latex_text("50% of $\\alpha$ & {x}") == "50\\% of $\\alpha$ \\& \\textbraceleft{}x\\textbraceright{}"`."""
+    r"""`text` as LaTeX that prints it (see the module docstring):
+    `latex_text("50% of $\alpha$ & {x}") == "50\% of $\alpha$ \& \textbraceleft{}x\textbraceright{}"`."""
     text = unicodedata.normalize("NFC", " ".join(text.split()))
     out: list[str] = []
     pos = 0
@@ -124,8 +124,8 @@ def _next_char(text: str, pos: int) -> tuple[str, int]:
 
 
 def safe_math(body: str) -> bool:
-    """Whether `$body$` can be kept as LaTeX: balanced braces, no bare `%#&`, only known commands.
-    `safe_math("\\\\mathcal{O}(n^2)") is True`, `safe_math("\\\\input{x}") is False`."""
+    r"""Whether `$body$` can be kept as LaTeX: balanced braces, no bare `%#&`, only known commands.
+    `safe_math("\\mathcal{O}(n^2)") is True`, `safe_math("\\input{x}") is False`."""
     # `^^5c` is TeX's spelling of a backslash: it could build any command out of letters.
     if not body.strip() or not balanced(body) or "^^" in body:
         return False
@@ -142,8 +142,8 @@ def safe_math(body: str) -> bool:
 
 
 def balanced(text: str) -> bool:
-    """Whether every brace closes, counted as BibTeX counts them (a backslash does not hide one):
-    `balanced("a{b}") is True`, `balanced("\\\\{") is False`."""
+    r"""Whether every brace closes, counted as BibTeX counts them (a backslash does not hide one):
+    `balanced("a{b}") is True`, `balanced("\\{") is False`."""
     depth = 0
     for ch in text:
         depth += {"{": 1, "}": -1}.get(ch, 0)

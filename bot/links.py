@@ -33,7 +33,7 @@ _LINK = re.compile(
     r"(?:https?://)?(?:www\.)?"
     r"(?:(?:export\.)?arxiv\.org/(?:abs|pdf|html)"
     r"|(?:huggingface\.co|hf\.co)/papers"
-    r"|alphaxiv\.org/abs)"
+    r"|alphaxiv\.org/(?:abs|overview))"
     rf"/{_ID}(?:\.pdf)?{_END}",
     re.IGNORECASE,
 )
@@ -107,6 +107,28 @@ def find_arxiv_ids(text: str) -> list[str]:
         if arxiv_id not in ids:
             ids.append(arxiv_id)
     return ids
+
+
+def paper_id(text: str) -> str | None:
+    """The versionless arXiv id that `text` as a whole refers to — an id in any form, or a paper link
+    (arXiv abs/pdf/html, Hugging Face, alphaXiv; with or without scheme, in Slack's `<url|label>` form too) —
+    or None. Unlike `find_arxiv_ids`, a link must *start* with the paper's address, so a URL that only mentions
+    one in its query string is not a reference to it.
+
+    >>> paper_id("arXiv:2410.13732v2"), paper_id("<https://arxiv.org/pdf/2410.13732v1.pdf|the pdf>")
+    ('2410.13732', '2410.13732')
+    >>> paper_id("https://www.alphaxiv.org/overview/2306.00356"), paper_id("hf.co/papers/math.GT/0309136")
+    ('2306.00356', 'math/0309136')
+    >>> paper_id("https://example.com/?next=arxiv.org/abs/2410.13732") is None
+    True
+    """
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].split("|", 1)[0]
+    if bare := normalize_arxiv_id(text):
+        return bare[0]
+    match = _LINK.match(text)
+    return _canonical(match["id"]) if match and _valid(match["id"]) else None
 
 
 def _quoted(arxiv_id: str) -> str:

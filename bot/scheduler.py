@@ -204,6 +204,7 @@ def install_stop_handlers() -> None:
 
     def on_signal(signum: int, _frame: object) -> None:
         request_stop()
+        log.info("paperbot stopped (%s)", signal.Signals(signum).name)
         # The scheduler's worker threads are joined at exit, so each running digest releases its claim first.
         raise SystemExit(128 + signum)
 
@@ -239,7 +240,29 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
         jobstore=LOCAL,
     )
     log.info("digest scheduler started with %d channel job(s)", len(jobs))
+    log_next_digests(scheduler, jobs)
     return scheduler
+
+
+def log_next_digests(scheduler: BackgroundScheduler, job_ids: list[str]) -> None:
+    """One line per channel at start, so an operator sees when each digest comes, in the channel's own zone."""
+    for jid in job_ids:
+        job = scheduler.get_job(jid)
+        if job is None:  # another replica dropped it a moment ago
+            continue
+        team_id, channel_id = job.args[:2]
+        when = job.next_run_time
+        if when is None:
+            log.info("digest for channel %s (team %s) is paused", channel_id, team_id)
+            continue
+        zone = job.trigger.timezone
+        log.info(
+            "next digest for channel %s (team %s): %s %s",
+            channel_id,
+            team_id,
+            f"{when.astimezone(zone):%a %Y-%m-%d %H:%M}",
+            zone,
+        )
 
 
 def resync_jobs() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -44,15 +46,55 @@ def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
     return wsgi
 
 
+class ListenError(Exception):
+    """The address to serve on cannot be had; the message names it and says what to do."""
+
+
+def listen_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound and listening on every address of `host` (as waitress would listen), so that a port in use
+    stops `serve` before it asks Slack anything or starts the scheduler, rather than after."""
+    where = f"{host}:{port}"
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {where}: {exc.strerror}; check --host") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does: restarts don't wait
+            sock.bind(address)
+            sock.listen(1024)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ListenError(f"cannot listen on {where}: {_why(exc, port)}") from None
+    return sockets
+
+
+def _why(exc: OSError, port: int) -> str:
+    """What a failed bind means for the person starting `serve`, and the fix."""
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use (another paperbot?); stop that process or pick another --port"
+    if exc.errno == errno.EACCES:
+        return f"no permission to use port {port}; pick a port above 1023 with --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this machine has no such address; check --host"
+    return f"{exc.strerror or exc}; check --host and --port"
+
+
 class HttpServer:
     """A waitress server in the current thread (`run`) or a background thread (`start`, for tests)."""
 
-    def __init__(self, wsgi: WSGIApp, host: str, port: int, threads: int = 8) -> None:
+    def __init__(
+        self, wsgi: WSGIApp, host: str, port: int, threads: int = 8, sockets: list[socket.socket] | None = None
+    ) -> None:
         # Slack's payloads are small; a cap keeps an unsigned giant body from being read into memory.
-        self.server = create_server(
-            wsgi, host=host, port=port, threads=threads, ident="paperbot", max_request_body_size=MAX_BODY
-        )
-        self.host, self.port = host, int(self.server.effective_port)  # type: ignore[union-attr]
+        where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
+        self.server = create_server(wsgi, threads=threads, ident="paperbot", max_request_body_size=MAX_BODY, **where)
+        self.host = host
+        self.port = int(sockets[0].getsockname()[1] if sockets else self.server.effective_port)  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None
 
     @property

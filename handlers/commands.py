@@ -1,6 +1,6 @@
 """The `/papers` slash command: parse the subcommand, and each subcommand acks first, calls one function of bot
-logic and replies with a builder. (The dispatcher only reads the text; the ack belongs to the subcommand because
-its content — usage, an answer or "working on it" — depends on which one it is.)"""
+logic and replies with a builder. The dispatcher only reads the text; the ack belongs to the subcommand because
+its content (usage, an answer or "working on it") depends on which one it is."""
 
 from __future__ import annotations
 

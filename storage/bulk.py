@@ -34,6 +34,7 @@ CHUNK = 5000
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """`items` as lists of at most `size`: `list(chunks("abc", 2)) == [["a", "b"], ["c"]]`."""
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

@@ -157,13 +157,13 @@ def set_header(*, session: Session, run_id: int, worker: str, ts: str) -> bool:
 
 
 def finish_run(
-    *, session: Session, run_id: int, worker: str, status: RunStatus = RunStatus.DONE, now: datetime | None = None
+    *, session: Session, run_id: int, worker: str, status: RunStatus | str = RunStatus.DONE, now: datetime | None = None
 ) -> bool:
     """Mark our run finished (`done`, or `empty` when nothing matched); False if it was not ours any more."""
     result = session.execute(
         update(DigestRun)
         .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == RunStatus.CLAIMED)
-        .values(status=status, finished_at=_utc(now), error=None)
+        .values(status=RunStatus(status), finished_at=_utc(now), error=None)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

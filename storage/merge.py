@@ -56,6 +56,7 @@ def same(stored: tuple[Any, ...], record: PaperRecord) -> bool:
 
 
 def new_row(record: PaperRecord, now: datetime) -> dict[str, Any]:
+    """The row of a paper nobody stored yet, from its record."""
     row = dict(zip(DATA_FIELDS, data_of(record), strict=True))
     # Lists are copied so later merges into this pending row never alias the caller's record.
     row.update(authors=list(record.authors), categories=list(record.categories), ai_keywords=list(record.ai_keywords))

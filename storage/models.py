@@ -39,10 +39,13 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only time paperbot stores)."""
     return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, with stable constraint names."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 
@@ -92,6 +95,8 @@ class Paper(Base):
             sqlite_where=text("daily_date IS NOT NULL"),
             postgresql_where=text("daily_date IS NOT NULL"),
         ),
+        # The search index polls for papers changed since its last look (storage/search.py).
+        Index("ix_papers_updated_at", "updated_at"),
     )
 
     arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -258,3 +263,15 @@ class SavedPaper(Base):
     user_id: Mapped[str] = mapped_column(String(32))
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChannelPrivacy(Base):
+    """Whether a Slack channel is private, as Slack last told us (an event's channel_type or conversations.info).
+    A private channel's discussion is shown only inside that channel; a channel not known here counts as private."""
+
+    __tablename__ = "channel_privacy"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_private: Mapped[bool] = mapped_column(Boolean)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -83,7 +83,7 @@ def count_activity(
     return out
 
 
-def _reactions(scope: Scope, arxiv_ids: list[str]) -> Select:
+def _reactions(scope: Scope, arxiv_ids: list[str]) -> Select[str]:
     """The people's reactions on the papers' posts in the scope, with each post's arXiv id as first column."""
     # A reaction's arXiv id is its post's (as recorded). Naming the ids on the reactions too lets both databases
     # start from ix_reactions_paper: they do not carry an IN list across a join by themselves.
@@ -117,7 +117,7 @@ def _threads(session: Session, scope: Scope, arxiv_ids: list[str]) -> dict[Threa
     return {(team, channel, ts): arxiv_id for team, channel, ts, arxiv_id in session.execute(query)}
 
 
-def _replies_per_thread(arxiv_ids: list[str]) -> Select:
+def _replies_per_thread(arxiv_ids: list[str]) -> Select[str, str, str, int]:
     """(team, channel, thread ts, replies) of the papers' threads: replies by people, not deleted. Grouped by
     thread and matched to the posts by the caller, so the replies are found by ix_replies_paper alone
     (joined to posts, SQLite would scan each channel's replies: thread_ts has no index)."""

@@ -8,8 +8,8 @@ from typing import Any
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (drivers append long context), or its class name:
-    `first_line(ValueError("bad\\nmore")) == "bad"`."""
+    r"""The first line of an exception's message (drivers append long context), or its class name:
+    `first_line(ValueError("bad\nmore")) == "bad"`."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__
 
@@ -25,11 +25,11 @@ def mask_url_passwords(text: str) -> str:
 
 
 def without_nul(value: Any) -> Any:
-    """`value` with the NUL characters taken out of its strings, at any depth of dicts and lists. PostgreSQL
+    r"""`value` with the NUL characters taken out of its strings, at any depth of dicts and lists. PostgreSQL
     stores no NUL in text or jsonb (a paper holding one would fail its whole batch there), and no real title or
     abstract has one, so it goes, on both databases alike.
 
-    >>> without_nul({"title": "A\\x00B", "authors": [{"name": "C\\x00"}], "upvotes": 3})
+    >>> without_nul({"title": "A\x00B", "authors": [{"name": "C\x00"}], "upvotes": 3})
     {'title': 'AB', 'authors': [{'name': 'C'}], 'upvotes': 3}
     """
     if isinstance(value, str):

@@ -16,10 +16,14 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import Settings
+from bot.sources import arxiv as arxiv_api
 from storage.db import make_engine, make_sessions, upgrade
 from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.clock import FakeClock
 from tests.fakes.hf import FakeHF
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, SlackSender
+from tests.running import RunningBot, bot_settings, running_bot
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
@@ -32,9 +36,11 @@ OFFLINE_ENV = {
     "SLACK_API_URL": f"{CLOSED}/api/",
     "HF_API_URL": f"{CLOSED}/api/",
     "ARXIV_API_URL": f"{CLOSED}/api/query",
-    # arXiv enrichment only where a test asks for it (with a fake arXiv): a digest's enrichment spaces
-    # itself 3 s from the process's previous one, which would slow every digest test after the first.
+    # arXiv enrichment only where a test asks for it (with a fake arXiv): elsewhere arXiv is the closed port
+    # above, and every digest would log a warning about it.
     "PAPERBOT_ARXIV_ENRICH": "0",
+    # Retries happen at once; a test that checks a wait passes a recording `sleep` of its own.
+    "PAPERBOT_RETRY_WAIT_SCALE": "0",
 }
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
@@ -58,6 +64,15 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     yield
     assert not attempts, f"the test tried to reach {sorted(set(attempts))}: point it at a loopback fake"
+
+
+@pytest.fixture(autouse=True)
+def arxiv_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The process-wide arXiv turns, fresh for each test and on a fake clock: arXiv's 3-second spacing is
+    recorded in `arxiv_clock.sleeps` instead of waited, and no test waits for the turn of the one before."""
+    clock = FakeClock()
+    monkeypatch.setattr(arxiv_api, "TURNS", arxiv_api.Turns(arxiv_api.INTERVAL, clock=clock, sleep=clock.sleep))
+    return clock
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +179,30 @@ def fake_arxiv() -> Iterator[FakeArxiv]:
     fake = FakeArxiv().start()
     yield fake
     fake.stop()
+
+
+# ---- a running bot behind its signed endpoint, for listener tests and whole-app flows -------------------------
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack) -> Settings:
+    """Settings for a bot on the test database and the loopback Slack; a test module may narrow it."""
+    return bot_settings(db_url, slack)
+
+
+@pytest.fixture
+def bot(settings: Settings) -> Iterator[RunningBot]:
+    """The real Bolt app behind the real HTTP server."""
+    with running_bot(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def sender(bot: RunningBot) -> Iterator[SlackSender]:
+    """Sends signed requests to the bot's endpoint, as Slack does."""
+    client = SlackSender(bot.url + "/slack/events")
+    yield client
+    client.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:

@@ -26,7 +26,8 @@ fi
 
 echo "== ruff"
 .venv/bin/ruff check bot handlers storage tests bench
+.venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
-echo "== pytest (SQLite and PostgreSQL)"
+echo "== pytest (SQLite and PostgreSQL, and the docstring examples)"
 .venv/bin/python -m pytest -q -n 2 "$@"

@@ -87,12 +87,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             elif nxt in stack:
                 low[node] = min(low[node], index[nxt])
         if low[node] == index[node]:
-            group = []
-            while True:
-                member = stack.pop()
-                group.append(member)
-                if member == node:
-                    break
+            group = _pop_group(stack, node)
             if len(group) > 1:
                 found.append(sorted(group))
 
@@ -100,6 +95,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return found
+
+
+def _pop_group(stack: list[str], root: str) -> list[str]:
+    """Pop `stack` down to and including `root`: the members of `root`'s strongly connected group."""
+    group: list[str] = []
+    while not group or group[-1] != root:
+        group.append(stack.pop())
+    return group
 
 
 def package_edges(graph: dict[str, set[str]]) -> dict[str, set[str]]:

@@ -90,13 +90,15 @@ def _sample(day: date) -> list[Any]:
 
 
 def list_of_day(ctx: DigestContext, day: date, source: str, *, sample_fallback: bool) -> DayList:
+    """`day`'s list from `source`, loaded once per digest run however many channels ask for it."""
     key = (day, f"{source}:{sample_fallback}")
     with ctx.day_lock:  # held while fetching, so parallel channels wait for one fetch instead of each doing it
         if key not in ctx.day_cache:
             ctx.day_cache[key] = load_day(
                 settings=ctx.settings, sessions=ctx.sessions, day=day, source=source, sample_fallback=sample_fallback
             )
-        return ctx.day_cache[key]
+        day_list: DayList = ctx.day_cache[key]  # the cache is typed Any: context.py cannot import DayList
+        return day_list
 
 
 def _postable(papers: Sequence[Any]) -> list[Any]:

@@ -67,6 +67,7 @@ class RunState:
 
 
 def load_state(ctx: DigestContext, run_id: int, last_activity: datetime | None) -> RunState:
+    """The claimed run `run_id` as stored: its plan, header, the papers it posted and those it still has to."""
     with ctx.sessions.begin() as session:
         run = session.get(DigestRun, run_id, populate_existing=True)
         assert run is not None
@@ -79,6 +80,7 @@ def load_state(ctx: DigestContext, run_id: int, last_activity: datetime | None) 
 
 
 def post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int | None) -> None:
+    """Post the run's header (once) and each planned paper not posted yet, recording each before the next."""
     if state.header_ts is None and (state.plan or prefs.post_empty_notice):
         header = (
             blocks.digest_header(day=state.day, count=len(state.plan), total=total, sample=state.sample)

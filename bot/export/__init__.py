@@ -13,7 +13,6 @@ from bot.export.records import EXTENSIONS, FORMATS, ExportOptions, PaperExport, 
 from bot.export.render import (
     CSV_COLUMNS,
     RENDERERS,
-    abs_url,
     bibtex_entry,
     bibtex_key,
     bibtex_year,
@@ -26,6 +25,7 @@ from bot.export.render import (
     ts_to_utc,
 )
 from bot.export.slack import ExportUsage, SlackExport, SlackRequest, export_filename, export_to_slack, parse_command
+from bot.links import abs_url
 
 __all__ = [
     "BATCH",

@@ -17,7 +17,7 @@ from bot.links import abs_url
 
 
 def json_record(paper: PaperExport) -> dict[str, Any]:
-    """The INTERFACE.md shape of one paper, exactly."""
+    """The JSON shape of one paper, exactly as docs/export.md describes it."""
     return {
         "arxiv_id": paper.arxiv_id,
         "title": paper.title,

@@ -1,10 +1,9 @@
 """The arXiv API: id lookups in batches and category queries, parsed with feedparser into PaperRecords.
 
-arXiv's terms of use: at most one request every 3 seconds, one connection at a time. A client enforces both
-with a lock held for the whole request and a clock that spaces requests `interval` seconds apart, measured
-from the end of the previous answer; `sleep` and `clock` are injectable so tests check the spacing on a fake
-clock. A malformed id answers 400 with one entry whose id is `http://arxiv.org/api/errors#…` (titled "Error");
-a well-formed unknown id is simply absent.
+arXiv's terms of use: at most one request every 3 seconds, one connection at a time. Every request of every client
+takes a turn from `TURNS`, the process's one arXiv limiter; failures are retried by bot.retrying's HTTP policy,
+the turns spacing the tries (and a Retry-After honoured). A malformed id answers 400 with one entry whose id is
+`http://arxiv.org/api/errors#…` (titled "Error"); a well-formed unknown id is simply absent.
 """
 
 from __future__ import annotations
@@ -12,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from datetime import date
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from typing import Any
 
 import feedparser
 import httpx
+from tenacity import wait_none
 
 from bot.config import Settings
 from bot.links import normalize_arxiv_id
+from bot.retrying import GaveUp, Sleep, Transient, http_retrying, retry_after, scaled_sleep
 from bot.sources.hf import USER_AGENT, SourceError
 from storage.records import PaperRecord
 
@@ -29,6 +31,34 @@ log = logging.getLogger(__name__)
 INTERVAL = 3.0  # seconds between requests (arXiv's terms)
 BATCH = 100  # ids per id_list request: a short URL and a quick answer
 MAX_RESULTS = 2000  # arXiv's limit per call
+
+
+class Turns:
+    """One request at a time, each starting at least `interval` seconds after the previous one ended.
+    `clock` and `sleep` are plain attributes, so a test can put an instance on a fake clock."""
+
+    def __init__(
+        self, interval: float, *, clock: Callable[[], float] = time.monotonic, sleep: Sleep = time.sleep
+    ) -> None:
+        self.interval, self.clock, self.sleep = interval, clock, sleep
+        self._lock = threading.Lock()
+        self._last: float | None = None  # when the previous turn ended, on `clock`
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for this turn and hold it while the body runs (a request and the reading of its answer)."""
+        with self._lock:
+            if self._last is not None and (wait := self._last + self.interval - self.clock()) > 0:
+                self.sleep(wait)
+            try:
+                yield
+            finally:
+                self._last = self.clock()
+
+
+# Process-wide because arXiv's limit is per client machine: every thread's and every client's requests (digests
+# of several channels, shared links, `paperbot fetch`) share one turn.
+TURNS = Turns(INTERVAL)
 
 
 class ArxivError(SourceError):
@@ -80,7 +110,9 @@ def _error_entry(feed: Any) -> str | None:
 
 
 class ArxivClient:
-    """The arXiv API, one request at a time and at most one every `interval` seconds."""
+    """The arXiv API, one request at a time and at most one every 3 seconds across the process (`TURNS`, unless
+    a test passes `turns` of its own). `sleep` waits out a Retry-After (by default `time.sleep` scaled by
+    PAPERBOT_RETRY_WAIT_SCALE)."""
 
     def __init__(
         self,
@@ -88,17 +120,17 @@ class ArxivClient:
         *,
         timeout: float | None = None,
         retries: int = 2,
-        interval: float = INTERVAL,
         batch_size: int = BATCH,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        turns: Turns | None = None,
+        sleep: Sleep | None = None,
+        max_wait: float = 300.0,
     ) -> None:
         self.url = source if isinstance(source, str) else source.arxiv_api_url
         self.timeout = timeout or (20.0 if isinstance(source, str) else source.http_timeout)
-        self.retries, self.interval, self.batch_size = retries, interval, batch_size
-        self._sleep, self._clock = sleep, clock
-        self._lock = threading.Lock()
-        self._last: float | None = None
+        self.retries, self.batch_size, self.max_wait = retries, batch_size, max_wait
+        self._turns = TURNS if turns is None else turns
+        scale = 1.0 if isinstance(source, str) else source.retry_wait_scale
+        self._sleep = scaled_sleep(scale) if sleep is None else sleep
         self._http = httpx.Client(
             timeout=self.timeout,
             headers={"User-Agent": USER_AGENT},
@@ -152,48 +184,50 @@ class ArxivClient:
         return [r for r in records if r is not None]
 
     def _feed(self, params: dict[str, str]) -> Any:
-        """The parsed feed of one query, retried on timeouts, 5xx, 429 and malformed bodies."""
-        reason = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                log.info("arXiv query %s: %s; retry %d of %d", params, reason, attempt, self.retries)
-            outcome = self._attempt(params)
-            if not isinstance(outcome, str):
-                return outcome
-            reason = outcome
-        tries = f"{self.retries + 1} tries" if self.retries else "one try"
-        raise ArxivError(
-            f"gave up on {self.url} after {tries}: {reason}. Check the network and ARXIV_API_URL, or try again later"
+        """The parsed feed of one query, retried on timeouts, 5xx, 429 and malformed bodies: no backoff of its
+        own, since every try waits for its turn (3 s after the previous answer), only the Retry-After asked for."""
+        retrying = http_retrying(
+            retries=self.retries,
+            backoff=wait_none(),
+            max_wait=self.max_wait,
+            sleep=self._sleep,
+            log=log,
+            what=f"arXiv query {params}",
+            level=logging.INFO,
         )
+        try:
+            return retrying(self._attempt, params)
+        except GaveUp as exc:
+            if exc.asked is not None:
+                raise ArxivError(
+                    f"{self.url} asks us to wait another {exc.asked:.0f}s ({exc.reason}): try again later"
+                ) from None
+            tries = f"{exc.tries} tries" if exc.tries > 1 else "one try"
+            raise ArxivError(
+                f"gave up on {self.url} after {tries}: {exc.reason}. Check the network and ARXIV_API_URL,"
+                " or try again later"
+            ) from None
 
     def _attempt(self, params: dict[str, str]) -> Any:
-        """One spaced request: the parsed feed, a reason string worth a retry, or an ArxivError."""
-        with self._lock:  # one connection at a time, even across threads
-            self._wait_turn()
+        """One request in its turn: the parsed feed; Transient for a failure worth retrying, ArxivError else."""
+        with self._turns.turn():  # one connection at a time, even across threads and clients
             try:
                 response = self._http.get(self.url, params=params)
             except httpx.TimeoutException:
-                return f"no answer within {self.timeout:g}s"
+                raise Transient(f"no answer within {self.timeout:g}s") from None
             except httpx.TransportError as exc:
-                return f"connection failed ({exc.__class__.__name__}: {exc})"
-            finally:
-                self._last = self._clock()
-        if response.status_code == 429 or response.status_code >= 500:
-            return f"HTTP {response.status_code}"
+                raise Transient(f"connection failed ({exc.__class__.__name__}: {exc})") from None
+        status = response.status_code
+        if status == 429 or status >= 500:
+            asked = retry_after(response.headers, datetime.now(UTC)) if status in (429, 503) else None
+            raise Transient(f"HTTP {status}", asked)
         feed = feedparser.parse(response.content)
         error = _error_entry(feed)
         if error is not None:
             raise ArxivError(f"arXiv refused the query {params}: {error}")
         if not response.is_success:
-            raise ArxivError(f"{self.url} answered HTTP {response.status_code}; not retried: check ARXIV_API_URL")
+            raise ArxivError(f"{self.url} answered HTTP {status}; not retried: check ARXIV_API_URL")
         benign = isinstance(feed.get("bozo_exception"), feedparser.CharacterEncodingOverride)
         if (feed.bozo and not benign) or not str(feed.get("version", "")).startswith("atom"):
-            return f"the answer is not a well-formed Atom feed ({feed.get('bozo_exception', 'no feed')})"
+            raise Transient(f"the answer is not a well-formed Atom feed ({feed.get('bozo_exception', 'no feed')})")
         return feed
-
-    def _wait_turn(self) -> None:
-        if self._last is None:
-            return
-        wait = self._last + self.interval - self._clock()
-        if wait > 0:
-            self._sleep(wait)

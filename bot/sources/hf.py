@@ -1,7 +1,7 @@
 """Hugging Face Daily Papers: parse its JSON items into PaperRecords, and fetch them over HTTP.
 
-Facts about the API are in ../shared/reference/papers-apis.md. HF marks almost every field optional, so every
-lookup here tolerates a missing key and a JSON null alike; only the arXiv id and the title are required.
+HF marks almost every field optional, so every lookup here tolerates a missing key and a JSON null alike; only the
+arXiv id and the title are required.
 """
 
 from __future__ import annotations
@@ -9,11 +9,8 @@ from __future__ import annotations
 import logging
 import random
 import re
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from importlib import metadata
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +20,7 @@ import httpx
 
 from bot.config import Settings
 from bot.links import normalize_arxiv_id
+from bot.retrying import GaveUp, Sleep, Transient, http_retrying, retry_after, scaled_sleep, wait_equal_jitter
 from storage.records import PaperRecord
 from storage.text import without_nul
 
@@ -149,24 +147,6 @@ def newest_complete_day(now: datetime) -> date:
     return aware.astimezone(HF_DAY_ZONE).date() - timedelta(days=1)
 
 
-def rate_limit_wait(headers: httpx.Headers, now: datetime | None = None) -> float | None:
-    """Seconds a 429 asks us to wait: `Retry-After` (seconds or an HTTP date), else HF's
-    `RateLimit: "api";r=0;t=<seconds>`; None when neither says."""
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        if retry_after.strip().isdigit():
-            return float(retry_after)
-        try:
-            when = parsedate_to_datetime(retry_after)
-            if when.tzinfo is None:  # asctime and "-0000" dates come back naive; HTTP dates are always GMT
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    match = re.search(r"(?:^|;)\s*t=(\d+)", headers.get("RateLimit", ""))
-    return float(match[1]) if match else None
-
-
 def parse_items(items: Iterable[Any], *, day: date | None = None) -> list[PaperRecord]:
     """PaperRecords of `daily_papers` items, first occurrence of each paper kept; an item without an id or
     title is logged and skipped. With `day`, every record is stamped as being on that day's list."""
@@ -183,14 +163,6 @@ def parse_items(items: Iterable[Any], *, day: date | None = None) -> list[PaperR
     return list(records.values())
 
 
-@dataclass
-class _Retry:
-    """A failed attempt worth repeating, and how long the server asked us to wait (None: back off)."""
-
-    reason: str
-    wait: float | None = None
-
-
 _NOT_FOUND = object()
 
 
@@ -200,10 +172,12 @@ def _utcnow() -> datetime:
 
 class HFClient:
     """The Hugging Face Daily Papers API over httpx: a timeout on every call, retries with exponential backoff
-    and jitter on timeouts, connection errors, 5xx and malformed bodies, and 429s waited out as told.
+    and jitter on timeouts, connection errors, 5xx and malformed bodies, and 429s waited out as told
+    (bot.retrying's HTTP policy).
 
-    `max_retries` counts the retries after the first try (`retries` is an alias). `sleep`, `clock` and
-    `jitter` are injectable so tests run without waiting.
+    `max_retries` counts the retries after the first try (`retries` is an alias). `sleep` (by default
+    `time.sleep` scaled by the settings' PAPERBOT_RETRY_WAIT_SCALE), `clock` and `jitter` are injectable so
+    tests run without waiting.
     """
 
     def __init__(
@@ -217,7 +191,7 @@ class HFClient:
         max_backoff: float = 60.0,
         max_wait: float = 300.0,
         page_size: int = PAGE_SIZE,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep | None = None,
         clock: Callable[[], datetime] = _utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -227,7 +201,9 @@ class HFClient:
         self.retries = max_retries if retries is None else retries
         self.backoff, self.max_backoff, self.max_wait = backoff, max_backoff, max_wait
         self.page_size = page_size
-        self._sleep, self._clock, self._jitter = sleep, clock, jitter
+        scale = 1.0 if isinstance(source, str) else source.retry_wait_scale
+        self._sleep = scaled_sleep(scale) if sleep is None else sleep
+        self._clock, self._jitter = clock, jitter
         self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True)
 
     def __enter__(self) -> HFClient:
@@ -297,38 +273,46 @@ class HFClient:
     def _get(self, path: str, params: dict[str, str], *, not_found_ok: bool = False) -> Any:
         """The JSON body of GET base/path, retried as the class docstring says, or a SourceError."""
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
-        for attempt in range(self.retries + 1):
-            result = self._attempt(url, not_found_ok=not_found_ok)
-            if not isinstance(result, _Retry):
-                return result
-            if attempt == self.retries:
-                break
-            wait = self._backoff(attempt) if result.wait is None else result.wait
-            if wait > self.max_wait:
-                raise SourceError(
-                    f"{url} is rate limited for another {wait:.0f}s (HTTP 429; Hugging Face"
-                    " allows 500 requests per 5 minutes): try again later"
-                )
-            log.warning("%s: %s; retry %d of %d in %.1fs", url, result.reason, attempt + 1, self.retries, wait)
-            self._sleep(wait)
-        raise SourceError(
-            f"gave up on {url} after {self.retries + 1} tries: {result.reason}. Check the"
-            f" network and HF_API_URL ({self.base_url}), or try again later"
+        retrying = http_retrying(
+            retries=self.retries,
+            backoff=wait_equal_jitter(base=self.backoff, cap=self.max_backoff, jitter=self._jitter),
+            max_wait=self.max_wait,
+            sleep=self._sleep,
+            log=log,
+            what=url,
         )
+        try:
+            return retrying(self._attempt, url, not_found_ok=not_found_ok)
+        except GaveUp as exc:
+            if exc.asked is not None and "429" in exc.reason:
+                raise SourceError(
+                    f"{url} is rate limited for another {exc.asked:.0f}s (HTTP 429; Hugging Face"
+                    " allows 500 requests per 5 minutes): try again later"
+                ) from None
+            if exc.asked is not None:
+                raise SourceError(
+                    f"{url} is unavailable for another {exc.asked:.0f}s (HTTP 503): try again later"
+                ) from None
+            raise SourceError(
+                f"gave up on {url} after {exc.tries} tries: {exc.reason}. Check the"
+                f" network and HF_API_URL ({self.base_url}), or try again later"
+            ) from None
 
     def _attempt(self, url: str, *, not_found_ok: bool) -> Any:
-        """One GET: the JSON body, `_NOT_FOUND`, a `_Retry`, or a SourceError (not worth retrying)."""
+        """One GET: the JSON body or `_NOT_FOUND`; Transient for a failure worth retrying, SourceError for one
+        that is not."""
         try:
             response = self._http.get(url)
         except httpx.TimeoutException:
-            return _Retry(f"no answer within {self.timeout:g}s")
+            raise Transient(f"no answer within {self.timeout:g}s") from None
         except httpx.TransportError as exc:
-            return _Retry(f"connection failed ({exc.__class__.__name__}: {exc})")
+            raise Transient(f"connection failed ({exc.__class__.__name__}: {exc})") from None
         status = response.status_code
-        if status == 429:
-            return _Retry("rate limited (HTTP 429)", rate_limit_wait(response.headers, self._clock()))
+        if status in (429, 503):  # both may say when to come back
+            reason = "rate limited (HTTP 429)" if status == 429 else "HTTP 503 from the server"
+            raise Transient(reason, retry_after(response.headers, self._clock()))
         if status >= 500:
-            return _Retry(f"HTTP {status} from the server")
+            raise Transient(f"HTTP {status} from the server")
         if status == 404 and not_found_ok:
             return _NOT_FOUND
         if not response.is_success:
@@ -339,12 +323,7 @@ class HFClient:
         try:
             return response.json()
         except ValueError:
-            return _Retry(f"the answer is not JSON (starts {response.content[:40]!r})")
-
-    def _backoff(self, attempt: int) -> float:
-        # Exponential with "equal jitter": never less than half the step, so retries really do spread out.
-        step = min(self.max_backoff, self.backoff * 2**attempt)
-        return step / 2 + step / 2 * self._jitter()
+            raise Transient(f"the answer is not JSON (starts {response.content[:40]!r})") from None
 
 
 def _detail(response: httpx.Response) -> str:

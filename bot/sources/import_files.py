@@ -110,6 +110,7 @@ def cannot_read(exc: BaseException) -> str:
 
 
 def json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
+    """The records of a snapshot's JSON lines, and a Rejected for each line that is not one."""
     # Typed decoding (about 20% faster than msgspec's generic decode, itself 3x faster than json) and a parser
     # of the typed line; a line with other types, or broken, goes through the generic path, which says why.
     # A line holding an escaped NUL (`\u0000`) takes the generic path too, which drops NULs (without_nul).
@@ -135,6 +136,7 @@ def json_lines(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]
 
 
 def hf_array(stream: IO[bytes], name: str) -> Iterator[PaperRecord | Rejected]:
+    """The records of a Hugging Face daily_papers JSON array, and a Rejected for each item that is not one."""
     # A JSON array has no line structure worth trusting, so broken items are named by their position.
     # A paper listed twice on one day keeps its first listing, as `paperbot fetch` does (parse_items); were both
     # imported, the second would overwrite the first on every import, and a re-import would never be a no-op.

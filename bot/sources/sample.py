@@ -1,6 +1,6 @@
 """The bundled sample: 31 real papers in the Hugging Face `daily_papers` shape, shipped inside the package.
 
-Built by bench/make_sample.py from ../shared/data/seed-papers.json (real ids, titles, abstracts, authors; upvotes
+Built by bench/make_sample.py from tests/data/seed-papers.json (real ids, titles, abstracts, authors; upvotes
 only where the page showed them). Used by `--source sample` and by offline dry runs, which say so; never
 silently for a real post (that is the digest's rule to keep).
 """

@@ -42,9 +42,9 @@ class SnapshotLine(msgspec.Struct, gc=False, rename={"journal_ref": "journal-ref
 
 
 def parse_snapshot_record(obj: Any) -> PaperRecord:
-    """A PaperRecord from one arXiv metadata snapshot object; raises ValueError saying what is wrong.
+    r"""A PaperRecord from one arXiv metadata snapshot object; raises ValueError saying what is wrong.
 
-    >>> record = parse_snapshot_record({"id": "hep-th/9901001", "title": "A\\n B", "categories": "hep-th"})
+    >>> record = parse_snapshot_record({"id": "hep-th/9901001", "title": "A\n B", "categories": "hep-th"})
     >>> record.title, record.primary_category
     ('A B', 'hep-th')
     """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
+from sqlalchemy.sql.schema import SchemaItem
 
 from storage.db import FOREIGN_TABLES
 from storage.models import Base
@@ -12,12 +13,15 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
     """Keep library-owned tables (APScheduler's job store, Slack OAuth) out of autogenerate."""
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
-def run_with(connection) -> None:
+def run_with(connection: Connection) -> None:
+    """Run the pending migrations on `connection`; on SQLite in batch mode, which alters a table by copying it."""
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -4,8 +4,6 @@ never reach it. It is what keeps the bot out should that middleware be turned of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -24,14 +22,14 @@ PAPER, POST_TS = "2410.13732", "1764150001.000001"
 
 
 @pytest.fixture
-def deps(engine: Engine, db_url: str) -> Iterator[Deps]:
+def deps(engine: Engine, db_url: str) -> Deps:
     """What the listeners get, with one paper posted to CHANNEL."""
     sessions = make_sessions(engine)
     with sessions.begin() as session:
         upsert_papers(session=session, records=[PaperRecord(arxiv_id=PAPER, title="Thinking LLMs")])
         record_post(session=session, team_id=TEAM, channel_id=CHANNEL, ts=POST_TS, arxiv_id=PAPER, kind="digest")
-    yield Deps(
-        settings=Settings(_env_file=None, database_url=db_url),  # type: ignore[call-arg]
+    return Deps(
+        settings=Settings(_env_file=None, database_url=db_url),
         engine=engine,
         sessions=sessions,
     )

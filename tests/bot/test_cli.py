@@ -20,12 +20,12 @@ from bot.cli import cli, start_bot
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.e2e.conftest import bot_settings
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
+from tests.running import bot_settings
 
 
 @pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch, tmp_path) -> CliRunner:  # type: ignore[no-untyped-def]
+def runner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     monkeypatch.chdir(tmp_path)  # no stray .env, no stray paperbot.db
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -43,7 +43,7 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert "Usage: " in result.output
 
 
-def test_db_upgrade_migrates_an_empty_database(runner: CliRunner, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_migrates_an_empty_database(runner: CliRunner, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     first = runner.invoke(cli, ["db", "upgrade"], env={"DATABASE_URL": url})
     assert first.exit_code == 0, first.output
@@ -91,13 +91,20 @@ def test_serve_http_without_signing_secret(runner: CliRunner) -> None:
 SAMPLE = Path(__file__).parents[2] / "bot" / "data" / "sample_daily_papers.json"
 
 
+def script() -> str:
+    """The installed `paperbot` console script."""
+    return str(Path(sys.executable).parent / "paperbot")
+
+
+def paperbot_env(env: dict[str, str]) -> dict[str, str]:
+    """This environment with only the given variables of ours set."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_", "DATABASE_URL"))}
+    return {**clean, **env}
+
+
 def paperbot(args: list[str], *, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the installed `paperbot` console script with only the given variables of ours set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PAPERBOT_", "DATABASE_URL"))}
-    script = Path(sys.executable).parent / "paperbot"
-    return subprocess.run(
-        [str(script), *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([script(), *args], cwd=cwd, env=paperbot_env(env), capture_output=True, text=True, timeout=60)
 
 
 GOOD = "write it like sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
@@ -105,7 +112,7 @@ COMMANDS = {
     "db": ["db", "upgrade"],
     "digest": ["digest", "--dry-run"],
     "import": ["import", str(SAMPLE)],
-    "serve": ["serve", "--http", "--port", "0"],
+    "serve": ["serve", "--http", "--port", "3000"],  # the database fails before the port is bound
 }
 
 
@@ -222,3 +229,110 @@ def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_to
         server.stop()
         engine.dispose()
     assert reply.status_code == 200 and "/papers digest now" in json.dumps(reply.json()["blocks"])
+
+
+# ---- what a newcomer meets first: settings, pipes, dates -------------------------------------------------------
+
+
+def test_a_bad_log_level_is_one_line_naming_the_variable_and_the_levels(tmp_path: Path) -> None:
+    result = paperbot(["digest", "--dry-run", "--source", "sample"], cwd=tmp_path, PAPERBOT_LOG_LEVEL="LOUD")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "paperbot: PAPERBOT_LOG_LEVEL: Value error, 'LOUD' is not a log level; "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ]
+    assert not list(tmp_path.iterdir())  # stopped before the database was opened
+    quiet = paperbot(["digest", "--dry-run", "--source", "sample"], cwd=tmp_path, PAPERBOT_LOG_LEVEL="debug")
+    assert quiet.returncode == 0, quiet.stderr  # the level's case does not matter
+
+
+PRINTING = {
+    "export": ["export"],
+    "digest-json": ["digest", "--dry-run", "--json", "--source", "sample"],
+    "db-upgrade": ["db", "upgrade"],
+    "help": ["--help"],
+}
+
+
+@pytest.mark.parametrize("args", PRINTING.values(), ids=PRINTING.keys())
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_status_0(
+    tmp_path: Path, db_url: str, args: list[str]
+) -> None:
+    """`paperbot export | head -1`: the reader (here: gone before anything was written) has what it wanted."""
+    process = subprocess.Popen(
+        [script(), *args],
+        cwd=tmp_path,
+        env=paperbot_env({"DATABASE_URL": db_url}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # every write from now on is to a pipe nobody reads
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 0, errors
+    assert "Broken pipe" not in errors and "BrokenPipeError" not in errors and "Traceback" not in errors
+
+
+def test_export_into_head_stops_after_the_first_line(tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import insert
+
+    from storage.models import Post
+    from storage.papers import upsert_papers
+    from storage.records import PaperRecord
+
+    engine = make_engine(db_url)
+    ids = [f"2501.{n:05d}" for n in range(1, 2001)]  # far more than a pipe holds
+    with make_sessions(engine).begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=f"Paper {i}") for i in ids])
+        session.execute(
+            insert(Post),
+            [
+                {"team_id": "T1", "channel_id": "C1", "ts": f"{1764000000 + n}.000100", "arxiv_id": i, "kind": "digest"}
+                for n, i in enumerate(ids)
+            ],
+        )
+    engine.dispose()
+    shell = f"{script()} export | head -1; echo status=${{PIPESTATUS[0]}}"
+    result = subprocess.run(
+        ["bash", "-c", shell],
+        cwd=tmp_path,
+        env=paperbot_env({"DATABASE_URL": db_url}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.splitlines() == ["[", "status=0"]
+    assert result.stderr == ""
+
+
+DATED = {
+    "digest --date": ["digest", "--dry-run", "--source", "sample", "--date"],
+    "fetch --date": ["fetch", "--date"],
+    "fetch --since": ["fetch", "--since"],
+    "fetch --until": ["fetch", "--until"],
+    "export --since": ["export", "--since"],
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("2026-13-01", "2026-13-01 is not a real date (month 13); use YYYY-MM-DD"),
+        ("2026-02-29", "2026-02-29 is not a real date (February 2026 has 28 days); use YYYY-MM-DD"),
+        ("26-11-2026", "'26-11-2026' is not a date; use YYYY-MM-DD, e.g. 2026-11-24"),
+    ],
+)
+def test_every_date_option_is_written_and_checked_as_yyyy_mm_dd(runner: CliRunner, given: str, said: str) -> None:
+    for args in DATED.values():
+        option = args[-1]
+        helped = runner.invoke(cli, [args[0], "--help"])
+        assert f"{option} YYYY-MM-DD" in helped.output and "%Y" not in helped.output
+        result = runner.invoke(cli, [*args, given])
+        assert result.exit_code == 2, result.output
+        assert f"Invalid value for '{option}': {said}" in result.output
+
+
+def test_a_real_date_is_taken(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["digest", "--dry-run", "--source", "sample", "--size", "1", "--date", "2024-02-29"])
+    assert result.exit_code == 0, result.output

@@ -15,9 +15,9 @@ from bot.config import (
     configure_logging,
     hidden_from_bolt,
     load_settings,
-    mask_url_passwords,
     parse_clock,
 )
+from storage.text import mask_url_passwords
 
 
 def test_defaults_match_the_interface(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -75,7 +75,7 @@ def test_invalid_values_are_named(monkeypatch: pytest.MonkeyPatch, variable: str
 
 
 def test_missing_secret_names_variable_and_fix() -> None:
-    settings = Settings(_env_file=None, slack_bot_token=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, slack_bot_token=None)
     with pytest.raises(ConfigError, match=r"SLACK_BOT_TOKEN is not set: put the xoxb- token"):
         settings.secret("SLACK_BOT_TOKEN")
 
@@ -86,7 +86,7 @@ DB_URL = "postgresql+psycopg://paperbot:db-pass:w/rd@db.internal:5432/paperbot"
 def test_secrets_never_appear_in_repr() -> None:
     settings = Settings(
         _env_file=None,
-        slack_bot_token="xoxb-very-secret",  # type: ignore[call-arg]
+        slack_bot_token="xoxb-very-secret",
         slack_signing_secret="shh-signing",
         slack_app_token="xapp-1-secret",
         slack_client_secret="client-secret",
@@ -119,7 +119,7 @@ def test_log_lines_with_database_passwords_are_redacted(capsys: pytest.CaptureFi
     handlers = root.handlers[:]
     try:
         root.handlers = [logging.StreamHandler()]  # stderr as pytest captures it now
-        configure_logging(Settings(_env_file=None))  # type: ignore[call-arg]
+        configure_logging(Settings(_env_file=None))
         logging.getLogger("paperbot.test").warning("engine %s with xoxb-1-2-3", DB_URL)
     finally:
         root.handlers = handlers
@@ -138,7 +138,7 @@ def test_http_request_lines_show_only_at_debug(
         root.handlers = [logging.StreamHandler()]
         root.setLevel(level)  # as basicConfig would on a root without handlers (here it leaves this one alone)
         monkeypatch.setenv("PAPERBOT_LOG_LEVEL", level)
-        configure_logging(Settings(_env_file=None))  # type: ignore[call-arg]
+        configure_logging(Settings(_env_file=None))
         logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1:9/api/daily_papers")
         logging.getLogger("httpx").warning("an httpx warning")
     finally:

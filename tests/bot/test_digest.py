@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
+from slack_bolt import Ack, BoltContext, Respond
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.choose import Prefs, choose, matches, prefs_for, rank, weekday_adjusted
+from bot.choose import PaperLike, Prefs, choose, matches, prefs_for, rank, weekday_adjusted
 from bot.cli import cli
 from bot.config import Settings
 from bot.digest import explain_slack_error
@@ -32,8 +35,8 @@ def prefs(**kw: object) -> Prefs:
     return Prefs(**{"team_id": "T1", "channel_id": "C1", "size": 10, **kw})  # type: ignore[arg-type]
 
 
-def ids(papers: list[PaperRecord] | list[object]) -> list[str]:
-    return [p.arxiv_id for p in papers]  # type: ignore[attr-defined]
+def ids(papers: Sequence[PaperLike]) -> list[str]:
+    return [p.arxiv_id for p in papers]
 
 
 def test_ranked_by_upvotes_unknown_last_ties_in_source_order() -> None:
@@ -76,7 +79,7 @@ def test_weekend_lists_are_skipped_unless_the_channel_wants_them() -> None:
 
 
 def test_channel_settings_win_over_the_deployment_and_size_flag_wins_over_both() -> None:
-    settings = Settings(_env_file=None, digest_size=10, timezone="UTC")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, digest_size=10, timezone="UTC")
     channel = Channel(
         team_id="T1",
         channel_id="C1",
@@ -271,7 +274,7 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
     settings = Settings(
         _env_file=None,
         database_url=str(engine.url),
-        slack_api_url=CLOSED,  # type: ignore[call-arg]
+        slack_api_url=CLOSED,
         hf_api_url=hf.url,
         http_timeout=2,
     )
@@ -279,11 +282,11 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
     hf.set_daily(day, [daily_item("2411.40001", "Now paper", day, upvotes=3)])
     replies: list[dict[str, object]] = []
     papers_digest(
-        ack=lambda **_: None,
+        ack=cast(Ack, lambda **_: None),
         command={"team_id": "T1", "channel_id": "C1", "command": "/papers"},
         args="now",
-        respond=lambda **kw: replies.append(kw),
-        context={"deps": Deps(settings=settings, engine=engine, sessions=sessions)},
+        respond=cast(Respond, lambda **kw: replies.append(kw)),
+        context=BoltContext({"deps": Deps(settings=settings, engine=engine, sessions=sessions)}),
         client=WebClient(token=BOT_TOKEN, base_url=CLOSED),
     )
     (reply,) = replies
@@ -309,7 +312,10 @@ def test_serve_with_slack_unreachable_says_so_in_one_line(env: dict[str, str]) -
         "PAPERBOT_HTTP_TIMEOUT": "2",
         "PAPERBOT_DIGEST_CHANNEL": "C7",
     }
-    result = CliRunner().invoke(cli, ["serve", "--http", "--port", "0"], env=env)
+    with socket.socket() as free:  # a port nobody listens on: serve binds it before it asks Slack
+        free.bind(("127.0.0.1", 0))
+        port = str(free.getsockname()[1])
+    result = CliRunner().invoke(cli, ["serve", "--http", "--host", "127.0.0.1", "--port", port], env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"paperbot: Could not reach Slack at {CLOSED}")

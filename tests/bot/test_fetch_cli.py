@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,10 +26,12 @@ from storage.papers import count_papers, daily_papers, get_paper, upsert_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
 
+Run = Callable[..., Result]  # `paperbot fetch` with these arguments, against the fakes and the test database
+
 MON, SAT, SUN, NEXT_MON = date(2025, 11, 24), date(2025, 11, 29), date(2025, 11, 30), date(2025, 12, 1)
 
 
-def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict]:
+def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict[str, Any]]:
     return [
         daily_item(f"{day:%y%m}.{day.day:02d}{n:03d}", f"Paper {n} of {day}", day, upvotes=upvotes + n)
         for n in range(1, count + 1)
@@ -34,13 +39,7 @@ def papers_of(day: date, count: int, upvotes: int = 5) -> list[dict]:
 
 
 @pytest.fixture
-def run(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path,
-    db_url: str,
-    fake_hf: FakeHF,  # type: ignore[no-untyped-def]
-    fake_arxiv: FakeArxiv,
-):
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db_url: str, fake_hf: FakeHF, fake_arxiv: FakeArxiv) -> Run:
     monkeypatch.chdir(tmp_path)  # no stray .env
     runner = CliRunner()
     env = {
@@ -53,8 +52,8 @@ def run(
     return lambda *args: runner.invoke(cli, ["fetch", *args], env=env)
 
 
-def test_backfill_fills_the_database_and_a_rerun_changes_nothing(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_backfill_fills_the_database_and_a_rerun_changes_nothing(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_daily(MON, papers_of(MON, 3))
     fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 60))  # more than one page
@@ -76,9 +75,7 @@ def test_backfill_fills_the_database_and_a_rerun_changes_nothing(  # type: ignor
     assert len(fake_arxiv.requests) == 2  # one a run: arXiv knows none of these made-up ids, so each run asks
 
 
-def test_fetching_a_day_again_picks_up_new_upvotes(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, sessions: sessionmaker[Session]
-) -> None:
+def test_fetching_a_day_again_picks_up_new_upvotes(run: Run, fake_hf: FakeHF, sessions: sessionmaker[Session]) -> None:
     fake_hf.set_daily(MON, papers_of(MON, 2))
     assert run("--date", "2025-11-24").exit_code == 0
     fake_hf.set_daily(MON, papers_of(MON, 2, upvotes=50))
@@ -88,8 +85,8 @@ def test_fetching_a_day_again_picks_up_new_upvotes(  # type: ignore[no-untyped-d
         assert [p.hf_upvotes for p in daily_papers(session=session, day=MON)] == [52, 51]
 
 
-def test_a_failing_day_keeps_earlier_days_and_says_where_to_resume(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, sessions: sessionmaker[Session]
+def test_a_failing_day_keeps_earlier_days_and_says_where_to_resume(
+    run: Run, fake_hf: FakeHF, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_daily(SAT, papers_of(SAT, 2))
     # Sunday answers something not worth retrying (so the test needs no backoff).
@@ -102,7 +99,7 @@ def test_a_failing_day_keeps_earlier_days_and_says_where_to_resume(  # type: ign
         assert count_papers(session=session) == 2
 
 
-def test_a_failing_last_day_is_retried_alone(run, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_last_day_is_retried_alone(run: Run, fake_hf: FakeHF) -> None:
     fake_hf.fail_next("daily_papers?date=2025-11-30", 403, body='{"error": "Forbidden"}')
     one_day = run("--date", "2025-11-30")
     assert one_day.exit_code == 1 and "0 earlier days stored; resume with --date 2025-11-30)" in one_day.output
@@ -112,7 +109,7 @@ def test_a_failing_last_day_is_retried_alone(run, fake_hf: FakeHF) -> None:  # t
     assert "1 earlier day stored; resume with --date 2025-11-30)" in last_of_range.output
 
 
-def test_bad_option_combinations_are_one_line_errors(run) -> None:  # type: ignore[no-untyped-def]
+def test_bad_option_combinations_are_one_line_errors(run: Run) -> None:
     both = run("--date", "2025-11-24", "--since", "2025-11-20")
     assert both.exit_code == 1 and "either --date or --since/--until" in both.output
     backwards = run("--since", "2025-11-24", "--until", "2025-11-20")
@@ -135,12 +132,12 @@ SEED = sample_items()[:3]
 SEED_IDS = [item["paper"]["id"] for item in SEED]
 
 
-def seed_list(day: date) -> list[dict]:
+def seed_list(day: date) -> list[dict[str, Any]]:
     return [daily_item(i["paper"]["id"], i["paper"]["title"], day, upvotes=n) for n, i in enumerate(SEED, 1)]
 
 
-def test_fetch_enriches_from_arxiv_and_a_rerun_asks_nothing(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_fetch_enriches_from_arxiv_and_a_rerun_asks_nothing(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     first_id = SEED_IDS[0]
     fake_arxiv.papers[first_id].update(
@@ -168,8 +165,8 @@ def test_fetch_enriches_from_arxiv_and_a_rerun_asks_nothing(  # type: ignore[no-
     assert [r["id_list"] for r in fake_arxiv.requests[1:]] == ["2511.24001"]
 
 
-def test_papers_stored_without_categories_are_enriched_when_fetched_again(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_papers_stored_without_categories_are_enriched_when_fetched_again(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_daily(MON, seed_list(MON))
     skipped = run("--date", "2025-11-24", "--no-arxiv")
@@ -184,8 +181,8 @@ def test_papers_stored_without_categories_are_enriched_when_fetched_again(  # ty
         assert all(p.categories and p.primary_category for p in daily_papers(session=session, day=MON))
 
 
-def test_arxiv_down_the_fetch_still_stores_the_papers_with_a_clear_warning(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_arxiv_down_the_fetch_still_stores_the_papers_with_a_clear_warning(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_daily(MON, seed_list(MON))
     fake_arxiv.fail_next(503, times=5)
@@ -210,11 +207,11 @@ def four_days_of(fake_hf: FakeHF, count: int) -> list[date]:
 
 
 def backfill(fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session], days: list[date]) -> FetchReport:
-    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url, interval=0.0) as arxiv:
+    with HFClient(fake_hf.url) as hf, ArxivClient(fake_arxiv.url) as arxiv:
         return fetch_days(hf, sessions=sessions, days=days, arxiv=arxiv, progress=False)
 
 
-def test_a_backfill_asks_arxiv_once_per_hundred_papers(  # type: ignore[no-untyped-def]
+def test_a_backfill_asks_arxiv_once_per_hundred_papers(
     fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     days = four_days_of(fake_hf, 30)
@@ -254,8 +251,8 @@ def test_enrich_from_arxiv_fills_gaps_skips_known_papers_and_survives_arxiv_down
     assert not any(r.categories for r in fresh)
 
 
-def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake_hf.set_daily(MON, seed_list(MON))
     monkeypatch.setenv("PAPERBOT_ARXIV_ENRICH", "0")
@@ -264,7 +261,7 @@ def test_paperbot_arxiv_enrich_0_makes_fetch_skip_arxiv(  # type: ignore[no-unty
     assert fake_arxiv.requests == []
 
 
-def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # type: ignore[no-untyped-def]
+def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(
     fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     days = four_days_of(fake_hf, 40)
@@ -285,8 +282,8 @@ def test_papers_stored_with_categories_do_not_count_toward_arxivs_hundred(  # ty
 ARXIV_ONLY = SEED_IDS[0]  # a real paper the fake arXiv knows and the fake HF does not
 
 
-def test_fetch_by_id_takes_hf_first_then_arxiv_and_names_what_neither_knows(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_fetch_by_id_takes_hf_first_then_arxiv_and_names_what_neither_knows(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     flat = daily_item(SEED_IDS[1], "Known to Hugging Face", MON, upvotes=7)["paper"] | {
         "submittedOnDailyAt": "2025-11-24T13:00:00.000Z"
@@ -314,7 +311,7 @@ def test_fetch_by_id_takes_hf_first_then_arxiv_and_names_what_neither_knows(  # 
     assert "2 papers: 0 inserted, 0 updated, 2 unchanged" in again.output
 
 
-def test_fetch_by_id_fails_when_nothing_is_found_or_the_id_is_not_one(run) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_by_id_fails_when_nothing_is_found_or_the_id_is_not_one(run: Run) -> None:
     nothing = run("--id", "2401.99999")
     assert nothing.exit_code == 1 and "paperbot: no paper found for 2401.99999" in nothing.output
     bad = run("--id", "attention is all you need")
@@ -322,8 +319,8 @@ def test_fetch_by_id_fails_when_nothing_is_found_or_the_id_is_not_one(run) -> No
     assert "--id 'attention is all you need' is not an arXiv id or paper link" in bad.output
 
 
-def test_fetch_by_id_with_arxiv_down_stores_what_hf_has(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_fetch_by_id_with_arxiv_down_stores_what_hf_has(
+    run: Run, fake_hf: FakeHF, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     fake_hf.set_paper("2511.00001", daily_item("2511.00001", "On HF", MON)["paper"])
     fake_arxiv.fail_next(503, times=5)
@@ -336,8 +333,8 @@ def test_fetch_by_id_with_arxiv_down_stores_what_hf_has(  # type: ignore[no-unty
         assert count_papers(session=session) == 1
 
 
-def test_fetch_a_week_keeps_each_paper_on_its_own_list_day(  # type: ignore[no-untyped-def]
-    run, fake_hf: FakeHF, sessions: sessionmaker[Session]
+def test_fetch_a_week_keeps_each_paper_on_its_own_list_day(
+    run: Run, fake_hf: FakeHF, sessions: sessionmaker[Session]
 ) -> None:
     tue, wed = MON + timedelta(days=1), MON + timedelta(days=2)
     fake_hf.set_daily(MON, papers_of(MON, 2))
@@ -357,7 +354,7 @@ def test_fetch_a_week_keeps_each_paper_on_its_own_list_day(  # type: ignore[no-u
     assert "5 papers: 0 inserted, 0 updated, 5 unchanged" in again.output
 
 
-def test_fetch_a_month_and_bad_periods(run, fake_hf: FakeHF) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_a_month_and_bad_periods(run: Run, fake_hf: FakeHF) -> None:
     fake_hf.set_daily(MON, papers_of(MON, 2))
     fake_hf.set_daily(NEXT_MON, papers_of(NEXT_MON, 1))
     november = run("--month", "2025-11", "--no-arxiv")
@@ -368,8 +365,8 @@ def test_fetch_a_month_and_bad_periods(run, fake_hf: FakeHF) -> None:  # type: i
     assert bad_week.exit_code == 1 and "'2025-48' is not an ISO week; write it as YYYY-Www" in bad_week.output
 
 
-def test_fetch_an_arxiv_category_stores_its_newest_papers(  # type: ignore[no-untyped-def]
-    run, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
+def test_fetch_an_arxiv_category_stores_its_newest_papers(
+    run: Run, fake_arxiv: FakeArxiv, sessions: sessionmaker[Session]
 ) -> None:
     five = run("--category", "cs.LG", "--max", "5")
     assert five.exit_code == 0, five.output
@@ -399,6 +396,6 @@ def test_fetch_an_arxiv_category_stores_its_newest_papers(  # type: ignore[no-un
     ],
     ids=["category-without-arxiv", "bad-category", "week-and-id", "date-and-category"],
 )
-def test_fetch_modes_misused_are_one_line_errors(run, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_fetch_modes_misused_are_one_line_errors(run: Run, args: list[str], message: str) -> None:
     result = run(*args)
     assert result.exit_code == 1 and f"paperbot: {message}" in result.output

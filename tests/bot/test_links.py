@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bot.links
-from bot.links import find_arxiv_ids, normalize_arxiv_id
+from bot.links import find_arxiv_ids, normalize_arxiv_id, paper_id
 
 # ---- strategies: every id arXiv's scheme allows ------------------------------------------------------------
 
@@ -68,6 +68,7 @@ LINK_FORMS = [
     "https://huggingface.co/papers/{id}",
     "https://hf.co/papers/{id}",
     "https://www.alphaxiv.org/abs/{id}{v}",
+    "https://www.alphaxiv.org/overview/{id}{v}",
     "arxiv.org/abs/{id}{v}",
     "arXiv:{id}{v}",
 ]
@@ -163,6 +164,32 @@ def test_both_spellings_of_an_old_style_paper_are_one_paper() -> None:
 @pytest.mark.parametrize("text", ["MATH.GT/0309136", "math.GT/9013001", "math./0309136", "math.GT/030913"])
 def test_the_subject_class_is_still_checked(text: str) -> None:
     assert normalize_arxiv_id(text) is None and find_arxiv_ids(f"https://arxiv.org/abs/{text}") == []
+
+
+@given(ids, versions, st.sampled_from(LINK_FORMS), st.sampled_from(["", "#S2", "?context=cs", "/"]))
+def test_a_whole_reference_names_its_paper(
+    written_key: tuple[str, str], version: str | None, form: str, tail: str
+) -> None:
+    written, key = written_key
+    url = form.format(id=written, v=version or "") + (tail if form.startswith("http") else "")
+    for reference in (url, f"<{url}|the paper>", f"<{url}>", f" {url} ", written + (version or "")):
+        assert paper_id(reference) == key, reference
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.com/?next=arxiv.org/abs/2410.13732",  # mentions the paper but is another page
+        "see https://arxiv.org/abs/2410.13732",  # prose around a link is not a reference
+        "https://www.alphaxiv.org/overview/some-slug",
+        "https://arxiv.org/list/cs.LG/recent",
+        "2410.1373",
+        "<>",
+        "",
+    ],
+)
+def test_not_a_paper_reference(text: str) -> None:
+    assert paper_id(text) is None
 
 
 def test_docstring_examples_hold() -> None:

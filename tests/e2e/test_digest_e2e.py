@@ -23,10 +23,10 @@ from storage.digests import LEASE
 from storage.models import DigestRun, Paper, Post, utcnow
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
-from tests.e2e.conftest import bot_settings
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
+from tests.running import bot_settings
 
 DAY = date(2026, 11, 24)  # a Tuesday
 CHANNEL = "C0001"
@@ -353,7 +353,7 @@ def _replica_process(db_url: str, slack_url: str, hf_url: str, barrier: Any, res
     settings = Settings(
         _env_file=None,
         database_url=db_url,
-        slack_api_url=slack_url,  # type: ignore[call-arg]
+        slack_api_url=slack_url,
         hf_api_url=hf_url,
         digest_size=3,
     )
@@ -402,7 +402,7 @@ class TakeoverDuringSend(WebClient):
         super().__init__(token=BOT_TOKEN, base_url=settings.slack_api_url)
         self.sessions, self.at, self.sent = sessions, at, 0
 
-    def chat_postMessage(self, **kwargs: Any) -> Any:  # type: ignore[override]
+    def chat_postMessage(self, **kwargs: Any) -> Any:
         response = super().chat_postMessage(**kwargs)
         self.sent += 1
         if self.sent == self.at:
@@ -690,7 +690,7 @@ def test_parallel_channels_take_turns_with_arxiv(
     from bot.sources import arxiv
     from bot.sources.hf import parse_items
 
-    monkeypatch.setattr(arxiv, "INTERVAL", 0.3)
+    monkeypatch.setattr(arxiv, "TURNS", arxiv.Turns(0.3))  # real time here, unlike conftest's fake clock
     fake_arxiv.delay_next(0.2, times=3)  # slow answers: without the turn, the three requests would overlap
     lists = [parse_items([daily_item(f"2411.0000{i}", f"Paper {i}", DAY)]) for i in (1, 2, 3)]
     on = settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})

@@ -18,9 +18,9 @@ from bot.config import Settings
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, run_channels, run_digest
 from storage.db import make_engine, make_sessions
-from tests.e2e.conftest import bot_settings
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, Call, FakeSlack
+from tests.running import bot_settings
 
 DAY = date(2026, 11, 24)
 PAPERS = [f"2411.0100{n}" for n in range(1, 7)]  # upvotes 60, 50, ... 10: this is also their rank order

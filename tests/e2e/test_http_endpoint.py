@@ -9,8 +9,8 @@ import httpx
 
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine
-from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import FakeSlack, SlackSender
+from tests.running import RunningBot
 
 
 def test_forged_signature_is_rejected(sender: SlackSender) -> None:

@@ -24,9 +24,9 @@ from bot.digest import DigestContext, load_prefs
 from bot.scheduler import install_context, job_id, start_scheduler
 from storage.db import make_engine, make_sessions
 from storage.models import DigestRun, utcnow
-from tests.e2e.conftest import bot_settings
 from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
+from tests.running import bot_settings
 
 CHANNEL = "CREPLICAS"
 JOB = job_id(TEAM_ID, CHANNEL)
@@ -37,7 +37,7 @@ def replica_settings(db_url: str, slack_url: str, hf_url: str) -> Settings:
     return Settings(
         _env_file=None,
         database_url=db_url,
-        slack_bot_token=BOT_TOKEN,  # type: ignore[call-arg]
+        slack_bot_token=BOT_TOKEN,
         slack_api_url=slack_url,
         hf_api_url=hf_url,
         digest_channel=CHANNEL,

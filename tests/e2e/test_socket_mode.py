@@ -11,9 +11,9 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import socket_mode_handler
 from storage.db import make_engine, make_sessions
-from tests.e2e.conftest import bot_settings
 from tests.fakes.slack import APP_TOKEN, TEAM_ID, FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
+from tests.running import bot_settings
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A loopback arXiv API: `GET /api/query` answering real-shaped Atom feeds with the arXiv namespace.
 
-Papers come from the bundled sample (the 31 real papers of ../shared/data/seed-papers.json, all new-style
+Papers come from the bundled sample (the 31 real papers of tests/data/seed-papers.json, all new-style
 ids); a test adds more with `add_paper`, old-style ones too, whose entry ids arXiv writes as
 `http://arxiv.org/abs/hep-th/9901001v1` (archive/number, no subject class). `id_list` and `search_query=cat:X`
 (with `start`/`max_results`) are answered; a malformed id gets arXiv's 400 with one error entry (id
@@ -106,7 +106,7 @@ class FakeArxiv:
 
     papers: dict[str, dict[str, Any]] = field(default_factory=seed_papers)
     requests: list[dict[str, str]] = field(default_factory=list)
-    failures: list[tuple[int, str | None]] = field(default_factory=list)
+    failures: list[tuple[int, str | None, dict[str, str]]] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
     clock: Callable[[], float] | None = None  # when set, `arrivals` gets its reading as each request arrives
     arrivals: list[float] = field(default_factory=list)
@@ -133,10 +133,13 @@ class FakeArxiv:
             self.papers[arxiv_id] = paper
         return paper
 
-    def fail_next(self, status: int = 503, *, times: int = 1, body: str | None = None) -> None:
-        """The next `times` requests answer `status` with `body` (default a short text), e.g. 200 + junk."""
+    def fail_next(
+        self, status: int = 503, *, times: int = 1, body: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        """The next `times` requests answer `status` with `body` (default a short text), e.g. 200 + junk, and
+        `headers` (e.g. a Retry-After)."""
         with self._lock:
-            self.failures.extend([(status, body)] * times)
+            self.failures.extend([(status, body, headers or {})] * times)
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         with self._lock:
@@ -179,12 +182,13 @@ class FakeArxiv:
                     if delay:
                         threading.Event().wait(delay)
                     status, body = (failure[0], failure[1] or "Service Unavailable") if failure else fake.answer(params)
+                    headers = failure[2] if failure else {}
                 finally:
                     # A request stops being in flight before its answer is written: once the client has the
                     # answer it may send the next request, and that must not be counted as a second one in flight.
                     with fake._lock:
                         fake.in_flight -= 1
-                self.answer(status, body.encode(), "application/atom+xml; charset=utf-8")
+                self.answer(status, body.encode(), "application/atom+xml; charset=utf-8", headers)
 
         self._server = serve_in_background(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/api/query"

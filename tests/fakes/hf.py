@@ -129,7 +129,7 @@ class FakeHF:
             self.requests.append(Request(path, params))
             failure = self._take_failure(f"{path}?{query}" if query else path)
             if failure is not None:
-                body = failure.body
+                body: Any = failure.body
                 if body is None:
                     body = {"error": f"fake failure {failure.status}"}
                 return failure.status, failure.headers, body

@@ -21,13 +21,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes import QuietHandler, serve_in_background, stop_server
+
+T = TypeVar("T")
 
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-token"
@@ -84,7 +86,7 @@ class FakeSlack:
     ts_base: int = 1764150000
     socket_url: str = ""  # what apps.connections.open hands out (tests/fakes/socket_mode.py)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
 
     # ---- control -------------------------------------------------------------------------------------------
@@ -124,7 +126,7 @@ class FakeSlack:
     def response_url(self, key: str | None = None) -> str:
         return f"{self.url.removesuffix('/api/')}/response/{key or uuid.uuid4().hex}"
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
         """Poll until `predicate()` is truthy (listeners run on Bolt's thread pool after the ack)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -327,7 +329,7 @@ class FakeSlack:
         return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:8].upper(), **(view or {})}}
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
-    def start(self) -> FakeSlack:
+    def start(self) -> Self:
         fake = self
 
         class Handler(QuietHandler):

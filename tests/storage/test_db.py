@@ -12,10 +12,14 @@ from storage.models import Workspace
 
 
 def test_rollback_undoes_work_done_inside_a_released_savepoint(sessions: sessionmaker[Session]) -> None:
-    with pytest.raises(RuntimeError), sessions.begin() as session:
-        with session.begin_nested():
-            session.add(Workspace(team_id="T1"))
-        raise RuntimeError("the caller changes its mind after the savepoint was released")
+    def change_then_fail() -> None:
+        with sessions.begin() as session:
+            with session.begin_nested():
+                session.add(Workspace(team_id="T1"))
+            raise RuntimeError("the caller changes its mind after the savepoint was released")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
     with sessions.begin() as session:
         assert session.scalars(select(Workspace)).all() == []
 

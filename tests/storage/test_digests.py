@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,11 +17,11 @@ from storage.posts import posted_arxiv_ids, record_post, run_posts
 DAY = date(2026, 11, 25)
 
 
-def claim(sessions: sessionmaker[Session], worker: str, **kw: object) -> tuple[str, list[str]]:
+def claim(sessions: sessionmaker[Session], worker: str, **kw: Any) -> tuple[str, list[str]]:
     with sessions.begin() as s:
         c = claim_run(
             session=s, team_id="T1", channel_id="C1", day=DAY, worker=worker, plan=kw.pop("plan", ["2411.00001"]), **kw
-        )  # type: ignore[arg-type]
+        )
         return c.outcome, list(c.run.plan)
 
 

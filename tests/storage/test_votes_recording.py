@@ -74,9 +74,13 @@ def test_an_event_is_claimed_once_per_team(sessions: sessionmaker[Session]) -> N
 
 def test_a_claim_rolled_back_with_its_change_can_be_made_again(sessions: sessionmaker[Session]) -> None:
     # A crash between the claim and the commit must leave the event to Slack's retry, not mark it done.
-    with pytest.raises(RuntimeError), sessions.begin() as session:
-        claim_event(session=session, team_id="T1", event_id="Ev1")
-        raise RuntimeError("the process died before committing")
+    def claim_then_die() -> None:
+        with sessions.begin() as session:
+            claim_event(session=session, team_id="T1", event_id="Ev1")
+            raise RuntimeError("the process died before committing")
+
+    with pytest.raises(RuntimeError):
+        claim_then_die()
     assert in_tx(sessions, lambda s: claim_event(session=s, team_id="T1", event_id="Ev1")) is True
 
 
@@ -105,8 +109,12 @@ def test_concurrent_transactions_apply_the_same_event_once(posted: sessionmaker[
 
 
 def test_reactions_follow_slack_time_not_arrival_order(posted: sessionmaker[Session]) -> None:
-    added = lambda ts: in_tx(posted, lambda s: add_reaction(session=s, key=key(), arxiv_id=PAPER, event_ts=ts))  # noqa: E731
-    removed = lambda ts: in_tx(posted, lambda s: remove_reaction(session=s, key=key(), event_ts=ts))  # noqa: E731
+    def added(ts: str) -> bool:
+        return in_tx(posted, lambda s: add_reaction(session=s, key=key(), arxiv_id=PAPER, event_ts=ts))
+
+    def removed(ts: str) -> bool:
+        return in_tx(posted, lambda s: remove_reaction(session=s, key=key(), event_ts=ts))
+
     assert added("1764150100.000001") is True
     assert added("1764150100.000001") is False  # the same event again
     assert activity(posted).votes == 1

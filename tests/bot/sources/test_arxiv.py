@@ -8,27 +8,15 @@ from datetime import date
 
 import pytest
 
-from bot.sources.arxiv import ArxivClient, ArxivError
+from bot.activity import fetch_paper
+from bot.config import load_settings
+from bot.ingest import enrich_from_arxiv
+from bot.sources.arxiv import INTERVAL, ArxivClient, ArxivError, Turns
+from bot.sources.hf import parse_items
 from bot.sources.sample import sample_items
 from tests.fakes.arxiv import FakeArxiv
-
-
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it (or a test moves it); safe across threads."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(round(seconds, 6))
-            self.now += seconds
+from tests.fakes.clock import FakeClock
+from tests.fakes.hf import daily_item
 
 
 @pytest.fixture
@@ -37,7 +25,8 @@ def clock() -> FakeClock:
 
 
 def client_for(fake: FakeArxiv, clock: FakeClock, **kwargs: object) -> ArxivClient:
-    return ArxivClient(fake.url, sleep=clock.sleep, clock=clock, **{"timeout": 2.0, **kwargs})  # type: ignore[arg-type]
+    turns = Turns(INTERVAL, clock=clock, sleep=clock.sleep)
+    return ArxivClient(fake.url, turns=turns, **{"timeout": 2.0, **kwargs})  # type: ignore[arg-type]
 
 
 SEED_IDS = [item["paper"]["id"] for item in sample_items()]
@@ -95,7 +84,7 @@ def test_time_already_passed_counts_towards_the_spacing(fake_arxiv: FakeArxiv, c
 
 def test_one_connection_at_a_time_across_threads(fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.delay_next(0.05, times=4)
-    with ArxivClient(fake_arxiv.url, interval=0.0) as client:
+    with ArxivClient(fake_arxiv.url) as client:  # the process-wide turns, on conftest's fake clock
         threads = [threading.Thread(target=client.by_ids, args=([i],)) for i in SEED_IDS[:4]]
         for t in threads:
             t.start()
@@ -119,7 +108,7 @@ def test_spacing_holds_across_threads_sharing_a_client(fake_arxiv: FakeArxiv, cl
         except BaseException as exc:  # a failure in a thread must fail the test, not vanish
             errors.append(exc)
 
-    with client_for(fake_arxiv, clock, interval=3.0) as client:
+    with client_for(fake_arxiv, clock) as client:
         threads = [threading.Thread(target=ask, args=(i,)) for i in SEED_IDS[:6]]
         for t in threads:
             t.start()
@@ -210,3 +199,67 @@ def test_category_query_pages_newest_first(fake_arxiv: FakeArxiv, clock: FakeClo
     assert all(r.primary_category == "cs.LG" for r in first + second)
     assert not {r.arxiv_id for r in first} & {r.arxiv_id for r in second}
     assert fake_arxiv.requests[0]["search_query"] == "cat:cs.LG" and clock.sleeps == [3.0]
+
+
+# ---- Retry-After, and the one process-wide arXiv limiter ------------------------------------------------------
+
+
+def test_a_retry_after_is_waited_out_and_counts_towards_the_spacing(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.fail_next(503, headers={"Retry-After": "7"})
+    with client_for(fake_arxiv, clock, sleep=clock.sleep) as client:
+        assert [r.arxiv_id for r in client.by_ids(["2410.13732"])] == ["2410.13732"]
+    # Seven seconds asked for, and no extra 3: the spacing was over long before.
+    assert len(fake_arxiv.requests) == 2 and clock.sleeps == [7.0]
+
+
+def test_a_long_retry_after_is_reported_not_slept(fake_arxiv: FakeArxiv, clock: FakeClock) -> None:
+    fake_arxiv.fail_next(429, headers={"Retry-After": "3600"})
+    with client_for(fake_arxiv, clock, sleep=clock.sleep) as client, pytest.raises(ArxivError) as info:
+        client.by_ids(["2410.13732"])
+    assert "asks us to wait another 3600s (HTTP 429): try again later" in str(info.value)
+    assert len(fake_arxiv.requests) == 1 and clock.sleeps == []
+
+
+def test_turns_space_several_threads_by_the_interval(clock: FakeClock) -> None:
+    turns = Turns(3.0, clock=clock, sleep=clock.sleep)
+    start = threading.Barrier(5)
+    began: list[float] = []
+    inside: list[int] = []
+
+    def take_a_turn() -> None:
+        start.wait()
+        with turns.turn():
+            inside.append(1)
+            began.append(clock())
+            threading.Event().wait(0.01)  # a request: long enough for another thread to barge in without the lock
+            clock.now += 0.5  # ...and the time it took, on the fake clock
+            assert len(inside) == 1, "two turns at once"
+            inside.pop()
+
+    threads = [threading.Thread(target=take_a_turn) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(began) == 5
+    # Each turn starts 3 s after the previous one ended (0.5 s after it started): the first at once.
+    assert [later - earlier for earlier, later in itertools.pairwise(began)] == [3.5] * 4
+    assert clock.sleeps == [3.0] * 4
+
+
+def test_every_client_takes_the_process_wide_turns(fake_arxiv: FakeArxiv, arxiv_clock: FakeClock) -> None:
+    # The digest's enrichment and a shared link's lookup, at once, each with a client of its own, and no turn
+    # of their own: ArxivClient takes the process's one.
+    settings = load_settings(ARXIV_API_URL=fake_arxiv.url, DATABASE_URL="sqlite://", PAPERBOT_ARXIV_ENRICH="1")
+    fake_arxiv.clock = arxiv_clock
+    fake_arxiv.delay_next(0.02, times=4)  # held a little, so that without one turn the requests would overlap
+    records = [parse_items([daily_item(i, f"Paper {i}", date(2025, 11, 24))]) for i in SEED_IDS[:3]]
+    jobs = [threading.Thread(target=enrich_from_arxiv, args=(settings, r), kwargs={"quick": True}) for r in records]
+    jobs.append(threading.Thread(target=fetch_paper, args=(settings, SEED_IDS[3])))  # HF is a closed port here
+    for t in jobs:
+        t.start()
+    for t in jobs:
+        t.join()
+    assert len(fake_arxiv.requests) == 4 and fake_arxiv.max_in_flight == 1
+    assert all(later - earlier >= INTERVAL for earlier, later in itertools.pairwise(sorted(fake_arxiv.arrivals)))
+    assert arxiv_clock.sleeps == [INTERVAL] * 3

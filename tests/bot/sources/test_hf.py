@@ -319,6 +319,26 @@ def test_429_with_a_long_wait_is_reported_not_slept(fake_hf: FakeHF) -> None:
     assert sleeps == []
 
 
+def test_a_503_with_retry_after_waits_as_told(fake_hf: FakeHF) -> None:
+    fake_hf.set_daily(DAY, papers_of(DAY, 1))
+    fake_hf.fail_next("daily_papers", 503, headers={"Retry-After": "12"})
+    sleeps = Sleeps()
+    with make_client(fake_hf, sleeps) as client:
+        assert len(client.daily(DAY)) == 1
+    assert sleeps == [12.0]  # not the 1 s backoff
+
+
+def test_a_503_asking_for_an_hour_is_reported_not_slept(fake_hf: FakeHF) -> None:
+    fake_hf.fail_next("daily_papers", 503, headers={"Retry-After": "3600"})
+    sleeps = Sleeps()
+    with (
+        make_client(fake_hf, sleeps) as client,
+        pytest.raises(SourceError, match=r"is unavailable for another 3600s \(HTTP 503\): try again later"),
+    ):
+        client.daily(DAY)
+    assert sleeps == [] and len(fake_hf.requests) == 1
+
+
 class StoppedClock:
     """The client's `clock` and `sleep` in one: UTC time that moves only when the client sleeps."""
 

@@ -7,6 +7,7 @@ import json
 import tomllib
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,18 +15,16 @@ from bot.links import normalize_arxiv_id
 from bot.sources.sample import SAMPLE_FILE, sample_items, sample_records
 
 ROOT = Path(__file__).resolve().parents[3]
-SEED = ROOT.parent / "shared" / "data" / "seed-papers.json"
+SEED = ROOT / "tests" / "data" / "seed-papers.json"  # the 31 real papers the sample is built from
 
 
 @pytest.fixture(scope="module")
-def seed() -> list[dict]:
-    if not SEED.exists():
-        pytest.skip(f"the shared seed data is not at {SEED}")
-    papers: list[dict] = json.loads(SEED.read_text(encoding="utf-8"))
+def seed() -> list[dict[str, Any]]:
+    papers: list[dict[str, Any]] = json.loads(SEED.read_text(encoding="utf-8"))
     return papers
 
 
-def test_sample_is_the_31_real_papers_with_nothing_invented(seed: list[dict]) -> None:
+def test_sample_is_the_31_real_papers_with_nothing_invented(seed: list[dict[str, Any]]) -> None:
     items = sample_items()
     assert len(items) == len(seed) == 31
     for item, paper in zip(items, seed, strict=True):
@@ -38,7 +37,7 @@ def test_sample_is_the_31_real_papers_with_nothing_invented(seed: list[dict]) ->
         assert "_id" not in json.dumps(item) and "discussionId" not in item["paper"]
 
 
-def test_generator_reproduces_the_shipped_file(seed: list[dict], tmp_path: Path) -> None:
+def test_generator_reproduces_the_shipped_file(seed: list[dict[str, Any]], tmp_path: Path) -> None:
     from bench.make_sample import main
 
     out = tmp_path / "sample.json"

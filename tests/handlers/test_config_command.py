@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.scheduler import wanted_jobs
 from storage.models import Channel
-from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import TEAM_ID, FakeSlack, SlackSender
+from tests.running import RunningBot
 
 
 def config(sender: SlackSender, slack: FakeSlack, text: str) -> dict[str, Any]:

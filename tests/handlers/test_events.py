@@ -24,6 +24,7 @@ from bot import activity
 from bot.app import build_app
 from bot.config import Settings
 from bot.deps import Deps
+from bot.retrying import TRANSACTION_PAUSES
 from bot.server import socket_mode_handler
 from storage import votes
 from storage.db import make_engine, make_sessions
@@ -32,11 +33,11 @@ from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.records import PaperRecord
 from storage.votes import Activity, paper_activity
-from tests.e2e.conftest import RunningBot, bot_settings, running_bot
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
 from tests.fakes.socket_mode import FakeSocketMode
+from tests.running import RunningBot, bot_settings, running_bot
 
 CHANNEL = "C0001"
 PAPER = "2410.13732"
@@ -86,7 +87,7 @@ def settle(bot: Bot) -> None:
     runner = bot.app.listener_runner
     started = runner.listener_executor
     runner.listener_executor = ThreadPoolExecutor(max_workers=5)
-    started.shutdown(wait=True)  # type: ignore[attr-defined]
+    started.shutdown(wait=True)
 
 
 def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
@@ -427,7 +428,6 @@ def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
     caplog: pytest.LogCaptureFixture,
     transient: bool,
 ) -> None:
-    monkeypatch.setattr(activity, "RETRY_DELAYS", (0.0, 0.0, 0.0))  # the pauses between attempts are not tested
     kind = OperationalError if transient else DataError
 
     def error(arguments: dict[str, Any]) -> Exception:  # as SQLAlchemy raises it: the reply's text in its parameters
@@ -441,7 +441,7 @@ def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
     with caplog.at_level(logging.INFO):
         ok(sender.event(message("our secret plan"), event_id="EvLost"))
         assert seen(posted).replies == 0
-    assert len(calls) == (1 + len(activity.RETRY_DELAYS) if transient else 1)
+    assert len(calls) == (1 + len(TRANSACTION_PAUSES) if transient else 1)
     problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(problems) == 1, problems
     assert "EvLost" in problems[0] and "message" in problems[0] and kind.__name__ in problems[0]
@@ -677,9 +677,9 @@ def test_two_replicas_receiving_the_same_events_apply_them_once(
         shared = message("arxiv.org/abs/2410.13732", thread_ts=None, user="U0007")
         for n, event in enumerate([reaction(True, user="U0001"), reaction(True, user="U0002"), reply, shared]):
             at_once(
-                lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),  # type: ignore[misc]
+                lambda e=event, n=n: sender.event(e, event_id=f"EvBoth{n}"),
                 lambda e=event, n=n: other.event(e, event_id=f"EvBoth{n}", retry_num=1),
-            )  # type: ignore[misc]
+            )
         settle(replica)
         shown = seen(posted)
         assert (shown.votes, shown.reactions, shown.replies) == (2, {"+1": 2}, 1)
@@ -696,7 +696,7 @@ def test_an_add_and_its_removal_racing_on_two_replicas_end_removed(
     try:
         for user in ("U0001", "U0002", "U0003", "U0004"):
             vote, unvote = reaction(True, user=user), reaction(False, user=user)  # the removal is the later one
-            at_once(lambda v=vote: sender.event(v), lambda u=unvote: other.event(u))  # type: ignore[misc]
+            at_once(lambda v=vote: sender.event(v), lambda u=unvote: other.event(u))
         settle(replica)
         assert seen(posted).votes == 0
     finally:

@@ -16,8 +16,8 @@ from storage.models import Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.posts import record_post
 from storage.records import PaperRecord
-from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+from tests.running import RunningBot
 
 HERE, ELSEWHERE = "C0001", "C0002"
 
@@ -159,7 +159,7 @@ def test_nothing_to_export_uploads_nothing(activity: None, sender: SlackSender, 
 
 
 @pytest.mark.parametrize(
-    "text, says",
+    ("text", "says"),
     [
         ("export xml", "`xml` is not an export format (json, csv, bibtex) or option."),
         ("export since:last-week", "`since:` takes a date written YYYY-MM-DD, not `last-week`."),

@@ -1,12 +1,15 @@
-"""A running paperbot: the real Bolt app behind the real HTTP server, talking to the loopback Slack."""
+"""A running paperbot: the real Bolt app behind the real HTTP server, talking to the loopback Slack.
+
+Listener tests (tests/handlers/) and whole-app flows (tests/e2e/) start it through the `settings`, `bot` and
+`sender` fixtures of tests/conftest.py, or call `running_bot` themselves for a second replica."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-import pytest
 from slack_bolt import App
 
 from bot.app import build_app
@@ -14,7 +17,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 
 @dataclass
@@ -30,7 +33,7 @@ class RunningBot:
 
 def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings:
     """Settings for a bot wired to the loopback Slack and the test database (no .env is read)."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "database_url": db_url,
         "slack_bot_token": BOT_TOKEN,
         "slack_signing_secret": SIGNING_SECRET,
@@ -39,12 +42,7 @@ def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings
         "arxiv_api_url": "http://127.0.0.1:9/api/query",
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-def settings(db_url: str, slack: FakeSlack) -> Settings:
-    return bot_settings(db_url, slack)
+    return Settings(_env_file=None, **values)
 
 
 @contextmanager
@@ -59,16 +57,3 @@ def running_bot(settings: Settings) -> Iterator[RunningBot]:
     finally:
         server.stop()
         engine.dispose()
-
-
-@pytest.fixture
-def bot(settings: Settings) -> Iterator[RunningBot]:
-    with running_bot(settings) as running:
-        yield running
-
-
-@pytest.fixture
-def sender(bot: RunningBot) -> Iterator[SlackSender]:
-    client = SlackSender(bot.url + "/slack/events")
-    yield client
-    client.close()

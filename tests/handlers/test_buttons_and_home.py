@@ -16,8 +16,8 @@ from bot.sources.sample import sample_records
 from handlers.home import home_opened
 from storage.models import Post, Reaction, Reply, SavedPaper
 from storage.papers import upsert_papers
-from tests.e2e.conftest import RunningBot
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, SlackSender
+from tests.running import RunningBot
 
 DAY = date(2026, 11, 24)
 PAPER = "2410.13732"  # "Reducing the Transformer Architecture to a Minimum", in the bundled sample
@@ -114,7 +114,7 @@ def test_home_tab_lists_saved_papers_and_remove_redraws_it(
     assert "Reducing the Transformer Architecture" in json.dumps(view["blocks"])
 
     sender.action(blocks.UNSAVE_ACTION, PAPER, user="U0001")
-    again = slack.wait_for(lambda: len(slack.calls_to("views.publish")) >= 2 and slack.calls_to("views.publish"))
+    again = slack.wait_for(lambda: calls if len(calls := slack.calls_to("views.publish")) >= 2 else None)
     view = again[1].params["view"]
     view = json.loads(view) if isinstance(view, str) else view
     assert "Nothing saved yet" in json.dumps(view["blocks"])

@@ -1,0 +1,113 @@
+"""The team's activity as lookups read it: counts, threads, ranking, and private channels kept inside, on both
+databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.lookups import (
+    Ranking,
+    Viewer,
+    discussed_ids,
+    remember_privacy,
+    team_activity,
+    team_ranked,
+    unknown_channels,
+)
+from storage.models import Post, Reaction, Reply, Workspace
+from storage.papers import upsert_papers
+from storage.records import PaperRecord
+
+VOTES = ("+1", "fire")
+A, B, C = "2401.00001", "2401.00002", "2401.00003"
+PUBLIC, PRIVATE = "CPUB", "CPRIV"
+
+
+def seed(sessions: sessionmaker[Session]) -> None:
+    """Paper A: 2 voters and a reply in a public channel, 3 voters and 2 replies in a private one. Paper B: one
+    voter in public. Paper C: never posted."""
+    with sessions.begin() as session:
+        upsert_papers(
+            session=session,
+            records=[PaperRecord(arxiv_id=i, title=f"Paper {i}", hf_upvotes=n) for i, n in ((A, 1), (B, 50), (C, 9))],
+        )
+        session.add(Workspace(team_id="T1", bot_user_id="UBOT"))
+        session.flush()
+        old = datetime(2026, 1, 1, tzinfo=UTC)
+        session.add(Post(team_id="T1", channel_id=PUBLIC, ts="1.0", arxiv_id=A, kind="digest", created_at=old))
+        session.add(Post(team_id="T1", channel_id=PRIVATE, ts="2.0", arxiv_id=A, kind="share"))
+        session.add(Post(team_id="T1", channel_id=PUBLIC, ts="3.0", arxiv_id=B, kind="digest"))
+        for channel, ts, users in ((PUBLIC, "1.0", ("U1", "U2", "UBOT")), (PRIVATE, "2.0", ("U3", "U4", "U5"))):
+            for user in users:
+                session.add(
+                    Reaction(team_id="T1", channel_id=channel, message_ts=ts, user_id=user, emoji="+1", arxiv_id=A)
+                )
+        session.add(Reaction(team_id="T1", channel_id=PUBLIC, message_ts="1.0", user_id="U1", emoji="eyes", arxiv_id=A))
+        session.add(Reaction(team_id="T1", channel_id=PUBLIC, message_ts="3.0", user_id="U1", emoji="fire", arxiv_id=B))
+        for channel, thread, ts in ((PUBLIC, "1.0", "1.1"), (PRIVATE, "2.0", "2.1"), (PRIVATE, "2.0", "2.2")):
+            session.add(
+                Reply(team_id="T1", channel_id=channel, thread_ts=thread, ts=ts, user_id="U9", text="x", arxiv_id=A)
+            )
+        remember_privacy(session=session, team_id="T1", channel_id=PUBLIC, is_private=False)
+        remember_privacy(session=session, team_id="T1", channel_id=PRIVATE, is_private=True)
+
+
+def test_a_public_channel_sees_only_public_activity(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+        seen = team_activity(session=session, viewer=Viewer("T1", PUBLIC), arxiv_ids=[A, C], vote_emoji=VOTES)
+    assert (seen[A].votes, seen[A].replies, seen[A].reactions) == (2, 1, {"+1": 2, "eyes": 1})
+    assert [(t.channel_id, t.replies) for t in seen[A].threads] == [(PUBLIC, 1)]
+    assert not seen[C].discussed
+
+
+def test_inside_the_private_channel_its_activity_counts_too(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+        seen = team_activity(session=session, viewer=Viewer("T1", PRIVATE), arxiv_ids=[A], vote_emoji=VOTES)
+    assert (seen[A].votes, seen[A].replies) == (5, 3)
+    assert [t.channel_id for t in seen[A].threads] == [PRIVATE, PUBLIC]  # newest post first
+
+
+def test_a_dm_sees_public_channels_only_and_an_unknown_channel_counts_as_private(
+    sessions: sessionmaker[Session],
+) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+        session.add(Post(team_id="T1", channel_id="CNEW", ts="4.0", arxiv_id=C, kind="share"))
+    with sessions.begin() as session:
+        assert unknown_channels(session=session, team_id="T1", arxiv_ids=[A, C]) == {"CNEW"}
+        seen = team_activity(session=session, viewer=Viewer("T1"), arxiv_ids=[A, C], vote_emoji=VOTES)
+        assert (seen[A].votes, seen[C].discussed) == (2, False)
+        assert discussed_ids(session=session, viewer=Viewer("T1"), arxiv_ids=[A, B, C]) == {A, B}
+        remember_privacy(session=session, team_id="T1", channel_id="CNEW", is_private=False)
+    with sessions.begin() as session:
+        assert unknown_channels(session=session, team_id="T1", arxiv_ids=[C]) == set()
+        assert discussed_ids(session=session, viewer=Viewer("T1"), arxiv_ids=[C]) == {C}
+
+
+def test_another_team_sees_nothing(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+        seen = team_activity(session=session, viewer=Viewer("T2", PUBLIC), arxiv_ids=[A], vote_emoji=VOTES)
+        assert not seen[A].discussed
+        assert team_ranked(session=session, viewer=Viewer("T2"), vote_emoji=VOTES, ranking=Ranking(), limit=5) == []
+
+
+def test_ranking_by_votes_then_replies_then_upvotes_and_by_other_sorts(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+
+        def ranked(viewer: Viewer, **kw: object) -> list[tuple[str, int, int]]:
+            return team_ranked(session=session, viewer=viewer, vote_emoji=VOTES, ranking=Ranking(**kw), limit=5)  # type: ignore[arg-type]
+
+        assert ranked(Viewer("T1", PUBLIC)) == [(A, 2, 1), (B, 1, 0)]
+        assert ranked(Viewer("T1", PRIVATE)) == [(A, 5, 3), (B, 1, 0)]
+        assert ranked(Viewer("T1", PUBLIC), sort="upvotes") == [(B, 1, 0), (A, 2, 1)]
+        assert ranked(Viewer("T1", PUBLIC), min_votes=2) == [(A, 2, 1)]
+        assert ranked(Viewer("T1", PUBLIC), min_replies=1) == [(A, 2, 1)]
+        recent = datetime.now(UTC) - timedelta(days=7)
+        assert ranked(Viewer("T1", PUBLIC), posted_since=recent) == [(B, 1, 0)]  # A's public post is old
+        assert ranked(Viewer("T1", PUBLIC), channel_id=PRIVATE) == []  # a private channel, asked from outside
