@@ -144,10 +144,14 @@ def child(url: str, path: str, batch_size: int, parse_process: str) -> None:
 def ceiling_child(url: str, path: str, batch_size: int) -> None:
     """Run in a subprocess: write `path`'s records into `url` with the bare driver, timing only the writes, and
     print one JSON line of figures (the database's own speed on this machine, with no paperbot code in it)."""
-    from bot.sources.importers import SNAPSHOT, _parsed
+    from bot.sources.import_files import SNAPSHOT
+    from bot.sources.import_files import read_chunks as _parsed
+    from storage.bulk import converter as _converter
     from storage.db import make_engine
+    from storage.merge import RECORD_KEYS
+    from storage.merge import record_values as _record_values
     from storage.models import utcnow
-    from storage.papers import PAPERS, RECORD_KEYS, _converter, _record_values
+    from storage.papers import PAPERS
 
     engine = make_engine(url)
     keys = (*RECORD_KEYS, "created_at", "updated_at")

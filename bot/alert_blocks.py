@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from bot import blocks
+from bot.links import hf_day_url, hf_url
 
 ALERT_EVENT = "paperbot_alert"  # the metadata event type that marks an alert DM (found again after a crash)
 MAX_PAPERS = 40  # header, intro and footer besides: well inside a message's 50 blocks
@@ -38,7 +39,7 @@ def _code(text: str) -> str:
 def _item_section(item: AlertItem) -> blocks.Block:
     paper = item.paper
     title = " ".join((paper.title or "").split()) or paper.arxiv_id
-    lines = [f"*{blocks.link(blocks.paper_url(paper.arxiv_id), title)}*"]
+    lines = [f"*{blocks.link(hf_url(paper.arxiv_id), title)}*"]
     authors = blocks.author_line(paper.authors)
     if authors:
         lines.append(blocks.fit(authors, 4 * blocks.AUTHOR_LIMIT))
@@ -55,7 +56,7 @@ def alert_message(*, day: date, items: Sequence[AlertItem]) -> dict[str, Any]:
     """The daily DM: a header, one section per matching paper (linked title, first authors, HF upvotes, which
     subscription matched) and how to change the alerts. Past `MAX_PAPERS` papers, a link to the whole day."""
     shown = list(items[:MAX_PAPERS])
-    day_url = f"{blocks.HF_PAPERS}/date/{day.isoformat()}"
+    day_url = hf_day_url(day)
     intro = (
         f"*{_papers(len(items))}* on Hugging Face Daily Papers of {blocks.day_label(day)} "
         f"{'matches' if len(items) == 1 else 'match'} your subscriptions · {blocks.link(day_url, 'see the whole day')}"

@@ -1,4 +1,4 @@
-"""arXiv identifiers and paper links: pure parsers, no I/O.
+"""arXiv identifiers and paper links: pure parsers and the one place paper URLs are built, no I/O.
 
 Papers are keyed by their *versionless* arXiv id. Two id styles exist (arXiv's identifier scheme):
 new style `YYMM.NNNN` (0704–1412) / `YYMM.NNNNN` (from 1501), and old style `archive[.SC]/YYMMNNN`
@@ -10,6 +10,13 @@ form the arXiv API and the metadata snapshot use, so the key drops it.
 from __future__ import annotations
 
 import re
+from datetime import date
+from urllib.parse import quote
+
+# Where people read a paper (not the APIs paperbot asks: their base URLs are Settings).
+ARXIV = "https://arxiv.org"
+HF_PAPERS = "https://huggingface.co/papers"
+ALPHAXIV = "https://www.alphaxiv.org"
 
 # The id patterns are written once and reused inside the link patterns below.
 _NEW = r"\d{4}\.\d{4,5}"
@@ -124,11 +131,32 @@ def paper_id(text: str) -> str | None:
     return _canonical(match["id"]) if match and _valid(match["id"]) else None
 
 
-def arxiv_abs_url(arxiv_id: str) -> str:
-    """The arXiv abstract page: `arxiv_abs_url("2410.13732") == "https://arxiv.org/abs/2410.13732"`."""
-    return f"https://arxiv.org/abs/{arxiv_id}"
+def _quoted(arxiv_id: str) -> str:
+    """The id as a URL path: old-style ids keep their slash; anything odd is percent-encoded."""
+    return quote(arxiv_id.strip(), safe="/.")
 
 
-def hf_paper_url(arxiv_id: str) -> str:
-    """The Hugging Face paper page: `hf_paper_url("2410.13732") == "https://huggingface.co/papers/2410.13732"`."""
-    return f"https://huggingface.co/papers/{arxiv_id}"
+def abs_url(arxiv_id: str) -> str:
+    """The arXiv abstract page: `abs_url("2410.13732") == "https://arxiv.org/abs/2410.13732"`."""
+    return f"{ARXIV}/abs/{_quoted(arxiv_id)}"
+
+
+def pdf_url(arxiv_id: str) -> str:
+    """The arXiv PDF: `pdf_url("hep-th/9901001") == "https://arxiv.org/pdf/hep-th/9901001"`."""
+    return f"{ARXIV}/pdf/{_quoted(arxiv_id)}"
+
+
+def hf_url(arxiv_id: str) -> str:
+    """The Hugging Face paper page: `hf_url("2410.13732") == "https://huggingface.co/papers/2410.13732"`."""
+    return f"{HF_PAPERS}/{_quoted(arxiv_id)}"
+
+
+def hf_day_url(day: date) -> str:
+    """A day's Hugging Face Daily Papers: `hf_day_url(date(2025, 11, 24)) ==
+    "https://huggingface.co/papers/date/2025-11-24"`."""
+    return f"{HF_PAPERS}/date/{day.isoformat()}"
+
+
+def alphaxiv_url(arxiv_id: str) -> str:
+    """The paper's alphaXiv discussion page: `alphaxiv_url("2410.13732") == "https://www.alphaxiv.org/abs/2410.13732"`."""
+    return f"{ALPHAXIV}/abs/{_quoted(arxiv_id)}"

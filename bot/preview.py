@@ -20,7 +20,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from bot.digest.context import Outcome
+from bot.digest.context import DigestStatus, Outcome
 
 PANEL_WIDTH = 100
 
@@ -196,7 +196,7 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
     if as_json:
         data: list[dict[str, Any]] = []
         for o in outcomes:
-            if o.status == "preview":  # chat.postMessage's arguments, exactly as a real run sends them
+            if o.status == DigestStatus.PREVIEW:  # chat.postMessage's arguments, exactly as a real run sends them
                 data += o.payloads
             else:
                 data.append(
@@ -212,13 +212,13 @@ def show_outcomes(outcomes: Sequence[Outcome], *, as_json: bool) -> str | None:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     for o in outcomes:
         stream = err if as_json else out
-        if o.status == "preview" and not as_json:
+        if o.status == DigestStatus.PREVIEW and not as_json:
             render(o.payloads, console=out, note=o.note)
             out.print(f"[bold]Dry run:[/] {o.message} Nothing was posted.", highlight=False, soft_wrap=True)
             continue
         if o.note:
             stream.print(o.note, style="yellow", markup=False, highlight=False, soft_wrap=True)
-        if o.status not in ("failed", "not_ready"):  # failures go to stderr once, as the command's reason
+        if o.status not in (DigestStatus.FAILED, DigestStatus.NOT_READY):  # failures: to stderr once, as the reason
             stream.print(o.message, markup=False, highlight=False, soft_wrap=True)
-    failed = [o for o in outcomes if o.status in ("failed", "not_ready")]
+    failed = [o for o in outcomes if o.status in (DigestStatus.FAILED, DigestStatus.NOT_READY)]
     return "; ".join(o.message for o in failed) if failed else None

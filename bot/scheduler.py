@@ -41,7 +41,7 @@ from bot.alert_runner import run_alerts
 from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
-from bot.digest import DigestContext, load_prefs, request_stop, run_digest
+from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
 from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
@@ -283,7 +283,7 @@ def _require_context() -> JobContext:
 
 # A scheduled run goes on to the next pending list after these (its status: the first of them that happened);
 # anything else stops it and is its status.
-CARRY_ON = ("posted", "resumed", "empty", "already_done")
+CARRY_ON = (DigestStatus.POSTED, DigestStatus.RESUMED, DigestStatus.EMPTY, DigestStatus.ALREADY_DONE)
 
 
 def run_scheduled_digest(
@@ -306,7 +306,7 @@ def run_scheduled_digest(
         # the channel never gets them out of order.
         if statuses[-1] not in CARRY_ON:
             return statuses[-1]
-    return next((s for s in CARRY_ON if s in statuses), "already_done")
+    return next((s for s in CARRY_ON if s in statuses), DigestStatus.ALREADY_DONE)
 
 
 def _pending(context: JobContext, prefs: Prefs, now: datetime) -> list[date]:
@@ -331,7 +331,7 @@ def _run_day(
         digest_ctx, team_id=team_id, channel_id=channel_id, day=day, retry_failed=False, give_up=give_up
     )
     # Busy: another worker holds the run; if it died, its lease ends at retry_at (not bound by the window).
-    retry_at = outcome.retry_at if outcome.status == "busy" else None if final else now + RETRY_EVERY
+    retry_at = outcome.retry_at if outcome.status == DigestStatus.BUSY else None if final else now + RETRY_EVERY
     if outcome.retryable and retry_at is not None:
         context.scheduler.add_job(
             run_scheduled_digest,
@@ -343,7 +343,7 @@ def _run_day(
             args=[team_id, channel_id, day.isoformat(), first.isoformat()],
         )
     log.log(
-        logging.ERROR if outcome.status == "failed" else logging.INFO,
+        logging.ERROR if outcome.status == DigestStatus.FAILED else logging.INFO,
         "scheduled digest %s/%s: %s",
         team_id,
         channel_id,

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Channel, Workspace
+from storage.rows import get_or_insert
 
 # Settings a channel may change from Slack (`/papers config`); anything else is not a channel setting.
 CHANNEL_SETTINGS = frozenset(
@@ -28,17 +28,7 @@ CHANNEL_SETTINGS = frozenset(
 
 def ensure_workspace(*, session: Session, team_id: str, name: str | None = None) -> Workspace:
     """The Workspace row of `team_id`, created if missing (channels, posts and runs hang off it)."""
-    workspace = session.get(Workspace, team_id)
-    if workspace is not None:
-        return workspace
-    # A SAVEPOINT, so a concurrent insert of the same team (two replicas) costs us nothing but a re-read.
-    try:
-        with session.begin_nested():
-            workspace = Workspace(team_id=team_id, name=name)
-            session.add(workspace)
-    except IntegrityError:
-        workspace = session.get(Workspace, team_id)
-        assert workspace is not None
+    workspace, _ = get_or_insert(session, Workspace, {"team_id": team_id}, {"name": name})
     return workspace
 
 
@@ -55,13 +45,7 @@ def get_or_create_channel(*, session: Session, team_id: str, channel_id: str) ->
     if channel is not None:
         return channel
     ensure_workspace(session=session, team_id=team_id)
-    try:
-        with session.begin_nested():
-            channel = Channel(team_id=team_id, channel_id=channel_id, filters={})
-            session.add(channel)
-    except IntegrityError:
-        channel = get_channel(session=session, team_id=team_id, channel_id=channel_id)
-        assert channel is not None
+    channel, _ = get_or_insert(session, Channel, {"team_id": team_id, "channel_id": channel_id}, {"filters": {}})
     return channel
 
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import DigestRun, utcnow
+from storage.rows import get_or_insert
+from storage.states import ClaimOutcome, RunStatus
 
 LEASE = timedelta(minutes=10)
-FINISHED = ("done", "empty")
+FINISHED = (RunStatus.DONE, RunStatus.EMPTY)
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,14 @@ class Claim:
     """What claiming found: `claimed` (new run), `resumed` (ours now, with posts to finish), `done`
     (already posted), `busy` (another live worker has it) or `failed` (failed for good; not retried)."""
 
-    outcome: str
+    outcome: ClaimOutcome
     run: DigestRun
     # The run's last activity before this claim (its previous heartbeat) when it was taken over.
     last_activity: datetime | None = None
 
     @property
     def ours(self) -> bool:
-        return self.outcome in ("claimed", "resumed")
+        return self.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.RESUMED)
 
 
 def aware(moment: datetime) -> datetime:
@@ -92,31 +93,22 @@ def claim_run(
 ) -> Claim:
     """Claim the digest of (team, channel, day) for `worker`; `plan` is kept only by a new run."""
     now = _utc(now)
-    try:
-        with session.begin_nested():
-            run = DigestRun(
-                team_id=team_id,
-                channel_id=channel_id,
-                digest_date=day,
-                status="claimed",
-                claimed_by=worker,
-                claimed_at=now,
-                heartbeat_at=now,
-                plan=list(plan),
-            )
-            session.add(run)
-        return Claim("claimed", run)
-    except IntegrityError:
-        pass
-    existing = get_run(session=session, team_id=team_id, channel_id=channel_id, day=day)
-    assert existing is not None, "the unique key said this run exists"
+    # The unique key lets exactly one worker insert the run; the others read it and see whose it is.
+    existing, created = get_or_insert(
+        session,
+        DigestRun,
+        {"team_id": team_id, "channel_id": channel_id, "digest_date": day},
+        {"status": RunStatus.CLAIMED, "claimed_by": worker, "claimed_at": now, "heartbeat_at": now, "plan": list(plan)},
+    )
+    if created:
+        return Claim(ClaimOutcome.CLAIMED, existing)
     if existing.status in FINISHED:
-        return Claim("done", existing)
-    if existing.status == "failed" and not retry_failed:
-        return Claim("failed", existing)
+        return Claim(ClaimOutcome.DONE, existing)
+    if existing.status == RunStatus.FAILED and not retry_failed:
+        return Claim(ClaimOutcome.FAILED, existing)
     fresh = not existing.released and now - aware(existing.heartbeat_at) < lease
-    if existing.status == "claimed" and existing.claimed_by != worker and fresh:
-        return Claim("busy", existing)
+    if existing.status == RunStatus.CLAIMED and existing.claimed_by != worker and fresh:
+        return Claim(ClaimOutcome.BUSY, existing)
     return _take_over(session=session, run=existing, worker=worker, now=now)
 
 
@@ -132,20 +124,20 @@ def _take_over(*, session: Session, run: DigestRun, worker: str, now: datetime) 
             DigestRun.status == run.status,
             DigestRun.released == run.released,
         )
-        .values(claimed_by=worker, heartbeat_at=now, status="claimed", released=False, error=None)
+        .values(claimed_by=worker, heartbeat_at=now, status=RunStatus.CLAIMED, released=False, error=None)
         .execution_options(synchronize_session=False)
     )
     current = get_run(session=session, team_id=run.team_id, channel_id=run.channel_id, day=run.digest_date)
     assert current is not None
     won = result.rowcount == 1  # type: ignore[attr-defined]
-    return Claim("resumed" if won else "busy", current, last_activity if won else None)
+    return Claim(ClaimOutcome.RESUMED if won else ClaimOutcome.BUSY, current, last_activity if won else None)
 
 
 def heartbeat(*, session: Session, run_id: int, worker: str, now: datetime | None = None) -> bool:
     """Refresh the claim; False means another worker took the run over and we must stop posting."""
     result = session.execute(
         update(DigestRun)
-        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
+        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == RunStatus.CLAIMED)
         .values(heartbeat_at=_utc(now))
         .execution_options(synchronize_session=False)
     )
@@ -165,13 +157,13 @@ def set_header(*, session: Session, run_id: int, worker: str, ts: str) -> bool:
 
 
 def finish_run(
-    *, session: Session, run_id: int, worker: str, status: str = "done", now: datetime | None = None
+    *, session: Session, run_id: int, worker: str, status: RunStatus | str = RunStatus.DONE, now: datetime | None = None
 ) -> bool:
     """Mark our run finished (`done`, or `empty` when nothing matched); False if it was not ours any more."""
     result = session.execute(
         update(DigestRun)
-        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
-        .values(status=status, finished_at=_utc(now), error=None)
+        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == RunStatus.CLAIMED)
+        .values(status=RunStatus(status), finished_at=_utc(now), error=None)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -184,12 +176,12 @@ def fail_run(
     otherwise the claim is released so the next attempt resumes it at once."""
     values: dict[str, object] = {"error": error[:2000]}
     if permanent:
-        values.update(status="failed", finished_at=_utc(now))
+        values.update(status=RunStatus.FAILED, finished_at=_utc(now))
     else:
         values.update(released=True)
     session.execute(
         update(DigestRun)
-        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == "claimed")
+        .where(DigestRun.id == run_id, DigestRun.claimed_by == worker, DigestRun.status == RunStatus.CLAIMED)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -199,6 +191,6 @@ def unfinished_runs(*, session: Session, since: datetime) -> Sequence[DigestRun]
     """Runs claimed since `since` that are still not finished (half-posted, or being posted right now)."""
     return session.scalars(
         select(DigestRun)
-        .where(DigestRun.status == "claimed", DigestRun.claimed_at >= _utc(since))
+        .where(DigestRun.status == RunStatus.CLAIMED, DigestRun.claimed_at >= _utc(since))
         .order_by(DigestRun.claimed_at)
     ).all()

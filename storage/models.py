@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.states import EnumText, PaperSource, PostKind, RunStatus
+
 # Stable constraint names so migrations read the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -37,10 +39,13 @@ Json = JSON().with_variant(JSONB(), "postgresql")
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (the only time paperbot stores)."""
     return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, with stable constraint names."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 
@@ -116,7 +121,7 @@ class Paper(Base):
     thumbnail: Mapped[str | None] = mapped_column(String(1024))
     # The day it was on Hugging Face Daily Papers (None for papers known only from arXiv).
     daily_date: Mapped[date | None] = mapped_column(Date)
-    source: Mapped[str] = mapped_column(String(16), default="hf")
+    source: Mapped[PaperSource] = mapped_column(EnumText(PaperSource, 16), default=PaperSource.HF)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -147,7 +152,7 @@ class Post(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # digest | share | lookup
+    kind: Mapped[PostKind] = mapped_column(EnumText(PostKind, 16))
     user_id: Mapped[str | None] = mapped_column(String(32))  # who shared it (share/lookup)
     digest_run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -233,7 +238,7 @@ class DigestRun(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
     digest_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | done | empty | failed
+    status: Mapped[RunStatus] = mapped_column(EnumText(RunStatus, 16), default=RunStatus.CLAIMED)
     claimed_by: Mapped[str] = mapped_column(String(128))
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The claim's last sign of life: refreshed before every message, kept when the claim is released.

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Post
+from storage.rows import get_or_insert
+from storage.states import PostKind
 
 
 def record_post(
@@ -18,31 +19,18 @@ def record_post(
     channel_id: str,
     ts: str,
     arxiv_id: str,
-    kind: str,
+    kind: PostKind | str,
     user_id: str | None = None,
     digest_run_id: int | None = None,
 ) -> Post:
     """Remember that message `ts` in the channel is about `arxiv_id`; recording it twice is harmless."""
-    existing = find_post(session=session, team_id=team_id, channel_id=channel_id, ts=ts)
-    if existing is not None:
-        return existing
     # The unique (team, channel, ts) key decides races (an event retry and the poster recording one message).
-    try:
-        with session.begin_nested():
-            post = Post(
-                team_id=team_id,
-                channel_id=channel_id,
-                ts=ts,
-                arxiv_id=arxiv_id,
-                kind=kind,
-                user_id=user_id,
-                digest_run_id=digest_run_id,
-            )
-            session.add(post)
-    except IntegrityError:
-        found = find_post(session=session, team_id=team_id, channel_id=channel_id, ts=ts)
-        assert found is not None
-        return found
+    post, _ = get_or_insert(
+        session,
+        Post,
+        {"team_id": team_id, "channel_id": channel_id, "ts": ts},
+        {"arxiv_id": arxiv_id, "kind": PostKind(kind), "user_id": user_id, "digest_run_id": digest_run_id},
+    )
     return post
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from storage.states import PaperSource
+
 
 @dataclass(slots=True)
 class PaperRecord:
@@ -35,4 +37,6 @@ class PaperRecord:
     project_page: str | None = None
     thumbnail: str | None = None
     daily_date: date | None = None  # the day it was on HF Daily Papers
-    source: str = "hf"  # hf | arxiv | snapshot | sample
+    # A PaperSource value; typed str until bot/sources/hf.py and arxiv.py pass the enum (the Paper column refuses
+    # any other text when it is written).
+    source: str = PaperSource.HF

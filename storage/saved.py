@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Paper, SavedPaper
+from storage.rows import get_or_insert
 
 
 def save_paper(*, session: Session, team_id: str, user_id: str, arxiv_id: str) -> bool:
     """Add a paper to someone's list; False when it was already there (a double click changes nothing)."""
-    try:
-        with session.begin_nested():
-            session.add(SavedPaper(team_id=team_id, user_id=user_id, arxiv_id=arxiv_id))
-        return True
-    except IntegrityError:
-        return False
+    _, created = get_or_insert(session, SavedPaper, {"team_id": team_id, "user_id": user_id, "arxiv_id": arxiv_id})
+    return created
 
 
 def unsave_paper(*, session: Session, team_id: str, user_id: str, arxiv_id: str) -> bool:

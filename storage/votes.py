@@ -1,5 +1,6 @@
 """What the team did with a paper: votes (emoji reactions) and thread replies on its posts, read back
-(`paper_activity`) and recorded from Slack events (callers own the transaction; nothing here commits).
+(`paper_activity`, counted by storage.tally) and recorded from Slack events (callers own the transaction;
+nothing here commits).
 
 Slack may deliver an event twice or late: `claim_event` keeps each event's change to one, reactions keep the
 Slack time of the newest event applied (a late older one changes nothing), and a reply's edits and delete keep
@@ -12,11 +13,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.channels import ensure_workspace
-from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
+from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, utcnow
+from storage.rows import get_or_insert
+from storage.tally import Scope, count_activity
 from storage.text import without_nul
 
 
@@ -32,40 +34,15 @@ class Activity:
 
 def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji: Iterable[str]) -> Activity:
     """Votes, reactions per emoji, replies and channels of one paper in one workspace."""
-    # The bot's own reactions and replies never count; replies with no user are bot or system messages.
-    bot_user = session.scalar(select(Workspace.bot_user_id).where(Workspace.team_id == team_id)) or ""
-    mine = (Reaction.team_id == team_id, Reaction.arxiv_id == arxiv_id, Reaction.user_id != bot_user)
-    rows = session.execute(
-        select(Reaction.emoji, func.count(func.distinct(Reaction.user_id))).where(*mine).group_by(Reaction.emoji)
-    )
-    reactions = {emoji: count for emoji, count in rows}
-    votes = (
-        session.scalar(
-            select(func.count(func.distinct(Reaction.user_id))).where(*mine, Reaction.emoji.in_(list(vote_emoji)))
-        )
-        or 0
-    )
-    replies = (
-        session.scalar(
-            select(func.count())
-            .select_from(Reply)
-            .where(
-                Reply.team_id == team_id,
-                Reply.arxiv_id == arxiv_id,
-                Reply.deleted.is_(False),
-                Reply.user_id.is_not(None),
-                Reply.user_id != bot_user,
-            )
-        )
-        or 0
-    )
+    tally = count_activity(session=session, scope=Scope(team_id=team_id), arxiv_ids=[arxiv_id], vote_emoji=vote_emoji)
     channels = session.scalars(
         select(Post.channel_id)
         .where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)
         .group_by(Post.channel_id)
         .order_by(func.min(Post.created_at))
     ).all()
-    return Activity(votes=votes, reactions=reactions, replies=replies, channels=list(channels))
+    counts = tally[arxiv_id]
+    return Activity(votes=counts.votes, reactions=counts.reactions, replies=counts.replies, channels=list(channels))
 
 
 # ---- recording what Slack events say (bot/activity.py calls these inside its transactions) ------------------
@@ -106,15 +83,9 @@ def remember_bot_user(*, session: Session, team_id: str, bot_user_id: str | None
 def claim_event(*, session: Session, team_id: str, event_id: str) -> bool:
     """Mark a Slack event as applied, in the caller's transaction; False when it already was (a retry, or the
     same event applied by another replica), so the caller must change nothing."""
-    if session.get(ProcessedEvent, (team_id, event_id)) is not None:
-        return False
     # The primary key decides races: a second replica's INSERT waits for the first one's transaction, then fails.
-    try:
-        with session.begin_nested():
-            session.add(ProcessedEvent(team_id=team_id, event_id=event_id))
-    except IntegrityError:
-        return False
-    return True
+    _, created = get_or_insert(session, ProcessedEvent, {"team_id": team_id, "event_id": event_id})
+    return created
 
 
 def prune_event_records(*, session: Session, before: datetime) -> int:
@@ -130,14 +101,9 @@ def add_reaction(*, session: Session, key: ReactionKey, arxiv_id: str, event_ts:
     same emoji (its removal) was applied first. `event_ts` None skips that ordering check."""
     if not _advance_clock(session, key, event_ts):
         return False
-    if session.scalar(select(Reaction.id).where(*_reaction_is(key))) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(Reaction(**asdict(key), arxiv_id=arxiv_id))
-    except IntegrityError:  # the same reaction, recorded meanwhile by another transaction
-        return False
-    return True
+    # The unique key decides a race with the same reaction recorded meanwhile by another transaction.
+    _, created = get_or_insert(session, Reaction, asdict(key), {"arxiv_id": arxiv_id})
+    return created
 
 
 def remove_reaction(*, session: Session, key: ReactionKey, event_ts: str | None) -> bool:
@@ -162,18 +128,11 @@ def _advance_clock(session: Session, key: ReactionKey, event_ts: str | None) -> 
     """Move the reaction's clock to `event_ts`; False (clock unchanged) when an event as new was applied."""
     if event_ts is None:
         return True
-    pk = (key.team_id, key.channel_id, key.message_ts, key.user_id, key.emoji)
     # FOR UPDATE (PostgreSQL; SQLite's transactions are serial anyway): an add and a remove of the same emoji on
     # two replicas take turns, and the second compares against the first's time.
-    clock = session.get(ReactionClock, pk, with_for_update=True, populate_existing=True)
-    if clock is None:
-        try:
-            with session.begin_nested():
-                session.add(ReactionClock(**asdict(key), event_ts=event_ts))
-            return True
-        except IntegrityError:
-            clock = session.get(ReactionClock, pk, with_for_update=True, populate_existing=True)
-            assert clock is not None
+    clock, created = get_or_insert(session, ReactionClock, asdict(key), {"event_ts": event_ts}, lock=True)
+    if created:
+        return True
     if slack_ts_order(event_ts) <= slack_ts_order(clock.event_ts):
         return False
     clock.event_ts, clock.updated_at = event_ts, utcnow()
@@ -228,35 +187,11 @@ def _find_or_insert_reply(
     session: Session, key: ReplyKey, *, user_id: str, text: str, deleted: bool = False
 ) -> tuple[Reply, bool]:
     """The stored reply, locked for this transaction, or a new one of these values: (reply, made here)."""
-    found = _find_reply(session, key)
-    if found is not None:
-        return found, False
-    reply = Reply(
-        team_id=key.team_id,
-        channel_id=key.channel_id,
-        thread_ts=key.thread_ts,
-        ts=key.ts,
-        user_id=user_id,
-        text=text,
-        deleted=deleted,
-        arxiv_id=key.arxiv_id,
-    )
     # The unique (team, channel, ts) key decides a race with the same message's other event on another replica.
-    try:
-        with session.begin_nested():
-            session.add(reply)
-    except IntegrityError:
-        found = _find_reply(session, key)
-        assert found is not None
-        return found, False
-    return reply, True
-
-
-def _find_reply(session: Session, key: ReplyKey) -> Reply | None:
-    query = (
-        select(Reply)
-        .where(Reply.team_id == key.team_id, Reply.channel_id == key.channel_id, Reply.ts == key.ts)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+    return get_or_insert(
+        session,
+        Reply,
+        {"team_id": key.team_id, "channel_id": key.channel_id, "ts": key.ts},
+        {"thread_ts": key.thread_ts, "user_id": user_id, "text": text, "deleted": deleted, "arxiv_id": key.arxiv_id},
+        lock=True,
     )
-    return session.scalars(query).one_or_none()

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk import WebClient
@@ -69,13 +70,27 @@ class DigestContext:
         return self.deps.sessions
 
 
+class DigestStatus(StrEnum):
+    """How a digest attempt ended (Outcome.status)."""
+
+    POSTED = "posted"
+    RESUMED = "resumed"  # a half-posted run finished
+    ALREADY_DONE = "already_done"
+    BUSY = "busy"  # another worker holds the run
+    STOPPED = "stopped"  # asked to stop between two messages
+    FAILED = "failed"
+    NOT_READY = "not_ready"  # the day's list is not out yet
+    EMPTY = "empty"  # nothing matched: at most a short notice was posted
+    PREVIEW = "preview"  # a dry run: nothing was posted
+
+
 @dataclass
 class Outcome:
     """What a digest attempt did, for the CLI, `/papers digest now` and the scheduler's log."""
 
     channel_id: str
     day: date | None
-    status: str  # posted | resumed | already_done | busy | stopped | failed | not_ready | empty | preview
+    status: DigestStatus
     message: str
     posted: int = 0
     planned: int = 0
@@ -86,7 +101,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status not in ("failed",)
+        return self.status != DigestStatus.FAILED
 
 
 def load_prefs(ctx: DigestContext, *, team_id: str, channel_id: str, size: int | None = None) -> Prefs:

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import blocks
 from bot.choose import Prefs, choose, newest_day
 from bot.config import Settings
-from bot.digest.context import PREVIEW_CHANNEL, DigestContext, Outcome, load_prefs
+from bot.digest.context import PREVIEW_CHANNEL, DigestContext, DigestStatus, Outcome, load_prefs
 from bot.ingest import enrich_from_arxiv
 from bot.sources.hf import HFClient, SourceError
 from bot.sources.sample import sample_records
 from storage import digests as runs
 from storage.papers import daily_papers, get_papers, upsert_papers
 from storage.posts import posted_arxiv_ids, run_posts
+from storage.states import RunStatus
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,9 @@ def preview_digest(
     day_list = list_of_day(ctx, day, source, sample_fallback=source == "hf")
     chosen = plan_papers(ctx, prefs, day_list, store=False)
     if not day_list.papers:
-        return Outcome(channel_id, day, "not_ready", f"Hugging Face has no papers for {day} yet.", note=day_list.note)
+        return Outcome(
+            channel_id, day, DigestStatus.NOT_READY, f"Hugging Face has no papers for {day} yet.", note=day_list.note
+        )
     # The same arguments a real run hands chat.postMessage, but for the run id the claim would assign.
     if chosen:
         header = blocks.digest_header(
@@ -178,7 +181,9 @@ def preview_digest(
     where = "" if channel_id == PREVIEW_CHANNEL else f" to #{channel_id}"
     of = "of the bundled sample" if day_list.source == "sample" else f"of {day}"
     message = f"{len(chosen)} of {len(day_list.papers)} papers {of} would be posted{where}."
-    return Outcome(channel_id, day, "preview", message, planned=len(chosen), payloads=payloads, note=day_list.note)
+    return Outcome(
+        channel_id, day, DigestStatus.PREVIEW, message, planned=len(chosen), payloads=payloads, note=day_list.note
+    )
 
 
 def finished_run(ctx: DigestContext, prefs: Prefs, day: date) -> Outcome | None:
@@ -188,10 +193,10 @@ def finished_run(ctx: DigestContext, prefs: Prefs, day: date) -> Outcome | None:
         if run is None or run.status not in runs.FINISHED:
             return None
         count = len(run_posts(session=session, digest_run_id=run.id))
-    what = f"{count} paper{'' if count == 1 else 's'}" if run.status == "done" else "no papers"
+    what = f"{count} paper{'' if count == 1 else 's'}" if run.status == RunStatus.DONE else "no papers"
     return Outcome(
         prefs.channel_id,
         day,
-        "already_done",
+        DigestStatus.ALREADY_DONE,
         f"The digest of {day} was already posted to #{prefs.channel_id} ({what}); nothing posted again.",
     )

@@ -18,6 +18,7 @@ from storage import digests as runs
 from storage.models import DigestRun
 from storage.papers import get_papers
 from storage.posts import posted_arxiv_ids, record_post, run_posts
+from storage.states import PostKind
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int 
                 channel_id=prefs.channel_id,
                 ts=ts,
                 arxiv_id=arxiv_id,
-                kind="digest",
+                kind=PostKind.DIGEST,
                 digest_run_id=state.run_id,
             )
         state.done[arxiv_id], state.sent = ts, state.sent + 1
@@ -232,7 +233,7 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
                 channel_id=prefs.channel_id,
                 ts=ts,
                 arxiv_id=arxiv_id,
-                kind="digest",
+                kind=PostKind.DIGEST,
                 digest_run_id=state.run_id,
             )
     state.done.update(missing)

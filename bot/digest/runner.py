@@ -25,13 +25,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.choose import Prefs, newest_day
-from bot.digest.context import DigestContext, Outcome, load_prefs
+from bot.digest.context import DigestContext, DigestStatus, Outcome, load_prefs
 from bot.digest.day import finished_run, list_of_day, plan_papers
 from bot.digest.posting import LostClaim, RunState, Stopped, Uncertain, load_state, post_messages, reconcile
 from bot.digest.slack_errors import PERMANENT_ERRORS, explain_slack_error, slack_problem
 from bot.sources.hf import SourceError
 from storage import channels as channel_store
 from storage import digests as runs
+from storage.states import ClaimOutcome, RunStatus
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,12 @@ def run_digest(
         try:
             day_list = list_of_day(ctx, day, source, sample_fallback=False)
         except SourceError as exc:
-            return Outcome(channel_id, day, "failed", str(exc), retryable=True)
+            return Outcome(channel_id, day, DigestStatus.FAILED, str(exc), retryable=True)
         if not day_list.papers and not give_up:
             return Outcome(
                 channel_id,
                 day,
-                "not_ready",
+                DigestStatus.NOT_READY,
                 f"Hugging Face has no papers for {day} yet; nothing posted.",
                 retryable=True,
             )
@@ -102,18 +103,18 @@ def run_digest(
 
 def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
     where = f"#{prefs.channel_id}"
-    if claim.outcome == "done":
+    if claim.outcome == ClaimOutcome.DONE:
         return Outcome(
             prefs.channel_id,
             day,
-            "already_done",
+            DigestStatus.ALREADY_DONE,
             f"The digest of {day} was already posted to {where}; nothing posted again.",
         )
-    if claim.outcome == "failed":
+    if claim.outcome == ClaimOutcome.FAILED:
         return Outcome(
             prefs.channel_id,
             day,
-            "failed",
+            DigestStatus.FAILED,
             f"The digest of {day} for {where} failed earlier and is not retried automatically: {claim.run.error}",
         )
     # If that worker died, its claim expires one lease after its last heartbeat: try again just after that.
@@ -121,7 +122,7 @@ def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:
     return Outcome(
         prefs.channel_id,
         day,
-        "busy",
+        DigestStatus.BUSY,
         f"Another paperbot worker is posting the digest of {day} to {where} right now; nothing posted by this one.",
         retryable=True,
         retry_at=expires,
@@ -132,7 +133,7 @@ def _post_run(
     ctx: DigestContext, prefs: Prefs, run_id: int, *, claim: runs.Claim, total: int | None, sample: bool
 ) -> Outcome:
     """Post what the claimed run has not posted yet, then mark it finished; failures are kept on the run."""
-    resumed = claim.outcome == "resumed"
+    resumed = claim.outcome == ClaimOutcome.RESUMED
     state = load_state(ctx, run_id, claim.last_activity)
     state.sample = sample
     try:
@@ -146,7 +147,7 @@ def _post_run(
         return Outcome(
             prefs.channel_id,
             state.day,
-            "stopped",
+            DigestStatus.STOPPED,
             f"Stopped the digest of {state.day} for "
             f"#{prefs.channel_id} after {state.sent} paper(s) because paperbot is shutting down; "
             "the next start posts the rest.",
@@ -163,7 +164,11 @@ def _post_run(
         raise
     with ctx.sessions.begin() as session:
         finished = runs.finish_run(
-            session=session, run_id=run_id, worker=ctx.worker, status="done" if state.plan else "empty", now=ctx.clock()
+            session=session,
+            run_id=run_id,
+            worker=ctx.worker,
+            status=RunStatus.DONE if state.plan else RunStatus.EMPTY,
+            now=ctx.clock(),
         )
     if not finished:
         return _lost(prefs, state)
@@ -174,7 +179,7 @@ def _lost(prefs: Prefs, state: RunState) -> Outcome:
     return Outcome(
         prefs.channel_id,
         state.day,
-        "busy",
+        DigestStatus.BUSY,
         f"Another worker took over the digest of {state.day} "
         f"for #{prefs.channel_id} after this one posted {state.sent} paper(s); it finishes the run.",
         posted=state.sent,
@@ -205,7 +210,7 @@ def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
         return Outcome(
             prefs.channel_id,
             state.day,
-            "empty",
+            DigestStatus.EMPTY,
             f"No new papers of {state.day} for {where} (after its filters); {said}.",
         )
     if resumed:
@@ -215,7 +220,12 @@ def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
     if state.skipped:
         message += f" ({state.skipped} already posted there by another digest, not repeated.)"
     return Outcome(
-        prefs.channel_id, state.day, "resumed" if resumed else "posted", message, posted=state.sent, planned=n
+        prefs.channel_id,
+        state.day,
+        DigestStatus.RESUMED if resumed else DigestStatus.POSTED,
+        message,
+        posted=state.sent,
+        planned=n,
     )
 
 
@@ -234,7 +244,7 @@ def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiErro
     return Outcome(
         prefs.channel_id,
         state.day,
-        "failed",
+        DigestStatus.FAILED,
         reason,
         posted=state.sent,
         planned=len(state.plan),
@@ -257,7 +267,13 @@ def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncerta
     )
     _release(ctx, state, reason, permanent=False)
     return Outcome(
-        prefs.channel_id, state.day, "failed", reason, posted=state.sent, planned=len(state.plan), retryable=True
+        prefs.channel_id,
+        state.day,
+        DigestStatus.FAILED,
+        reason,
+        posted=state.sent,
+        planned=len(state.plan),
+        retryable=True,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.sources.hf import parse_daily_item
 from storage.records import PaperRecord
+from storage.states import PaperSource
 
 SAMPLE_FILE = "sample_daily_papers.json"
 
@@ -39,6 +40,6 @@ def sample_records(day: date) -> list[PaperRecord]:
         record.primary_category = item.get("_paperbot", {}).get("primary_category")
         record.categories = [record.primary_category] if record.primary_category else []
         record.daily_date = day
-        record.source = "sample"
+        record.source = PaperSource.SAMPLE
         records.append(record)
     return records

@@ -26,14 +26,15 @@ from bot.sources.importers import (
     SNAPSHOT,
     ImportFailure,
     ImportReport,
-    _SnapshotLine,
-    _typed_record,
     detect_format,
     import_paths,
     parse_snapshot_record,
 )
+from bot.sources.snapshot import SnapshotLine as _SnapshotLine
+from bot.sources.snapshot import typed_record as _typed_record
+from storage.bulk import bulk_insert as _bulk_insert
 from storage.models import UpvoteSnapshot
-from storage.papers import PAPERS, _bulk_insert, count_papers, daily_papers, get_paper, upsert_papers
+from storage.papers import PAPERS, count_papers, daily_papers, get_paper, upsert_papers
 from tests.fakes.hf import daily_item
 
 # A real record of the arXiv metadata snapshot (its first line), hard-wrapped title and abstract included.

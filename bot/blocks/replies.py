@@ -1,0 +1,103 @@
+"""Answers to slash commands: `/papers help`, usage errors, `/papers config`'s refusals, and what
+`/papers export` says about its file."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from bot.blocks.common import context, escape, section
+
+USAGE = [
+    ("help", "this message"),
+    ("digest", "this channel's digest settings and its last run"),
+    ("digest now", "post this channel's digest now"),
+    ("config", "this channel's digest settings"),
+    (
+        "config <setting> <value>",
+        "change one: digest on|off, time HH:MM, timezone Area/City, size N, "
+        "min-upvotes N|off, weekends on|off, empty-notice on|off, keywords|authors|topics a, b|off",
+    ),
+    (
+        "export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]",
+        "a file of the papers posted here, with the team's votes, reactions and replies (`all`: every channel)",
+    ),
+]
+
+EXPORT_USAGE = [
+    ("export", "this channel's papers as JSON"),
+    ("export csv", "as CSV; `bibtex` for a .bib file"),
+    ("export since:2025-11-01", "only papers posted on or after that day"),
+    ("export min-votes:2", "only papers at least two people voted for"),
+    ("export all", "every channel of the workspace, not only this one"),
+]
+
+
+def help_message(command: str = "/papers") -> dict[str, Any]:
+    """The reply to `/papers help`: every subcommand with one line of explanation."""
+    lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in USAGE)
+    intro = "*paperbot* posts the Hugging Face daily papers here, one message per paper."
+    vote = "Each paper is its own message: vote on it with :+1: :fire: :heart: and discuss it in its thread."
+    return {
+        "text": f"paperbot: {command} help",
+        "blocks": [
+            section(f"{intro}\n{lines}"),
+            context(vote),
+        ],
+    }
+
+
+def config_error(problem: str, usage: str) -> dict[str, Any]:
+    """`/papers config`'s private answer to a setting it could not take: the problem, then the settings."""
+    return {"text": f"{escape(problem)} {usage}", "blocks": [section(f":warning: {escape(problem)}"), context(usage)]}
+
+
+def usage_error(problem: str, command: str = "/papers") -> dict[str, Any]:
+    """A short ephemeral reply naming what was wrong, followed by the usage."""
+    usage = help_message(command)
+    return {
+        "text": f"{escape(problem)} Try `{command} help`.",
+        "blocks": [section(f":warning: {escape(problem)}"), *usage["blocks"]],
+    }
+
+
+def export_usage(problem: str, command: str = "/papers") -> dict[str, Any]:
+    """`/papers export`'s private answer to words it cannot take: the problem, then how to write an export."""
+    lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in EXPORT_USAGE)
+    intro = f"`{command} export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]`, in any order:"
+    return {
+        "text": f"{escape(problem)} Usage: {intro}",
+        "blocks": [section(f":warning: {escape(problem)}"), section(f"{intro}\n{lines}")],
+    }
+
+
+def export_scope(*, channel_id: str | None, since: date | None, min_votes: int) -> str:
+    """Which papers an export holds, in words: `export_scope(channel_id="C1", since=None, min_votes=2) ==
+    "posted in <#C1> with at least 2 votes"`."""
+    where = f"posted in <#{channel_id}>" if channel_id else "posted in this workspace"
+    when = f" since {since.isoformat()}" if since else ""
+    votes = f" with at least {min_votes} vote{'' if min_votes == 1 else 's'}" if min_votes else ""
+    return where + when + votes
+
+
+def export_comment(*, user_id: str, scope: str) -> str:
+    """The message that comes with the uploaded export file."""
+    return f"<@{user_id}> exported the papers {scope}."
+
+
+def export_summary(
+    *, count: int, fmt: str, filename: str, where: str, scope: str, error: str | None = None
+) -> dict[str, Any]:
+    """`/papers export`'s one-line private answer: what was exported and where the file went."""
+    papers = f"{count} paper{'' if count == 1 else 's'} {scope} as {fmt.upper() if fmt != 'bibtex' else 'BibTeX'}"
+    name, problem = f"`{escape(filename)}`", escape(error or "")
+    text = {
+        "empty": f"Nothing to export: no paper was {scope}.",
+        "channel": f"Exported {papers}: {name} is in this channel.",
+        "dm": f"Exported {papers}. I couldn't post the file here ({problem}), so I sent {name} to you in a DM.",
+        "nowhere": (
+            f"Exported {papers}, but Slack refused the file ({problem}). Invite me here with "
+            "`/invite @paperbot`, or run `paperbot export` where the bot runs."
+        ),
+    }[where]
+    return {"text": text, "blocks": [section(text)]}
