@@ -23,7 +23,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import alert_blocks, blocks
+from bot import blocks
+from bot.blocks import alerts as alert_blocks
 from bot.choose import PaperLike, matches, weekday_adjusted
 from bot.deps import Deps
 from bot.digest.day import load_day

@@ -7,8 +7,10 @@ import the composition root.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RetryHandler
@@ -21,8 +23,26 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.search.service import SearchService
 
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
+
+
+class SearchHitLike(Protocol):
+    """What the search engine returns per paper."""
+
+    @property
+    def arxiv_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+
+
+class SearchEngine(Protocol):
+    """The search engine as lookups use it (bot.search.service.SearchService is the real one)."""
+
+    def search(
+        self, query: str, limit: int = 10, *, boost: Callable[[str], float] | None = None
+    ) -> Sequence[SearchHitLike]: ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,20 @@ class Deps:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+
+    @cached_property
+    def search(self) -> SearchService:
+        """The process's search engine over this database, started on first use: it loads the index in the
+        background (answering from the database meanwhile) and then follows papers any process stores."""
+        service = SearchService(self.sessions)
+        service.start()
+        return service
+
+    def close(self) -> None:
+        """Stop what this Deps started (the search engine's background thread, if it was ever used)."""
+        service = self.__dict__.get("search")
+        if isinstance(service, SearchService):
+            service.stop()
 
     @classmethod
     def of(cls, settings: Settings, sessions: sessionmaker[Session]) -> Deps:

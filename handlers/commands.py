@@ -9,16 +9,15 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import blocks, channel_config, export
+from bot import answers, blocks, channel_config, export
+from bot.blocks import lookup as lookup_blocks
+from bot.command_text import ParseError, parse
 from bot.deps import deps_of, make_client
 from bot.digest import DigestContext, digest_now
+from bot.subcommands import help_text
+from handlers import lookups, subscriptions
 
 Subcommand = Callable[..., None]
-
-
-def papers_help(ack: Ack, command: dict[str, Any], **_: Any) -> None:
-    """`/papers help`: the usage, privately."""
-    ack(response_type="ephemeral", **blocks.help_message(command.get("command", "/papers")))
 
 
 def papers_digest(
@@ -93,26 +92,38 @@ def papers_export(
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
-    "help": papers_help,
-    "": papers_help,
     "digest": papers_digest,
     "config": papers_config,
     "export": papers_export,
+    "subscribe": subscriptions.papers_subscribe,
+    "unsubscribe": subscriptions.papers_unsubscribe,
+    "subscriptions": subscriptions.papers_subscriptions,
+    **dict.fromkeys(answers.LOOKUPS, lookups.papers_lookup),
 }
 
 
 def papers(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext, client: Any, logger: Any) -> None:
-    """Dispatch `/papers <subcommand> ...` to its function; anything unknown gets the usage."""
-    text = (command.get("text") or "").strip()
-    name, _, rest = text.partition(" ")
-    handler = SUBCOMMANDS.get(name.lower())
-    if handler is None:
-        ack(
-            response_type="ephemeral",
-            **blocks.usage_error(f"I don't know the subcommand `{name}`.", command.get("command", "/papers")),
-        )
+    """Dispatch `/papers <subcommand> ...` to its function; help and anything unparseable are answered in the ack
+    (no database needed), naming what was wrong and showing the usage."""
+    name = command.get("command") or "/papers"
+    parsed = parse(command.get("text") or "", command=name)
+    if isinstance(parsed, ParseError):
+        ack(response_type="ephemeral", **lookup_blocks.problem(parsed.problem, parsed.usage))
         return
-    handler(ack=ack, command=command, args=rest.strip(), respond=respond, context=context, client=client, logger=logger)
+    if parsed.name == "help":
+        ack(response_type="ephemeral", **lookup_blocks.help_reply(help_text(parsed.topic, name)))
+        return
+    handler = SUBCOMMANDS[parsed.name]
+    handler(
+        ack=ack,
+        command={**command, "command": name},
+        invocation=parsed,
+        args=parsed.raw_rest.strip(),
+        respond=respond,
+        context=context,
+        client=client,
+        logger=logger,
+    )
 
 
 def register(app: App) -> None:

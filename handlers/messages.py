@@ -1,4 +1,5 @@
-"""Channel messages (message.channels, message.groups): thread replies under paper posts, their edits and
+"""Messages: in a DM to the bot (message.im), a lookup (handlers.mentions answers it); in channels
+(message.channels, message.groups): thread replies under paper posts, their edits and
 deletes, and paper links people share. Bolt acks events itself; every message event has a listener here, so
 none is answered 404 (which Slack would retry)."""
 
@@ -7,9 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
 
 from bot import activity
 from bot.deps import deps_of
+from handlers import mentions
 
 # Subtypes of a message someone (or some bot) posted; the others (joins, topic changes, ...) are not messages
 # anyone wrote about a paper.
@@ -28,9 +31,13 @@ def _message(payload: dict[str, Any], channel: str) -> activity.Message:
     )
 
 
-def message_posted(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
-    """A new message: maybe a reply in a paper's thread, maybe a shared paper link."""
+def message_posted(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    """A new message: in a DM to the bot, a lookup to answer; in a channel, maybe a reply in a paper's thread,
+    maybe a shared paper link."""
     if event.get("subtype") not in POSTED or not event.get("channel"):
+        return
+    if event.get("channel_type") == "im":
+        mentions.asked(event, body, context, client)
         return
     activity.message_posted(
         deps_of(context), activity.Delivery.of(body, context.bot_user_id), _message(event, event["channel"])

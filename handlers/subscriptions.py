@@ -8,7 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
-from bot import alert_blocks, alerts
+from bot import alerts
+from bot.blocks import alerts as alert_blocks
 from bot.deps import deps_of
 
 

@@ -8,16 +8,17 @@ asked Slack (bot.lookups resolves unknown channels with conversations.info befor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import ChannelPrivacy, Paper, Post, Reaction, Reply, Workspace, utcnow
+from storage.models import ChannelPrivacy, Paper, Post, utcnow
+from storage.tally import Scope, count_activity, in_scope, post_threads, replies_per_thread
 
 
 @dataclass(frozen=True)
@@ -81,73 +82,31 @@ def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str]
     return set(rows)
 
 
-def visible_in(column: SQLColumnExpression[str], viewer: Viewer) -> ColumnElement[bool]:
-    """`column` (a channel id) names a channel the viewer may see: a known public one, or the one asked in."""
-    public = select(ChannelPrivacy.channel_id).where(
-        ChannelPrivacy.team_id == viewer.team_id, ChannelPrivacy.is_private.is_(False)
-    )
-    if viewer.channel_id is None:
-        return column.in_(public)
-    return or_(column == viewer.channel_id, column.in_(public))
-
-
-def _bot_user(session: Session, team_id: str) -> str:
-    return session.scalar(select(Workspace.bot_user_id).where(Workspace.team_id == team_id)) or ""
+def scope_of(viewer: Viewer, *, since_ts: str | None = None) -> Scope:
+    """The tally scope of what the viewer may see: the team's posts in public channels and in the one asked in."""
+    return Scope(team_id=viewer.team_id, since_ts=since_ts, public_only=True, here=viewer.channel_id)
 
 
 def team_activity(
     *, session: Session, viewer: Viewer, arxiv_ids: Sequence[str], vote_emoji: Iterable[str]
 ) -> dict[str, TeamActivity]:
-    """Votes, reactions by emoji, replies and threads of each paper, as the viewer may see them (one query each,
-    whatever the number of papers). The bot's own reactions and replies never count."""
-    found = {arxiv_id: TeamActivity() for arxiv_id in arxiv_ids}
-    if not found:
-        return found
-    bot_user, ids, emoji = _bot_user(session, viewer.team_id), list(found), list(vote_emoji)
-    mine = (
-        Reaction.team_id == viewer.team_id,
-        Reaction.arxiv_id.in_(ids),
-        Reaction.user_id != bot_user,
-        visible_in(Reaction.channel_id, viewer),
+    """Votes, reactions by emoji, replies and threads of each paper, as the viewer may see them (counted by
+    storage.tally, the one counter; a few queries whatever the number of papers)."""
+    ids = list(dict.fromkeys(arxiv_ids))
+    if not ids:
+        return {}
+    scope = scope_of(viewer)
+    threads = post_threads(session, scope, ids)
+    tallies = count_activity(session=session, scope=scope, arxiv_ids=ids, vote_emoji=vote_emoji, threads=threads)
+    per_thread = {(team, channel, ts): count for team, channel, ts, count in session.execute(replies_per_thread(ids))}
+    found = {i: TeamActivity(tallies[i].votes, tallies[i].reactions, tallies[i].replies) for i in ids}
+    posts = session.scalars(
+        select(Post).where(*in_scope(scope), Post.arxiv_id.in_(ids)).order_by(Post.created_at.desc(), Post.id.desc())
     )
-    people = func.count(func.distinct(Reaction.user_id))
-    for arxiv_id, name, count in session.execute(
-        select(Reaction.arxiv_id, Reaction.emoji, people).where(*mine).group_by(Reaction.arxiv_id, Reaction.emoji)
-    ):
-        found[arxiv_id].reactions[name] = count
-    for arxiv_id, count in session.execute(
-        select(Reaction.arxiv_id, people).where(*mine, Reaction.emoji.in_(emoji)).group_by(Reaction.arxiv_id)
-    ):
-        found[arxiv_id].votes = count
-    per_thread = _replies_per_thread(session, viewer, ids, bot_user)
-    for post in session.scalars(
-        select(Post)
-        .where(Post.team_id == viewer.team_id, Post.arxiv_id.in_(ids), visible_in(Post.channel_id, viewer))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-    ):
-        replies = per_thread.get((post.channel_id, post.ts), 0)
+    for post in posts:
+        replies = per_thread.get((post.team_id, post.channel_id, post.ts), 0)
         found[post.arxiv_id].threads.append(Thread(post.channel_id, post.ts, post.kind, post.created_at, replies))
-        found[post.arxiv_id].replies += replies
     return found
-
-
-def _people_replies(viewer: Viewer, bot_user: str) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Reply.team_id == viewer.team_id,
-        Reply.deleted.is_(False),
-        Reply.user_id.is_not(None),
-        Reply.user_id != bot_user,
-        visible_in(Reply.channel_id, viewer),
-    )
-
-
-def _replies_per_thread(session: Session, viewer: Viewer, ids: list[str], bot_user: str) -> dict[tuple[str, str], int]:
-    rows = session.execute(
-        select(Reply.channel_id, Reply.thread_ts, func.count())
-        .where(*_people_replies(viewer, bot_user), Reply.arxiv_id.in_(ids))
-        .group_by(Reply.channel_id, Reply.thread_ts)
-    )
-    return {(channel, thread): count for channel, thread, count in rows}
 
 
 @dataclass(frozen=True)
@@ -165,56 +124,33 @@ def team_ranked(
     *, session: Session, viewer: Viewer, vote_emoji: Iterable[str], ranking: Ranking, limit: int, offset: int = 0
 ) -> list[tuple[str, int, int]]:
     """(arxiv_id, votes, replies) of the papers the team posted where the viewer may see, best first: by the
-    team's votes, then replies, then HF upvotes (or by `ranking.sort`), newest post breaking ties."""
-    bot_user = _bot_user(session, viewer.team_id)
-    posts = _team_posts(viewer, ranking).subquery()
-    votes = (
-        select(Reaction.arxiv_id, func.count(func.distinct(Reaction.user_id)).label("n"))
-        .where(
-            Reaction.team_id == viewer.team_id,
-            Reaction.user_id != bot_user,
-            Reaction.emoji.in_(list(vote_emoji)),
-            visible_in(Reaction.channel_id, viewer),
-        )
-        .group_by(Reaction.arxiv_id)
-        .subquery()
-    )
-    replies = (
-        select(Reply.arxiv_id, func.count().label("n"))
-        .where(*_people_replies(viewer, bot_user))
-        .group_by(Reply.arxiv_id)
-        .subquery()
-    )
-    n_votes, n_replies = func.coalesce(votes.c.n, 0), func.coalesce(replies.c.n, 0)
-    upvotes = func.coalesce(Paper.hf_upvotes, 0)
-    order = {
-        "votes": (n_votes.desc(), n_replies.desc(), upvotes.desc()),
-        "replies": (n_replies.desc(), n_votes.desc(), upvotes.desc()),
-        "upvotes": (upvotes.desc(), n_votes.desc(), n_replies.desc()),
-        "date": (posts.c.last.desc(),),
-    }[ranking.sort if ranking.sort in ("votes", "replies", "upvotes", "date") else "votes"]
-    query = (
-        select(posts.c.arxiv_id, n_votes, n_replies)
-        .join(Paper, Paper.arxiv_id == posts.c.arxiv_id)
-        .outerjoin(votes, votes.c.arxiv_id == posts.c.arxiv_id)
-        .outerjoin(replies, replies.c.arxiv_id == posts.c.arxiv_id)
-        .where(n_votes >= ranking.min_votes, n_replies >= ranking.min_replies)
-        .order_by(*order, posts.c.last.desc(), posts.c.arxiv_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [(arxiv_id, int(v), int(r)) for arxiv_id, v, r in session.execute(query)]
-
-
-def _team_posts(viewer: Viewer, ranking: Ranking) -> Select[str, datetime]:
-    conditions = [Post.team_id == viewer.team_id, visible_in(Post.channel_id, viewer)]
+    team's votes, then replies, then HF upvotes (or by `ranking.sort`), the newest post breaking ties. A team
+    posts a few papers a day, so its papers are ranked here, counted once by storage.tally."""
+    conditions = [*in_scope(scope_of(viewer))]
     if ranking.posted_since is not None:
         conditions.append(Post.created_at >= ranking.posted_since)
     if ranking.channel_id is not None:
         conditions.append(Post.channel_id == ranking.channel_id)
-    return (
-        select(Post.arxiv_id, func.max(Post.created_at).label("last")).where(and_(*conditions)).group_by(Post.arxiv_id)
-    )
+    rows = session.execute(
+        select(Post.arxiv_id, func.max(Post.created_at), func.max(Paper.hf_upvotes))
+        .join(Paper, Paper.arxiv_id == Post.arxiv_id)
+        .where(*conditions)
+        .group_by(Post.arxiv_id)
+    ).all()
+    facts = {arxiv_id: (last, upvotes or 0) for arxiv_id, last, upvotes in rows}
+    tallies = count_activity(session=session, scope=scope_of(viewer), arxiv_ids=list(facts), vote_emoji=vote_emoji)
+    kept = [i for i in facts if tallies[i].votes >= ranking.min_votes and tallies[i].replies >= ranking.min_replies]
+    key = _ORDER.get(ranking.sort, _ORDER["votes"])
+    kept.sort(key=lambda i: (key(tallies[i].votes, tallies[i].replies, facts[i][1]), -facts[i][0].timestamp(), i))
+    return [(i, tallies[i].votes, tallies[i].replies) for i in kept[offset : offset + limit]]
+
+
+_ORDER: dict[str, Callable[[int, int, int], tuple[int, ...]]] = {
+    "votes": lambda votes, replies, upvotes: (-votes, -replies, -upvotes),
+    "replies": lambda votes, replies, upvotes: (-replies, -votes, -upvotes),
+    "upvotes": lambda votes, replies, upvotes: (-upvotes, -votes, -replies),
+    "date": lambda votes, replies, upvotes: (),
+}
 
 
 def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str]) -> set[str]:
@@ -222,8 +158,6 @@ def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str])
     if not arxiv_ids:
         return set()
     rows = session.scalars(
-        select(Post.arxiv_id)
-        .where(Post.team_id == viewer.team_id, Post.arxiv_id.in_(list(arxiv_ids)), visible_in(Post.channel_id, viewer))
-        .distinct()
+        select(Post.arxiv_id).where(*in_scope(scope_of(viewer)), Post.arxiv_id.in_(list(arxiv_ids))).distinct()
     )
     return set(rows)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import Post, Reaction, Reply, Workspace
+from storage.models import ChannelPrivacy, Post, Reaction, Reply, Workspace
 
 ThreadKey = tuple[str, str, str]  # a post's (team, channel, ts): its thread's key
 
@@ -28,6 +28,10 @@ class Scope:
     team_id: str | None = None
     channel_ids: tuple[str, ...] = ()
     since_ts: str | None = None
+    # Privacy (lookups): only posts in channels known to be public, plus `here` (the channel asked in, whose own
+    # discussion its members may see even when it is private). A channel whose privacy is unknown counts as private.
+    public_only: bool = False
+    here: str | None = None
 
 
 @dataclass
@@ -48,6 +52,12 @@ def in_scope(scope: Scope) -> list[ColumnElement[bool]]:
         conditions.append(Post.channel_id.in_(scope.channel_ids))
     if scope.since_ts is not None:
         conditions.append(Post.ts >= scope.since_ts)
+    if scope.public_only:
+        public = select(ChannelPrivacy.channel_id).where(
+            ChannelPrivacy.team_id == Post.team_id, ChannelPrivacy.is_private.is_(False)
+        )
+        visible = Post.channel_id.in_(public)
+        conditions.append(visible if scope.here is None else or_(visible, Post.channel_id == scope.here))
     return conditions
 
 
@@ -76,8 +86,8 @@ def count_activity(
     for arxiv_id, people in session.execute(voted.group_by(Post.arxiv_id)):
         out[arxiv_id].votes = people
     if threads is None:
-        threads = _threads(session, scope, ids)
-    for team_id, channel_id, thread_ts, count in session.execute(_replies_per_thread(ids)):
+        threads = post_threads(session, scope, ids)
+    for team_id, channel_id, thread_ts, count in session.execute(replies_per_thread(ids)):
         if (paper := threads.get((team_id, channel_id, thread_ts))) is not None:
             out[paper].replies += count
     return out
@@ -109,7 +119,7 @@ def _reactions(scope: Scope, arxiv_ids: list[str]) -> Select[str]:
     )
 
 
-def _threads(session: Session, scope: Scope, arxiv_ids: list[str]) -> dict[ThreadKey, str]:
+def post_threads(session: Session, scope: Scope, arxiv_ids: list[str]) -> dict[ThreadKey, str]:
     """(team, channel, ts) -> arXiv id of the papers' posts in the scope."""
     query = select(Post.team_id, Post.channel_id, Post.ts, Post.arxiv_id).where(
         *in_scope(scope), Post.arxiv_id.in_(arxiv_ids)
@@ -117,7 +127,7 @@ def _threads(session: Session, scope: Scope, arxiv_ids: list[str]) -> dict[Threa
     return {(team, channel, ts): arxiv_id for team, channel, ts, arxiv_id in session.execute(query)}
 
 
-def _replies_per_thread(arxiv_ids: list[str]) -> Select[str, str, str, int]:
+def replies_per_thread(arxiv_ids: list[str]) -> Select[str, str, str, int]:
     """(team, channel, thread ts, replies) of the papers' threads: replies by people, not deleted. Grouped by
     thread and matched to the posts by the caller, so the replies are found by ix_replies_paper alone
     (joined to posts, SQLite would scan each channel's replies: thread_ts has no index)."""

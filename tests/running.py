@@ -56,4 +56,5 @@ def running_bot(settings: Settings) -> Iterator[RunningBot]:
         yield RunningBot(deps=deps, app=app, server=server)
     finally:
         server.stop()
+        deps.close()
         engine.dispose()

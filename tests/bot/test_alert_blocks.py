@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot import blocks
-from bot.alert_blocks import (
+from bot.blocks.alerts import (
     ALERT_EVENT,
     MAX_PAPERS,
     AlertItem,

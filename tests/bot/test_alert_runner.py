@@ -13,8 +13,8 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.alert_blocks import AlertItem, alert_message, alert_post
 from bot.alerts import run_alerts, subscribe
+from bot.blocks.alerts import AlertItem, alert_message, alert_post
 from bot.config import Settings
 from bot.deps import Deps, make_client
 from storage.db import make_engine, make_sessions

@@ -57,6 +57,8 @@ API_SCOPES = {
     "conversations_open": {"im:write"},  # alert DMs; an export sent to its caller when the channel refuses it
     "files_upload_v2": {"files:write"},  # files.getUploadURLExternal + files.completeUploadExternal
     "views_publish": set(),
+    "conversations_info": {"channels:read", "groups:read"},  # is a channel private? (lookups keep its talk inside)
+    "chat_getPermalink": set(),
 }
 COMMAND_SCOPES = {"commands"}
 # Subcommands announced for later: a manifest names none of them until handlers/commands.py answers it.

@@ -81,6 +81,9 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
+    # Channels conversations.info calls private (every other channel it calls public); `unknown` ones it refuses.
+    private_channels: set[str] = field(default_factory=set)
+    unknown_channels: set[str] = field(default_factory=set)
     url: str = ""
     # Seconds of the first message's ts; tests that bound conversations.history by real time set it to now.
     ts_base: int = 1764150000
@@ -227,6 +230,13 @@ class FakeSlack:
             "channel": p.get("channel"),
             "permalink": f"https://fake.slack.test/archives/{p.get('channel')}/p{ts.replace('.', '')}",
         }
+
+    def api_conversations_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        channel = str(p.get("channel", ""))
+        if channel in self.unknown_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        private = channel in self.private_channels
+        return {"ok": True, "channel": {"id": channel, "is_private": private, "is_channel": not private}}
 
     def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}

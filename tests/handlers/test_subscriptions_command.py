@@ -7,12 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-import pytest
-
 from bot.alerts import run_alerts
 from bot.deps import make_client
-from handlers import commands
-from handlers.subscriptions import papers_subscribe, papers_subscriptions, papers_unsubscribe
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
@@ -20,13 +16,6 @@ from tests.running import RunningBot
 
 DAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(commands.SUBCOMMANDS, "subscribe", papers_subscribe)
-    monkeypatch.setitem(commands.SUBCOMMANDS, "unsubscribe", papers_unsubscribe)
-    monkeypatch.setitem(commands.SUBCOMMANDS, "subscriptions", papers_subscriptions)
 
 
 def papers(sender: SlackSender, slack: FakeSlack, text: str, user: str = "U0001") -> dict[str, Any]:

@@ -1,0 +1,308 @@
+"""The team's paper lookup: `show`, `search`, `top` and `filter`, each answering with papers and the team's activity
+on them as the person asking may see it (storage.lookups keeps private channels inside).
+
+Called by handlers (the slash command, buttons, @mentions, DMs) and by `paperbot search`; every function owns its
+short transactions. The search engine is passed in (bot.search.service keeps it filled from the database).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.orm import Session
+
+from bot.choose import matches
+from bot.deps import Deps, SearchEngine
+from bot.search.query import Filters, Query
+from storage import lookups as store
+from storage.lookups import Ranking, TeamActivity, Viewer
+from storage.models import Paper
+from storage.papers import get_papers
+from storage.saved import saved_papers
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 2000  # papers a filter considers before its terms are checked one by one
+PERMALINKS = 3  # thread links per paper in an answer
+
+
+@dataclass
+class Found:
+    """One paper of an answer: the paper, the team's activity on it, and permalinks to its threads."""
+
+    paper: Paper
+    activity: TeamActivity
+    permalinks: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    """The papers of an answer (one page), whether more follow, and the nearest titles when nothing matched."""
+
+    found: list[Found]
+    more: bool = False
+    suggestions: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: Sequence[str]) -> dict[str, Found]:
+    """The stored papers among `arxiv_ids` with the team's activity on them, as the viewer may see it."""
+    if client is not None:
+        learn_privacy(deps, client, viewer.team_id, arxiv_ids)
+    with deps.sessions.begin() as session:
+        papers = get_papers(session=session, arxiv_ids=arxiv_ids)
+        activity = store.team_activity(
+            session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
+        )
+        session.expunge_all()
+    found = {i: Found(papers[i], activity[i]) for i in arxiv_ids if i in papers}
+    if client is not None:
+        for item in found.values():
+            item.permalinks = permalinks(client, item.activity)
+    return found
+
+
+def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequence[str]) -> None:
+    """Ask Slack whether the channels holding these papers' posts are private, for those not known yet. A channel
+    Slack will not describe stays unknown, and so counts as private."""
+    with deps.sessions.begin() as session:
+        unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
+    for channel_id in sorted(unknown):
+        try:
+            info = client.conversations_info(channel=channel_id)["channel"]
+        except (SlackApiError, SlackClientError, OSError, KeyError, TypeError) as exc:
+            log.info("cannot tell whether %s is private (%s); treated as private", channel_id, exc)
+            continue
+        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"))
+        with deps.sessions.begin() as session:
+            store.remember_privacy(session=session, team_id=team_id, channel_id=channel_id, is_private=private)
+
+
+def permalinks(client: WebClient, activity: TeamActivity) -> dict[tuple[str, str], str]:
+    """Links to the newest few threads of a paper (chat.getPermalink); a thread Slack will not link is left out."""
+    links = {}
+    for thread in activity.threads[:PERMALINKS]:
+        try:
+            answer = client.chat_getPermalink(channel=thread.channel_id, message_ts=thread.ts)
+            links[(thread.channel_id, thread.ts)] = str(answer["permalink"])
+        except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
+            log.info("no permalink for %s/%s: %s", thread.channel_id, thread.ts, exc)
+    return links
+
+
+# ---- search -------------------------------------------------------------------------------------------------
+
+
+def search(
+    deps: Deps,
+    engine: SearchEngine,
+    client: WebClient | None,
+    viewer: Viewer,
+    query: Query,
+    *,
+    user_id: str | None,
+    today: date,
+    limit: int = 5,
+) -> Answer:
+    """The papers best matching the query's text that pass its terms; the team's papers win near-ties."""
+    boost = _team_signal(deps, viewer)
+    want = limit if query.filters.empty else CANDIDATES
+    hits = list(engine.search(query.text, limit=max(want, limit), boost=boost))
+    ids = [hit.arxiv_id for hit in hits]
+    if not query.filters.empty:
+        ids = kept(deps, viewer, ids, query.filters, user_id=user_id, today=today)
+    found = found_for(deps, client, viewer, ids[:limit])
+    answer = Answer([found[i] for i in ids[:limit] if i in found])
+    if not answer.found:
+        answer.suggestions = [hit.title for hit in hits[:3]] or _nearest(engine, query)
+    return answer
+
+
+def _team_signal(deps: Deps, viewer: Viewer) -> Callable[[str], float]:
+    """arXiv id -> 1.0 when the team discussed the paper where the viewer may see it (asked only for near-ties)."""
+    cache: dict[str, float] = {}
+
+    def signal(arxiv_id: str) -> float:
+        if arxiv_id not in cache:
+            with deps.sessions.begin() as session:
+                seen = store.discussed_ids(session=session, viewer=viewer, arxiv_ids=[arxiv_id])
+            cache[arxiv_id] = 1.0 if seen else 0.0
+        return cache[arxiv_id]
+
+    return signal
+
+
+def _nearest(engine: SearchEngine, query: Query) -> list[str]:
+    """Titles near any single word of the query, when the whole query matched nothing."""
+    titles: list[str] = []
+    for word in query.words[:4]:
+        titles += [hit.title for hit in engine.search(word, limit=2) if hit.title not in titles]
+    return titles[:3]
+
+
+# ---- top and filter -----------------------------------------------------------------------------------------
+
+
+def top(
+    deps: Deps,
+    client: WebClient | None,
+    viewer: Viewer,
+    *,
+    since: datetime | None,
+    count: int,
+    terms: Filters,
+    user_id: str | None,
+    today: date,
+) -> Answer:
+    """The team's most voted papers posted since then (then most discussed, then HF upvotes), passing `terms`."""
+    with deps.sessions.begin() as session:
+        ranked = store.team_ranked(
+            session=session,
+            viewer=viewer,
+            vote_emoji=deps.settings.vote_emoji,
+            ranking=Ranking(posted_since=since),
+            limit=count if terms.empty else CANDIDATES,
+        )
+    ids = [arxiv_id for arxiv_id, _votes, _replies in ranked]
+    if not terms.empty:
+        ids = kept(deps, viewer, ids, terms, user_id=user_id, today=today)[:count]
+    found = found_for(deps, client, viewer, ids)
+    return Answer([found[i] for i in ids if i in found])
+
+
+def filtered(
+    deps: Deps,
+    engine: SearchEngine,
+    client: WebClient | None,
+    viewer: Viewer,
+    query: Query,
+    *,
+    user_id: str | None,
+    today: date,
+    page: int = 0,
+    per_page: int = 10,
+) -> Answer:
+    """The papers passing every term, in the `sort:` order (or by relevance), one page at a time."""
+    ids = _candidates(deps, engine, viewer, query, user_id=user_id)
+    ids = kept(deps, viewer, ids, query.filters, user_id=user_id, today=today)
+    ids = _sorted(deps, viewer, ids, query.filters.sort)
+    start = page * per_page
+    found = found_for(deps, client, viewer, ids[start : start + per_page])
+    note = None if len(ids) < CANDIDATES else f"Only the first {CANDIDATES} candidates were checked: add a term."
+    return Answer(
+        [found[i] for i in ids[start : start + per_page] if i in found], len(ids) > start + per_page, note=note
+    )
+
+
+def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, *, user_id: str | None) -> list[str]:
+    """Where a filter starts: the text's search hits; else the team's papers (when a term needs the team's
+    activity), the person's saved papers, the papers the engine finds for the author/keyword/topic words, or
+    the stored papers in the date and upvote range, newest first."""
+    terms = query.filters
+    if query.text:
+        return [hit.arxiv_id for hit in engine.search(query.text, limit=CANDIDATES)]
+    if terms.votes or terms.replies or terms.channel or terms.discussed:
+        with deps.sessions.begin() as session:
+            ranked = store.team_ranked(
+                session=session,
+                viewer=viewer,
+                vote_emoji=deps.settings.vote_emoji,
+                ranking=Ranking(channel_id=terms.channel.id if terms.channel else None),
+                limit=CANDIDATES,
+            )
+        return [arxiv_id for arxiv_id, _v, _r in ranked]
+    if terms.saved_by_me and user_id:
+        with deps.sessions.begin() as session:
+            return [
+                p.arxiv_id
+                for p in saved_papers(session=session, team_id=viewer.team_id, user_id=user_id, limit=CANDIDATES)
+            ]
+    words = " ".join((*terms.authors, *terms.keywords))
+    if words:
+        return [hit.arxiv_id for hit in engine.search(words, limit=CANDIDATES)]
+    with deps.sessions.begin() as session:
+        return _by_facts(session, terms)
+
+
+def _by_facts(session: Session, terms: Filters) -> list[str]:
+    query = select(Paper.arxiv_id)
+    day = Paper.published
+    if terms.since:
+        query = query.where(day >= terms.since)
+    if terms.until:
+        query = query.where(day <= terms.until)
+    for topic in terms.topics:
+        query = query.where(or_(Paper.primary_category == topic, cast(Paper.categories, String).like(f'%"{topic}"%')))
+    query = query.order_by(Paper.published.desc().nulls_last(), Paper.arxiv_id).limit(CANDIDATES)
+    return list(session.scalars(query))
+
+
+def kept(
+    deps: Deps, viewer: Viewer, ids: Sequence[str], terms: Filters, *, user_id: str | None, today: date
+) -> list[str]:
+    """`ids` (in order) without the papers that fail any term."""
+    with deps.sessions.begin() as session:
+        papers = get_papers(session=session, arxiv_ids=ids)
+        needs_team = terms.votes or terms.replies or terms.channel or terms.discussed is not None
+        activity = (
+            store.team_activity(
+                session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
+            )
+            if needs_team
+            else {}
+        )
+        saved = (
+            {p.arxiv_id for p in saved_papers(session=session, team_id=viewer.team_id, user_id=user_id, limit=100_000)}
+            if terms.saved_by_me and user_id
+            else set()
+        )
+        return [
+            i for i in ids if i in papers and passes(papers[i], activity.get(i, TeamActivity()), terms, saved=saved)
+        ]
+
+
+def _activity(deps: Deps, session: Session, viewer: Viewer, ids: list[str]) -> dict[str, TeamActivity]:
+    return store.team_activity(session=session, viewer=viewer, arxiv_ids=ids, vote_emoji=deps.settings.vote_emoji)
+
+
+def passes(paper: Paper, activity: TeamActivity, terms: Filters, *, saved: set[str]) -> bool:
+    """True when the paper passes every term (authors, topics and keywords by the digest's fuzzy rules)."""
+    day = paper.published or paper.daily_date
+    checks = [
+        all(matches(paper, {"authors": [a]}) for a in terms.authors),
+        all(matches(paper, {"topics": [t]}) for t in terms.topics),
+        all(matches(paper, {"keywords": [k]}) for k in terms.keywords),
+        terms.since is None or (day is not None and day >= terms.since),
+        terms.until is None or (day is not None and day <= terms.until),
+        all(c.matches(paper.hf_upvotes or 0) for c in terms.upvotes),
+        all(c.matches(activity.votes) for c in terms.votes),
+        all(c.matches(activity.replies) for c in terms.replies),
+        terms.channel is None or any(t.channel_id == terms.channel.id for t in activity.threads),
+        terms.discussed is None or activity.discussed == terms.discussed,
+        not terms.saved_by_me or paper.arxiv_id in saved,
+    ]
+    return all(checks)
+
+
+def _sorted(deps: Deps, viewer: Viewer, ids: list[str], sort: str | None) -> list[str]:
+    if sort in (None, "relevance") or not ids:
+        return ids
+    with deps.sessions.begin() as session:
+        papers = get_papers(session=session, arxiv_ids=ids)
+        activity = store.team_activity(
+            session=session, viewer=viewer, arxiv_ids=ids, vote_emoji=deps.settings.vote_emoji
+        )
+    keys: dict[str, Callable[[str], Any]] = {
+        "votes": lambda i: (-activity[i].votes, -activity[i].replies),
+        "replies": lambda i: (-activity[i].replies, -activity[i].votes),
+        "upvotes": lambda i: -(papers[i].hf_upvotes or 0),
+        "date": lambda i: -(papers[i].published or papers[i].daily_date or date.min).toordinal(),
+    }
+    return sorted(ids, key=keys[sort])

@@ -1,0 +1,112 @@
+"""Lookups: `/papers search|show|top|filter|help` and their buttons (Show, Share to channel, More).
+
+Every command and button acks first; the answer follows through `response_url` (private) or, with `--share`, as
+a message in the channel (bot.answers records one about a single paper as a `lookup` post).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot import answers
+from bot.blocks import lookup as lookup_blocks
+from bot.command_text import Invocation
+from bot.deps import deps_of
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def papers_lookup(
+    ack: Ack,
+    command: dict[str, Any],
+    invocation: Invocation,
+    respond: Respond,
+    context: BoltContext,
+    client: WebClient,
+    **_: Any,
+) -> None:
+    """`/papers search|show|top|filter|help`: ack at once, then answer privately (or in the channel with --share)."""
+    ack()
+    deps = deps_of(context)
+    asker = answers.Asker(command["team_id"], command.get("channel_id"), command.get("user_id"), command["command"])
+    payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
+    shared = invocation.share and asker.channel_id and invocation.name != "help"
+    if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
+        return
+    respond(response_type="ephemeral", replace_original=False, **payload)
+
+
+def _shared(
+    deps: Any, client: WebClient, asker: answers.Asker, channel: str, payload: dict[str, Any], respond: Respond
+) -> bool:
+    """Post a shared answer to the channel; False (and a private word why) when Slack refuses."""
+    try:
+        answers.post_to_channel(deps, client, asker, channel, payload, thread_ts=None)
+        return True
+    except Exception as exc:  # a Slack refusal (not_in_channel, ...): say it privately, then answer privately
+        log.info("sharing to %s failed: %s", channel, exc)
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text="I could not post in this channel (invite me with `/invite @paperbot`); here is the answer privately.",
+        )
+        return False
+
+
+def _clicked(body: dict[str, Any]) -> answers.Asker:
+    team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    return answers.Asker(team, channel, body["user"]["id"])
+
+
+def _value(body: dict[str, Any]) -> str:
+    value = (body.get("actions") or [{}])[0].get("value")
+    return value if isinstance(value, str) else ""
+
+
+def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """Show (on a result): the paper's card, privately."""
+    ack()
+    deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
+    if not arxiv_id:
+        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
+        return
+    payload = answers.show(deps, client, asker, arxiv_id)
+    respond(response_type="ephemeral", replace_original=False, **payload)
+
+
+def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """Share to channel: post the paper's card to the channel as a lookup post, so its votes count."""
+    ack()
+    deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
+    if not arxiv_id or not asker.channel_id:
+        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
+        return
+    payload = answers.show(deps, client, asker, arxiv_id, share=True)
+    if answers.lookup_paper(payload) is None:  # unknown paper: the card is an explanation, kept private
+        respond(response_type="ephemeral", replace_original=False, **payload)
+        return
+    if _shared(deps, client, asker, asker.channel_id, payload, respond):
+        respond(response_type="ephemeral", replace_original=False, text="Shared to the channel.")
+    else:
+        respond(response_type="ephemeral", replace_original=False, **payload)
+
+
+def more_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
+    """More (under filter results): the next page, in place of the one shown."""
+    ack()
+    deps = deps_of(context)
+    payload = answers.more(deps, deps.search, client, _clicked(body), _value(body), now=utcnow())
+    respond(response_type="ephemeral", replace_original=True, **payload)
+
+
+def register(app: App) -> None:
+    """Attach the lookup buttons (the slash command, mentions and DMs dispatch to papers_lookup)."""
+    app.action(lookup_blocks.SHOW_ACTION)(show_clicked)
+    app.action(lookup_blocks.SHARE_ACTION)(share_clicked)
+    app.action(lookup_blocks.MORE_ACTION)(more_clicked)

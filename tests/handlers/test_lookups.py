@@ -1,0 +1,295 @@
+"""`/papers search|show|top|filter|help`, their buttons, and the same asked by @mention and in a DM, through the
+bot's real signed HTTP endpoint with the loopback Slack, Hugging Face and arXiv, on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.sources.sample import sample_records
+from storage.lookups import remember_privacy
+from storage.models import Post, Reaction, Reply, Workspace
+from storage.papers import get_papers, upsert_papers
+from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.hf import FakeHF
+from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+from tests.running import RunningBot, bot_settings, running_bot
+
+DAY = date(2026, 11, 24)
+REPLICA = "2111.12997"  # "Replica symmetry breaking in dense neural networks"
+TRANSFORMER = "2410.13732"  # "Reducing the Transformer Architecture to a Minimum"
+PUBLIC, PRIVATE = "C0001", "CPRIV"
+
+
+@pytest.fixture
+def settings(db_url: str, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv) -> Settings:
+    return bot_settings(db_url, slack, hf_api_url=hf.url, arxiv_api_url=fake_arxiv.url)
+
+
+@pytest.fixture
+def bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
+    """A running bot whose database holds the 31 sample papers; the replica paper was discussed in a public
+    channel (2 votes, 1 reply) and in a private one (3 votes, 2 replies)."""
+    slack.private_channels.add(PRIVATE)
+    with running_bot(settings) as running:
+        with running.deps.sessions.begin() as session:
+            upsert_papers(session=session, records=sample_records(DAY))
+            session.add(Workspace(team_id=TEAM_ID, bot_user_id=BOT_USER_ID))
+            session.flush()
+            for channel, ts, voters, replies in (
+                (PUBLIC, "1.0", ("U1", "U2"), 1),
+                (PRIVATE, "2.0", ("U3", "U4", "U5"), 2),
+            ):
+                session.add(Post(team_id=TEAM_ID, channel_id=channel, ts=ts, arxiv_id=REPLICA, kind="digest"))
+                for user in voters:
+                    session.add(
+                        Reaction(
+                            team_id=TEAM_ID,
+                            channel_id=channel,
+                            message_ts=ts,
+                            user_id=user,
+                            emoji="+1",
+                            arxiv_id=REPLICA,
+                        )
+                    )
+                for n in range(replies):
+                    session.add(
+                        Reply(
+                            team_id=TEAM_ID,
+                            channel_id=channel,
+                            thread_ts=ts,
+                            ts=f"{ts}{n + 1}",
+                            user_id="U9",
+                            text="x",
+                            arxiv_id=REPLICA,
+                        )
+                    )
+        yield running
+
+
+def papers(sender: SlackSender, slack: FakeSlack, text: str, *, channel: str = PUBLIC) -> dict[str, Any]:
+    """Run `/papers <text>` and return the answer: the ack's own body, or what was sent to the response_url."""
+    key = f"cmd-{len(slack.responses)}-{len(slack.calls)}"
+    response = sender.command(text, channel=channel, response_url=slack.response_url(key))
+    assert response.status_code == 200, response.text
+    if response.content:
+        body: dict[str, Any] = response.json()
+        return body
+    found: dict[str, Any] = slack.wait_for(lambda: next((r for r in slack.responses if r["key"] == key), None))
+    return found
+
+
+def shown(reply: dict[str, Any]) -> str:
+    return json.dumps(reply.get("blocks") or []) + str(reply.get("text", ""))
+
+
+def test_a_typo_d_search_finds_the_paper_with_the_teams_activity_and_buttons(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    reply = papers(sender, slack, "search replica symetry braking")
+    assert reply["response_type"] == "ephemeral"
+    first = reply["blocks"][1]["text"]["text"]
+    assert "Replica symmetry breaking in dense neural networks" in first
+    assert "2021" in first and "Linda Albanese" in first
+    assert "team: 2 votes, 1 reply" in first  # the private channel's 3 votes and 2 replies stay there
+    assert PRIVATE not in shown(reply)
+    assert "https://fake.slack.test/archives/C0001/p10" in shown(reply)  # the thread's permalink
+    actions = [e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert {"lookup_show", "lookup_share"} <= set(actions)
+
+
+def test_inside_the_private_channel_its_discussion_counts(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    reply = papers(sender, slack, f"show {REPLICA}", channel=PRIVATE)
+    assert "5 votes (people)" in shown(reply) and "3 replies" in shown(reply)
+    assert f"<#{PRIVATE}>" in shown(reply), shown(reply)
+
+
+def test_an_arxiv_id_or_link_goes_straight_to_the_card(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    for text in (f"search arXiv:{REPLICA}v2", f"show https://huggingface.co/papers/{REPLICA}", f"search {REPLICA}"):
+        reply = papers(sender, slack, text)
+        assert "Replica symmetry breaking" in shown(reply), text
+        assert f"arxiv.org/pdf/{REPLICA}" in shown(reply)
+        assert "2 votes (people)" in shown(reply)
+
+
+def test_no_hit_says_so_and_suggests_the_nearest_titles(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    reply = papers(sender, slack, "search zzzqqq xxyyzz author:nobody")
+    assert reply["text"].startswith("No paper matches")
+
+
+def test_show_of_an_unknown_paper_is_fetched_from_hugging_face_then_arxiv(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv
+) -> None:
+    hf.set_paper("2502.00001", {"id": "2502.00001", "title": "Fresh From The Hub", "authors": [{"name": "Ada L."}]})
+    assert "Fresh From The Hub" in shown(papers(sender, slack, "show 2502.00001"))
+    fake_arxiv.add_paper("2502.00002", "Only On arXiv")
+    assert "Only On arXiv" in shown(papers(sender, slack, "show 2502.00002"))
+    with bot.deps.sessions.begin() as session:  # both are stored now
+        assert get_papers(session=session, arxiv_ids=["2502.00001", "2502.00002"]).keys() == {
+            "2502.00001",
+            "2502.00002",
+        }
+    unknown = papers(sender, slack, "show 2502.09999")
+    assert unknown["text"].startswith("I could not find arXiv 2502.09999")
+
+
+def test_top_ranks_by_the_teams_votes_as_the_channel_may_see_them(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    with bot.deps.sessions.begin() as session:
+        session.add(Post(team_id=TEAM_ID, channel_id=PUBLIC, ts="3.0", arxiv_id=TRANSFORMER, kind="share"))
+        for user in ("U1", "U2", "U3"):
+            session.add(
+                Reaction(
+                    team_id=TEAM_ID,
+                    channel_id=PUBLIC,
+                    message_ts="3.0",
+                    user_id=user,
+                    emoji="fire",
+                    arxiv_id=TRANSFORMER,
+                )
+            )
+    public = shown(papers(sender, slack, "top week"))
+    assert public.index("Reducing the Transformer") < public.index("Replica symmetry")  # 3 votes beat 2
+    private = shown(papers(sender, slack, "top all 5", channel=PRIVATE))
+    assert private.index("Replica symmetry") < private.index("Reducing the Transformer")  # 5 votes inside
+
+
+def test_filter_terms_combine_and_a_bad_term_is_named(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    reply = papers(sender, slack, "filter author:Albanese")
+    assert "Replica symmetry" in shown(reply) and "Reducing the Transformer" not in shown(reply)
+    assert "Replica symmetry" in shown(papers(sender, slack, "filter votes:>=2 discussed:yes"))
+    assert "Replica symmetry" not in shown(papers(sender, slack, "filter votes:>=3"))  # 3 voters are private
+    bad = papers(sender, slack, "filter votes:lots")
+    assert bad["response_type"] == "ephemeral" and "`votes:`" in bad["text"]
+    typo = papers(sender, slack, "filter autor:Albanese")
+    assert "did you mean `author:`" in typo["text"]
+
+
+def test_filter_pages_with_a_more_button(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    first = papers(sender, slack, "filter since:2001-01-01")
+    more = [
+        e for b in first["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "lookup_more"
+    ]
+    assert len(more) == 1
+    key = "more-page"
+    assert sender.action("lookup_more", more[0]["value"], response_url=slack.response_url(key)).status_code == 200
+    second = slack.wait_for(lambda: next((r for r in slack.responses if r["key"] == key), None))
+    assert second["replace_original"] is True
+    assert "(page 2)" in shown(second) and "11." in shown(second)
+
+
+def test_share_to_channel_posts_a_lookup_post_whose_votes_count(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    key = "share"
+    assert (
+        sender.action("lookup_share", TRANSFORMER, channel=PUBLIC, response_url=slack.response_url(key)).status_code
+        == 200
+    )
+    slack.wait_for(lambda: slack.posted(PUBLIC))
+    card = slack.posted(PUBLIC)[-1]
+    assert "Reducing the Transformer" in json.dumps(card)
+
+    def lookup_post() -> tuple[str, str, str] | None:
+        with bot.deps.sessions.begin() as session:
+            post = session.scalars(select(Post).where(Post.kind == "lookup")).one_or_none()
+            return (post.arxiv_id, post.channel_id, post.ts) if post else None
+
+    assert slack.wait_for(lookup_post) == (TRANSFORMER, PUBLIC, card["ts"])
+    event = {
+        "type": "reaction_added",
+        "user": "U7",
+        "reaction": "+1",
+        "item": {"type": "message", "channel": PUBLIC, "ts": card["ts"]},
+        "event_ts": "1764160000.000001",
+    }
+    assert sender.event(event).status_code == 200
+    reply = slack.wait_for(lambda: "1 vote (people)" in shown(papers(sender, slack, f"show {TRANSFORMER}")) or None)
+    assert reply
+
+
+def test_share_flag_posts_the_answer_in_the_channel(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    assert sender.command(f"show {REPLICA} --share", channel=PUBLIC).status_code == 200
+    slack.wait_for(lambda: slack.posted(PUBLIC))
+    assert "Replica symmetry" in json.dumps(slack.posted(PUBLIC)[-1])
+
+
+def test_help_lists_every_subcommand_and_a_misspelt_one_gets_a_suggestion(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    help_text = shown(papers(sender, slack, "help"))
+    for sub in (
+        "search",
+        "show",
+        "top",
+        "filter",
+        "subscribe",
+        "unsubscribe",
+        "subscriptions",
+        "digest",
+        "config",
+        "export",
+    ):
+        assert f"/papers {sub}" in help_text
+    assert "/papers search" in shown(papers(sender, slack, "help search"))
+    assert "did you mean `search`?" in papers(sender, slack, "serch diffusion")["text"]
+
+
+def test_an_at_mention_is_answered_in_its_thread_and_a_single_paper_is_a_lookup_post(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    mention = {
+        "type": "app_mention",
+        "user": "U0002",
+        "channel": PUBLIC,
+        "text": f"<@{BOT_USER_ID}> show {TRANSFORMER}",
+        "ts": "1764170000.000100",
+        "event_ts": "1764170000.000100",
+    }
+    assert sender.event(mention).status_code == 200
+    answer = slack.wait_for(
+        lambda: next((m for m in slack.posted(PUBLIC) if m.get("thread_ts") == mention["ts"]), None)
+    )
+    assert "Reducing the Transformer" in json.dumps(answer)
+
+    def kind() -> str | None:  # recorded right after Slack answered the post
+        with bot.deps.sessions.begin() as session:
+            return session.scalars(select(Post.kind).where(Post.ts == answer["ts"])).one_or_none()
+
+    assert slack.wait_for(kind) == "lookup"
+
+
+def test_a_dm_to_the_bot_is_answered_in_the_dm(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U0002",
+        "channel": "D0001",
+        "text": "search transformer architecture minimum",
+        "ts": "1764170001.000100",
+        "event_ts": "1764170001.000100",
+    }
+    assert sender.event(dm).status_code == 200
+    answer = slack.wait_for(lambda: slack.posted("D0001"))
+    assert "Reducing the Transformer" in json.dumps(answer[-1])
+    assert "thread_ts" not in answer[-1] or answer[-1]["thread_ts"] in (None, "")
+    assert PRIVATE not in json.dumps(answer[-1])
+
+
+def test_a_channel_slack_will_not_describe_counts_as_private(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    slack.unknown_channels.add("CGONE")
+    with bot.deps.sessions.begin() as session:
+        session.add(Post(team_id=TEAM_ID, channel_id="CGONE", ts="9.0", arxiv_id=TRANSFORMER, kind="share"))
+        remember_privacy(session=session, team_id=TEAM_ID, channel_id=PUBLIC, is_private=False)
+    assert "CGONE" not in shown(papers(sender, slack, f"show {TRANSFORMER}"))
