@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Multiplies every wait between retries (Hugging Face, arXiv's Retry-After, database); the tests set 0.
     # arXiv's 3-second spacing is not a retry wait and never scales.
     retry_wait_scale: float = Field(1.0, ge=0, alias="PAPERBOT_RETRY_WAIT_SCALE")
+    # How often `serve` checks whether the day's personal alert DMs are due (0 turns alerts off).
+    alerts_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_ALERTS_EVERY_MINUTES")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")

@@ -37,10 +37,12 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.alert_runner import run_alerts
 from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, load_prefs, request_stop, run_digest
+from bot.digest.context import new_worker_id
 from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
 from storage.models import utcnow
@@ -239,6 +241,7 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
         replace_existing=True,
         jobstore=LOCAL,
     )
+    schedule_alerts(scheduler, settings)
     log.info("digest scheduler started with %d channel job(s)", len(jobs))
     log_next_digests(scheduler, jobs)
     return scheduler
@@ -347,3 +350,28 @@ def _run_day(
         outcome.message,
     )
     return outcome.status
+
+
+# ---- personal alerts (bot.alerts): every replica checks now and then; the per-person claim sends each DM once ----
+
+ALERTS_JOB = "paperbot:alerts"
+
+
+def schedule_alerts(scheduler: BackgroundScheduler, settings: Settings) -> None:
+    """Check every `alerts_every_minutes` whether the day's alert DMs are due (0: alerts off)."""
+    if settings.alerts_every_minutes > 0:
+        scheduler.add_job(
+            run_alerts_job,
+            "interval",
+            minutes=settings.alerts_every_minutes,
+            id=ALERTS_JOB,
+            replace_existing=True,
+            jobstore=LOCAL,
+        )
+
+
+def run_alerts_job() -> str:
+    """Job: send the day's personal alert DMs that are not sent yet; what it did, for the log."""
+    context = _require_context()
+    report = run_alerts(context.deps, context.client, worker=new_worker_id(), clock=context.clock)
+    return report.note or f"{report.sent} sent, {report.empty} without matches, {report.failed} failed"

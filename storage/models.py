@@ -90,6 +90,8 @@ class Paper(Base):
             sqlite_where=text("daily_date IS NOT NULL"),
             postgresql_where=text("daily_date IS NOT NULL"),
         ),
+        # The search index polls for papers changed since its last look (storage/search.py).
+        Index("ix_papers_updated_at", "updated_at"),
     )
 
     arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -268,3 +270,37 @@ class ChannelPrivacy(Base):
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     is_private: Mapped[bool] = mapped_column(Boolean)
     checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Subscription(Base):
+    """One person's personal alert (`/papers subscribe`): the day's papers matching `filters` reach them by DM."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "text"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    # {"keywords": [...], "authors": [...], "topics": [...]}, matched like a channel's digest filters.
+    filters: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # The canonical display form (`diffusion author:"Yann LeCun"`): the same text twice is one subscription.
+    text: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AlertRun(Base):
+    """One person's alert DM for one day's list, claimed before it is sent (exactly once, like DigestRun)."""
+
+    __tablename__ = "alert_runs"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")  # claimed | sent | empty | failed
+    worker: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The claim's last sign of life, refreshed just before the DM is sent; an old one means its worker died.
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dm_channel: Mapped[str | None] = mapped_column(String(32))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)

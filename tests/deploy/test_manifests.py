@@ -52,8 +52,9 @@ EVENT_SCOPES = {
 # The WebClient methods paperbot calls (each must appear in bot/ or handlers/) and the scope each needs.
 API_SCOPES = {
     "chat_postMessage": {"chat:write"},
-    "conversations_history": {"channels:history", "groups:history"},
-    "conversations_open": {"im:write"},  # an export sent to its caller when the channel refuses the file
+    # in a DM (im:history): an alert taken over after a crash is looked up there, not re-sent
+    "conversations_history": {"channels:history", "groups:history", "im:history"},
+    "conversations_open": {"im:write"},  # alert DMs; an export sent to its caller when the channel refuses it
     "files_upload_v2": {"files:write"},  # files.getUploadURLExternal + files.completeUploadExternal
     "views_publish": set(),
 }

@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "replies",
     "saved_papers",
     "digest_runs",
+    "subscriptions",
+    "alert_runs",
 }
 
 

@@ -1,0 +1,286 @@
+"""Benchmark paper search: the engine, brute-force rapidfuzz, pg_trgm, and loading through the service.
+
+    .venv/bin/python bench/search_bench.py [--sizes 10000,100000,1000000] [--queries 300]
+        [--backend sqlite|postgresql|both|none] [--brute N] [--admin-url URL]
+
+For each size: generates realistic papers and typed queries (bench/search_corpus.py), builds the index from
+the in-memory papers (time, RSS added), runs every query through the engine (p50/p99 latency, recall@5), runs a
+subsample through brute-force rapidfuzz with five scorers (the baseline: every title scored, top 5 kept), then
+per database backend stores the papers, loads them through SearchService in a subprocess (time, RSS added) and,
+on PostgreSQL, runs the queries through pg_trgm's word_similarity with a GIN index. A query counts as found
+when a top-5 result has the wanted paper's title (papers with the same title cannot be told apart by any query).
+Scratch databases are created and dropped; everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from rapidfuzz import fuzz, process, utils  # noqa: E402
+
+from bench.search_corpus import Paper, Query, papers, queries  # noqa: E402
+from bot.search import SearchDoc, SearchIndex, SearchService  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TARGETS = "engine p99 <= 15 ms, recall@5 >= 0.95 and >= best brute force, build/load <= 30 s, added RSS <= 700 MB"
+SCORERS: dict[str, Callable[..., float]] = {
+    "WRatio": fuzz.WRatio,
+    "token_set_ratio": fuzz.token_set_ratio,
+    "token_sort_ratio": fuzz.token_sort_ratio,
+    "partial_ratio": fuzz.partial_ratio,
+    "QRatio": fuzz.QRatio,
+}
+TRGM_THRESHOLD = 0.3  # pg_trgm's default word_similarity_threshold (0.6) finds nothing for most typo'd queries
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(seconds: Sequence[float]) -> str:
+    """p50 and p99 of a list of durations, in milliseconds."""
+    values = np.array(seconds) * 1000
+    return f"p50 {np.percentile(values, 50):6.2f} ms  p99 {np.percentile(values, 99):6.2f} ms"
+
+
+def _doc(paper: Paper) -> SearchDoc:
+    return SearchDoc(paper.arxiv_id, paper.title, paper.authors, paper.keywords, paper.abstract)
+
+
+class Judge:
+    """Whether a result list found a query's paper (by title, see the module docstring)."""
+
+    def __init__(self, corpus: list[Paper]) -> None:
+        self.title_of = {p.arxiv_id: utils.default_process(p.title) for p in corpus}
+
+    def found(self, query: Query, ids: Sequence[str]) -> bool:
+        wanted = self.title_of[query.target]
+        return any(self.title_of.get(key) == wanted for key in ids)
+
+
+def bench_engine(corpus: list[Paper], asked: list[Query], judge: Judge) -> tuple[SearchIndex, dict[str, object]]:
+    """Build the index from memory, then time every query and count the papers found."""
+    before = rss_mb()
+    started = time.perf_counter()
+    index = SearchIndex.build(_doc(p) for p in corpus)
+    build = time.perf_counter() - started
+    added = rss_mb() - before
+    index.search("warm up", 5)
+    took, found = [], 0
+    for query in asked:
+        start = time.perf_counter()
+        hits = index.search(query.text, 5)
+        took.append(time.perf_counter() - start)
+        found += judge.found(query, [h.arxiv_id for h in hits])
+    return index, {"build_s": build, "rss_mb": added, "latency": percentiles(took), "recall": found / len(asked)}
+
+
+def bench_brute(corpus: list[Paper], asked: list[Query], judge: Judge, index: SearchIndex) -> dict[str, float]:
+    """Recall@5 of scoring every title with each rapidfuzz scorer, and of the engine on the same queries."""
+    titles = [utils.default_process(p.title) for p in corpus]
+    ids = [p.arxiv_id for p in corpus]
+    recall: dict[str, float] = {}
+    for name, scorer in SCORERS.items():
+        found = 0
+        for query in asked:
+            scores = process.cdist(
+                [utils.default_process(query.text)], titles, scorer=scorer, dtype=np.uint8, workers=2
+            )
+            top = np.argpartition(-scores[0].astype(np.int16), 5)[:5]
+            found += judge.found(query, [ids[i] for i in top])
+        recall[name] = found / len(asked)
+    recall["paperbot (same queries)"] = sum(
+        judge.found(q, [h.arxiv_id for h in index.search(q.text, 5)]) for q in asked
+    ) / len(asked)
+    return recall
+
+
+def http_figures(database_url: str, asked: list[Query]) -> str:
+    """p50/p99 of `/papers search` through the signed HTTP endpoint, once the command exists."""
+    from handlers.commands import SUBCOMMANDS
+
+    if "search" not in SUBCOMMANDS:
+        return "http: not measured (no /papers search handler yet)"
+    return "http: not measured (the /papers search handler exists; wire its measurement here)"
+
+
+def store(database_url: str, corpus: list[Paper]) -> float:
+    """Migrate a fresh database and store the corpus with the real upsert; returns seconds."""
+    from datetime import date
+
+    from bot.sources import PaperRecord
+    from storage.db import make_engine, make_sessions, upgrade
+    from storage.papers import upsert_papers
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_sessions(engine)
+    started = time.perf_counter()
+    for start in range(0, len(corpus), 5000):
+        records = [
+            PaperRecord(
+                p.arxiv_id,
+                p.title,
+                list(p.authors),
+                abstract=p.abstract or f"An abstract about {p.title}. " * 8,
+                ai_keywords=list(p.keywords),
+                daily_date=date(2024, 1, 1) if p.keywords else None,
+                source="hf" if p.keywords else "snapshot",
+            )
+            for p in corpus[start : start + 5000]
+        ]
+        with sessions.begin() as session:
+            upsert_papers(session=session, records=records)
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def load_through_service(database_url: str) -> dict[str, float]:
+    """Run SearchService.warm() in a subprocess (so its RSS is its own); returns seconds and RSS added."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--load-only", database_url], capture_output=True, text=True, check=True
+    )
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _load_only(database_url: str) -> None:
+    from storage.db import make_engine, make_sessions
+
+    engine = make_engine(database_url)
+    before = rss_mb()
+    started = time.perf_counter()
+    count = SearchService(make_sessions(engine)).warm()
+    print(json.dumps({"papers": count, "load_s": time.perf_counter() - started, "rss_mb": rss_mb() - before}))
+
+
+def bench_trgm(database_url: str, asked: list[Query], judge: Judge) -> dict[str, object]:
+    """pg_trgm: a GIN trigram index on titles, queried with word_similarity (the `<%` operator uses the index)."""
+    import psycopg
+
+    from storage.db import database_url as parse
+
+    conninfo = parse(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        started = time.perf_counter()
+        conn.execute("CREATE INDEX papers_title_trgm ON papers USING gin (title gin_trgm_ops)")
+        built = time.perf_counter() - started
+        conn.execute(f"SET pg_trgm.word_similarity_threshold = {TRGM_THRESHOLD}")
+        sql = "SELECT arxiv_id FROM papers WHERE %(q)s <%% title ORDER BY word_similarity(%(q)s, title) DESC LIMIT 5"
+        took, found = [], 0
+        for query in asked:
+            start = time.perf_counter()
+            rows = conn.execute(sql, {"q": query.text}).fetchall()
+            took.append(time.perf_counter() - start)
+            found += judge.found(query, [r[0] for r in rows])
+    return {"index_s": built, "latency": percentiles(took), "recall": found / len(asked)}
+
+
+def scratch_database(backend: str, admin_url: str, size: int) -> tuple[str, Callable[[], None]]:
+    """A fresh database URL and the function that drops it."""
+    if backend == "sqlite":
+        folder = tempfile.mkdtemp(prefix="search-bench-")
+        path = Path(folder) / "bench.db"
+
+        def drop_file() -> None:
+            for leftover in Path(folder).iterdir():
+                leftover.unlink()
+            os.rmdir(folder)
+
+        return f"sqlite:///{path}", drop_file
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"paperbot_search_bench_{os.getpid()}_{size}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop_database() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop_database
+
+
+def run_size(size: int, args: argparse.Namespace) -> None:
+    """Build one corpus size and print its figures."""
+    print(f"\n== {size:,} papers ==", flush=True)
+    started = time.perf_counter()
+    corpus = list(papers(size))
+    asked = queries(corpus, args.queries)
+    judge = Judge(corpus)
+    print(f"corpus generated in {time.perf_counter() - started:.1f} s; {len(asked)} queries", flush=True)
+    index, engine = bench_engine(corpus, asked, judge)
+    print(f"engine build (from memory): {engine['build_s']:.1f} s, RSS +{engine['rss_mb']:.0f} MB", flush=True)
+    print(f"engine search: {engine['latency']}  recall@5 {engine['recall']:.3f}", flush=True)
+    brute_n = min(len(asked), args.brute or max(30, int(30_000_000 / size)))
+    sub = asked[:brute_n]
+    note = "" if brute_n == len(asked) else f" (a subsample: brute force is slow at {size:,})"
+    print(f"brute force over every title, {brute_n} queries{note}:", flush=True)
+    for name, recall in bench_brute(corpus, sub, judge, index).items():
+        print(f"  recall@5 {name:<24} {recall:.3f}", flush=True)
+    del index
+    backends = {"both": ["sqlite", "postgresql"], "none": []}.get(args.backend, [args.backend])
+    for backend in backends:
+        url, drop = scratch_database(backend, args.admin_url, size)
+        try:
+            stored = store(url, corpus)
+            print(f"[{backend}] stored {size:,} papers in {stored:.1f} s", flush=True)
+            print(f"[{backend}] {http_figures(url, asked)}", flush=True)
+            loaded = load_through_service(url)
+            print(f"[{backend}] service load: {loaded['load_s']:.1f} s, RSS +{loaded['rss_mb']:.0f} MB", flush=True)
+            if backend == "postgresql":
+                trgm = bench_trgm(url, asked, judge)
+                print(
+                    f"[{backend}] pg_trgm word_similarity (GIN, threshold {TRGM_THRESHOLD}): {trgm['latency']}"
+                    f"  recall@5 {trgm['recall']:.3f}  (index built in {trgm['index_s']:.1f} s)",
+                    flush=True,
+                )
+        finally:
+            drop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark for every size asked for."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both", "none"], default="both")
+    parser.add_argument("--brute", type=int, default=0, help="queries run by brute force (default: by size)")
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--load-only", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load_only:
+        _load_only(args.load_only)
+        return
+    print(f"targets: {TARGETS}")
+    print("baseline: brute-force rapidfuzz (each scorer over every title, default_process) and pg_trgm")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        run_size(size, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""The in-memory search engine behind `/papers search`: an inverted index with typo-tolerant query expansion.
+
+    >>> index = SearchIndex.build([
+    ...     SearchDoc("1706.03762", "Attention Is All You Need", authors=("Ashish Vaswani", "Noam Shazeer")),
+    ...     SearchDoc("2312.00752", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces"),
+    ... ])
+    >>> [hit.arxiv_id for hit in index.search("atention is all you", limit=1)]
+    ['1706.03762']
+    >>> index.search("vaswani", limit=1)[0].title
+    'Attention Is All You Need'
+    >>> index.add(SearchDoc("2405.21060", "Transformers are SSMs: Mamba-2"))
+    >>> index.search("mamba2", limit=1)[0].arxiv_id
+    '2405.21060'
+
+How a query runs: each word is expanded over the vocabulary (the word itself, terms within one or two typos,
+and for the last word the terms it begins), each expansion weighted by its closeness and by the rarity of the
+word. The papers holding the rarer words are scored through their postings; the commonest words (whose
+postings would cost most) are only checked on those candidates. The best candidates are rescored with
+rapidfuzz against their titles, and the team signal breaks near-ties. The engine holds no database or Slack
+code: bot/search/service.py keeps it filled from the database.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.search.plan import Plan, plan_query
+from bot.search.postings import Postings
+from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
+from bot.search.scoring import Scratch, candidates
+from bot.search.text import comparable, index_terms
+from bot.search.vocab import Vocabulary
+
+ABSTRACT_TERMS = 150  # distinct abstract terms indexed per paper: the opening says what the paper is about
+RESCORE = 120  # candidates rescored with rapidfuzz (more only while a filter leaves fewer than `limit`)
+RESCORE_CHUNK = 50  # candidates rescored between two checks of whether the rest could still matter
+FIELD_WEIGHTS = (1.0, 0.9, 0.8, 0.4)  # title, authors, keywords, abstract
+
+
+@dataclass(frozen=True, slots=True)
+class SearchDoc:
+    """What the engine indexes of one paper."""
+
+    arxiv_id: str
+    title: str
+    authors: Sequence[str] = ()
+    keywords: Sequence[str] = ()
+    abstract: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result: the paper, its title as indexed, and its score (0-100, higher is better)."""
+
+    arxiv_id: str
+    title: str
+    score: float
+
+
+class SearchIndex:
+    """Papers searchable by title, authors, HF keywords and abstract. Thread-safe: one lock guards changes
+    and searches (a search takes milliseconds)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._vocab = Vocabulary()
+        self._fields = tuple(Postings() for _ in FIELD_WEIGHTS)
+        self._titles, self._title_ends = bytearray(), array("q", [0])
+        self._keys, self._key_ends = bytearray(), array("q", [0])
+        self._alive = bytearray()
+        self._live = 0
+        self._building = False
+        self._key_hash = np.empty(0, np.int64)  # hashes of the frozen papers' ids, sorted, and their doc ids
+        self._key_doc = np.empty(0, np.int32)
+        self._new_keys: dict[str, int] = {}
+        self._scratch = threading.local()
+
+    @classmethod
+    def build(cls, docs: Iterable[SearchDoc]) -> SearchIndex:
+        """An index of `docs`, built in bulk (much faster and more compact than adding them one by one)."""
+        index = cls()
+        index.bulk_load(docs)
+        return index
+
+    def bulk_load(self, docs: Iterable[SearchDoc]) -> int:
+        """Add many papers at once, then compact; returns how many were read."""
+        with self._lock:
+            self._building = True
+            count = 0
+            try:
+                for doc in docs:
+                    self._store(doc)
+                    count += 1
+            finally:
+                self._building = False
+                self.compact()
+            return count
+
+    def add(self, doc: SearchDoc) -> None:
+        """Index `doc`, replacing the paper with the same arxiv_id if there is one (so this also updates)."""
+        with self._lock:
+            self._store(doc)
+
+    update = add
+
+    def remove(self, arxiv_id: str) -> bool:
+        """Forget a paper; False if it was not indexed."""
+        with self._lock:
+            doc = self._doc_of(arxiv_id)
+            if doc is None:
+                return False
+            self._kill(doc, arxiv_id)
+            return True
+
+    def __len__(self) -> int:
+        return self._live
+
+    def __contains__(self, arxiv_id: object) -> bool:
+        with self._lock:
+            return isinstance(arxiv_id, str) and self._doc_of(arxiv_id) is not None
+
+    @property
+    def pending(self) -> int:
+        """Postings added since the last compaction (they are slower to search; `compact()` folds them in)."""
+        return sum(field.tail_postings for field in self._fields)
+
+    def compact(self) -> None:
+        """Fold incrementally added papers into the compact arrays and drop replaced ones' postings."""
+        with self._lock:
+            self._vocab.freeze()
+            self._freeze_keys(np.frombuffer(bytes(self._alive), np.uint8))
+            alive = np.frombuffer(bytes(self._alive), np.uint8)  # after _freeze_keys dropped duplicates
+            for field in self._fields:
+                field.freeze(len(self._vocab), alive)
+
+    def search(
+        self,
+        query: str,
+        limit: int = 10,
+        *,
+        accept: Callable[[str], bool] | None = None,
+        boost: TeamSignal | None = None,
+    ) -> list[SearchHit]:
+        """The best `limit` papers for `query`, best first. `accept(arxiv_id)` filters papers out (more
+        candidates are scored until `limit` are accepted or none are left); `boost` (arxiv_id -> 0..1, a
+        mapping or a function) reorders papers whose scores are within `rank.TIE_WINDOW` points."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            plan = plan_query(query, self._vocab, self._fields, FIELD_WEIGHTS, self._live)
+            if plan is None:
+                return []
+            docs, coverage = candidates(plan, self._fields, self._alive, self._scratch_for())
+            return self._rank(plan, docs, coverage, limit, accept, boost)
+
+    def _rank(
+        self,
+        plan: Plan,
+        docs: np.ndarray,
+        coverage: np.ndarray,
+        limit: int,
+        accept: Callable[[str], bool] | None,
+        boost: TeamSignal | None,
+    ) -> list[SearchHit]:
+        """Rescore candidates, best coverage first, until no unscored one could still reach the top `limit`
+        (its coverage with a perfect title similarity and a full team boost is below the limit-th score)."""
+        order = np.argsort(-coverage, kind="stable")
+        kept: list[tuple[float, int, str]] = []  # accepted candidates: (score, doc, arxiv_id)
+        floor = -1.0  # the limit-th best kept score so far
+        for start in range(0, len(order), RESCORE_CHUNK):
+            if len(kept) >= limit and (
+                start >= RESCORE or combined(float(coverage[order[start]]), 100.0) + TIE_WINDOW < floor
+            ):
+                break
+            picked = order[start : start + RESCORE_CHUNK].tolist()
+            chunk = [(int(docs[i]), float(coverage[i]), self._key(int(docs[i]))) for i in picked]
+            if accept is not None:
+                chunk = [item for item in chunk if accept(item[2])]
+            titles = [comparable(self._title(doc)) for doc, _, _ in chunk]
+            similarity = title_similarities(plan.text, titles).tolist()
+            kept += [(combined(c, s), d, k) for (d, c, k), s in zip(chunk, similarity, strict=True)]
+            if len(kept) >= limit:
+                floor = heapq.nlargest(limit, kept)[-1][0]
+        ranked = with_team_signal(kept, boost)[:limit]
+        return [SearchHit(key, self._title(doc), round(score, 2)) for score, doc, key in ranked]
+
+    def _scratch_for(self) -> Scratch:
+        scratch: Scratch | None = getattr(self._scratch, "arrays", None)
+        if scratch is None or scratch.size < len(self._alive):
+            scratch = Scratch(max(1024, int(len(self._alive) * 1.25)))
+            self._scratch.arrays = scratch
+        return scratch
+
+    # ---- storing papers -------------------------------------------------------------------------------
+
+    def _store(self, doc: SearchDoc) -> None:
+        old = self._doc_of(doc.arxiv_id) if not self._building else None
+        if old is not None:
+            self._kill(old, doc.arxiv_id)
+        number = len(self._alive)
+        self._titles += doc.title.encode()
+        self._title_ends.append(len(self._titles))
+        self._keys += doc.arxiv_id.encode()
+        self._key_ends.append(len(self._keys))
+        self._alive.append(1)
+        self._live += 1
+        if not self._building:
+            self._new_keys[doc.arxiv_id] = number
+        for field, terms in zip(self._fields, _field_terms(doc), strict=True):
+            note = field.collect if self._building else field.append
+            for term in terms:
+                note(self._vocab.intern(term), number)
+
+    def _kill(self, doc: int, arxiv_id: str) -> None:
+        self._alive[doc] = 0
+        self._live -= 1
+        self._new_keys.pop(arxiv_id, None)
+
+    def _title(self, doc: int) -> str:
+        return self._titles[self._title_ends[doc] : self._title_ends[doc + 1]].decode()
+
+    def _key(self, doc: int) -> str:
+        return self._keys[self._key_ends[doc] : self._key_ends[doc + 1]].decode()
+
+    def _doc_of(self, arxiv_id: str) -> int | None:
+        doc = self._new_keys.get(arxiv_id)
+        if doc is not None:
+            return doc
+        wanted = hash(arxiv_id)
+        at = int(np.searchsorted(self._key_hash, wanted))
+        while at < len(self._key_hash) and self._key_hash[at] == wanted:
+            doc = int(self._key_doc[at])
+            if self._alive[doc] and self._key(doc) == arxiv_id:
+                return doc
+            at += 1
+        return None
+
+    def _freeze_keys(self, alive: np.ndarray) -> None:
+        """Index papers' ids by hash in two sorted arrays (~12 bytes a paper instead of a dict's ~140); a bulk
+        build that named one paper twice keeps its last version."""
+        docs = np.flatnonzero(alive).astype(np.int32)
+        hashes = np.fromiter((hash(self._key(int(d))) for d in docs), np.int64, len(docs))
+        order = np.argsort(hashes, kind="stable")  # equal hashes keep doc order: the older copy comes first
+        self._key_hash, self._key_doc = hashes[order], docs[order]
+        self._new_keys = {}
+        for at in np.flatnonzero(np.diff(self._key_hash) == 0).tolist():
+            older, newer = int(self._key_doc[at]), int(self._key_doc[at + 1])
+            key = self._key(older)
+            if self._alive[older] and key == self._key(newer):
+                self._kill(older, key)
+
+
+def _field_terms(doc: SearchDoc) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The terms of each field of `doc`, in FIELD_WEIGHTS' order."""
+    authors: set[str] = set()
+    for name in doc.authors:
+        authors |= index_terms(name)
+    keywords: set[str] = set()
+    for keyword in doc.keywords:
+        keywords |= index_terms(keyword)
+    abstract: set[str] = set()
+    if doc.abstract:
+        for term in index_terms(doc.abstract):
+            abstract.add(term)
+            if len(abstract) >= ABSTRACT_TERMS:
+                break
+    return index_terms(doc.title), authors, keywords, abstract

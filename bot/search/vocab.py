@@ -1,0 +1,115 @@
+"""The search engine's vocabulary: term ids, and the look-ups that make queries tolerate typos and cut words.
+
+Typos are found SymSpell-style: every term of three or more letters is stored with the 32-bit hashes of itself
+and of each string one letter shorter; a query word's own deletes looked up there find every term within one
+insertion, deletion, substitution or transposition (and some within two), which are then checked with the real
+(OSA) edit distance. A sorted array of hashes costs ~8 bytes per entry instead of a dict's ~100.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+
+import numpy as np
+from rapidfuzz.distance import OSA
+
+from bot.search.text import deletes, max_typos
+
+MIN_FUZZY_TERM = 3  # shorter terms are only ever matched exactly
+PREFIX_SCAN = 512  # terms looked at for one cut-off last word: "co" alone would otherwise scan thousands
+
+
+def _hash(text: str) -> int:
+    # Python's str hash is stable within a process, which is all an in-memory index needs.
+    return hash(text) & 0xFFFFFFFF
+
+
+class Vocabulary:
+    """Term <-> id, with typo and prefix look-ups. Terms added after `freeze()` are kept in small side tables."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self.terms: list[str] = []
+        self._frozen = 0  # terms [0, _frozen) are in the sorted arrays below
+        self._sorted: list[str] = []
+        self._sorted_ids = np.empty(0, np.int32)
+        self._del_hash = np.empty(0, np.uint32)
+        self._del_term = np.empty(0, np.int32)
+        self._new_deletes: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def get(self, term: str) -> int | None:
+        """The id of `term`, or None if no paper has it."""
+        return self._ids.get(term)
+
+    def intern(self, term: str) -> int:
+        """The id of `term`, giving it a new one if it is new."""
+        found = self._ids.get(term)
+        if found is not None:
+            return found
+        term_id = len(self.terms)
+        self._ids[term] = term_id
+        self.terms.append(term)
+        if self._frozen and len(term) >= MIN_FUZZY_TERM:
+            for variant in deletes(term):
+                self._new_deletes.setdefault(_hash(variant), []).append(term_id)
+        return term_id
+
+    def freeze(self) -> None:
+        """Rebuild the sorted look-up arrays over every term (after a bulk build, or to fold in new terms)."""
+        self._sorted = sorted(self.terms)
+        ids = self._ids
+        self._sorted_ids = np.fromiter((ids[t] for t in self._sorted), np.int32, len(self._sorted))
+        hashes, owners = array("I"), array("i")
+        for term_id, term in enumerate(self.terms):
+            if len(term) >= MIN_FUZZY_TERM:
+                for variant in deletes(term):
+                    hashes.append(_hash(variant))
+                    owners.append(term_id)
+        hash_arr = np.frombuffer(hashes, np.uint32) if hashes else np.empty(0, np.uint32)
+        order = np.argsort(hash_arr, kind="stable")
+        self._del_hash = hash_arr[order]
+        self._del_term = (np.frombuffer(owners, np.int32) if owners else np.empty(0, np.int32))[order]
+        self._new_deletes = {}
+        self._frozen = len(self.terms)
+
+    def similar(self, word: str) -> list[tuple[int, int]]:
+        """Terms within `max_typos(word)` edits of `word` other than `word` itself, as (term id, distance)."""
+        limit = max_typos(word)
+        if limit == 0:
+            return []
+        probes = [_hash(v) for v in deletes(word)]
+        found: set[int] = set()
+        if len(self._del_hash):
+            keys = np.asarray(probes, np.uint32)
+            lo = np.searchsorted(self._del_hash, keys, "left")
+            hi = np.searchsorted(self._del_hash, keys, "right")
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                if b > a:
+                    found.update(self._del_term[a:b].tolist())
+        for probe in probes:
+            found.update(self._new_deletes.get(probe, ()))
+        out = []
+        for term_id in found:
+            term = self.terms[term_id]
+            if term != word and (distance := OSA.distance(word, term, score_cutoff=limit)) <= limit:
+                out.append((term_id, distance))
+        return out
+
+    def prefixed(self, prefix: str) -> list[int]:
+        """Ids of terms that start with `prefix` and are longer than it (at most PREFIX_SCAN of the sorted ones)."""
+        out: list[int] = []
+        start = bisect_left(self._sorted, prefix)
+        stop = min(len(self._sorted), start + PREFIX_SCAN)
+        for i in range(start, stop):
+            term = self._sorted[i]
+            if not term.startswith(prefix):
+                break
+            if term != prefix:
+                out.append(int(self._sorted_ids[i]))
+        new = range(self._frozen, len(self.terms))
+        out.extend(i for i in new if self.terms[i].startswith(prefix) and self.terms[i] != prefix)
+        return out

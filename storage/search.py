@@ -1,0 +1,111 @@
+"""What the search index reads: papers page by page, and papers changed since a watermark.
+
+Pages are keyset-paginated (by arxiv_id, or by updated_at then arxiv_id) so the caller can read each page in its
+own short transaction: on SQLite every transaction takes the write lock (storage/db.py), and one long read of a
+million rows would hold imports and Slack events back for its whole length.
+
+Abstracts are read only for papers that were on Hugging Face Daily Papers (`daily_date` set) unless asked
+otherwise: at a million arXiv papers their abstracts are about a gigabyte, more than the search index's memory
+budget (docs/search.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import Paper
+
+PAPERS: Table = Paper.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRow:
+    """The fields of one paper that search looks at."""
+
+    arxiv_id: str
+    title: str
+    authors: list[str]
+    keywords: list[str]
+    abstract: str | None
+    updated_at: datetime
+
+
+def papers_page(*, session: Session, after: str | None, limit: int, all_abstracts: bool = False) -> list[SearchRow]:
+    """Up to `limit` papers with arxiv_id greater than `after` (None: from the first), by arxiv_id."""
+    query = select(*_columns(all_abstracts)).order_by(PAPERS.c.arxiv_id).limit(limit)
+    if after is not None:
+        query = query.where(PAPERS.c.arxiv_id > after)
+    return [_row(values) for values in session.execute(query)]
+
+
+def changed_page(
+    *, session: Session, since: datetime, after: tuple[datetime, str] | None, limit: int, all_abstracts: bool = False
+) -> list[SearchRow]:
+    """Up to `limit` papers with updated_at >= `since`, by (updated_at, arxiv_id), after the key `after`."""
+    query = select(*_columns(all_abstracts)).where(PAPERS.c.updated_at >= since)
+    if after is not None:
+        stamp, key = after
+        query = query.where(
+            or_(PAPERS.c.updated_at > stamp, and_(PAPERS.c.updated_at == stamp, PAPERS.c.arxiv_id > key))
+        )
+    query = query.order_by(PAPERS.c.updated_at, PAPERS.c.arxiv_id).limit(limit)
+    return [_row(values) for values in session.execute(query)]
+
+
+def latest_change(*, session: Session) -> datetime | None:
+    """The newest updated_at of any paper (None for an empty table), in UTC."""
+    return _utc(session.scalar(select(func.max(PAPERS.c.updated_at))))
+
+
+def title_page(*, session: Session, after: str | None, limit: int) -> list[tuple[str, str, list[str]]]:
+    """Up to `limit` papers' (arxiv_id, title, authors) after `after`, by arxiv_id: what a search reads while
+    the index is still loading."""
+    query = select(PAPERS.c.arxiv_id, PAPERS.c.title, cast(PAPERS.c.authors, Text)).order_by(PAPERS.c.arxiv_id)
+    if after is not None:
+        query = query.where(PAPERS.c.arxiv_id > after)
+    decode = msgspec.json.decode
+    return [
+        (key, title or "", decode(authors) if authors else [])
+        for key, title, authors in session.execute(query.limit(limit))
+    ]
+
+
+def _columns(all_abstracts: bool) -> list[ColumnElement[Any]]:
+    abstract: ColumnElement[Any] = PAPERS.c.abstract
+    if not all_abstracts:
+        abstract = case((PAPERS.c.daily_date.is_not(None), PAPERS.c.abstract), else_=None)
+    # JSON lists come as text, decoded by msgspec (the drivers' json.loads is several times slower).
+    return [
+        PAPERS.c.arxiv_id,
+        PAPERS.c.title,
+        cast(PAPERS.c.authors, Text),
+        cast(PAPERS.c.ai_keywords, Text),
+        abstract,
+        PAPERS.c.updated_at,
+    ]
+
+
+def _row(values: Any) -> SearchRow:
+    key, title, authors, keywords, abstract, updated_at = values
+    decode = msgspec.json.decode
+    return SearchRow(
+        key,
+        title or "",
+        decode(authors) if authors else [],
+        decode(keywords) if keywords else [],
+        abstract,
+        _utc(updated_at) or datetime.min.replace(tzinfo=UTC),
+    )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes (what was stored, in UTC); PostgreSQL aware ones."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

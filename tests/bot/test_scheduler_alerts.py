@@ -1,0 +1,63 @@
+"""The alert job: every replica checks every PAPERBOT_ALERTS_EVERY_MINUTES from its own memory job store, and a
+fired job sends the day's DMs with the process's job context."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.alerts import subscribe
+from bot.config import Settings
+from bot.deps import Deps, make_client
+from bot.scheduler import ALERTS_JOB, LOCAL, JobContext, install_context, run_alerts_job, start_scheduler
+from storage.papers import upsert_papers
+from storage.records import PaperRecord
+from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+DAY = date(2026, 11, 24)
+
+
+def deps_for(db_url: str, sessions: sessionmaker[Session], slack: FakeSlack, **settings: Any) -> Deps:
+    values: dict[str, Any] = {"database_url": db_url, "slack_bot_token": BOT_TOKEN, "slack_api_url": slack.url}
+    return Deps.of(Settings(_env_file=None, **values, **settings), sessions)
+
+
+@pytest.mark.parametrize(("every", "expected"), [(30, timedelta(minutes=30)), (5, timedelta(minutes=5)), (0, None)])
+def test_serve_checks_alerts_at_the_configured_interval_in_each_processs_own_store(
+    db_url: str, sessions: sessionmaker[Session], slack: FakeSlack, every: int, expected: timedelta | None
+) -> None:
+    deps = deps_for(db_url, sessions, slack, alerts_every_minutes=every)
+    scheduler = start_scheduler(deps=deps, client=make_client(deps.settings, BOT_TOKEN), start_paused=True)
+    try:
+        job = scheduler.get_job(ALERTS_JOB, jobstore=LOCAL)
+        if expected is None:
+            assert job is None  # 0 turns alerts off
+        else:
+            assert job is not None and isinstance(job.trigger, IntervalTrigger)
+            assert job.trigger.interval == expected
+            assert scheduler.get_job(ALERTS_JOB, jobstore="default") is None  # never in the shared store
+    finally:
+        scheduler.shutdown()
+        install_context(None)
+
+
+def test_the_fired_job_sends_the_days_dms(db_url: str, sessions: sessionmaker[Session], slack: FakeSlack) -> None:
+    slack.ts_base = int(NOW.timestamp())
+    deps = deps_for(db_url, sessions, slack)
+    with sessions.begin() as s:
+        paper = PaperRecord(arxiv_id="2411.00001", title="Latent Diffusion", hf_upvotes=3, daily_date=DAY)
+        upsert_papers(session=s, records=[paper], seen_on=DAY)
+    subscribe(deps, team_id=TEAM_ID, user_id="U1", text="diffusion")
+    client = make_client(deps.settings, BOT_TOKEN, idempotent_only=True)
+    install_context(JobContext(deps=deps, client=client, scheduler=None, clock=lambda: NOW))
+    try:
+        assert run_alerts_job() == "1 sent, 0 without matches, 0 failed"
+        assert run_alerts_job() == f"every alert of {DAY} is settled"
+    finally:
+        install_context(None)
+    assert len(slack.posted("D1")) == 1
