@@ -29,18 +29,14 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from tenacity import RetryCallState
 
-from bot.config import Settings
 from bot.deps import Deps
-from bot.ingest import QUICK_TIMEOUT, enrich_from_arxiv
+from bot.enrich import PaperUnavailable, fetch_paper
 from bot.links import find_arxiv_ids
 from bot.retrying import scaled_sleep, transaction_retrying, transient
-from bot.sources.arxiv import ArxivClient
-from bot.sources.hf import HFClient, SourceError
 from storage import votes
 from storage.models import utcnow
 from storage.papers import PLACEHOLDER, get_paper, upsert_papers
@@ -300,34 +296,6 @@ def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) ->
             upsert_papers(session=session, records=[record])
 
     _stored(deps, delivery, store, f"arXiv {arxiv_id} keeps its placeholder title until a later fetch")
-
-
-class PaperUnavailable(Exception):
-    """Neither Hugging Face nor arXiv has the paper, or neither answered; the message says what each said."""
-
-
-def fetch_paper(settings: Settings, arxiv_id: str, *, sessions: sessionmaker[Session] | None = None) -> PaperRecord:
-    """One paper by id from Hugging Face (enriched from arXiv when PAPERBOT_ARXIV_ENRICH is on), else from arXiv,
-    each asked once with a short timeout; PaperUnavailable when neither has it or answers."""
-    timeout = min(QUICK_TIMEOUT, settings.http_timeout)
-    try:
-        with HFClient(settings, timeout=timeout, max_retries=0) as hf:
-            record = hf.paper(arxiv_id)
-        hf_said = "Hugging Face does not know it"
-    except SourceError as exc:
-        record, hf_said = None, f"Hugging Face: {first_line(exc)}"
-    if record is not None:
-        if settings.arxiv_enrich:
-            enrich_from_arxiv(settings, [record], quick=True, sessions=sessions)
-        return record
-    try:
-        with ArxivClient(settings, timeout=timeout, retries=0) as arxiv:
-            found = arxiv.by_ids([arxiv_id])
-    except (SourceError, httpx.HTTPError) as exc:
-        raise PaperUnavailable(f"{hf_said}; arXiv: {first_line(exc)}") from None
-    if not found:
-        raise PaperUnavailable(f"{hf_said}; arXiv does not know it either")
-    return found[0]
 
 
 # ---- the transaction every change runs in, and its retries -----------------------------------------------

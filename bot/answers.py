@@ -16,10 +16,10 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import lookups
-from bot.activity import PaperUnavailable, fetch_paper
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation, ParseError
 from bot.deps import Deps, SearchEngine
+from bot.enrich import PaperUnavailable, fetch_paper
 from bot.search.arguments import parse_show, parse_top
 from bot.search.query import Query, parse_filter, parse_search
 from bot.subcommands import help_text

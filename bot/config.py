@@ -126,8 +126,8 @@ BOLT_ENVIRONMENT = ("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
 
 @contextmanager
 def hidden_from_bolt() -> Iterator[None]:
-    """Build Bolt's App inside this: the variables above are out of the environment meanwhile, then restored.
-    (Only `serve` start-up builds an App, before any other thread could read them.)"""
+    """Build Bolt's App inside this: the variables above are out of the environment meanwhile, then restored."""
+    # Changing os.environ is safe here: only `serve` start-up builds an App, before any other thread could read it.
     saved = {name: os.environ.pop(name) for name in BOLT_ENVIRONMENT if name in os.environ}
     try:
         yield

@@ -1,6 +1,6 @@
 """What listeners and jobs receive: `Deps`, the one context object, and the Slack client factory.
 
-The composition root (bot/app.py, bot/cli.py) builds one `Deps` per process and hands it down; Bolt listeners read
+The composition root (bot/app.py, bot/cli/) builds one `Deps` per process and hands it down; Bolt listeners read
 it with `deps_of(context)`. Domain modules take a `Deps` (or just the parts they need) as an argument and never
 import the composition root.
 """

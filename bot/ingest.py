@@ -5,16 +5,15 @@ category's newest submissions (papers HF never listed).
 A day whose list is empty (weekends, a day not yet filled) is normal. When a day fails, the days before it
 stay stored and the error says where to resume.
 
-HF records carry no arXiv categories, comments, journal reference or DOI; `enrich_from_arxiv` asks arXiv for
-them (one `id_list` request per 100 papers, never for a paper stored with categories already). arXiv being
-down costs the enrichment only: one warning line, and the papers are stored without it (a later fetch of the
-same days enriches them).
+HF records carry no arXiv categories, comments, journal reference or DOI; bot.enrich asks arXiv for them.
+arXiv being down costs the enrichment only: one warning line, and the papers are stored without it (a later
+fetch of the same days enriches them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,29 +22,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
+from bot.enrich import enrich_with, fill_from, lacking_arxiv
 from bot.sources.arxiv import BATCH, ArxivClient
 from bot.sources.hf import HFClient, SourceError, parse_items
-from storage.papers import UpsertStats, ids_with_categories, upsert_papers
+from storage.papers import UpsertStats, upsert_papers
 from storage.records import PaperRecord
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
-
-# The fields arXiv fills when a record lacks them. The title is HF's (always present) and stays.
-ENRICHED_FIELDS = (
-    "abstract",
-    "authors",
-    "version",
-    "published",
-    "updated",
-    "categories",
-    "primary_category",
-    "comments",
-    "journal_ref",
-    "doi",
-)
-QUICK_TIMEOUT = 5.0  # seconds: `quick=True` callers (a digest about to post) must not wait long for arXiv
 
 
 class FetchFailure(Exception):
@@ -82,85 +66,6 @@ class FetchReport:
         if self.missing:
             line += f"; not found on Hugging Face{'' if not self.arxiv else ' or arXiv'}: {', '.join(self.missing)}"
         return line
-
-
-def enrich_from_arxiv(
-    settings: Settings,
-    records: Sequence[PaperRecord],
-    *,
-    quick: bool = False,
-    sessions: sessionmaker[Session] | None = None,
-) -> int:
-    """Fill what `records` lack (categories, primary category, comments, journal ref, DOI, and the abstract,
-    authors, version and dates when missing) from arXiv, in place; returns how many records arXiv enriched.
-
-    Only records without categories are asked about, and with `sessions` not those stored with categories
-    already, one request per 100 ids. `quick`: a 5-second timeout and no retry, for a caller that is about to
-    post. Never raises for arXiv's sake: a failure is logged as one warning line and the records stay as they
-    were (those enriched by earlier batches keep what they got).
-    """
-    timeout = min(QUICK_TIMEOUT, settings.http_timeout) if quick else None
-    with ArxivClient(settings, timeout=timeout, retries=0 if quick else 2) as client:
-        enriched, _failed = enrich_with(client, records, sessions=sessions, warn=log.warning)
-    return enriched
-
-
-def enrich_with(
-    client: ArxivClient,
-    records: Sequence[PaperRecord],
-    *,
-    sessions: sessionmaker[Session] | None = None,
-    warn: Callable[[str], None] = log.warning,
-    on_batch: Callable[[int, int], None] | None = None,
-) -> tuple[int, bool]:
-    """`enrich_from_arxiv` with a client of the caller's: (records enriched, whether arXiv failed).
-    `on_batch(done, total)` is called before each request and at the end, with counts of ids."""
-    wanted = _lacking(records, sessions)
-    ids = list(wanted)
-    enriched = 0
-    for start in range(0, len(ids), BATCH):
-        if on_batch:
-            on_batch(start, len(ids))
-        batch = ids[start : start + BATCH]
-        try:
-            found = client.by_ids(batch)
-        except (SourceError, httpx.HTTPError, ValueError) as exc:
-            left = len(ids) - start
-            warn(
-                f"arXiv enrichment skipped for {left} paper{'s' if left != 1 else ''}: {first_line(exc)}"
-                " (they go on without arXiv categories; a later fetch fills them)"
-            )
-            return enriched, True
-        for answer in found:
-            for record in wanted.get(answer.arxiv_id, ()):
-                enriched += _fill(record, answer)
-    if on_batch:
-        on_batch(len(ids), len(ids))
-    return enriched, False
-
-
-def _lacking(records: Sequence[PaperRecord], sessions: sessionmaker[Session] | None) -> dict[str, list[PaperRecord]]:
-    """The records worth asking arXiv about, by id: no categories, and (with `sessions`) none stored either."""
-    wanted: dict[str, list[PaperRecord]] = {}
-    for record in records:
-        if not record.categories:
-            wanted.setdefault(record.arxiv_id, []).append(record)
-    if wanted and sessions is not None:
-        with sessions.begin() as session:
-            for known in ids_with_categories(session=session, arxiv_ids=wanted):
-                del wanted[known]
-    return wanted
-
-
-def _fill(record: PaperRecord, answer: PaperRecord) -> bool:
-    """Copy into `record` what it lacks and arXiv's `answer` has; True when anything was filled."""
-    filled = False
-    for name in ENRICHED_FIELDS:
-        mine, theirs = getattr(record, name), getattr(answer, name)
-        if (mine is None or mine == "" or mine == []) and theirs not in (None, "", []):
-            setattr(record, name, list(theirs) if isinstance(theirs, list) else theirs)
-            filled = True
-    return filled
 
 
 def days_between(since: date, until: date) -> list[date]:
@@ -229,7 +134,7 @@ def fetch_days(
                 raise FetchFailure(f"{day}: {exc} ({stored}; resume with {resume})") from None
             pending.append((day, records))
             if arxiv is not None:  # only papers arXiv will be asked about count toward its batch of 100
-                asking.update(_lacking(records, sessions))
+                asking.update(lacking_arxiv(records, sessions))
             if arxiv is None or len(asking) >= BATCH:
                 store_pending()
         store_pending()
@@ -262,7 +167,7 @@ def fetch_papers(
             records.append(record)
     from_hf = {r.arxiv_id for r in records}
     if arxiv is not None:
-        to_enrich = _lacking(records, sessions)
+        to_enrich = lacking_arxiv(records, sessions)
         ask = [i for i in wanted if i not in from_hf or i in to_enrich]
         try:
             answers = arxiv.by_ids(ask) if ask else []
@@ -276,7 +181,7 @@ def fetch_papers(
             answers = []
         for answer in answers:
             if answer.arxiv_id in from_hf:
-                report.enriched += sum(_fill(record, answer) for record in to_enrich.get(answer.arxiv_id, ()))
+                report.enriched += sum(fill_from(record, answer) for record in to_enrich.get(answer.arxiv_id, ()))
             else:
                 records.append(answer)
     found = {r.arxiv_id for r in records}

@@ -16,7 +16,7 @@ from bot import blocks
 from bot.choose import Prefs, choose, newest_day
 from bot.config import Settings
 from bot.digest.context import PREVIEW_CHANNEL, DigestContext, DigestStatus, Outcome, load_prefs
-from bot.ingest import enrich_from_arxiv
+from bot.enrich import enrich_from_arxiv
 from bot.sources.hf import HFClient, SourceError
 from bot.sources.sample import sample_records
 from storage import digests as runs

@@ -332,6 +332,7 @@ def _detail(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.reason_phrase or "error"
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return body["error"][:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):
+        return error[:200]
     return response.reason_phrase or "error"

@@ -228,7 +228,7 @@ def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_to
         sender.close()
         server.stop()
         engine.dispose()
-    assert reply.status_code == 200 and "/papers digest now" in json.dumps(reply.json()["blocks"])
+    assert reply.status_code == 200 and "/papers digest [now]" in json.dumps(reply.json()["blocks"])
 
 
 # ---- what a newcomer meets first: settings, pipes, dates -------------------------------------------------------

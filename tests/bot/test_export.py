@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -374,7 +375,14 @@ def test_queries_do_not_grow_with_the_number_of_papers(
             ],
         )
     statements: list[str] = []
-    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    here = threading.get_ident()
+
+    def listen(*args: Any) -> None:
+        # Every engine of the process is heard (the export opens its own): count only this thread's statements,
+        # not those of another test's background threads that share the process.
+        if threading.get_ident() == here:
+            statements.append(args[2])
+
     event.listen(engine.__class__, "before_cursor_execute", listen)
     try:
         exported = export_json(run)

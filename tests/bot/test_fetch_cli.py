@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import cli
 from bot.config import load_settings
-from bot.ingest import FetchReport, days_between, enrich_from_arxiv, fetch_days, plan_days
+from bot.enrich import enrich_from_arxiv
+from bot.ingest import FetchReport, days_between, fetch_days, plan_days
 from bot.sources.arxiv import ArxivClient
 from bot.sources.hf import HFClient, parse_items
 from bot.sources.sample import sample_items
@@ -244,9 +245,9 @@ def test_enrich_from_arxiv_fills_gaps_skips_known_papers_and_survives_arxiv_down
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/query"
     down = load_settings(ARXIV_API_URL=closed, DATABASE_URL="sqlite://")
-    with caplog.at_level(logging.WARNING, logger="bot.ingest"):
+    with caplog.at_level(logging.WARNING, logger="bot.enrich"):
         assert enrich_from_arxiv(down, fresh, quick=True) == 0
-    assert [r.levelname for r in caplog.records if r.name == "bot.ingest"] == ["WARNING"]
+    assert [r.levelname for r in caplog.records if r.name == "bot.enrich"] == ["WARNING"]
     assert "arXiv enrichment skipped for 3 papers: gave up on" in caplog.text
     assert not any(r.categories for r in fresh)
 

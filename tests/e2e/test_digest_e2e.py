@@ -686,7 +686,7 @@ def test_parallel_channels_take_turns_with_arxiv(
 ) -> None:
     """Each channel's digest enriches with a client of its own; the process-wide turn keeps arXiv's rule across
     them: one request at a time, spaced (here 0.3 s instead of 3 s)."""
-    from bot import ingest
+    from bot import enrich
     from bot.sources import arxiv
     from bot.sources.hf import parse_items
 
@@ -695,7 +695,7 @@ def test_parallel_channels_take_turns_with_arxiv(
     lists = [parse_items([daily_item(f"2411.0000{i}", f"Paper {i}", DAY)]) for i in (1, 2, 3)]
     on = settings.model_copy(update={"arxiv_api_url": fake_arxiv.url, "arxiv_enrich": True})
     threads = [
-        threading.Thread(target=ingest.enrich_from_arxiv, args=(on, records), kwargs={"quick": True})
+        threading.Thread(target=enrich.enrich_from_arxiv, args=(on, records), kwargs={"quick": True})
         for records in lists
     ]
     started = time.monotonic()

@@ -8,9 +8,8 @@ from datetime import date
 
 import pytest
 
-from bot.activity import fetch_paper
 from bot.config import load_settings
-from bot.ingest import enrich_from_arxiv
+from bot.enrich import enrich_from_arxiv, fetch_paper
 from bot.sources.arxiv import INTERVAL, ArxivClient, ArxivError, Turns
 from bot.sources.hf import parse_items
 from bot.sources.sample import sample_items

@@ -1,0 +1,89 @@
+"""`paperbot serve`: listen, build the Bolt app, start the digest scheduler and serve Slack until stopped."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from bot.cli.common import Failure, friendly, open_database, settings_from
+from bot.cli.params import PORT
+from storage.db import make_sessions
+
+log = logging.getLogger("paperbot")
+
+
+def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
+    """Build the Bolt app and start the digest scheduler; Slack unreachable or refusing the token is one line."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackClientError
+
+    from bot.app import build_app
+    from bot.digest import slack_problem
+
+    try:
+        app = build_app(deps, socket_mode=socket_mode)  # Bolt calls auth.test here
+        if scheduler:
+            from bot.scheduler import start_scheduler
+
+            start_scheduler(deps=deps, client=app.client)
+    except (SlackClientError, BoltError, OSError) as exc:
+        raise Failure(slack_problem(deps.settings, exc)) from None
+    return app
+
+
+@click.command()
+@click.option(
+    "--http", "http_mode", is_flag=True, help="Serve HTTP mode (POST /slack/events) even if SLACK_APP_TOKEN is set."
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=3000, show_default=True, type=PORT, help="Port to listen on (/healthz in Socket Mode too)."
+)
+@click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
+@click.pass_context
+@friendly
+def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
+    from bot.deps import Deps
+    from bot.server import HttpServer, make_wsgi, socket_mode_handler
+
+    settings = settings_from(ctx)
+    socket_mode = bool(settings.slack_app_token) and not http_mode
+    if not socket_mode and not http_mode:
+        raise Failure("SLACK_APP_TOKEN is not set: set it for Socket Mode, or pass --http to serve HTTP mode")
+    settings.secret("SLACK_BOT_TOKEN")
+    settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
+    engine = open_database(settings)
+    sockets = listen_or_fail(host, port)  # before Slack is asked anything and the scheduler starts
+    deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+    deps.search  # noqa: B018 - starts loading the search index in the background now, not at the first search
+    try:
+        app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
+    except Failure:
+        for sock in sockets:
+            sock.close()
+        raise
+    from bot.scheduler import install_stop_handlers
+
+    install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims; one log line
+    if socket_mode:
+        health = HttpServer(make_wsgi(None, engine), host, port, threads=2, sockets=sockets).start()
+        log.info("Socket Mode; health check on %s/healthz", health.url)
+        socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
+    else:
+        try:
+            HttpServer(make_wsgi(app, engine), host, port, sockets=sockets).run()
+        finally:
+            deps.close()
+
+
+def listen_or_fail(host: str, port: int) -> list[Any]:
+    """The listening sockets of `serve`, or one line saying why the address cannot be had."""
+    from bot.server import ListenError, listen_sockets
+
+    try:
+        return listen_sockets(host, port)
+    except ListenError as exc:
+        raise Failure(str(exc)) from None
