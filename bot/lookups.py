@@ -69,9 +69,9 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
     return found
 
 
-def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequence[str]) -> None:
-    """Ask Slack whether the channels holding these papers' posts are private, for those not known yet. A channel
-    Slack will not describe stays unknown, and so counts as private."""
+def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequence[str] | None) -> None:
+    """Ask Slack whether the channels holding these papers' posts (None: any paper's) are private, for those not
+    known yet. A channel Slack will not describe stays unknown, and so counts as private."""
     with deps.sessions.begin() as session:
         unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
     for channel_id in sorted(unknown):
@@ -112,6 +112,7 @@ def search(
     limit: int = 5,
 ) -> Answer:
     """The papers best matching the query's text that pass its terms; the team's papers win near-ties."""
+    _learn_team_privacy(deps, client, viewer, query.filters)
     boost = _team_signal(deps, viewer)
     want = limit if query.filters.empty else CANDIDATES
     hits = list(engine.search(query.text, limit=max(want, limit), boost=boost))
@@ -123,6 +124,15 @@ def search(
     if not answer.found:
         answer.suggestions = [hit.title for hit in hits[:3]] or _nearest(engine, query)
     return answer
+
+
+def _learn_team_privacy(deps: Deps, client: WebClient | None, viewer: Viewer, terms: Filters) -> None:
+    """Before terms that read the team's activity across papers (votes, replies, channel, discussed, sort by
+    votes or replies), learn every channel's privacy: a channel not known yet would count as private, and a paper
+    discussed only there would fail the term wherever it is asked from."""
+    needs_team = terms.votes or terms.replies or terms.channel or terms.discussed is not None
+    if client is not None and (needs_team or terms.sort in ("votes", "replies")):
+        learn_privacy(deps, client, viewer.team_id, None)
 
 
 def _team_signal(deps: Deps, viewer: Viewer) -> Callable[[str], float]:
@@ -162,6 +172,8 @@ def top(
     today: date,
 ) -> Answer:
     """The team's most voted papers posted since then (then most discussed, then HF upvotes), passing `terms`."""
+    if client is not None:  # the ranking reads every channel's posts: each must be known public to count
+        learn_privacy(deps, client, viewer.team_id, None)
     with deps.sessions.begin() as session:
         ranked = store.team_ranked(
             session=session,
@@ -190,6 +202,7 @@ def filtered(
     per_page: int = 10,
 ) -> Answer:
     """The papers passing every term, in the `sort:` order (or by relevance), one page at a time."""
+    _learn_team_privacy(deps, client, viewer, query.filters)
     ids = _candidates(deps, engine, viewer, query, user_id=user_id)
     ids = kept(deps, viewer, ids, query.filters, user_id=user_id, today=today)
     ids = _sorted(deps, viewer, ids, query.filters.sort)

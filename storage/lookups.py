@@ -68,18 +68,16 @@ def remember_privacy(*, session: Session, team_id: str, channel_id: str, is_priv
     )
 
 
-def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str]) -> set[str]:
-    """The channels holding posts of these papers whose privacy is not known yet."""
-    ids = list(arxiv_ids)
-    if not ids:
+def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str] | None) -> set[str]:
+    """The channels holding posts of these papers (None: of any paper) whose privacy is not known yet."""
+    ids = None if arxiv_ids is None else list(arxiv_ids)
+    if ids == []:
         return set()
     known = select(ChannelPrivacy.channel_id).where(ChannelPrivacy.team_id == team_id)
-    rows = session.scalars(
-        select(Post.channel_id)
-        .where(Post.team_id == team_id, Post.arxiv_id.in_(ids), Post.channel_id.not_in(known))
-        .distinct()
-    )
-    return set(rows)
+    query = select(Post.channel_id).where(Post.team_id == team_id, Post.channel_id.not_in(known))
+    if ids is not None:
+        query = query.where(Post.arxiv_id.in_(ids))
+    return set(session.scalars(query.distinct()))
 
 
 def scope_of(viewer: Viewer, *, since_ts: str | None = None) -> Scope:

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.sources.sample import sample_records
 from storage.lookups import remember_privacy
-from storage.models import Post, Reaction, Reply, Workspace
-from storage.papers import get_papers, upsert_papers
+from storage.models import Post, Reaction
+from storage.papers import get_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
+from tests.handlers.lookup_world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, seed_discussion, shown
 from tests.running import RunningBot, bot_settings, running_bot
-
-DAY = date(2026, 11, 24)
-REPLICA = "2111.12997"  # "Replica symmetry breaking in dense neural networks"
-TRANSFORMER = "2410.13732"  # "Reducing the Transformer Architecture to a Minimum"
-PUBLIC, PRIVATE = "C0001", "CPRIV"
 
 
 @pytest.fixture
@@ -38,38 +32,7 @@ def bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
     channel (2 votes, 1 reply) and in a private one (3 votes, 2 replies)."""
     slack.private_channels.add(PRIVATE)
     with running_bot(settings) as running:
-        with running.deps.sessions.begin() as session:
-            upsert_papers(session=session, records=sample_records(DAY))
-            session.add(Workspace(team_id=TEAM_ID, bot_user_id=BOT_USER_ID))
-            session.flush()
-            for channel, ts, voters, replies in (
-                (PUBLIC, "1.0", ("U1", "U2"), 1),
-                (PRIVATE, "2.0", ("U3", "U4", "U5"), 2),
-            ):
-                session.add(Post(team_id=TEAM_ID, channel_id=channel, ts=ts, arxiv_id=REPLICA, kind="digest"))
-                for user in voters:
-                    session.add(
-                        Reaction(
-                            team_id=TEAM_ID,
-                            channel_id=channel,
-                            message_ts=ts,
-                            user_id=user,
-                            emoji="+1",
-                            arxiv_id=REPLICA,
-                        )
-                    )
-                for n in range(replies):
-                    session.add(
-                        Reply(
-                            team_id=TEAM_ID,
-                            channel_id=channel,
-                            thread_ts=ts,
-                            ts=f"{ts}{n + 1}",
-                            user_id="U9",
-                            text="x",
-                            arxiv_id=REPLICA,
-                        )
-                    )
+        seed_discussion(running.deps)
         yield running
 
 
@@ -83,10 +46,6 @@ def papers(sender: SlackSender, slack: FakeSlack, text: str, *, channel: str = P
         return body
     found: dict[str, Any] = slack.wait_for(lambda: next((r for r in slack.responses if r["key"] == key), None))
     return found
-
-
-def shown(reply: dict[str, Any]) -> str:
-    return json.dumps(reply.get("blocks") or []) + str(reply.get("text", ""))
 
 
 def test_a_typo_d_search_finds_the_paper_with_the_teams_activity_and_buttons(

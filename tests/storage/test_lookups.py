@@ -79,6 +79,8 @@ def test_a_dm_sees_public_channels_only_and_an_unknown_channel_counts_as_private
         session.add(Post(team_id="T1", channel_id="CNEW", ts="4.0", arxiv_id=C, kind="share"))
     with sessions.begin() as session:
         assert unknown_channels(session=session, team_id="T1", arxiv_ids=[A, C]) == {"CNEW"}
+        assert unknown_channels(session=session, team_id="T1", arxiv_ids=None) == {"CNEW"}  # any paper's
+        assert unknown_channels(session=session, team_id="T1", arxiv_ids=[]) == set()
         seen = team_activity(session=session, viewer=Viewer("T1"), arxiv_ids=[A, C], vote_emoji=VOTES)
         assert (seen[A].votes, seen[C].discussed) == (2, False)
         assert discussed_ids(session=session, viewer=Viewer("T1"), arxiv_ids=[A, B, C]) == {A, B}
