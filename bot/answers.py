@@ -127,11 +127,18 @@ def filter_page(
     )
     if not found.found:
         return lookup_blocks.nothing_found("those terms" if page == 0 else "any more papers", [])
-    more = json.dumps({"text": text, "page": page + 1}) if found.more else None
+    more, note = _more_value(text, page + 1) if found.more else None, found.note
+    if found.more and more is None:
+        note = "More papers match: add a term to see them (this filter is too long for a More button)."
     heading = f"Papers matching `{text}`" + (f" (page {page + 1})" if page else "")
-    return lookup_blocks.results(
-        found.found, heading=heading, more=more, note=found.note, first_rank=page * PER_PAGE + 1
-    )
+    return lookup_blocks.results(found.found, heading=heading, more=more, note=note, first_rank=page * PER_PAGE + 1)
+
+
+def _more_value(text: str, page: int) -> str | None:
+    """The More button's value (Slack takes at most 2,000 characters), or None when the filter is too long: cut,
+    the value would no longer parse and the button would only say it is out of date."""
+    value = json.dumps({"text": text, "page": page}, ensure_ascii=False, separators=(",", ":"))
+    return value if len(value) <= lookup_blocks.VALUE_LIMIT else None
 
 
 def more(

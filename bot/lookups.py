@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.choose import matches
@@ -246,14 +246,14 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
 
 def _by_facts(session: Session, terms: Filters) -> list[str]:
     query = select(Paper.arxiv_id)
-    day = Paper.published
+    day = func.coalesce(Paper.published, Paper.daily_date)  # as `passes` reads a paper's day
     if terms.since:
         query = query.where(day >= terms.since)
     if terms.until:
         query = query.where(day <= terms.until)
     for topic in terms.topics:
         query = query.where(or_(Paper.primary_category == topic, cast(Paper.categories, String).like(f'%"{topic}"%')))
-    query = query.order_by(Paper.published.desc().nulls_last(), Paper.arxiv_id).limit(CANDIDATES)
+    query = query.order_by(day.desc().nulls_last(), Paper.arxiv_id).limit(CANDIDATES)
     return list(session.scalars(query))
 
 

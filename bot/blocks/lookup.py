@@ -19,6 +19,7 @@ SHOW_ACTION = "lookup_show"
 SHARE_ACTION = "lookup_share"
 MORE_ACTION = "lookup_more"
 MAX_EMOJI = 8
+VALUE_LIMIT = 2000  # characters of a button's value
 
 
 class CardPaper(Protocol):
@@ -80,7 +81,7 @@ def _where(activity: TeamActivity, permalinks: dict[tuple[str, str], str], limit
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
     button: Block = {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id}
-    button["value"] = value[:2000]
+    button["value"] = value[:VALUE_LIMIT]
     if style:
         button["style"] = style
     return button
