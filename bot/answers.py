@@ -183,6 +183,13 @@ def lookup_paper(payload: dict[str, Any]) -> str | None:
     return str(arxiv_id) if arxiv_id else None
 
 
+def shareable(payload: dict[str, Any]) -> bool:
+    """True when a payload answers with papers (a card, or a list with Show buttons): a problem, a "no match" or
+    an unknown paper is for the person who asked, even with --share."""
+    buttons = (e for b in payload.get("blocks") or [] if b.get("type") == "actions" for e in b.get("elements", []))
+    return lookup_paper(payload) is not None or any(e.get("action_id") == lookup_blocks.SHOW_ACTION for e in buttons)
+
+
 def post_to_channel(
     deps: Deps, client: WebClient, asker: Asker, channel_id: str, payload: dict[str, Any], *, thread_ts: str | None
 ) -> str:

@@ -35,7 +35,7 @@ def papers_lookup(
     deps = deps_of(context)
     asker = answers.Asker(command["team_id"], command.get("channel_id"), command.get("user_id"), command["command"])
     payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
-    shared = invocation.share and asker.channel_id and invocation.name != "help"
+    shared = invocation.share and asker.channel_id and answers.shareable(payload)
     if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
         return
     respond(response_type="ephemeral", replace_original=False, **payload)

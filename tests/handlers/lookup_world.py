@@ -96,7 +96,6 @@ def ask(
     channel: str = PUBLIC,
     user: str = "U0001",
     timeout: float = 10.0,
-    expect_reply: bool = True,
 ) -> Asked:
     """Run `/papers <text>`: the ack body, and the response_url reply when the ack said nothing (waited for up to
     `timeout` seconds). Every payload seen is checked against Slack's Block Kit limits."""
@@ -108,9 +107,7 @@ def ask(
 
     ack_first = reply() is None
     ack = response.json() if response.status_code == 200 and response.content else None
-    found = None
-    if response.status_code == 200 and (expect_reply or not said(ack)):
-        found = slack.wait_for(reply, timeout=timeout) if not said(ack) else reply()
+    found = slack.wait_for(reply, timeout=timeout) if response.status_code == 200 and not said(ack) else reply()
     for payload in (ack, found):
         if said(payload):
             validate({k: v for k, v in (payload or {}).items() if k in ("text", "blocks")})

@@ -14,7 +14,7 @@ from storage.records import PaperRecord
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import FakeSlack, SlackSender
-from tests.handlers.lookup_world import DAY, PRIVATE, PUBLIC, TRANSFORMER, ask, seed_discussion, shown
+from tests.handlers.lookup_world import DAY, PRIVATE, PUBLIC, REPLICA, TRANSFORMER, ask, seed_discussion, shown
 from tests.running import RunningBot, bot_settings, running_bot
 
 TOKENIZATION = "Tokenization counts"  # 2402.14903: cs.CL, 1 HF upvote
@@ -202,3 +202,16 @@ def test_a_paper_without_a_published_day_is_found_by_its_hugging_face_day(
         upsert_papers(session=session, records=[PaperRecord(arxiv_id="2611.00001", title="Undated", daily_date=DAY)])
     assert "Undated" in titles(sender, slack, "filter since:2026-11-01")
     assert "Undated" not in titles(sender, slack, "filter until:2026-10-31")
+
+
+@pytest.mark.parametrize(
+    "text", ["filter votes:lots --share", "show 2502.09999 --share", "search zzzqqq xxyyzz author:nobody --share"]
+)
+def test_share_of_a_problem_or_no_answer_stays_private(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack, text: str
+) -> None:
+    """--share posts papers to the channel; a usage error, a "no match" or an unknown paper is only the asker's."""
+    assert ask(sender, slack, text).answer["response_type"] == "ephemeral"
+    assert sender.command(f"show {REPLICA} --share").status_code == 200  # papers are shared
+    [posted] = slack.wait_for(lambda: slack.posted(PUBLIC))
+    assert "Replica symmetry" in shown(posted)
