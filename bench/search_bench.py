@@ -83,13 +83,15 @@ def bench_engine(corpus: list[Paper], asked: list[Query], judge: Judge) -> tuple
     build = time.perf_counter() - started
     added = rss_mb() - before
     index.search("warm up", 5)
-    took, found = [], 0
+    took, cpu, found = [], [], 0
     for query in asked:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         hits = index.search(query.text, 5)
         took.append(time.perf_counter() - start)
+        cpu.append(time.thread_time() - start_cpu)
         found += judge.found(query, [h.arxiv_id for h in hits])
-    return index, {"build_s": build, "rss_mb": added, "latency": percentiles(took), "recall": found / len(asked)}
+    figures = {"build_s": build, "rss_mb": added, "latency": percentiles(took), "cpu": percentiles(cpu)}
+    return index, figures | {"recall": found / len(asked)}
 
 
 def bench_brute(corpus: list[Paper], asked: list[Query], judge: Judge, index: SearchIndex) -> dict[str, float]:
@@ -225,6 +227,7 @@ def scratch_database(backend: str, admin_url: str, size: int) -> tuple[str, Call
 
 def run_size(size: int, args: argparse.Namespace) -> None:
     print(f"\n== {size:,} papers ==", flush=True)
+    print(f"load average now {os.getloadavg()[0]:.2f}", flush=True)
     started = time.perf_counter()
     corpus = list(papers(size))
     asked = queries(corpus, args.queries)
@@ -233,6 +236,7 @@ def run_size(size: int, args: argparse.Namespace) -> None:
     index, engine = bench_engine(corpus, asked, judge)
     print(f"engine build (from memory): {engine['build_s']:.1f} s, RSS +{engine['rss_mb']:.0f} MB", flush=True)
     print(f"engine search: {engine['latency']}  recall@5 {engine['recall']:.3f}", flush=True)
+    print(f"engine search CPU time (what other load on the machine does not inflate): {engine['cpu']}", flush=True)
     brute_n = min(len(asked), args.brute or max(30, int(30_000_000 / size)))
     sub = asked[:brute_n]
     note = "" if brute_n == len(asked) else f" (a subsample: brute force is slow at {size:,})"
