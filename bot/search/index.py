@@ -213,6 +213,8 @@ class SearchIndex:
         if not self._building:
             self._new_keys[doc.arxiv_id] = number
         for field, terms in zip(self._fields, _field_terms(doc), strict=True):
+            if not terms:
+                continue
             term_ids = self._vocab.intern_all(terms)
             if self._building:
                 field.collect(term_ids, number)
