@@ -267,7 +267,8 @@ def run_size(size: int, args: argparse.Namespace) -> None:
             print(f"[{backend}] {http_figures(url, asked)}", flush=True)
             loaded = load_through_service(url)
             print(
-                f"[{backend}] service load of {loaded['papers']:,.0f} papers: {loaded['load_s']:.1f} s (CPU {loaded['cpu_s']:.1f} s of this process),"
+                f"[{backend}] service load of {loaded['papers']:,.0f} papers: {loaded['load_s']:.1f} s"
+                f" (CPU {loaded['cpu_s']:.1f} s of this process),"
                 f" RSS +{loaded['rss_mb']:.0f} MB",
                 flush=True,
             )
