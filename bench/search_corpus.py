@@ -14,7 +14,8 @@ import json
 import random
 import re
 from bisect import bisect
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -588,11 +589,11 @@ def _content(words: list[str]) -> list[str]:
     return [w for w in words if len(w) > 3 and w.lower() not in {"with", "from", "towards", "using"}]
 
 
-def make_query(paper: Paper, kind: str, rng: random.Random) -> str:
-    """A query of `kind` (one of KINDS) for `paper`."""
+def make_query(paper: Paper, kind: str, rng: random.Random, rarity: Callable[[str], int] = len) -> str:
+    """A query of `kind` (one of KINDS) for `paper`; `rarity` ranks words (higher: more telling)."""
     words = re.sub(r"[:?,]", "", paper.title).split()
     if kind == "prefix":
-        text = words[: rng.randint(3, 6)]
+        text = words[: rng.randint(4, 7)]
         if rng.random() < 0.3 and len(text[-1]) > 5:
             text[-1] = text[-1][: rng.randint(3, len(text[-1]) - 1)]  # still typing
         return " ".join(text)
@@ -610,25 +611,27 @@ def make_query(paper: Paper, kind: str, rng: random.Random) -> str:
         head = words[:6]
         rng.shuffle(head)
         return " ".join(head)
+    telling = sorted(_content(words) or words, key=rarity, reverse=True)  # people remember the telling words
     if kind == "half":
-        # People remember a title's telling words: its longest ones here, in any order.
-        picked = sorted(_content(words) or words, key=len, reverse=True)[:3]
-        chosen = rng.sample(picked, min(len(picked), rng.randint(2, 3)))
+        chosen = rng.sample(telling[:3], min(len(telling), rng.randint(2, 3)))
         chosen[0] = _typo(rng, chosen[0])
         return " ".join([*chosen, rng.choice(VAGUE)]).lower()
     if kind == "author":
         surname = rng.choice(paper.authors).split()[-1]
-        picked = _content(words) or words
-        return " ".join([surname.lower(), *rng.sample(picked, min(len(picked), 2))])
+        return " ".join([surname.lower(), *telling[:2]])
     return " ".join(words[:5])
 
 
 def queries(corpus: list[Paper], count: int, seed: int = 11) -> list[Query]:
-    """`count` queries for papers drawn at random from `corpus`, the kinds in turn."""
+    """`count` queries for papers drawn at random from `corpus`, the kinds in turn. Half-remembered and author
+    queries use the title's most telling words: those fewest titles of the corpus have."""
     rng = random.Random(seed)
+    targets = [rng.choice(corpus) for _ in range(count)]
+    wanted = {w.lower() for p in targets for w in re.sub(r"[:?,]", "", p.title).split()}
+    held = Counter(w for p in corpus for w in set(p.title.lower().split()) if w in wanted)
     out = []
-    for n in range(count):
-        paper = rng.choice(corpus)
+    for n, paper in enumerate(targets):
         kind = KINDS[n % len(KINDS)]
-        out.append(Query(make_query(paper, kind, rng), paper.arxiv_id, kind))
+        text = make_query(paper, kind, rng, lambda w: -held.get(w.lower(), 0))
+        out.append(Query(text, paper.arxiv_id, kind))
     return out

@@ -99,7 +99,8 @@ def search(
     found = lookups.search(deps, engine, client, asker.viewer, query, user_id=asker.user_id, today=now.date(), limit=5)
     if not found.found:
         return lookup_blocks.nothing_found(f"“{query.text}”" if query.text else "those terms", found.suggestions)
-    return lookup_blocks.results(found.found, heading=f"Papers matching “{query.text}”")
+    asked = f"“{query.text}”" if query.text.strip() else "those terms"
+    return lookup_blocks.results(found.found, heading=f"Papers matching {asked}")
 
 
 def filter_page(

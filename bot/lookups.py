@@ -111,7 +111,10 @@ def search(
     today: date,
     limit: int = 5,
 ) -> Answer:
-    """The papers best matching the query's text that pass its terms; the team's papers win near-ties."""
+    """The papers best matching the query's text that pass its terms, in the `sort:` order if one is given; the
+    team's papers win near-ties. Terms without text are a filter (`search author:Ho` = `filter author:Ho`)."""
+    if not query.text.strip():
+        return filtered(deps, engine, client, viewer, query, user_id=user_id, today=today, per_page=limit)
     _learn_team_privacy(deps, client, viewer, query.filters)
     boost = _team_signal(deps, viewer)
     want = limit if query.filters.empty else CANDIDATES
@@ -119,6 +122,7 @@ def search(
     ids = [hit.arxiv_id for hit in hits]
     if not query.filters.empty:
         ids = kept(deps, viewer, ids, query.filters, user_id=user_id, today=today)
+        ids = _sorted(deps, viewer, ids, query.filters.sort)
     found = found_for(deps, client, viewer, ids[:limit])
     answer = Answer([found[i] for i in ids[:limit] if i in found])
     if not answer.found:

@@ -140,7 +140,6 @@ _LIST = (
         (
             ("config time 09:30", "post the digest at 09:30"),
             ("config topics cs.CL, cs.LG", "only these topics"),
-            ("config recap fri 16:00", "the weekly recap on Fridays at 16:00 (`off` to stop)"),
         ),
         own_parser=True,
     ),

@@ -1,5 +1,5 @@
 """`/papers subscribe`, `unsubscribe` and `subscriptions`: a person's own alerts, answered privately. Each acks
-first, calls one function of bot.alerts and replies with a builder of bot.alert_blocks (the same shape as the
+first, calls one function of bot.alerts and replies with a builder of bot.blocks.alerts (the same shape as the
 subcommands in handlers/commands.py, registered in its SUBCOMMANDS)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ budget (docs/search.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from storage.models import Paper
 
 PAPERS: Table = Paper.__table__  # type: ignore[assignment]
+_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,4 +109,6 @@ def _utc(value: datetime | None) -> datetime | None:
     """SQLite gives back naive datetimes (what was stored, in UTC); PostgreSQL aware ones."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None or value.utcoffset() == _ZERO:
+        return value.replace(tzinfo=UTC)  # astimezone costs ~20 us a row: a tenth of a million-paper load
+    return value.astimezone(UTC)

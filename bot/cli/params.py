@@ -12,8 +12,18 @@ from typing import Any, NoReturn
 
 import click
 
+from bot.cli.common import Failure
+
 # Ports a server can ask for: 0 would make the system pick one at random, which nobody can point Slack at.
-PORT = click.IntRange(1, 65535)
+PORTS = range(1, 65536)
+
+
+def check_port(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """A port a server can listen on, or one line and exit 1 naming it (like every other bad setting)."""
+    if value not in PORTS:
+        raise Failure(f"--port {value} is not a port: use a number from 1 to 65535 (default 3000)")
+    return value
+
 
 _SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bot.cli.common import Failure, friendly, open_database, settings_from
-from bot.cli.params import PORT
+from bot.cli.params import check_port
 from storage.db import make_sessions
 
 log = logging.getLogger("paperbot")
@@ -39,7 +39,12 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
 )
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
 @click.option(
-    "--port", default=3000, show_default=True, type=PORT, help="Port to listen on (/healthz in Socket Mode too)."
+    "--port",
+    default=3000,
+    show_default=True,
+    type=int,
+    callback=check_port,
+    help="Port to listen on (/healthz in Socket Mode too).",
 )
 @click.option("--no-scheduler", is_flag=True, help="Do not run the digest scheduler in this process.")
 @click.pass_context

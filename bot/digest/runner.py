@@ -62,24 +62,14 @@ def run_digest(
         return finished
     with ctx.sessions.begin() as session:
         known = runs.get_run(session=session, team_id=team_id, channel_id=channel_id, day=day) is not None
-    plan: list[str] = []
+    planned: list[str] = []
     total: int | None = None
     note: str | None = None
     if not known:  # a known run already has its plan: resuming it needs no fetch
-        try:
-            day_list = list_of_day(ctx, day, source, sample_fallback=False)
-        except SourceError as exc:
-            return Outcome(channel_id, day, DigestStatus.FAILED, str(exc), retryable=True)
-        if not day_list.papers and not give_up:
-            return Outcome(
-                channel_id,
-                day,
-                DigestStatus.NOT_READY,
-                f"Hugging Face has no papers for {day} yet; nothing posted.",
-                retryable=True,
-            )
-        plan, total = [p.arxiv_id for p in plan_papers(ctx, prefs, day_list, store=True)], len(day_list.papers)
-        note = day_list.note  # e.g. HF unreachable, the stored list used: the person must hear it, not only the log
+        fresh = _fresh_plan(ctx, prefs, day, source, give_up=give_up)
+        if isinstance(fresh, Outcome):
+            return fresh
+        planned, total, note = fresh
     with ctx.sessions.begin() as session:
         claim = runs.claim_run(
             session=session,
@@ -87,7 +77,7 @@ def run_digest(
             channel_id=channel_id,
             day=day,
             worker=ctx.worker,
-            plan=plan,
+            plan=planned,
             now=ctx.clock(),
             retry_failed=retry_failed,
         )
@@ -99,6 +89,22 @@ def run_digest(
     )
     outcome.note = note
     return outcome
+
+
+def _fresh_plan(
+    ctx: DigestContext, prefs: Prefs, day: date, source: str, *, give_up: bool
+) -> tuple[list[str], int | None, str | None] | Outcome:
+    """A new run's plan: the day's papers fetched and stored, the channel's chosen (ids in posting order), the
+    list's size and a note for people (e.g. HF unreachable, the stored list used); or why there is none yet."""
+    try:
+        day_list = list_of_day(ctx, day, source, sample_fallback=False)
+    except SourceError as exc:
+        return Outcome(prefs.channel_id, day, DigestStatus.FAILED, str(exc), retryable=True)
+    if not day_list.papers and not give_up:
+        message = f"Hugging Face has no papers for {day} yet; nothing posted."
+        return Outcome(prefs.channel_id, day, DigestStatus.NOT_READY, message, retryable=True)
+    chosen = [p.arxiv_id for p in plan_papers(ctx, prefs, day_list, store=True)]
+    return chosen, len(day_list.papers), day_list.note
 
 
 def _not_ours(claim: runs.Claim, prefs: Prefs, day: date) -> Outcome:

@@ -81,7 +81,8 @@ class Unsubscribe:
 
 
 def _quoted(value: str) -> str:
-    plain = value and not any(c.isspace() or c in "\"“”‘'’:<>&" for c in value) and not value.startswith("-")
+    # A value starting with `-` reads as a flag, one starting with `/` makes `author://x` read as a link.
+    plain = value and not any(c.isspace() or c in "\"“”‘'’:<>&" for c in value) and not value.startswith(("-", "/"))
     return value if plain else f'"{value}"'
 
 

@@ -213,9 +213,14 @@ class SearchIndex:
         if not self._building:
             self._new_keys[doc.arxiv_id] = number
         for field, terms in zip(self._fields, _field_terms(doc), strict=True):
-            note = field.collect if self._building else field.append
-            for term in terms:
-                note(self._vocab.intern(term), number)
+            if not terms:
+                continue
+            term_ids = self._vocab.intern_all(terms)
+            if self._building:
+                field.collect(term_ids, number)
+            else:
+                for term_id in term_ids:
+                    field.append(term_id, number)
 
     def _kill(self, doc: int, arxiv_id: str) -> None:
         self._alive[doc] = 0
@@ -258,16 +263,9 @@ class SearchIndex:
 
 def _field_terms(doc: SearchDoc) -> tuple[set[str], set[str], set[str], set[str]]:
     """The terms of each field of `doc`, in FIELD_WEIGHTS' order."""
-    authors: set[str] = set()
-    for name in doc.authors:
-        authors |= index_terms(name)
-    keywords: set[str] = set()
-    for keyword in doc.keywords:
-        keywords |= index_terms(keyword)
-    abstract: set[str] = set()
-    if doc.abstract:
-        for term in index_terms(doc.abstract):
-            abstract.add(term)
-            if len(abstract) >= ABSTRACT_TERMS:
-                break
+    authors = index_terms("; ".join(doc.authors)) if doc.authors else set()
+    keywords = index_terms("; ".join(doc.keywords)) if doc.keywords else set()
+    abstract = index_terms(doc.abstract) if doc.abstract else set()
+    if len(abstract) > ABSTRACT_TERMS:
+        abstract = set(sorted(abstract)[:ABSTRACT_TERMS])
     return index_terms(doc.title), authors, keywords, abstract

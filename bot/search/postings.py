@@ -25,10 +25,10 @@ class Postings:
         self._tail: dict[int, array[int]] = {}
         self.tail_postings = 0
 
-    def collect(self, term_id: int, doc: int) -> None:
-        """Note a posting during a bulk build (cheap; visible after `freeze`)."""
-        self._pending_terms.append(term_id)
-        self._pending_docs.append(doc)
+    def collect(self, term_ids: list[int], doc: int) -> None:
+        """Note a paper's postings during a bulk build (cheap; visible after `freeze`)."""
+        self._pending_terms.extend(term_ids)
+        self._pending_docs.extend([doc] * len(term_ids))
 
     def append(self, term_id: int, doc: int) -> None:
         """Add a posting at once (incremental updates); `doc` must be the newest paper id."""

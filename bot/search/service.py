@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,7 @@ class SearchService:
         self._seen: dict[str, datetime] = {}  # papers applied with updated_at >= the watermark
         self._refreshing = threading.Lock()
         self._stop = threading.Event()
+        self._abandon = threading.Event()  # the load stopped reading: its page reader ends too
         self._thread: threading.Thread | None = None
 
     @property
@@ -143,14 +145,36 @@ class SearchService:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
     def _all_rows(self) -> Iterator[SearchRow]:
+        """Every paper, page by page. A reader thread fetches the next pages while this one indexes the last:
+        the database's work and the driver's waiting release the GIL, so the load takes about the longer of
+        the two rather than their sum."""
+        pages: queue.Queue[list[SearchRow] | BaseException | None] = queue.Queue(maxsize=4)
+        reader = threading.Thread(target=self._read_pages, args=(pages,), name="search-index-reader", daemon=True)
+        reader.start()
+        try:
+            while (page := pages.get()) is not None:
+                if isinstance(page, BaseException):
+                    raise page
+                yield from page
+        finally:
+            self._abandon.set()
+            reader.join()
+            self._abandon.clear()
+
+    def _read_pages(self, pages: queue.Queue[list[SearchRow] | BaseException | None]) -> None:
         after: str | None = None
-        while not self._stop.is_set():
-            with self._sessions.begin() as session:
-                rows = papers_page(session=session, after=after, limit=PAGE, all_abstracts=self._all_abstracts)
-            yield from rows
-            if len(rows) < PAGE:
-                return
-            after = rows[-1].arxiv_id
+        try:
+            while not self._stop.is_set() and not self._abandon.is_set():
+                with self._sessions.begin() as session:
+                    rows = papers_page(session=session, after=after, limit=PAGE, all_abstracts=self._all_abstracts)
+                _put(pages, rows, self._abandon)
+                if len(rows) < PAGE:
+                    break
+                after = rows[-1].arxiv_id
+        except BaseException as exc:  # handed to the loading thread, which raises it
+            _put(pages, exc, self._abandon)
+            return
+        _put(pages, None, self._abandon)
 
     def _changed_rows(self) -> Iterator[SearchRow]:
         if self._since is None:  # the table was empty at load: everything is new
@@ -190,6 +214,16 @@ class SearchService:
         ranked = with_team_signal([(score, n, key) for n, (score, key, _) in enumerate(best)], boost)[:limit]
         titles = {key: title for _, key, title in best}
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
+
+
+def _put(pages: queue.Queue[list[SearchRow] | BaseException | None], item: object, abandon: threading.Event) -> None:
+    """Hand `item` to the loading thread, unless it stopped listening."""
+    while not abandon.is_set():
+        try:
+            pages.put(item, timeout=0.1)  # type: ignore[arg-type]
+            return
+        except queue.Full:
+            continue
 
 
 def _doc(row: SearchRow) -> SearchDoc:

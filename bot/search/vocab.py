@@ -58,18 +58,26 @@ class Vocabulary:
                 self._new_deletes.setdefault(_hash(variant), []).append(term_id)
         return term_id
 
+    def intern_all(self, terms: set[str]) -> list[int]:
+        """The ids of `terms`, new ones given an id."""
+        get = self._ids.get
+        intern = self.intern
+        return [found if (found := get(term)) is not None else intern(term) for term in terms]
+
     def freeze(self) -> None:
         """Rebuild the sorted look-up arrays over every term (after a bulk build, or to fold in new terms)."""
         self._sorted = sorted(self.terms)
         ids = self._ids
         self._sorted_ids = np.fromiter((ids[t] for t in self._sorted), np.int32, len(self._sorted))
-        hashes, owners = array("I"), array("i")
+        hashes, owners = array("q"), array("i")
         for term_id, term in enumerate(self.terms):
-            if len(term) >= MIN_FUZZY_TERM:
-                for variant in deletes(term):
-                    hashes.append(_hash(variant))
-                    owners.append(term_id)
-        hash_arr = np.frombuffer(hashes, np.uint32) if hashes else np.empty(0, np.uint32)
+            size = len(term)
+            if size >= MIN_FUZZY_TERM:  # the term, then each of its deletes (see `deletes`)
+                hashes.append(hash(term))
+                hashes.extend([hash(term[:i] + term[i + 1 :]) for i in range(size)])
+                owners.extend([term_id] * (size + 1))
+        # The low 32 bits of each hash, as `_hash` keeps them.
+        hash_arr = np.frombuffer(hashes, np.int64).astype(np.uint32) if hashes else np.empty(0, np.uint32)
         order = np.argsort(hash_arr, kind="stable")
         self._del_hash = hash_arr[order]
         self._del_term = (np.frombuffer(owners, np.int32) if owners else np.empty(0, np.int32))[order]

@@ -209,7 +209,7 @@ def test_manifest_declares_exactly_the_commands_the_app_answers(kind: str, regis
     papers = commands["/papers"]
     assert papers["description"] and len(papers["description"]) <= 2000
     assert len(papers["usage_hint"]) <= 1000
-    assert papers["should_escape"] is False
+    assert papers["should_escape"] is True  # channel: terms need the channel ids Slack sends only when escaping
 
 
 @pytest.mark.parametrize("kind", MANIFESTS)

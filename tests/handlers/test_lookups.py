@@ -133,6 +133,24 @@ def test_filter_terms_combine_and_a_bad_term_is_named(bot: RunningBot, sender: S
     assert "did you mean `author:`" in typo["text"]
 
 
+def test_a_search_of_terms_alone_is_a_filter_and_sort_orders_it(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    found = shown(papers(sender, slack, "search author:Albanese"))
+    assert "Replica symmetry" in found and "Papers matching those terms" in found
+    by_upvotes = shown(papers(sender, slack, "search equivariant sort:upvotes"))
+    assert by_upvotes.index("Flow Equivariant Recurrent") < by_upvotes.index("Frame Averaging")  # 1 upvote first
+
+
+def test_a_channel_term_names_the_channel_by_the_id_slack_sends(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    assert "Replica symmetry" in shown(papers(sender, slack, f"filter channel:<#{PUBLIC}|papers>"))
+    assert "Replica symmetry" not in shown(papers(sender, slack, f"filter channel:<#{PRIVATE}|secret>"))
+    inside = shown(papers(sender, slack, f"filter channel:<#{PRIVATE}|secret>", channel=PRIVATE))
+    assert "Replica symmetry" in inside
+
+
 def test_filter_pages_with_a_more_button(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
     first = papers(sender, slack, "filter since:2001-01-01")
     more = [

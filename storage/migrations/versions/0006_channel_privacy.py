@@ -2,7 +2,7 @@
 
 Lookups (`/papers search`, `show`, `top`, `filter`) show the team's votes, replies and thread links of a paper;
 those from a private channel may appear only in answers given inside that channel. Slack says whether a channel is
-private in message events (`channel_type`) and in `conversations.info`; the answer is kept here.
+private in `conversations.info`, asked when a lookup meets a channel not known yet; the answer is kept here.
 
 Revision ID: 0006
 Revises: 0005

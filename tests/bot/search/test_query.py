@@ -7,7 +7,7 @@ import doctest
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import bot.search.arguments
@@ -352,6 +352,7 @@ def test_subscribe_mistakes(text: str, says: str) -> None:
 ALERT_WORD = st.text(alphabet="abcXYZ0123 -_.'’&/", min_size=1, max_size=12)
 
 
+@example(keywords=[], authors=["//"], topics=[])  # once read back as the link-like keyword `author://`
 @given(
     st.lists(ALERT_WORD, max_size=4),
     st.lists(ALERT_WORD, max_size=3),
