@@ -145,9 +145,9 @@ def store(database_url: str, corpus: list[Paper]) -> float:
     """Migrate a fresh database and store the corpus with the real upsert; returns seconds."""
     from datetime import date
 
-    from storage.records import PaperRecord
     from storage.db import make_engine, make_sessions, upgrade
     from storage.papers import upsert_papers
+    from storage.records import PaperRecord
 
     engine = make_engine(database_url)
     upgrade(engine)
