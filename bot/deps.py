@@ -7,7 +7,7 @@ import the composition root.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -41,7 +41,7 @@ class SearchEngine(Protocol):
     """The search engine as lookups use it (bot.search.service.SearchService is the real one)."""
 
     def search(
-        self, query: str, limit: int = 10, *, boost: Callable[[str], float] | None = None
+        self, query: str, limit: int = 10, *, boost: Mapping[str, float] | Callable[[str], float] | None = None
     ) -> Sequence[SearchHitLike]: ...
 
 

@@ -151,11 +151,12 @@ _ORDER: dict[str, Callable[[int, int, int], tuple[int, ...]]] = {
 }
 
 
-def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str]) -> set[str]:
-    """Which of these papers have a post the viewer may see."""
-    if not arxiv_ids:
+def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str] | None) -> set[str]:
+    """Which of these papers (None: of all papers) have a post the viewer may see. A team posts a few papers a
+    day, so all of them is a set of thousands at most: one query serves a whole search's tie-breaks."""
+    if arxiv_ids is not None and not arxiv_ids:
         return set()
-    rows = session.scalars(
-        select(Post.arxiv_id).where(*in_scope(scope_of(viewer)), Post.arxiv_id.in_(list(arxiv_ids))).distinct()
-    )
-    return set(rows)
+    query = select(Post.arxiv_id).where(*in_scope(scope_of(viewer)))
+    if arxiv_ids is not None:
+        query = query.where(Post.arxiv_id.in_(list(arxiv_ids)))
+    return set(session.scalars(query.distinct()))

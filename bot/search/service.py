@@ -122,8 +122,11 @@ class SearchService:
                     applied += 1
                 self._seen[row.arxiv_id] = row.updated_at
             if self._seen:
+                # The watermark trails both the newest change and the clock by the overlap: rows stamped more
+                # than `overlap` ago are not read again, so a bulk store is re-read for a few polls, not forever.
                 newest = max(self._seen.values())
-                self._since = max(self._since or newest, newest - self._overlap)
+                horizon = min(newest, datetime.now(UTC) - self._overlap)
+                self._since = max(self._since or horizon, horizon)
                 self._seen = {key: stamp for key, stamp in self._seen.items() if stamp >= self._since}
             if index.pending > COMPACT_AFTER:
                 index.compact()
