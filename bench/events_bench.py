@@ -35,13 +35,14 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bot.app import Deps, build_app  # noqa: E402
+from bot.app import build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.deps import Deps  # noqa: E402
 from bot.server import HttpServer, make_wsgi  # noqa: E402
-from bot.sources import PaperRecord  # noqa: E402
 from storage.db import make_engine, make_sessions, upgrade  # noqa: E402
 from storage.papers import upsert_papers  # noqa: E402
 from storage.posts import record_post  # noqa: E402
+from storage.records import PaperRecord  # noqa: E402
 from storage.votes import paper_activity  # noqa: E402
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlack, SlackSender  # noqa: E402
 
