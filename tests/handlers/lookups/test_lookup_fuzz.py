@@ -14,11 +14,12 @@ from sqlalchemy import func, select
 
 from bot.command_text import Invocation, parse
 from bot.config import Settings
+from bot.subcommands import ALL as ALL_TERMS
 from storage.models import Paper, Post, Reaction, Reply, SavedPaper, Subscription
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import BOT_USER_ID, FakeSlack, SlackSender
-from tests.handlers.lookup_world import PRIVATE, PUBLIC, REPLICA, ask, said, seed_discussion
+from tests.handlers.lookups.world import PRIVATE, PUBLIC, REPLICA, ask, said, seed_discussion
 from tests.running import RunningBot, bot_settings, running_bot
 
 # Subcommands and near misses; `subscribe` and `--share` are left out: they are meant to change what is stored.
@@ -39,18 +40,7 @@ SUBCOMMANDS = (
     "halp",
 )
 TERMS = (
-    "author",
-    "since",
-    "until",
-    "votes",
-    "upvotes",
-    "replies",
-    "topic",
-    "keyword",
-    "channel",
-    "discussed",
-    "saved",
-    "sort",
+    *ALL_TERMS,
     "autor",
     "min-votes",
     "foo",

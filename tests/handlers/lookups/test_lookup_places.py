@@ -5,36 +5,19 @@ that channel's own threads."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.blocks import validate
-from bot.config import Settings
 from storage.models import Subscription
-from tests.fakes.arxiv import FakeArxiv
-from tests.fakes.hf import FakeHF
 from tests.fakes.slack import BOT_USER_ID, FakeSlack, SlackSender
-from tests.handlers.lookup_world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, seed_discussion, shown
-from tests.running import RunningBot, bot_settings, running_bot
+from tests.handlers.lookups.world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, shown
+from tests.running import RunningBot
 
 DM = "D0002"
 _ts = itertools.count(1)
-
-
-@pytest.fixture
-def settings(db_url: str, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv) -> Settings:
-    return bot_settings(db_url, slack, hf_api_url=hf.url, arxiv_api_url=fake_arxiv.url)
-
-
-@pytest.fixture
-def bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
-    slack.private_channels.add(PRIVATE)
-    with running_bot(settings) as running:
-        seed_discussion(running.deps)
-        yield running
 
 
 def _answered(slack: FakeSlack, channel: str, thread_ts: str | None, before: int) -> dict[str, Any]:

@@ -3,36 +3,21 @@ named in the reply, `show` of a paper fetched after the ack, hostile titles, and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bot.config import Settings
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import FakeSlack, SlackSender
-from tests.handlers.lookup_world import DAY, PRIVATE, PUBLIC, REPLICA, TRANSFORMER, ask, seed_discussion, shown
-from tests.running import RunningBot, bot_settings, running_bot
+from tests.handlers.lookups.world import DAY, PRIVATE, PUBLIC, REPLICA, TRANSFORMER, ask, shown
+from tests.running import RunningBot
 
 TOKENIZATION = "Tokenization counts"  # 2402.14903: cs.CL, 1 HF upvote
 FLOW = "Flow Equivariant Recurrent"  # 2507.14793: cs.LG, 1 HF upvote, the newest cs.LG paper
 OLDEST = "Causality and Renormalization"  # 2001.00124: published 2019-12-31
-
-
-@pytest.fixture
-def settings(db_url: str, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv) -> Settings:
-    return bot_settings(db_url, slack, hf_api_url=hf.url, arxiv_api_url=fake_arxiv.url)
-
-
-@pytest.fixture
-def bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
-    slack.private_channels.add(PRIVATE)
-    with running_bot(settings) as running:
-        seed_discussion(running.deps)
-        yield running
 
 
 def titles(sender: SlackSender, slack: FakeSlack, text: str, *, channel: str = PUBLIC) -> str:

@@ -4,36 +4,18 @@ bot's real signed HTTP endpoint with the loopback Slack, Hugging Face and arXiv,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from bot.config import Settings
 from storage.lookups import remember_privacy
 from storage.models import Post, Reaction
 from storage.papers import get_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
-from tests.handlers.lookup_world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, seed_discussion, shown
-from tests.running import RunningBot, bot_settings, running_bot
-
-
-@pytest.fixture
-def settings(db_url: str, slack: FakeSlack, hf: FakeHF, fake_arxiv: FakeArxiv) -> Settings:
-    return bot_settings(db_url, slack, hf_api_url=hf.url, arxiv_api_url=fake_arxiv.url)
-
-
-@pytest.fixture
-def bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
-    """A running bot whose database holds the 31 sample papers; the replica paper was discussed in a public
-    channel (2 votes, 1 reply) and in a private one (3 votes, 2 replies)."""
-    slack.private_channels.add(PRIVATE)
-    with running_bot(settings) as running:
-        seed_discussion(running.deps)
-        yield running
+from tests.handlers.lookups.world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, shown
+from tests.running import RunningBot
 
 
 def papers(sender: SlackSender, slack: FakeSlack, text: str, *, channel: str = PUBLIC) -> dict[str, Any]:
