@@ -14,7 +14,8 @@ from bot.blocks import lookup as lookup_blocks
 from bot.command_text import ParseError, parse
 from bot.deps import deps_of, make_client
 from bot.digest import DigestContext, digest_now
-from bot.subcommands import help_text
+from bot.subcommands import SUBCOMMANDS as SUBCOMMAND_HELP
+from bot.subcommands import help_text, usage_of
 from handlers import lookups, subscriptions
 
 Subcommand = Callable[..., None]
@@ -25,9 +26,9 @@ def papers_digest(
 ) -> None:
     """`/papers digest` shows this channel's digest settings and last run; `/papers digest now` posts it."""
     if args.lower() not in ("", "now"):
+        usage = usage_of(SUBCOMMAND_HELP["digest"], command.get("command", "/papers"))
         ack(
-            response_type="ephemeral",
-            **blocks.usage_error(f"`digest` takes `now` or nothing, not `{args}`.", command.get("command", "/papers")),
+            response_type="ephemeral", **lookup_blocks.problem(f"`digest` takes `now` or nothing, not `{args}`.", usage)
         )
         return
     if args:

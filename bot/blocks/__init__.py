@@ -60,14 +60,11 @@ from bot.blocks.reading import (
 )
 from bot.blocks.replies import (
     EXPORT_USAGE,
-    USAGE,
     config_error,
     export_comment,
     export_scope,
     export_summary,
     export_usage,
-    help_message,
-    usage_error,
 )
 
 __all__ = [
@@ -86,7 +83,6 @@ __all__ = [
     "TITLE_LIMIT",
     "UNSAVE_ACTION",
     "URL_LIMIT",
-    "USAGE",
     "ActivityLike",
     "Block",
     "LastRun",
@@ -110,7 +106,6 @@ __all__ = [
     "first_sentences",
     "fit",
     "github_url",
-    "help_message",
     "home_view",
     "link",
     "paper_details",
@@ -120,6 +115,5 @@ __all__ = [
     "section",
     "title_link",
     "unknown_paper",
-    "usage_error",
     "validate",
 ]

@@ -1,5 +1,5 @@
-"""Answers to slash commands: `/papers help`, usage errors, `/papers config`'s refusals, and what
-`/papers export` says about its file."""
+"""Answers to slash commands: `/papers config`'s refusals, and what `/papers export` says about its usage and
+its file (help and the other usage replies are bot/blocks/lookup.py's, from the registry in bot/subcommands.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,6 @@ from datetime import date
 from typing import Any
 
 from bot.blocks.common import context, escape, section
-
-USAGE = [
-    ("help", "this message"),
-    ("digest", "this channel's digest settings and its last run"),
-    ("digest now", "post this channel's digest now"),
-    ("config", "this channel's digest settings"),
-    (
-        "config <setting> <value>",
-        "change one: digest on|off, time HH:MM, timezone Area/City, size N, "
-        "min-upvotes N|off, weekends on|off, empty-notice on|off, keywords|authors|topics a, b|off",
-    ),
-    (
-        "export [json|csv|bibtex] [since:YYYY-MM-DD] [min-votes:N] [all]",
-        "a file of the papers posted here, with the team's votes, reactions and replies (`all`: every channel)",
-    ),
-]
 
 EXPORT_USAGE = [
     ("export", "this channel's papers as JSON"),
@@ -33,32 +17,9 @@ EXPORT_USAGE = [
 ]
 
 
-def help_message(command: str = "/papers") -> dict[str, Any]:
-    """The reply to `/papers help`: every subcommand with one line of explanation."""
-    lines = "\n".join(f"• `{command} {usage}` — {what}" for usage, what in USAGE)
-    intro = "*paperbot* posts the Hugging Face daily papers here, one message per paper."
-    vote = "Each paper is its own message: vote on it with :+1: :fire: :heart: and discuss it in its thread."
-    return {
-        "text": f"paperbot: {command} help",
-        "blocks": [
-            section(f"{intro}\n{lines}"),
-            context(vote),
-        ],
-    }
-
-
 def config_error(problem: str, usage: str) -> dict[str, Any]:
     """`/papers config`'s private answer to a setting it could not take: the problem, then the settings."""
     return {"text": f"{escape(problem)} {usage}", "blocks": [section(f":warning: {escape(problem)}"), context(usage)]}
-
-
-def usage_error(problem: str, command: str = "/papers") -> dict[str, Any]:
-    """A short ephemeral reply naming what was wrong, followed by the usage."""
-    usage = help_message(command)
-    return {
-        "text": f"{escape(problem)} Try `{command} help`.",
-        "blocks": [section(f":warning: {escape(problem)}"), *usage["blocks"]],
-    }
 
 
 def export_usage(problem: str, command: str = "/papers") -> dict[str, Any]:

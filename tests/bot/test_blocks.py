@@ -18,9 +18,8 @@ from bot.blocks import (
     digest_header,
     digest_post,
     empty_digest,
-    help_message,
+    lookup,
     paper_message,
-    usage_error,
     validate,
 )
 from storage.models import Paper
@@ -258,9 +257,8 @@ def test_empty_digest_says_no_papers_and_links_the_day() -> None:
     assert "https://huggingface.co/papers/date/2025-11-24" in payload["blocks"][0]["text"]["text"]
 
 
-def test_existing_builders_still_validate() -> None:
-    validate(help_message())
-    payload = usage_error("Unknown subcommand <foo>.")
+def test_a_usage_problem_is_escaped_and_validates() -> None:
+    payload = lookup.problem("Unknown subcommand <foo>.", "Usage: `/papers help`")
     validate(payload)
     assert "&lt;foo&gt;" in payload["text"]
 

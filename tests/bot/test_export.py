@@ -38,6 +38,7 @@ from bot.export import (
     ts_to_utc,
 )
 from bot.latex import balanced, latex_text, safe_math
+from bot.subcommands import help_text
 from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.posts import record_post
@@ -477,7 +478,7 @@ def test_export_builders_are_valid_slack_messages() -> None:
 
 
 def test_help_lists_export() -> None:
-    assert "/papers export [json|csv|bibtex]" in json.dumps(blocks.help_message("/papers")["blocks"])
+    assert "/papers export [json|csv|bibtex]" in help_text(None, "/papers")
 
 
 # ---- fixes from a fresh-eyes review ----------------------------------------------------------------------------
