@@ -75,7 +75,9 @@ def answer(
         )
         heading = f"The team's top papers ({top.period})"
         if not found.found:
-            return {"text": f"No papers were posted and voted on here ({top.period}) yet."}
+            if not top.filters.empty:
+                return {"text": f"No paper the team posted ({top.period}) passes those terms."}
+            return {"text": f"No papers were posted here ({top.period}) yet."}
         return lookup_blocks.results(found.found, heading=heading)
     parse = parse_search if name == "search" else parse_filter
     query = parse(invocation.args, today=now.date(), command=command)

@@ -71,16 +71,21 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
 
 def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequence[str] | None) -> None:
     """Ask Slack whether the channels holding these papers' posts (None: any paper's) are private, for those not
-    known yet. A channel Slack will not describe stays unknown, and so counts as private."""
+    known yet (or not checked for a day). A channel Slack refuses to describe (a DM, a channel the bot left) is
+    stored as private, so it is not asked about again at every lookup; one it could not be asked about (Slack
+    unreachable) stays unknown, which counts as private too."""
     with deps.sessions.begin() as session:
         unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
     for channel_id in sorted(unknown):
         try:
             info = client.conversations_info(channel=channel_id)["channel"]
-        except (SlackApiError, SlackClientError, OSError, KeyError, TypeError) as exc:
+            private = bool(info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"))
+        except (SlackApiError, KeyError, TypeError) as exc:  # Slack's definite no: private, asked again tomorrow
+            log.info("Slack will not describe %s (%s); treated as private", channel_id, exc)
+            private = True
+        except (SlackClientError, OSError) as exc:
             log.info("cannot tell whether %s is private (%s); treated as private", channel_id, exc)
             continue
-        private = bool(info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"))
         with deps.sessions.begin() as session:
             store.remember_privacy(session=session, team_id=team_id, channel_id=channel_id, is_private=private)
 
@@ -134,8 +139,7 @@ def _learn_team_privacy(deps: Deps, client: WebClient | None, viewer: Viewer, te
     """Before terms that read the team's activity across papers (votes, replies, channel, discussed, sort by
     votes or replies), learn every channel's privacy: a channel not known yet would count as private, and a paper
     discussed only there would fail the term wherever it is asked from."""
-    needs_team = terms.votes or terms.replies or terms.channel or terms.discussed is not None
-    if client is not None and (needs_team or terms.sort in ("votes", "replies")):
+    if client is not None and (needs_team(terms) or terms.sort in ("votes", "replies")):
         learn_privacy(deps, client, viewer.team_id, None)
 
 
@@ -200,12 +204,13 @@ def filtered(
 ) -> Answer:
     """The papers passing every term, in the `sort:` order (or by relevance), one page at a time."""
     _learn_team_privacy(deps, client, viewer, query.filters)
-    ids = _candidates(deps, engine, viewer, query, user_id=user_id)
-    ids = kept(deps, viewer, ids, query.filters, user_id=user_id, today=today)
+    candidates = _candidates(deps, engine, viewer, query, user_id=user_id)
+    ids = kept(deps, viewer, candidates, query.filters, user_id=user_id, today=today)
     ids = _sorted(deps, viewer, ids, query.filters.sort)
     start = page * per_page
     found = found_for(deps, client, viewer, ids[start : start + per_page])
-    note = None if len(ids) < CANDIDATES else f"Only the first {CANDIDATES} candidates were checked: add a term."
+    capped = len(candidates) >= CANDIDATES
+    note = f"Only the best {CANDIDATES} candidates were checked against the terms: add a term." if capped else None
     return Answer(
         [found[i] for i in ids[start : start + per_page] if i in found], len(ids) > start + per_page, note=note
     )
@@ -260,12 +265,11 @@ def kept(
     """`ids` (in order) without the papers that fail any term."""
     with deps.sessions.begin() as session:
         papers = get_papers(session=session, arxiv_ids=ids)
-        needs_team = terms.votes or terms.replies or terms.channel or terms.discussed is not None
         activity = (
             store.team_activity(
                 session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
             )
-            if needs_team
+            if needs_team(terms)
             else {}
         )
         saved = (
@@ -278,8 +282,9 @@ def kept(
         ]
 
 
-def _activity(deps: Deps, session: Session, viewer: Viewer, ids: list[str]) -> dict[str, TeamActivity]:
-    return store.team_activity(session=session, viewer=viewer, arxiv_ids=ids, vote_emoji=deps.settings.vote_emoji)
+def needs_team(terms: Filters) -> bool:
+    """True when a term is about the team's activity (votes, replies, a channel, discussed or not)."""
+    return bool(terms.votes or terms.replies or terms.channel or terms.discussed is not None)
 
 
 def passes(paper: Paper, activity: TeamActivity, terms: Filters, *, saved: set[str]) -> bool:

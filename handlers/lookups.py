@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import answers
 from bot.blocks import lookup as lookup_blocks
@@ -48,7 +49,7 @@ def _shared(
     try:
         answers.post_to_channel(deps, client, asker, channel, payload, thread_ts=None)
         return True
-    except Exception as exc:  # a Slack refusal (not_in_channel, ...): say it privately, then answer privately
+    except (SlackApiError, SlackClientError, OSError) as exc:  # Slack refused (not_in_channel, ...) or was not there
         log.info("sharing to %s failed: %s", channel, exc)
         respond(
             response_type="ephemeral",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import ChannelPrivacy, Paper, Post, utcnow
 from storage.tally import Scope, count_activity, in_scope, post_threads, replies_per_thread
+
+RECHECK = timedelta(days=1)  # how long Slack's word on a channel's privacy is trusted
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,14 @@ def remember_privacy(*, session: Session, team_id: str, channel_id: str, is_priv
 
 
 def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str] | None) -> set[str]:
-    """The channels holding posts of these papers (None: of any paper) whose privacy is not known yet."""
+    """The channels holding posts of these papers (None: of any paper) whose privacy is not known, or was last
+    checked more than RECHECK ago (a public channel can be made private)."""
     ids = None if arxiv_ids is None else list(arxiv_ids)
     if ids == []:
         return set()
-    known = select(ChannelPrivacy.channel_id).where(ChannelPrivacy.team_id == team_id)
+    known = select(ChannelPrivacy.channel_id).where(
+        ChannelPrivacy.team_id == team_id, ChannelPrivacy.checked_at >= utcnow() - RECHECK
+    )
     query = select(Post.channel_id).where(Post.team_id == team_id, Post.channel_id.not_in(known))
     if ids is not None:
         query = query.where(Post.arxiv_id.in_(ids))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.blocks.common import Block, compact, context, escape, fit, link, safe_url, section
+from bot.blocks.common import MAX_BLOCKS, Block, compact, context, escape, fit, link, safe_url, section
 from bot.blocks.paper import author_line, github_url
 from bot.links import abs_url, hf_url, pdf_url
 from storage.lookups import TeamActivity, Thread
@@ -115,8 +115,16 @@ def results(
     """A list answer (search, top, filter): a heading, one result each, and a More button when `more` (the
     button's value) is given."""
     out: list[Block] = [context(fit(heading, 2900))]
+    room = MAX_BLOCKS - 1 - (1 if note else 0) - (1 if more else 0) - 1  # heading, note, More, a cut notice
+    shown = 0
     for rank, item in enumerate(found, first_rank):
-        out += result_blocks(item, rank=rank)
+        blocks = result_blocks(item, rank=rank)
+        if len(out) - 1 + len(blocks) > room:
+            break
+        out += blocks
+        shown += 1
+    if shown < len(found):  # Slack takes 50 blocks a message: say what was left out instead of failing
+        out.append(context(f"…and {len(found) - shown} more: ask for fewer (e.g. `top 10`) to see them all."))
     if note:
         out.append(context(fit(note, 2900)))
     if more:
@@ -198,11 +206,6 @@ def _when(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short}}|{moment:%Y-%m-%d}>"
 
 
-def fetching(arxiv_id: str) -> dict[str, Any]:
-    """The ack while a paper not stored yet is fetched."""
-    return {"text": f"Looking up arXiv {arxiv_id} on Hugging Face and arXiv…"}
-
-
 def unknown(arxiv_id: str, reason: str) -> dict[str, Any]:
     """Neither source has the paper (or answered)."""
     return {"text": f"I could not find arXiv {escape(arxiv_id)}: {escape(reason)}."}
@@ -210,7 +213,8 @@ def unknown(arxiv_id: str, reason: str) -> dict[str, Any]:
 
 def problem(text: str, usage: str) -> dict[str, Any]:
     """What was wrong with a command, and its usage (both may hold `<`, escaped here)."""
-    body = f"{fit(text, 1500)}\n{fit(usage, 1400)}"
+    usage_lines = "\n".join(fit(line, 1400) for line in usage.splitlines() if line.strip())[:1400]
+    body = f"{fit(text, 1500)}\n{usage_lines}"
     summary = f"{fit(text, 400)} (`/papers help` lists every subcommand)"
     return {"text": summary, "blocks": [section(body)]}
 

@@ -5,8 +5,9 @@ into a fresh `SearchIndex`, then every `poll_seconds` reads the papers whose `up
 watermark, whichever process or replica stored them. Until the load is done, `search()` answers from the
 database itself (every title read and scored with rapidfuzz): slower, but the same kind of answer.
 
-The watermark trails the newest change seen by `overlap_seconds`, so a row stamped a little before another
-(clock skew between replicas, a transaction committing late) is still read; rows re-read unchanged are skipped.
+The watermark trails both the newest change seen and this process's clock by `overlap_seconds`, so a row stamped
+a little before another (a transaction committing late, replicas' clocks apart by less than the overlap) is still
+read, and a bulk store is re-read for one overlap, not at every poll; rows re-read unchanged are skipped.
 """
 
 from __future__ import annotations

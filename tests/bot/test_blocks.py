@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from bot.blocks import (
     paper_message,
     validate,
 )
+from storage.lookups import TeamActivity, Thread
 from storage.models import Paper
 
 DAY = date(2025, 11, 24)
@@ -316,3 +318,25 @@ def test_every_paper_message_is_valid_and_injection_free(paper: FakePaper, rank:
     payload = paper_message(paper, rank=rank)
     validate(payload)
     assert_no_injection(payload)
+
+
+def test_a_long_list_answer_stays_within_slacks_50_blocks_and_says_what_it_left_out() -> None:
+    paper = SimpleNamespace(
+        arxiv_id="2410.13732",
+        title="A paper",
+        authors=["A. Author"],
+        published=date(2024, 10, 17),
+        daily_date=None,
+        hf_upvotes=3,
+    )
+    thread = Thread("C1", "1.0", "digest", datetime(2026, 11, 24, tzinfo=UTC), 2)
+    found = [SimpleNamespace(paper=paper, activity=TeamActivity(2, {"+1": 2}, 2, [thread]), permalinks={})] * 50
+    payload = lookup.results(found, heading="The team's top papers (all)", more='{"page": 1}', note="a note")
+    validate(payload)
+    assert len(payload["blocks"]) <= 50
+    assert "more: ask for fewer" in json.dumps(payload["blocks"])
+
+
+def test_a_usage_keeps_its_lines() -> None:
+    payload = lookup.problem("Bad <term>.", "Usage: `/papers search <text>`\nTerms: `author:`")
+    assert "\nTerms: `author:`" in payload["blocks"][0]["text"]["text"]

@@ -4,12 +4,13 @@ bot's real signed HTTP endpoint with the loopback Slack, Hugging Face and arXiv,
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from storage.lookups import remember_privacy
-from storage.models import Post, Reaction
+from storage.models import ChannelPrivacy, Post, Reaction, utcnow
 from storage.papers import get_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
@@ -252,3 +253,16 @@ def test_a_channel_slack_will_not_describe_counts_as_private(
         session.add(Post(team_id=TEAM_ID, channel_id="CGONE", ts="9.0", arxiv_id=TRANSFORMER, kind="share"))
         remember_privacy(session=session, team_id=TEAM_ID, channel_id=PUBLIC, is_private=False)
     assert "CGONE" not in shown(papers(sender, slack, f"show {TRANSFORMER}"))
+    papers(sender, slack, f"show {TRANSFORMER}")
+    asked = [c for c in slack.calls_to("conversations.info") if c.params.get("channel") == "CGONE"]
+    assert len(asked) == 1  # Slack's refusal is kept (as private): not asked again at every lookup
+
+
+def test_a_public_channel_made_private_is_checked_again_after_a_day(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    assert f"<#{PUBLIC}>" in shown(papers(sender, slack, f"show {REPLICA}"))
+    slack.private_channels.add(PUBLIC)  # someone makes the channel private
+    with bot.deps.sessions.begin() as session:
+        session.execute(update(ChannelPrivacy).values(checked_at=utcnow() - timedelta(days=2)))
+    assert f"<#{PUBLIC}>" not in shown(papers(sender, slack, f"show {REPLICA}", channel=PRIVATE))
