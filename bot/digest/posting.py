@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
 
 from bot import blocks
 from bot.choose import Prefs
@@ -103,15 +104,7 @@ def post_messages(ctx: DigestContext, prefs: Prefs, state: RunState, total: int 
             continue
         # Committed right after Slack accepted it: a crash from here on never posts this paper twice.
         with ctx.sessions.begin() as session:
-            record_post(
-                session=session,
-                team_id=prefs.team_id,
-                channel_id=prefs.channel_id,
-                ts=ts,
-                arxiv_id=arxiv_id,
-                kind=PostKind.DIGEST,
-                digest_run_id=state.run_id,
-            )
+            _record(session, prefs, state, arxiv_id, ts)
         state.done[arxiv_id], state.sent = ts, state.sent + 1
 
 
@@ -227,14 +220,19 @@ def _record_found(ctx: DigestContext, prefs: Prefs, state: RunState, found: dict
                 raise LostClaim
             state.header_ts = header
         for arxiv_id, ts in missing.items():
-            record_post(
-                session=session,
-                team_id=prefs.team_id,
-                channel_id=prefs.channel_id,
-                ts=ts,
-                arxiv_id=arxiv_id,
-                kind=PostKind.DIGEST,
-                digest_run_id=state.run_id,
-            )
+            _record(session, prefs, state, arxiv_id, ts)
     state.done.update(missing)
     log.info("run %s: found %d unrecorded message(s) in #%s", state.run_id, len(missing), prefs.channel_id)
+
+
+def _record(session: Session, prefs: Prefs, state: RunState, arxiv_id: str, ts: str) -> None:
+    """Record message `ts` as the run's post of `arxiv_id` in the channel."""
+    record_post(
+        session=session,
+        team_id=prefs.team_id,
+        channel_id=prefs.channel_id,
+        ts=ts,
+        arxiv_id=arxiv_id,
+        kind=PostKind.DIGEST,
+        digest_run_id=state.run_id,
+    )

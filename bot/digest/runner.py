@@ -237,25 +237,8 @@ def _success(prefs: Prefs, state: RunState, *, resumed: bool) -> Outcome:
 
 def _failed(ctx: DigestContext, prefs: Prefs, state: RunState, exc: SlackApiError) -> Outcome:
     error = str(exc.response.get("error") or "unknown_error")
-    reason = explain_slack_error(error, prefs.channel_id)
-    log.error(
-        "digest of %s for %s/%s stopped after %d message(s): %s",
-        state.day,
-        prefs.team_id,
-        prefs.channel_id,
-        state.sent,
-        reason,
-    )
-    _release(ctx, state, reason, permanent=error in PERMANENT_ERRORS)
-    return Outcome(
-        prefs.channel_id,
-        state.day,
-        DigestStatus.FAILED,
-        reason,
-        posted=state.sent,
-        planned=len(state.plan),
-        retryable=error not in PERMANENT_ERRORS,
-    )
+    permanent = error in PERMANENT_ERRORS
+    return _stopped_failing(ctx, prefs, state, explain_slack_error(error, prefs.channel_id), permanent=permanent)
 
 
 def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncertain) -> Outcome:
@@ -263,6 +246,11 @@ def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncerta
         f"Could not reach Slack at {ctx.settings.slack_api_url} while posting to #{prefs.channel_id} "
         f"({exc}); the next attempt resumes the digest without duplicates."
     )
+    return _stopped_failing(ctx, prefs, state, reason, permanent=False)
+
+
+def _stopped_failing(ctx: DigestContext, prefs: Prefs, state: RunState, reason: str, *, permanent: bool) -> Outcome:
+    """Log why the run stopped, release its claim (for good when no retry can help) and say so."""
     log.error(
         "digest of %s for %s/%s stopped after %d message(s): %s",
         state.day,
@@ -271,7 +259,7 @@ def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncerta
         state.sent,
         reason,
     )
-    _release(ctx, state, reason, permanent=False)
+    _release(ctx, state, reason, permanent=permanent)
     return Outcome(
         prefs.channel_id,
         state.day,
@@ -279,7 +267,7 @@ def _unreachable(ctx: DigestContext, prefs: Prefs, state: RunState, exc: Uncerta
         reason,
         posted=state.sent,
         planned=len(state.plan),
-        retryable=True,
+        retryable=not permanent,
     )
 
 
