@@ -12,13 +12,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import time
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from storage.text import mask_url_passwords
+from storage.text import mask_url_passwords, one_line
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
@@ -168,24 +168,43 @@ def load_settings(**overrides: object) -> Settings:
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
 
 
+def redact(text: str) -> str:
+    """`text` with anything shaped like a Slack token or a URL's password masked."""
+    return mask_url_passwords(_TOKEN.sub(r"\1-…redacted…", text))
+
+
 class RedactSecrets(logging.Filter):
     """Masks anything that looks like a Slack token or a URL's password, so secrets never reach the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = mask_url_passwords(_TOKEN.sub(r"\1-…redacted…", message))
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
 
 
+class SafeFormatter(logging.Formatter):
+    r"""Every record as one line with its secrets masked, traceback included: the traceback is formatted, then
+    masked (a filter sees only the message), then the whole line's controls are escaped, so data (a request
+    body, a user's text) cannot break a line or forge one. A traceback's own line breaks show as `\n`."""
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return redact(super().formatStack(stack_info))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(redact(super().format(record)))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at PAPERBOT_LOG_LEVEL with token redaction on every handler."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Log to stderr at PAPERBOT_LOG_LEVEL, one line per record, secrets masked, on every handler."""
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every request at INFO (a line per Slack, HF and arXiv call): shown at DEBUG only.
     debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
@@ -194,3 +213,5 @@ def configure_logging(settings: Settings) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())
+        if not isinstance(handler.formatter, SafeFormatter):
+            handler.setFormatter(SafeFormatter(LOG_FORMAT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import socket
@@ -17,33 +18,75 @@ from sqlalchemy import Engine
 from waitress import wasyncore
 from waitress.server import create_server
 
+from bot.gate import MAX_BODY, Rejected, admit, log_rejection, quiet_bolt_signature_log
 from storage.db import ping
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 1_000_000  # bytes
+SLACK_PATH = "/slack/events"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
-    """`GET /healthz` (200 while the database answers, else 503) and, with an app, `POST /slack/events`."""
-    slack = SlackRequestHandler(app, path="/slack/events") if app is not None else None
+    """`GET /healthz` (200 while the database answers, else 503) and, with an app, `POST /slack/events`: only
+    requests that pass the gate (bot/gate.py) reach Bolt; every other request gets a 4xx and one log line."""
+    slack = _slack_endpoint(app) if app is not None else None
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        if path == "/healthz" and method in ("GET", "HEAD"):
             healthy = ping(engine)
-            body = json.dumps({"ok": healthy, "database": "reachable" if healthy else "unreachable"}).encode()
-            start_response(
-                "200 OK" if healthy else "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
-        if slack is not None:
+            body = {"ok": healthy, "database": "reachable" if healthy else "unreachable"}
+            return _answer(start_response, 200 if healthy else 503, body)
+        if slack is not None and path == SLACK_PATH:
+            if method != "POST":
+                return _answer(start_response, 405, {"error": "method not allowed"})
             return slack(environ, start_response)
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"Not Found"]
+        return _answer(start_response, 404, {"error": "not found"})
 
     return wsgi
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    503: "Service Unavailable",
+}
+
+
+def _answer(start_response: Callable[..., Any], status: int, payload: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    start_response(f"{status} {_REASONS[status]}", headers)
+    return [body]
+
+
+def _slack_endpoint(app: App) -> WSGIApp:
+    """Bolt's WSGI handler behind the gate. A signed request that still trips Bolt up (a payload of a shape
+    Slack never sends) is a 400 with one log line, not a 500 with a traceback."""
+    bolt = SlackRequestHandler(app, path=SLACK_PATH)
+    secret = app._signing_secret  # the secret Bolt checks with: the gate checks first, with the same one
+    quiet_bolt_signature_log()
+
+    def endpoint(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            body = admit(environ, secret)
+        except Rejected as rejected:
+            log_rejection(environ, rejected)
+            return _answer(start_response, rejected.status, {"error": "invalid request"})
+        environ = {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
+        try:
+            return bolt(environ, start_response)
+        except Exception as exc:  # Bolt answers only after it has dispatched, so nothing was started yet
+            log_rejection(environ, Rejected(400, f"Bolt could not read it ({exc.__class__.__name__})"), len(body))
+            return _answer(start_response, 400, {"error": "invalid request"})
+
+    return endpoint
 
 
 class ListenError(Exception):
@@ -90,7 +133,7 @@ class HttpServer:
     def __init__(
         self, wsgi: WSGIApp, host: str, port: int, threads: int = 8, sockets: list[socket.socket] | None = None
     ) -> None:
-        # Slack's payloads are small; a cap keeps an unsigned giant body from being read into memory.
+        # Waitress answers 413 itself to a body over the cap (chunked ones too) before the app reads a byte.
         where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
         self.server = create_server(wsgi, threads=threads, ident="paperbot", max_request_body_size=MAX_BODY, **where)
         self.host = host

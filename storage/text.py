@@ -1,5 +1,5 @@
 """Text hygiene every layer needs (storage is the ground floor, so it lives here): first lines of errors,
-masked URL passwords, NUL-free strings."""
+masked URL passwords, NUL-free strings, text a database can store, log lines that stay one line."""
 
 from __future__ import annotations
 
@@ -39,3 +39,33 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, list):
         return [without_nul(item) for item in value]
     return value
+
+
+# What a database cannot hold: NUL (PostgreSQL refuses it in text) and lone surrogates (no encoding has them:
+# SQLite's and psycopg's UTF-8 encoders both fail). Slack's JSON can carry either (`"\u0000"`, `"\ud800"`).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    r"""`text` as a database can store it on SQLite and PostgreSQL alike: NUL dropped, a lone surrogate replaced
+    by U+FFFD (the replacement character): `storable("a\x00b\ud800") == "ab\ufffd"`."""
+    if not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group(0) == "\x00" else "\ufffd", text)
+
+
+# Characters that could end a log line or pass for one (line breaks, other controls, Unicode line separators) and
+# lone surrogates (which a UTF-8 log stream cannot write).
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def one_line(text: str) -> str:
+    r"""`text` on one line, its controls escaped so data can never start a forged log line:
+    `one_line("a\nb\x1b") == "a\\nb\\x1b"`."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(0)) or _escape(m.group(0)), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bot.config import (
     BOLT_ENVIRONMENT,
     ConfigError,
     RedactSecrets,
+    SafeFormatter,
     Settings,
     configure_logging,
     hidden_from_bolt,
@@ -182,3 +184,42 @@ def test_parse_clock() -> None:
     assert parse_clock("23:59").minute == 59
     with pytest.raises(ValueError, match="HH:MM"):
         parse_clock("24:00")
+
+
+def _formatted(record: logging.LogRecord) -> str:
+    return SafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+
+
+def test_a_traceback_holding_a_secret_is_masked() -> None:
+    try:
+        raise RuntimeError(f"cannot connect to {DB_URL} with xoxb-9-8-secret")
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    line = _formatted(record)
+    assert "Traceback" in line and "RuntimeError" in line
+    assert "db-pass" not in line and "xoxb-9-8" not in line
+    assert "paperbot:***@db.internal" in line
+
+
+def test_a_log_line_from_data_with_line_breaks_stays_one_line() -> None:
+    forged = "hi\n2026-12-03 13:00:00 INFO paperbot: admin logged in\r\x1b[31m\u2028"
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "reply from %s", (forged,), None)
+    line = _formatted(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line and "\u2028" not in line
+    assert line == "INFO x: reply from hi\\n2026-12-03 13:00:00 INFO paperbot: admin logged in\\r\\x1b[31m\\u2028"
+
+
+def test_configure_logging_writes_tracebacks_on_one_masked_line(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers = root.handlers[:]
+    try:
+        root.handlers = [logging.StreamHandler()]
+        configure_logging(Settings(_env_file=None))
+        try:
+            raise ValueError("token xoxb-1-2-3\nsecond line")
+        except ValueError:
+            logging.getLogger("paperbot.test").exception("listener failed")
+    finally:
+        root.handlers = handlers
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" in err and "xoxb-1-2-3" not in err
