@@ -21,6 +21,16 @@ MAX_AGE = 5 * 60  # seconds: Slack's rule, a signed request older (or newer) tha
 SLACK_CONTENT_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since the epoch, as ASCII digits only
 
+# Slack's ids and timestamps are short (`T0123ABCD`, `1764150001.000100`); paperbot's columns hold 32 characters
+# (event ids 64). A longer one is not Slack's, and would fail its insert on PostgreSQL after the ack.
+ID_FIELDS = {
+    **dict.fromkeys(("team_id", "channel_id", "user_id", "enterprise_id", "api_app_id", "bot_id"), 32),
+    **dict.fromkeys(("ts", "thread_ts", "event_ts", "message_ts", "item_user"), 32),
+    **dict.fromkeys(("team", "channel", "user", "id"), 32),
+    "event_id": 64,
+    "reaction": 100,
+}
+
 
 @dataclass(frozen=True)
 class Rejected(Exception):
@@ -77,6 +87,24 @@ def check_payload(environ: dict[str, Any], body: bytes) -> None:
         raise Rejected(400, "body is not valid JSON") from None
     if not isinstance(parsed, dict):
         raise Rejected(400, "body is not a JSON object")
+    if (why := overlong_id(parsed)) is not None:
+        raise Rejected(400, why)
+
+
+def overlong_id(payload: Any, depth: int = 0) -> str | None:
+    """Why `payload` holds an id paperbot cannot store (an ID_FIELDS value longer than its column, at any depth),
+    or None: `overlong_id({"event": {"channel": "C" * 40}}) == "channel is longer than any Slack id"`."""
+    if depth > 64:  # json.loads has bounded the depth already; no Slack payload comes near this
+        return "nested deeper than any Slack payload"
+    items = payload.items() if isinstance(payload, dict) else enumerate(payload) if isinstance(payload, list) else ()
+    for key, value in items:
+        if isinstance(value, str):
+            limit = ID_FIELDS.get(key) if isinstance(key, str) else None
+            if limit is not None and len(value) > limit:
+                return f"{key} is longer than any Slack id"
+        elif (why := overlong_id(value, depth + 1)) is not None:
+            return why
+    return None
 
 
 def admit(environ: dict[str, Any], secret: str, now: Callable[[], float] = time.time) -> bytes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.text import first_line, mask_url_passwords
+from storage.text import first_line, mask_url_passwords, storable, without_nul
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +78,56 @@ def _bad_url(url: str, problem: str, lead: str = "") -> DatabaseUrlError:
     return DatabaseUrlError(f"DATABASE_URL {shown!r} {problem}; {fix}")
 
 
+def _storable_json(value: Any) -> str:
+    r"""JSON as both databases can store it: `json.dumps` writes a NUL or a lone surrogate as an escape
+    (`\u0000`, `\ud800`) that PostgreSQL's jsonb refuses, so the strings are made storable first."""
+    return json.dumps(without_nul(value))
+
+
+def _storable_parameters(parameters: Any) -> Any:
+    """Statement parameters with every string storable (see storage.text.storable), whatever their shape: a dict
+    or a tuple for one row, a list of those for many. Parameters that need nothing are returned as they are."""
+    if isinstance(parameters, dict):
+        if not any(isinstance(v, str) and storable(v) is not v for v in parameters.values()):
+            return parameters
+        return {k: storable(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    if isinstance(parameters, tuple):
+        if not any(isinstance(v, str) and storable(v) is not v for v in parameters):
+            return parameters
+        return tuple(storable(v) if isinstance(v, str) else v for v in parameters)
+    if isinstance(parameters, list):
+        cleaned = [_storable_parameters(row) for row in parameters]
+        return parameters if all(a is b for a, b in zip(cleaned, parameters, strict=True)) else cleaned
+    return parameters
+
+
+def _guard_text(engine: Engine) -> None:
+    """Nothing a database cannot store reaches it: a NUL (PostgreSQL refuses it) or a lone surrogate (neither
+    driver can encode it), from a reply, a command's text or a search, is cleaned in every statement's parameters,
+    on both databases alike, so text people wrote is stored (cleaned) rather than lost with an error."""
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def _clean(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> Any:
+        return statement, _storable_parameters(parameters)
+
+
 def _create_engine(url: URL, **kwargs: object) -> Engine:
+    kwargs.setdefault("json_serializer", _storable_json)
+    engine = _create_backend_engine(url, **kwargs)
+    _guard_text(engine)
+    return engine
+
+
+def _create_backend_engine(url: URL, **kwargs: object) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+
+        if url.database not in (None, "", ":memory:") and not url.query.get("uri"):
+            path = url.database
+
+            @event.listens_for(engine, "do_connect")
+            def _private_file(*_args: Any) -> None:
+                create_private(path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -102,6 +152,14 @@ def _create_engine(url: URL, **kwargs: object) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the SQLite file at `path` readable by its owner only (0600) if it does not exist yet: it holds
+    people's replies. SQLite creates its -wal and -shm files with the database file's permissions. A file that
+    exists keeps its own; a path that cannot be created is left for SQLite to report."""
+    with contextlib.suppress(OSError):  # FileExistsError included
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600))
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

@@ -25,18 +25,18 @@ def mask_url_passwords(text: str) -> str:
 
 
 def without_nul(value: Any) -> Any:
-    r"""`value` with the NUL characters taken out of its strings, at any depth of dicts and lists. PostgreSQL
-    stores no NUL in text or jsonb (a paper holding one would fail its whole batch there), and no real title or
-    abstract has one, so it goes, on both databases alike.
+    r"""`value` with its strings made storable (`storable`: NUL taken out, a lone surrogate replaced), at any
+    depth of dicts and lists. PostgreSQL stores no NUL in text or jsonb (a paper holding one would fail its whole
+    batch there), and no real title or abstract has one, so it goes, on both databases alike.
 
     >>> without_nul({"title": "A\x00B", "authors": [{"name": "C\x00"}], "upvotes": 3})
     {'title': 'AB', 'authors': [{'name': 'C'}], 'upvotes': 3}
     """
     if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
+        return storable(value)
     if isinstance(value, dict):
-        return {key: without_nul(item) for key, item in value.items()}
-    if isinstance(value, list):
+        return {storable(key) if isinstance(key, str) else key: without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
         return [without_nul(item) for item in value]
     return value
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import DatabaseUrlError, make_engine
-from storage.models import Workspace
+from storage.models import Channel, Workspace
 
 
 def test_rollback_undoes_work_done_inside_a_released_savepoint(sessions: sessionmaker[Session]) -> None:
@@ -67,3 +71,47 @@ def test_postgres_urls_without_a_driver_connect_through_psycopg(pg_url: str, sch
             assert connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_text_a_database_cannot_store_is_cleaned_in_every_statement(sessions: sessionmaker[Session]) -> None:
+    """A NUL (PostgreSQL refuses it) and a lone surrogate (no driver encodes it), in one row or many, as a value
+    or inside JSON, are stored cleaned on both databases rather than failing the statement."""
+    with sessions.begin() as session:
+        assert session.execute(text("SELECT :v"), {"v": "a\x00b\ud800c"}).scalar() == "ab\ufffdc"
+        session.execute(
+            insert(Workspace), [{"team_id": "T\x001", "name": "x\ud800"}, {"team_id": "T2", "name": "fine"}]
+        )
+        session.add(Channel(team_id="T2", channel_id="C1", filters={"keywords": ["diff\x00usion", "\udfff"]}))
+    with sessions.begin() as session:
+        assert session.execute(select(Workspace.team_id, Workspace.name).order_by(Workspace.team_id)).all() == [
+            ("T1", "x\ufffd"),
+            ("T2", "fine"),
+        ]
+        assert session.scalars(select(Channel.filters)).one() == {"keywords": ["diffusion", "\ufffd"]}
+
+
+def test_a_new_sqlite_file_and_its_wal_are_private(tmp_path: Path) -> None:
+    """The SQLite file holds people's replies: created 0600 whatever the umask, its -wal and -shm alike."""
+    path = tmp_path / "paperbot.db"
+    old = os.umask(0o022)
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x TEXT)"))
+            connection.execute(text("INSERT INTO t VALUES ('reply')"))
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert modes == {"paperbot.db": 0o600, "paperbot.db-wal": 0o600, "paperbot.db-shm": 0o600}
+
+
+def test_an_existing_sqlite_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
