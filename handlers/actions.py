@@ -10,17 +10,26 @@ from slack_sdk import WebClient
 from bot import blocks, library
 from bot.deps import deps_of
 
+NO_PAPER = "That button names no paper I can look up; try `/papers show <arXiv id or link>`."
 
-def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
-    """(team, user, arXiv id) of a button click."""
-    team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
-    return team, body["user"]["id"], body["actions"][0]["value"]
+
+def _clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(team, user, arXiv id) of a button click; the id is None when the button's value cannot be one (a payload
+    we never built: null, a number, empty, longer than any id), so the person gets a plain answer, not silence.
+    A string that names no stored paper is answered by the listener ("I don't know the paper …")."""
+    user = body.get("user") or {}
+    team = (body.get("team") or {}).get("id") or user.get("team_id", "")
+    value = ((body.get("actions") or [{}])[0] or {}).get("value")
+    return team, user.get("id", ""), value.strip() if isinstance(value, str) and 0 < len(value.strip()) <= 64 else None
 
 
 def save_paper(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
     """Save: put the paper on the person's reading list and tell only them."""
     ack()
     team, user, arxiv_id = _clicked(body)
+    if arxiv_id is None:
+        respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
+        return
     paper, added = library.save(deps_of(context).sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
     reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
     respond(response_type="ephemeral", replace_original=False, **reply)
@@ -30,6 +39,9 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     """Show details: the whole abstract, the facts and the team's activity, to the person who asked."""
     ack()
     team, user, arxiv_id = _clicked(body)
+    if arxiv_id is None:
+        respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
+        return
     deps = deps_of(context)
     view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
     reply = (
@@ -41,11 +53,13 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
 
 
 def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Remove (Home tab): take the paper off the list and redraw the tab."""
+    """Remove (Home tab): take the paper off the list and redraw the tab (a button naming no paper just
+    redraws it: the tab is the answer)."""
     ack()
     team, user, arxiv_id = _clicked(body)
     sessions = deps_of(context).sessions
-    library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+    if arxiv_id is not None:
+        library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
     client.views_publish(
         user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team, user_id=user))
     )

@@ -17,6 +17,7 @@ from bot import answers
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation
 from bot.deps import deps_of
+from bot.links import paper_id
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -60,20 +61,26 @@ def _shared(
 
 
 def _clicked(body: dict[str, Any]) -> answers.Asker:
-    team = (body.get("team") or {}).get("id") or body["user"].get("team_id", "")
+    user = body.get("user") or {}
+    team = (body.get("team") or {}).get("id") or user.get("team_id", "")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    return answers.Asker(team, channel, body["user"]["id"])
+    return answers.Asker(team, channel, user.get("id", ""))
 
 
 def _value(body: dict[str, Any]) -> str:
-    value = (body.get("actions") or [{}])[0].get("value")
+    value = ((body.get("actions") or [{}])[0] or {}).get("value")
     return value if isinstance(value, str) else ""
+
+
+def _paper(body: dict[str, Any]) -> str:
+    """The arXiv id a Show or Share button carries, or "" when its value is not one (a payload we never built)."""
+    return paper_id(_value(body)) or ""
 
 
 def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """Show (on a result): the paper's card, privately."""
     ack()
-    deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
+    deps, asker, arxiv_id = deps_of(context), _clicked(body), _paper(body)
     if not arxiv_id:
         respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
         return
@@ -84,7 +91,7 @@ def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
 def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """Share to channel: post the paper's card to the channel as a lookup post, so its votes count."""
     ack()
-    deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
+    deps, asker, arxiv_id = deps_of(context), _clicked(body), _paper(body)
     if not arxiv_id or not asker.channel_id:
         respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
         return
