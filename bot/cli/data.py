@@ -301,7 +301,7 @@ def export_command(
     papers in the order of their first post."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bot.export import ExportOptions, atomic_file, write_export
+    from bot.export import ExportOptions, RefusedOutput, atomic_file, write_export
 
     if output is not None and not output.parent.is_dir():
         raise Failure(f"cannot write {output}: there is no directory {output.parent}")
@@ -329,6 +329,8 @@ def export_command(
             count = write_to(out)
     except BrokenPipeError:  # the reader went away (`| head`): main() ends quietly
         raise
+    except RefusedOutput as exc:
+        raise Failure(f"cannot write {output}: {exc}") from None
     except (SQLAlchemyError, OSError, ValueError) as exc:
         kept = f"; {output} was left as it was" if output is not None else ""
         raise Failure(f"export failed: {first_line(exc)}{kept}") from None

@@ -8,7 +8,7 @@ posts listed with it. `collect` reads them from the database a batch at a time, 
 parsing and upload. The public names are re-exported here: `export.parse_command(...)`.
 """
 
-from bot.export.collect import BATCH, Counted, atomic_file, collect, since_ts, write_export
+from bot.export.collect import BATCH, Counted, RefusedOutput, atomic_file, collect, since_ts, write_export
 from bot.export.records import EXTENSIONS, FORMATS, ExportOptions, PaperExport, PostRef
 from bot.export.render import (
     CSV_COLUMNS,
@@ -38,6 +38,7 @@ __all__ = [
     "ExportUsage",
     "PaperExport",
     "PostRef",
+    "RefusedOutput",
     "SlackExport",
     "SlackRequest",
     "abs_url",

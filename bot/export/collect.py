@@ -107,25 +107,41 @@ def write_export(
     return papers.count
 
 
+class RefusedOutput(ValueError):
+    """The export's target is not a file paperbot will write: a symbolic link, a directory, a device."""
+
+
+def _existing_mode(path: Path) -> int | None:
+    """The permissions of the regular file at `path` (not following a link), None when there is none; a link or
+    anything else that is not a regular file is RefusedOutput: a link planted where the export goes would have
+    it written (world-readable, or over another file) wherever the link points."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise RefusedOutput(f"it is a symbolic link (to {os.readlink(path)}); give the path of the file itself")
+    if not stat.S_ISREG(info.st_mode):
+        raise RefusedOutput("it is not a regular file")
+    return stat.S_IMODE(info.st_mode)
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file that replaces `path` only when the block finishes: a failure leaves `path` as it was and no
-    temporary file behind. A symlink is followed (its target is replaced); an existing file keeps its
-    permissions (an export locked to 0600 stays private), a new one gets 0666 minus the umask."""
-    path = path.resolve()
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    temporary file behind. A new file is 0600 (an export holds the team's discussion); an existing file keeps its
+    permissions. A symbolic link at `path` is refused (RefusedOutput), never followed; the file is written under
+    a new name (O_EXCL, 0600) and renamed over `path`, so a link planted meanwhile is replaced, not written
+    through."""
+    path = path.absolute()
+    mode = _existing_mode(path)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temp, mode)
+        os.chmod(temp, 0o600 if mode is None else mode)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -496,18 +498,56 @@ def test_a_since_day_after_2286_filters_every_post_out(seeded: Any, run: Run) ->
     assert export_json(run, "--since", "2300-01-01") == []
 
 
-def test_output_keeps_the_files_permissions_and_follows_a_symlink(seeded: Any, run: Run, tmp_path: Path) -> None:
+def test_output_keeps_an_existing_files_permissions(seeded: Any, run: Run, tmp_path: Path) -> None:
     private = tmp_path / "private.json"
     private.write_text("old", encoding="utf-8")
-    private.chmod(0o600)
-    link = tmp_path / "link.json"
-    link.symlink_to(private)
-    for target in (private, link):
-        result = run("-o", target)
-        assert result.exit_code == 0, result.output
-    assert link.is_symlink() and link.resolve() == private
-    assert private.stat().st_mode & 0o777 == 0o600  # the team's activity stays private
+    private.chmod(0o640)
+    result = run("-o", private)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(private.stat().st_mode) == 0o640
     assert len(json.loads(private.read_text(encoding="utf-8"))) == 4
+
+
+def test_a_new_output_file_is_private_whatever_the_umask(seeded: Any, run: Run, tmp_path: Path) -> None:
+    target = tmp_path / "papers.json"
+    old = os.umask(0o002)
+    try:
+        result = run("-o", target)
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600  # the team's activity is not for every local user
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_output_onto_a_symlink_is_refused_and_nothing_is_written_through_it(
+    seeded: Any, run: Run, tmp_path: Path, dangling: bool
+) -> None:
+    victim = tmp_path / "victim.txt"
+    if not dangling:
+        victim.write_text("someone else's file\n", encoding="utf-8")
+        victim.chmod(0o644)
+    link = tmp_path / "papers.json"
+    link.symlink_to(victim)
+    result = run("-o", link)
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"paperbot: cannot write {link}: it is a symbolic link (to {victim}); give the path of the file itself"
+    )
+    assert link.is_symlink()
+    if dangling:
+        assert not victim.exists()
+    else:
+        assert victim.read_text(encoding="utf-8") == "someone else's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_output_onto_a_fifo_is_refused(run: Run, tmp_path: Path) -> None:
+    fifo = tmp_path / "papers.json"
+    os.mkfifo(fifo)
+    result = run("-o", fifo)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"paperbot: cannot write {fifo}: it is not a regular file"
 
 
 def test_two_dollar_amounts_in_a_title_are_not_math() -> None:
