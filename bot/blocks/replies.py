@@ -35,7 +35,8 @@ def export_usage(problem: str, command: str = "/papers") -> dict[str, Any]:
 def export_scope(*, channel_id: str | None, since: date | None, min_votes: int) -> str:
     """Which papers an export holds, in words: `export_scope(channel_id="C1", since=None, min_votes=2) ==
     "posted in <#C1> with at least 2 votes"`."""
-    where = f"posted in <#{channel_id}>" if channel_id else "posted in this workspace"
+    # `all` never reaches into other private channels (docs/privacy.md); the words say so.
+    where = f"posted in <#{channel_id}>" if channel_id else "posted in this workspace's public channels or here"
     when = f" since {since.isoformat()}" if since else ""
     votes = f" with at least {min_votes} vote{'' if min_votes == 1 else 's'}" if min_votes else ""
     return where + when + votes
