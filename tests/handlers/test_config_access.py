@@ -127,3 +127,13 @@ def test_a_change_the_channel_cannot_be_told_about_says_so(
     assert "I could not announce it in <#C0001> (Slack said not_in_channel)" in reply["text"]
     channel = stored(bot)
     assert channel is not None and channel.digest_enabled is False  # stored all the same: the person knows
+
+
+def test_a_non_member_is_refused_by_mention_too(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    slack.channel_members[HERE] = {"U0002"}
+    ts = "1764170000.000100"
+    event = {"type": "app_mention", "user": "U0003", "channel": HERE, "text": "<@UBOT0001> config digest off"}
+    assert sender.event({**event, "ts": ts, "event_ts": ts}).status_code == 200
+    answer = slack.wait_for(lambda: [m for m in slack.posted(HERE) if m.get("thread_ts") == ts])[0]
+    assert "Only members of <#C0001> and workspace admins can change its digest" in answer["text"]
+    assert stored(bot) is None and len(slack.posted(HERE)) == 1  # the refusal in the thread, no announcement

@@ -8,9 +8,12 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bot import blocks
+from storage.models import Post, Reaction, Reply
 from tests.fakes.slack import FakeSlack, SlackSender
-from tests.handlers.lookups.world import PRIVATE, PUBLIC, REPLICA, ask, shown
+from tests.handlers.lookups.world import PRIVATE, PUBLIC, REPLICA, TRANSFORMER, ask, shown
 from tests.running import RunningBot
 
 DM = "D0007"
@@ -110,3 +113,52 @@ def test_the_home_tab_shows_no_team_activity(bot: RunningBot, sender: SlackSende
         view = home_after_saving(sender, slack, user)
         assert "Replica symmetry" in view  # their own saved paper
         assert leaked(view) == [] and "vote" not in view.replace("Vote on a paper", "")
+
+
+def test_a_share_votes_and_a_reply_arriving_as_events_stay_in_the_private_channel(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    def event(n: int, **fields: Any) -> dict[str, Any]:
+        ts = f"1764190000.{n:06d}"
+        return {"channel": PRIVATE, "channel_type": "group", "ts": ts, "event_ts": ts, **fields}
+
+    shared = event(1, type="message", user="U0005", text=f"read this: https://arxiv.org/abs/{TRANSFORMER}")
+    events = [
+        shared,
+        *(
+            {
+                "type": "reaction_added",
+                "user": user,
+                "reaction": "+1",
+                "event_ts": f"1764190001.00000{n}",
+                "item": {"type": "message", "channel": PRIVATE, "ts": shared["ts"]},
+                "item_user": "U0005",
+            }
+            for n, user in enumerate(("U0006", "U0007"))
+        ),
+        event(4, type="message", user="U0006", text="our secret plan", thread_ts=shared["ts"]),
+    ]
+    for n, one in enumerate(events, start=1):
+        assert sender.event(one).status_code == 200
+        applied(slack, bot, n)  # before the next one: a vote must not overtake its share
+
+    outside = shown(ask(sender, slack, f"show {TRANSFORMER}", channel=PUBLIC).answer)
+    assert "Reducing the Transformer" in outside and "not posted or discussed here yet" in outside
+    assert leaked(outside) == [] and "2 votes" not in outside
+    assert TRANSFORMER not in [p["arxiv_id"] for p in exported(sender, slack, "all json", channel=PUBLIC)]
+    inside = {p["arxiv_id"]: p for p in exported(sender, slack, "all json", channel=PRIVATE)}[TRANSFORMER]
+    assert (inside["votes"], inside["replies"], inside["posts"][0]["channel"]) == (2, 1, PRIVATE)
+    assert "secret plan" not in json.dumps(inside)  # exports count replies; their text never leaves the database
+
+
+def stored_activity(bot: RunningBot) -> int:
+    """Share posts, reactions and replies stored for the Transformer paper (events apply after the ack)."""
+    with bot.deps.sessions.begin() as session:
+        return sum(
+            session.scalar(select(func.count()).select_from(model).where(model.arxiv_id == TRANSFORMER)) or 0
+            for model in (Post, Reaction, Reply)
+        )
+
+
+def applied(slack: FakeSlack, bot: RunningBot, n: int) -> None:
+    slack.wait_for(lambda: stored_activity(bot) >= n)
