@@ -22,6 +22,7 @@ from storage.text import first_line
 log = logging.getLogger(__name__)
 
 KEEP_SECONDS = 60.0  # how long Slack's word on a channel's members or a person's role is trusted
+KEEP_AT_MOST = 10_000  # answers kept before the expired ones are dropped
 MEMBER_PAGES = 50  # conversations.members pages read at most (1,000 ids a page): 50,000 people
 
 
@@ -43,7 +44,10 @@ class Answers:
 
     def put(self, key: tuple[str, ...], value: Any) -> None:
         with self._lock:
-            self._kept[key] = (time.monotonic() + self._keep, value)
+            now = time.monotonic()
+            if len(self._kept) >= KEEP_AT_MOST:  # a workspace's people and channels; expired ones go first
+                self._kept = {k: kept for k, kept in self._kept.items() if kept[0] >= now}
+            self._kept[key] = (now + self._keep, value)
 
 
 @dataclass(frozen=True)
