@@ -6,11 +6,17 @@ The scheduler re-reads channel settings every few minutes (bot/scheduler.py), so
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
+from bot.access import may_configure, slack_reason
+from bot.blocks.common import escape
 from bot.choose import prefs_for
 from bot.config import check_zone, parse_clock
 from bot.deps import Deps
@@ -18,6 +24,9 @@ from storage import channels as channel_store
 from storage import digests as runs
 from storage.channels import get_or_create_channel, update_channel
 from storage.posts import run_posts
+from storage.text import first_line
+
+log = logging.getLogger(__name__)
 
 FILTER_KINDS = ("keywords", "authors", "topics")
 ON, OFF = ("on", "yes", "true", "1"), ("off", "no", "false", "0", "none")
@@ -99,23 +108,62 @@ def _setting(name: str, value: str) -> dict[str, Any]:
     raise ConfigUsageError(f"I don't know the setting `{name}`.")
 
 
-def apply(sessions: sessionmaker[Session], *, team_id: str, channel_id: str, args: str) -> None:
-    """Parse one `/papers config` line and store it for the channel (creating its settings row if needed)."""
+def apply(sessions: sessionmaker[Session], *, team_id: str, channel_id: str, args: str) -> dict[str, Any]:
+    """Parse one `/papers config` line and store it for the channel (creating its settings row if needed); the
+    changes stored."""
     with sessions.begin() as session:
         channel = get_or_create_channel(session=session, team_id=team_id, channel_id=channel_id)
         changes = parse_config(args, filters=dict(channel.filters or {}))
         update_channel(session=session, team_id=team_id, channel_id=channel_id, **changes)
+        return changes
 
 
-def configure(deps: Deps, *, team_id: str, channel_id: str, args: str) -> tuple[str, bool]:
-    """`/papers config [<setting> <value>]`: (the channel's settings after the change, True), or (what was
-    wrong, False) when the line is not a setting we know; nothing is stored then."""
-    if args:
-        try:
-            apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args)
-        except ConfigUsageError as problem:
-            return str(problem), False
-    return describe_channel(deps, team_id=team_id, channel_id=channel_id), True
+@dataclass(frozen=True)
+class ConfigReply:
+    """`/papers config`'s private answer; `usage` when the line was not a setting we know (the usage follows)."""
+
+    text: str
+    usage: bool = False
+
+
+def configure(deps: Deps, client: WebClient, *, team_id: str, channel_id: str, user_id: str, args: str) -> ConfigReply:
+    """`/papers config [<setting> <value>]`: the channel's settings (after the change), or what was wrong. Only a
+    member of the channel or a workspace admin may change them (bot.access), and every change is announced in
+    the channel, naming who made it; nothing is stored for a refused or unknown line."""
+    if not args:
+        return ConfigReply(describe_channel(deps, team_id=team_id, channel_id=channel_id))
+    decision = may_configure(client, deps.slack_answers, team_id=team_id, channel_id=channel_id, user_id=user_id)
+    if not decision.allowed:
+        return ConfigReply(f"{decision.reason}; nothing changed.")
+    try:
+        changes = apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args)
+    except ConfigUsageError as problem:
+        return ConfigReply(str(problem), usage=True)
+    log.info("%s (%s) changed the digest settings of %s: %s", user_id, decision.role, channel_id, sorted(changes))
+    described = describe_channel(deps, team_id=team_id, channel_id=channel_id)
+    unannounced = _announce(deps, client, team_id=team_id, channel_id=channel_id, user_id=user_id, changes=changes)
+    return ConfigReply(described + (f"\n{unannounced}" if unannounced else ""))
+
+
+def _announce(
+    deps: Deps, client: WebClient, *, team_id: str, channel_id: str, user_id: str, changes: dict[str, Any]
+) -> str:
+    """Tell the channel who changed what; "" when told, else a sentence for the person who changed it."""
+    with deps.sessions.begin() as session:
+        channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
+    prefs = prefs_for(channel, settings=deps.settings, team_id=team_id, channel_id=channel_id)
+    text = blocks.config_announcement(
+        user_id=user_id, changes=changes, digest_time=prefs.digest_time, timezone=prefs.timezone
+    )
+    try:
+        client.chat_postMessage(channel=channel_id, text=text)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.info("could not announce a settings change in %s: %s", channel_id, first_line(exc))
+        return (
+            f":warning: The change is stored, but I could not announce it in <#{channel_id}> "
+            f"({escape(slack_reason(exc))}): invite me with `/invite @paperbot`, or tell the channel yourself."
+        )
+    return ""
 
 
 def describe_channel(deps: Deps, *, team_id: str, channel_id: str) -> str:

@@ -22,6 +22,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.access import Answers
 from bot.config import Settings
 from bot.search.service import SearchService
 
@@ -60,6 +61,11 @@ class Deps:
         service = SearchService(self.sessions)
         service.start()
         return service
+
+    @cached_property
+    def slack_answers(self) -> Answers:
+        """Slack's recent word on channel members and admins (bot.access), kept a minute in this process."""
+        return Answers()
 
     def close(self) -> None:
         """Stop what this Deps started (the search engine's background thread, if it was ever used)."""

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from storage import saved as saved_store
+from storage.lookups import Viewer, scope_of
 from storage.models import Paper
 from storage.papers import get_paper
 from storage.votes import Activity, paper_activity
@@ -43,15 +44,22 @@ def unsave(sessions: sessionmaker[Session], *, team_id: str, user_id: str, arxiv
 
 
 def details(
-    sessions: sessionmaker[Session], settings: Settings, *, team_id: str, user_id: str, arxiv_id: str
+    sessions: sessionmaker[Session], settings: Settings, *, viewer: Viewer, user_id: str, arxiv_id: str
 ) -> PaperView | None:
-    """A paper with the team's votes, reactions, replies and channels, or None when it is unknown."""
+    """A paper with the team's votes, reactions, replies and channels as the viewer may see them (public
+    channels and the one the button was pressed in), or None when it is unknown."""
     with sessions.begin() as session:
         paper = get_paper(session=session, arxiv_id=arxiv_id)
         if paper is None:
             return None
-        activity = paper_activity(session=session, team_id=team_id, arxiv_id=arxiv_id, vote_emoji=settings.vote_emoji)
-        saved = saved_store.is_saved(session=session, team_id=team_id, user_id=user_id, arxiv_id=arxiv_id)
+        activity = paper_activity(
+            session=session,
+            team_id=viewer.team_id,
+            arxiv_id=arxiv_id,
+            vote_emoji=settings.vote_emoji,
+            scope=scope_of(viewer),
+        )
+        saved = saved_store.is_saved(session=session, team_id=viewer.team_id, user_id=user_id, arxiv_id=arxiv_id)
         return PaperView(paper=paper, activity=activity, saved=saved)
 
 

@@ -9,6 +9,8 @@ from slack_sdk import WebClient
 
 from bot import blocks, library
 from bot.deps import deps_of
+from bot.lookups import learn_privacy
+from storage.lookups import Viewer
 
 NO_PAPER = "That button names no paper I can look up; try `/papers show <arXiv id or link>`."
 
@@ -35,15 +37,18 @@ def save_paper(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     respond(response_type="ephemeral", replace_original=False, **reply)
 
 
-def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
-    """Show details: the whole abstract, the facts and the team's activity, to the person who asked."""
+def show_details(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
+    """Show details: the whole abstract, the facts and the team's activity where the button was pressed and in
+    public channels (a private channel's votes stay inside it), to the person who asked."""
     ack()
     team, user, arxiv_id = _clicked(body)
     if arxiv_id is None:
         respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
         return
     deps = deps_of(context)
-    view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
+    viewer = Viewer(team, (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"))
+    learn_privacy(deps, client, team, [arxiv_id])
+    view = library.details(deps.sessions, deps.settings, viewer=viewer, user_id=user, arxiv_id=arxiv_id)
     reply = (
         blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
         if view

@@ -46,17 +46,23 @@ def papers_digest(
 
 
 def papers_config(
-    ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext, **_: Any
+    ack: Ack, command: dict[str, Any], args: str, respond: Respond, context: BoltContext, client: Any, **_: Any
 ) -> None:
-    """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one."""
+    """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one (a
+    member of the channel or an admin only; the change is announced in the channel)."""
     ack()
-    reply, ok = channel_config.configure(
-        deps_of(context), team_id=command["team_id"], channel_id=command["channel_id"], args=args
+    reply = channel_config.configure(
+        deps_of(context),
+        client,
+        team_id=command["team_id"],
+        channel_id=command["channel_id"],
+        user_id=command["user_id"],
+        args=args,
     )
-    if ok:
-        respond(response_type="ephemeral", text=reply)
+    if reply.usage:
+        respond(response_type="ephemeral", **blocks.config_error(reply.text, channel_config.USAGE))
     else:
-        respond(response_type="ephemeral", **blocks.config_error(reply, channel_config.USAGE))
+        respond(response_type="ephemeral", text=reply.text)
 
 
 def papers_export(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from storage.channels import ensure_workspace
 from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, utcnow
 from storage.rows import get_or_insert
-from storage.tally import Scope, count_activity
+from storage.tally import Scope, count_activity, in_scope
 from storage.text import without_nul
 
 
@@ -32,12 +32,16 @@ class Activity:
     channels: list[str] = field(default_factory=list)  # where it was posted, first post first
 
 
-def paper_activity(*, session: Session, team_id: str, arxiv_id: str, vote_emoji: Iterable[str]) -> Activity:
-    """Votes, reactions per emoji, replies and channels of one paper in one workspace."""
-    tally = count_activity(session=session, scope=Scope(team_id=team_id), arxiv_ids=[arxiv_id], vote_emoji=vote_emoji)
+def paper_activity(
+    *, session: Session, team_id: str, arxiv_id: str, vote_emoji: Iterable[str], scope: Scope | None = None
+) -> Activity:
+    """Votes, reactions per emoji, replies and channels of one paper in one workspace; with `scope`, only on the
+    posts in it (a person's view: storage.lookups.scope_of keeps private channels inside)."""
+    scope = scope or Scope(team_id=team_id)
+    tally = count_activity(session=session, scope=scope, arxiv_ids=[arxiv_id], vote_emoji=vote_emoji)
     channels = session.scalars(
         select(Post.channel_id)
-        .where(Post.team_id == team_id, Post.arxiv_id == arxiv_id)
+        .where(*in_scope(scope), Post.team_id == team_id, Post.arxiv_id == arxiv_id)
         .group_by(Post.channel_id)
         .order_by(func.min(Post.created_at))
     ).all()

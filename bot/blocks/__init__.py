@@ -60,6 +60,7 @@ from bot.blocks.reading import (
 )
 from bot.blocks.replies import (
     EXPORT_USAGE,
+    config_announcement,
     config_error,
     export_comment,
     export_scope,
@@ -91,6 +92,7 @@ __all__ = [
     "author_line",
     "clip",
     "compact",
+    "config_announcement",
     "config_error",
     "context",
     "day_label",

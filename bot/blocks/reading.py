@@ -59,7 +59,7 @@ def _team_line(activity: ActivityLike) -> str:
     replies = f"{activity.replies} repl{'y' if activity.replies == 1 else 'ies'}"
     emoji = " ".join(f":{fit(name, 100)}: {n}" for name, n in sorted(activity.reactions.items(), key=lambda kv: -kv[1]))
     where = " in " + ", ".join(f"<#{c}>" for c in activity.channels[:10]) if activity.channels else ""
-    posted = f"posted{where}" if activity.channels else "not posted in this workspace yet"
+    posted = f"posted{where}" if activity.channels else "not posted here or in a public channel yet"
     return " · ".join(part for part in (f"Team: {votes}", replies, emoji, posted) if part)
 
 

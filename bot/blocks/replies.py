@@ -35,7 +35,8 @@ def export_usage(problem: str, command: str = "/papers") -> dict[str, Any]:
 def export_scope(*, channel_id: str | None, since: date | None, min_votes: int) -> str:
     """Which papers an export holds, in words: `export_scope(channel_id="C1", since=None, min_votes=2) ==
     "posted in <#C1> with at least 2 votes"`."""
-    where = f"posted in <#{channel_id}>" if channel_id else "posted in this workspace"
+    # `all` never reaches into other private channels (docs/privacy.md); the words say so.
+    where = f"posted in <#{channel_id}>" if channel_id else "posted in this workspace's public channels or here"
     when = f" since {since.isoformat()}" if since else ""
     votes = f" with at least {min_votes} vote{'' if min_votes == 1 else 's'}" if min_votes else ""
     return where + when + votes
@@ -62,3 +63,27 @@ def export_summary(
         ),
     }[where]
     return {"text": text, "blocks": [section(text)]}
+
+
+def config_announcement(*, user_id: str, changes: dict[str, Any], digest_time: str, timezone: str) -> str:
+    """What the channel is told when someone changes its digest settings (a change is never silent):
+    `config_announcement(user_id="U1", changes={"digest_enabled": False}, digest_time="09:00", timezone="UTC")
+    == "<@U1> turned the daily digest off in this channel."`."""
+    who = f"<@{user_id}>"
+    if "digest_enabled" in changes:
+        if not changes["digest_enabled"]:
+            return f"{who} turned the daily digest off in this channel."
+        return f"{who} turned the daily digest on in this channel: at {digest_time} ({escape(timezone)})."
+    if "digest_time" in changes or "timezone" in changes:
+        return f"{who} moved this channel's daily digest to {digest_time} ({escape(timezone)})."
+    if "filters" in changes:
+        wanted = "; ".join(f"{k}: {', '.join(v)}" for k, v in changes["filters"].items() if v) or "none"
+        return f"{who} changed this channel's digest filters to {escape(wanted)}."
+    words = {
+        "digest_size": lambda v: f"set this channel's digest to {v} papers",
+        "min_upvotes": lambda v: f"set the digest's minimum HF upvotes to {v if v is not None else 'none'}",
+        "include_weekends": lambda v: f"turned weekend digests {'on' if v else 'off'} in this channel",
+        "post_empty_notice": lambda v: f"turned the digest's no-papers notice {'on' if v else 'off'} in this channel",
+    }
+    said = [words[name](value) for name, value in changes.items() if name in words]
+    return f"{who} {' and '.join(said) or 'changed the digest settings of this channel'}."

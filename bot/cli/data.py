@@ -273,6 +273,12 @@ def _fetch(
     help="Only papers at least this many people voted for.",
 )
 @click.option(
+    "--public-only",
+    is_flag=True,
+    help="Only posts in channels known to be public (a channel never checked counts as private); default: private "
+    "channels too.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -294,11 +300,13 @@ def export_command(
     channels: tuple[str, ...],
     since: date | None,
     min_votes: int,
+    public_only: bool,
     output: Path | None,
     batch_size: int,
 ) -> None:
     """Export what the team read, voted on and discussed: one record per paper posted, shared or voted on,
-    papers in the order of their first post."""
+    papers in the order of their first post. Run by an operator who holds the database: private channels are
+    included unless --public-only."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.export import ExportOptions, RefusedOutput, atomic_file, write_export
@@ -311,6 +319,7 @@ def export_command(
         channel_ids=tuple(c.lstrip("#") for c in channels),
         since=since,
         min_votes=min_votes,
+        public_only=public_only,
     )
     settings = settings_from(ctx)
     engine = open_database(settings)

@@ -40,7 +40,13 @@ def collect(
     session: Session, options: ExportOptions, *, vote_emoji: Iterable[str], timezone: str, batch: int = BATCH
 ) -> Iterator[PaperExport]:
     """The exported papers in order, read `batch` papers at a time (four aggregate queries a batch)."""
-    scope = Scope(team_id=options.team_id, channel_ids=options.channel_ids, since_ts=since_ts(options.since, timezone))
+    scope = Scope(
+        team_id=options.team_id,
+        channel_ids=options.channel_ids,
+        since_ts=since_ts(options.since, timezone),
+        public_only=options.public_only,
+        here=options.here,
+    )
     emoji = tuple(vote_emoji)
     by_paper = groupby(store.stream_posts(session=session, scope=scope), key=lambda post: post.arxiv_id)
     while chunk := [(arxiv_id, list(posts)) for arxiv_id, posts in islice(by_paper, batch)]:

@@ -11,13 +11,17 @@ EXTENSIONS = {"json": "json", "csv": "csv", "bibtex": "bib"}
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What to export: the format and the filters of `paperbot export` (empty channels: every channel)."""
+    """What to export: the format and the filters of `paperbot export` (empty channels: every channel).
+    `public_only` keeps private channels out (a channel whose privacy is not known counts as private), except
+    `here`, the channel `/papers export all` was asked in (storage.tally.Scope)."""
 
     fmt: str = "json"
     team_id: str | None = None
     channel_ids: tuple[str, ...] = ()
     since: date | None = None
     min_votes: int = 0
+    public_only: bool = False
+    here: str | None = None
 
 
 @dataclass(frozen=True)

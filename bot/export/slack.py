@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.deps import Deps
 from bot.export.collect import write_export
 from bot.export.records import EXTENSIONS, FORMATS, ExportOptions
+from bot.lookups import learn_privacy
 from storage.text import first_line
 
 
@@ -86,16 +87,21 @@ def export_filename(fmt: str, *, scope: str, today: date) -> str:
 def export_to_slack(
     deps: Deps, client: WebClient, *, team_id: str, channel_id: str, user_id: str, request: SlackRequest, comment: str
 ) -> SlackExport:
-    """Export the team's papers (this channel's, or the workspace's with `all`) and upload the file to the
-    channel; if Slack refuses that (e.g. the bot is not a member), to the person in a DM. The file is built in
-    memory: slack_sdk reads an upload whole anyway."""
+    """Export the team's papers (this channel's, or with `all` the workspace's public channels' and this
+    channel's: a private channel's discussion never leaves it) and upload the file to the channel; if Slack
+    refuses that (e.g. the bot is not a member), to the person in a DM. The file is built in memory: slack_sdk
+    reads an upload whole anyway."""
     settings = deps.settings
+    if request.all_channels:  # a channel whose privacy is not known yet would count as private: ask Slack first
+        learn_privacy(deps, client, team_id, None)
     options = ExportOptions(
         fmt=request.fmt,
         team_id=team_id,
         since=request.since,
         min_votes=request.min_votes,
         channel_ids=() if request.all_channels else (channel_id,),
+        public_only=request.all_channels,
+        here=channel_id,
     )
     buffer = io.StringIO()
     count = write_export(deps.sessions, options, buffer, vote_emoji=settings.vote_emoji, timezone=settings.timezone)

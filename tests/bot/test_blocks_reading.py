@@ -56,7 +56,7 @@ def test_details_show_every_fact_and_the_team_line() -> None:
 def test_details_of_an_unposted_paper_say_so() -> None:
     shown = json.dumps(blocks.paper_details(FakePaper(), activity=FakeActivity(), saved=False)["blocks"])
     assert "Team: 0 votes" in shown and "0 replies" in shown
-    assert "not posted in this workspace yet" in shown
+    assert "not posted here or in a public channel yet" in shown
     assert "reading list" not in shown
 
 

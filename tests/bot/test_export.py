@@ -41,6 +41,7 @@ from bot.export import (
 )
 from bot.latex import balanced, latex_text, safe_math
 from bot.subcommands import help_text
+from storage.lookups import remember_privacy
 from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.posts import record_post
@@ -201,6 +202,20 @@ def test_team_channel_since_and_min_votes_filter(seeded: Any, run: Run) -> None:
     assert [p["arxiv_id"] for p in export_json(run, "--min-votes", "2")] == [FIRST]
     assert [p["arxiv_id"] for p in export_json(run, "--min-votes", "1", "--team", "T2")] == [OLD]
     assert export_json(run, "--team", "T9") == []
+
+
+def test_public_only_keeps_to_channels_known_to_be_public(seeded: sessionmaker[Session], run: Run) -> None:
+    with seeded.begin() as session:
+        remember_privacy(session=session, team_id="T1", channel_id="C1", is_private=False)
+        remember_privacy(session=session, team_id="T1", channel_id="C2", is_private=True)
+        # T2/C9 was never checked: it counts as private.
+    everything = export_json(run)  # the operator's default: private channels too
+    assert {post["channel"] for paper in everything for post in paper["posts"]} == {"C1", "C2", "C9"}
+    public = export_json(run, "--public-only")
+    assert [p["arxiv_id"] for p in public] == [FIRST, SECOND, HOSTILE]
+    first = by_id(public)[FIRST]
+    assert [post["channel"] for post in first["posts"]] == ["C1"]  # the share in private C2 is left out
+    assert (first["votes"], first["replies"]) == (2, 2)  # U1 and U2 on the digest; C2's votes and reply are gone
 
 
 def test_since_is_a_day_in_the_configured_time_zone(

@@ -59,6 +59,9 @@ API_SCOPES = {
     "views_publish": set(),
     "conversations_info": {"channels:read", "groups:read"},  # is a channel private? (lookups keep its talk inside)
     "chat_getPermalink": set(),
+    # who may change a channel's digest settings (bot/access.py): its members, or a workspace admin
+    "conversations_members": {"channels:read", "groups:read"},
+    "users_info": {"users:read"},
 }
 COMMAND_SCOPES = {"commands"}
 # Subcommands announced for later: a manifest names none of them until handlers/commands.py answers it.

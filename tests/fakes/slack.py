@@ -37,6 +37,8 @@ SIGNING_SECRET = "test-signing-secret"
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0001"
+# The people tests speak as: the members of a channel the fake Slack was told nothing about (conversations.members).
+EVERYONE = frozenset(f"U{n:04d}" for n in range(1, 10)) | {BOT_USER_ID}
 
 
 @dataclass
@@ -84,6 +86,10 @@ class FakeSlack:
     # Channels conversations.info calls private (every other channel it calls public); `unknown` ones it refuses.
     private_channels: set[str] = field(default_factory=set)
     unknown_channels: set[str] = field(default_factory=set)
+    # Who is in each channel (conversations.members); a channel not listed has EVERYONE, the people tests speak as.
+    channel_members: dict[str, set[str]] = field(default_factory=dict)
+    admins: set[str] = field(default_factory=set)  # users.info says is_admin for these
+    owners: set[str] = field(default_factory=set)  # and is_owner for these
     url: str = ""
     # Seconds of the first message's ts; tests that bound conversations.history by real time set it to now.
     ts_base: int = 1764150000
@@ -238,6 +244,20 @@ class FakeSlack:
         private = channel in self.private_channels
         return {"ok": True, "channel": {"id": channel, "is_private": private, "is_channel": not private}}
 
+    def api_conversations_members(self, p: dict[str, Any]) -> dict[str, Any]:
+        """A channel's member ids, `limit` a page (default 100), paged by `cursor`."""
+        channel = str(p.get("channel", ""))
+        if channel in self.unknown_channels:
+            return {"ok": False, "error": "channel_not_found"}
+        members = sorted(self.channel_members.get(channel, EVERYONE))
+        start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 100)
+        more = start + limit < len(members)
+        return {
+            "ok": True,
+            "members": members[start : start + limit],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
@@ -325,7 +345,15 @@ class FakeSlack:
         profile = self.users.get(user, {"real_name": f"User {user}", "display_name": user.lower()})
         return {
             "ok": True,
-            "user": {"id": user, "name": user.lower(), "is_bot": False, "tz": "UTC", "profile": profile},
+            "user": {
+                "id": user,
+                "name": user.lower(),
+                "is_bot": False,
+                "tz": "UTC",
+                "profile": profile,
+                "is_admin": user in self.admins or user in self.owners,  # as Slack: an owner is an admin too
+                "is_owner": user in self.owners,
+            },
         }
 
     def api_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def test_export_all_in_json_covers_every_channel_of_the_workspace(
         ("2411.00002", ELSEWHERE),
         ("2411.00001", HERE),
     ]
-    assert "posted in this workspace since 2025-11-25" in reply["text"]
+    assert "posted in this workspace's public channels or here since 2025-11-25" in reply["text"]
 
 
 def test_min_votes_and_bibtex(activity: None, sender: SlackSender, slack: FakeSlack) -> None:
