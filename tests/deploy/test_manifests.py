@@ -59,6 +59,9 @@ API_SCOPES = {
     "views_publish": set(),
     "conversations_info": {"channels:read", "groups:read"},  # is a channel private? (lookups keep its talk inside)
     "chat_getPermalink": set(),
+    # catch-up after downtime (bot.reconcile): a paper post's reactions, and its thread in public or private channels
+    "reactions_get": {"reactions:read"},
+    "conversations_replies": {"channels:history", "groups:history"},
 }
 COMMAND_SCOPES = {"commands"}
 # Subcommands announced for later: a manifest names none of them until handlers/commands.py answers it.
