@@ -34,6 +34,7 @@ from bot.activity import base_emoji, slack_ts
 from bot.config import Settings
 from bot.deps import Deps, make_client
 from bot.retrying import Sleep, scaled_sleep, transaction_retrying
+from storage import votes
 from storage.models import utcnow
 from storage.reconcile import (
     Changes,
@@ -201,6 +202,7 @@ def _run(run: Reconciler, days: int, on_post: Callable[[int, int], None] | None)
     started = run.now()
     every = run.deps.settings.reconcile_every_minutes or 30
     with run.deps.sessions.begin() as session:
+        votes.remember_bot_user(session=session, team_id=run.team_id, bot_user_id=run.bot_user_id)
         begun = start_run(
             session=session, team_id=run.team_id, now=started, resume_since=started - timedelta(minutes=every)
         )
@@ -251,7 +253,7 @@ def _one_post(run: Reconciler, post: PostRef, report: ReconcileReport) -> None:
     report.channels.add(post.channel_id)
     report.changes += changes
     if changes.any:
-        log.info("post %s in %s caught up from Slack: %s", post.ts, post.channel_id, changes)
+        log.debug("post %s in %s caught up from Slack: %s", post.ts, post.channel_id, changes)
 
 
 def read_post(run: Reconciler, post: PostRef) -> SlackPost:
