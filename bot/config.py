@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     retry_wait_scale: float = Field(1.0, ge=0, alias="PAPERBOT_RETRY_WAIT_SCALE")
     # How often `serve` checks whether the day's personal alert DMs are due (0 turns alerts off).
     alerts_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_ALERTS_EVERY_MINUTES")
+    # Catch-up from Slack (bot.reconcile): how often `serve` runs it, at start and then every N minutes (0: never in
+    # `serve`, only `paperbot reconcile`), how many days of paper posts it covers, and how many calls of each Slack
+    # method it makes a minute (Slack's Tier 3: 50).
+    reconcile_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_RECONCILE_EVERY_MINUTES")
+    reconcile_days: int = Field(14, ge=1, le=365, alias="PAPERBOT_RECONCILE_DAYS")
+    reconcile_calls_per_minute: float = Field(50.0, gt=0, alias="PAPERBOT_RECONCILE_CALLS_PER_MINUTE")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")

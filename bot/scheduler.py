@@ -43,6 +43,8 @@ from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
+from bot.reconcile import reconcile
+from bot.reconcile import request_stop as stop_reconciling
 from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
 from storage.models import utcnow
@@ -202,10 +204,12 @@ def queue_resumes(scheduler: BackgroundScheduler, context: JobContext) -> list[s
 
 
 def install_stop_handlers() -> None:
-    """SIGTERM/SIGINT: running digests stop between two posts and release their claims, then we exit."""
+    """SIGTERM/SIGINT: running digests stop between two posts and release their claims, a running reconciliation
+    after its current post, then we exit."""
 
     def on_signal(signum: int, _frame: object) -> None:
         request_stop()
+        stop_reconciling()
         log.info("paperbot stopped (%s)", signal.Signals(signum).name)
         # The scheduler's worker threads are joined at exit, so each running digest releases its claim first.
         raise SystemExit(128 + signum)
@@ -242,6 +246,7 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
         jobstore=LOCAL,
     )
     schedule_alerts(scheduler, settings)
+    schedule_reconcile(scheduler, settings, now=context.clock())
     log.info("digest scheduler started with %d channel job(s)", len(jobs))
     log_next_digests(scheduler, jobs)
     return scheduler
@@ -375,3 +380,31 @@ def run_alerts_job() -> str:
     context = _require_context()
     report = run_alerts(context.deps, context.client, worker=new_worker_id(), clock=context.clock)
     return report.note or f"{report.sent} sent, {report.empty} without matches, {report.failed} failed"
+
+
+# ---- catch-up from Slack (bot.reconcile): at start, then every few minutes, in each replica; idempotent ----------
+
+RECONCILE_JOB = "paperbot:reconcile"
+RECONCILE_AFTER_START = timedelta(seconds=10)  # the first run waits for the bot to be serving
+
+
+def schedule_reconcile(scheduler: BackgroundScheduler, settings: Settings, *, now: datetime) -> None:
+    """Reconcile recent paper posts with Slack just after start and every `reconcile_every_minutes` (0: never in
+    `serve`)."""
+    if settings.reconcile_every_minutes > 0:
+        scheduler.add_job(
+            run_reconcile_job,
+            "interval",
+            minutes=settings.reconcile_every_minutes,
+            next_run_time=now + RECONCILE_AFTER_START,
+            id=RECONCILE_JOB,
+            replace_existing=True,
+            jobstore=LOCAL,
+            misfire_grace_time=None,
+        )
+
+
+def run_reconcile_job() -> str:
+    """Job: catch up the reactions and replies of recent paper posts from Slack; its summary, for the log."""
+    context = _require_context()
+    return reconcile(context.deps, token=context.client.token, now=context.clock).summary()

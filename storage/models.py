@@ -309,3 +309,16 @@ class AlertRun(Base):
     dm_channel: Mapped[str | None] = mapped_column(String(32))
     ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReconcileRun(Base):
+    """A workspace's catch-up from Slack (bot.reconcile): how far the current run got, so a restart resumes it."""
+
+    __tablename__ = "reconcile_runs"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Posts are reconciled in id order; every post with an id up to `cursor` is done in this run.
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

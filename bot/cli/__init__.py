@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from bot.cli.catchup import reconcile_command
 from bot.cli.common import interrupted
 from bot.cli.data import db, export_command, fetch, import_command
 from bot.cli.lookup import search_command
@@ -27,7 +28,7 @@ def cli() -> None:
     """paperbot: the Hugging Face Daily Papers as your team's Slack reading room."""
 
 
-for command in (serve, digest, search_command, db, import_command, fetch, export_command):
+for command in (serve, digest, search_command, db, import_command, fetch, export_command, reconcile_command):
     cli.add_command(command)
 
 

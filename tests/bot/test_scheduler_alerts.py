@@ -13,8 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.alerts import subscribe
 from bot.config import Settings
 from bot.deps import Deps, make_client
-from bot.scheduler import ALERTS_JOB, LOCAL, JobContext, install_context, run_alerts_job, start_scheduler
+from bot.scheduler import (
+    ALERTS_JOB,
+    LOCAL,
+    RECONCILE_JOB,
+    JobContext,
+    install_context,
+    run_alerts_job,
+    run_reconcile_job,
+    start_scheduler,
+)
 from storage.papers import upsert_papers
+from storage.posts import record_post
 from storage.records import PaperRecord
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
 
@@ -61,3 +71,46 @@ def test_the_fired_job_sends_the_days_dms(db_url: str, sessions: sessionmaker[Se
     finally:
         install_context(None)
     assert len(slack.posted("D1")) == 1
+
+
+# ---- the reconcile job (bot.reconcile): at start, then every PAPERBOT_RECONCILE_EVERY_MINUTES ------------------
+
+
+@pytest.mark.parametrize(("every", "expected"), [(30, timedelta(minutes=30)), (7, timedelta(minutes=7)), (0, None)])
+def test_serve_reconciles_at_start_and_every_n_minutes_in_its_own_store(
+    db_url: str, sessions: sessionmaker[Session], slack: FakeSlack, every: int, expected: timedelta | None
+) -> None:
+    deps = deps_for(db_url, sessions, slack, reconcile_every_minutes=every)
+    before = datetime.now(UTC)
+    scheduler = start_scheduler(deps=deps, client=make_client(deps.settings, BOT_TOKEN), start_paused=True)
+    try:
+        job = scheduler.get_job(RECONCILE_JOB, jobstore=LOCAL)
+        if expected is None:
+            assert job is None  # 0: only `paperbot reconcile`
+        else:
+            assert job is not None and isinstance(job.trigger, IntervalTrigger)
+            assert job.trigger.interval == expected
+            assert job.next_run_time is not None and job.next_run_time <= before + timedelta(seconds=15)  # at start
+    finally:
+        scheduler.shutdown()
+        install_context(None)
+
+
+def test_the_fired_reconcile_job_catches_up_from_slack(
+    db_url: str, sessions: sessionmaker[Session], slack: FakeSlack
+) -> None:
+    deps = deps_for(db_url, sessions, slack, reconcile_calls_per_minute=60_000)
+    ts = slack.next_ts()
+    slack.add_message("C1", ts, user="UBOT0001", bot_id="BBOT0001", text="a paper")
+    slack.react("C1", ts, "U1", "+1")
+    with sessions.begin() as s:
+        upsert_papers(session=s, records=[PaperRecord(arxiv_id="2411.00001", title="Latent Diffusion")])
+        record_post(session=s, team_id=TEAM_ID, channel_id="C1", ts=ts, arxiv_id="2411.00001", kind="digest")
+    install_context(JobContext(deps=deps, client=make_client(deps.settings, BOT_TOKEN), scheduler=None))
+    try:
+        assert run_reconcile_job() == (
+            "reconciled 1 post in 1 channel: +1 reaction, -0 reactions, +0 replies, 0 edited, 0 deleted"
+        )
+        assert run_reconcile_job().startswith("reconciled 1 post in 1 channel: +0 reactions")
+    finally:
+        install_context(None)

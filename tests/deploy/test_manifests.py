@@ -62,6 +62,9 @@ API_SCOPES = {
     # who may change a channel's digest settings (bot/access.py): its members, or a workspace admin
     "conversations_members": {"channels:read", "groups:read"},
     "users_info": {"users:read"},
+    # catch-up after downtime (bot.reconcile): a paper post's reactions, and its thread in public or private channels
+    "reactions_get": {"reactions:read"},
+    "conversations_replies": {"channels:history", "groups:history"},
 }
 COMMAND_SCOPES = {"commands"}
 # Subcommands announced for later: a manifest names none of them until handlers/commands.py answers it.

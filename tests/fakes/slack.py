@@ -145,6 +145,60 @@ class FakeSlack:
             time.sleep(0.02)
         raise AssertionError(f"condition not met within {timeout}s; calls: {[c.method for c in self.calls]}")
 
+    # ---- what people do in Slack while the bot may not hear it (reconciliation reads it back) ----------------
+    def react(self, channel: str, ts: str, user: str, name: str) -> None:
+        """`user` adds emoji `name` to a message (no event is sent: the bot may have been down)."""
+        with self._lock:
+            message = self._find(channel, ts)
+            assert message is not None, f"no message {ts} in {channel}"
+            reactions = message.setdefault("reactions", [])
+            entry = next((r for r in reactions if r["name"] == name), None)
+            if entry is None:
+                entry = {"name": name, "count": 0, "users": []}
+                reactions.append(entry)
+            if user not in entry["users"]:
+                entry["users"].append(user)
+                entry["count"] = len(entry["users"])
+
+    def unreact(self, channel: str, ts: str, user: str, name: str) -> None:
+        """`user` takes emoji `name` off a message."""
+        with self._lock:
+            message = self._find(channel, ts)
+            assert message is not None, f"no message {ts} in {channel}"
+            for entry in message.get("reactions", []):
+                if entry["name"] == name and user in entry["users"]:
+                    entry["users"].remove(user)
+                    entry["count"] = len(entry["users"])
+            message["reactions"] = [r for r in message.get("reactions", []) if r["users"]]
+
+    def reply(self, channel: str, thread_ts: str, user: str, text: str, **extra: Any) -> str:
+        """A person's reply in a thread (no event sent); its ts."""
+        with self._lock:
+            ts = self.next_ts()
+            message = {"type": "message", "user": user, "text": text, "ts": ts, "thread_ts": thread_ts, **extra}
+            self.messages.setdefault(channel, []).append(message)
+            return ts
+
+    def edit(self, channel: str, ts: str, text: str) -> str:
+        """A message edited by its author; the edit's ts."""
+        with self._lock:
+            message = self._find(channel, ts)
+            assert message is not None, f"no message {ts} in {channel}"
+            edited = self.next_ts()
+            message.update(text=text, edited={"user": message.get("user"), "ts": edited})
+            return edited
+
+    def delete(self, channel: str, ts: str) -> None:
+        """A message deleted (it is gone from conversations.replies)."""
+        with self._lock:
+            self.messages[channel] = [m for m in self.messages.get(channel, []) if m["ts"] != ts]
+
+    def add_message(self, channel: str, ts: str, **fields: Any) -> None:
+        """A message the test places at a given ts (e.g. a paper post recorded straight in the database)."""
+        with self._lock:
+            message = {"type": "message", "ts": ts, "text": "", "reactions": [], **fields}
+            self.messages.setdefault(channel, []).append(message)
+
     # ---- Web API ---------------------------------------------------------------------------------------------
     def next_ts(self) -> str:
         n = next(self._ts)
@@ -267,7 +321,15 @@ class FakeSlack:
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
         replies = [m for m in self.messages.get(channel, []) if m.get("thread_ts") == ts and m["ts"] != ts]
-        return {"ok": True, "messages": [parent, *replies], "has_more": False, "response_metadata": {"next_cursor": ""}}
+        # Paged like Slack: `limit` replies a page after `cursor`, the parent first on every page.
+        start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 1000)
+        more = start + limit < len(replies)
+        return {
+            "ok": True,
+            "messages": [parent, *replies[start : start + limit]],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def api_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
         """Top-level messages newest first within `oldest`..`latest`, `limit` a page, paged by `cursor`."""
