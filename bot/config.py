@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     retry_wait_scale: float = Field(1.0, ge=0, alias="PAPERBOT_RETRY_WAIT_SCALE")
     # How often `serve` checks whether the day's personal alert DMs are due (0 turns alerts off).
     alerts_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_ALERTS_EVERY_MINUTES")
+    # The durable event inbox (bot/inbox.py, docs/events.md): worker threads per process; how long a worker holds
+    # a row before any other may take it over; how long a failing row is retried before it is parked; how long an
+    # event about a message not known yet waits for it; and the bound on the inbox write Slack's answer waits for.
+    inbox_workers: int = Field(2, ge=0, le=16, alias="PAPERBOT_INBOX_WORKERS")
+    inbox_lease_seconds: float = Field(30.0, gt=0, alias="PAPERBOT_INBOX_LEASE_SECONDS")
+    inbox_park_after_seconds: float = Field(3600.0, gt=0, alias="PAPERBOT_INBOX_PARK_AFTER_SECONDS")
+    inbox_unknown_wait_seconds: float = Field(120.0, ge=0, alias="PAPERBOT_INBOX_UNKNOWN_WAIT_SECONDS")
+    inbox_write_timeout: float = Field(1.5, gt=0, le=2.5, alias="PAPERBOT_INBOX_WRITE_TIMEOUT")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")
