@@ -66,19 +66,37 @@ def receive(deps: Deps, body: dict[str, Any], bot_user_id: str | None) -> bool:
     """Store an event in the inbox before Slack is answered; False when the write failed (Slack must retry)."""
     arrival = arrival_of(body, bot_user_id)
     try:
-        with deps.inbox_sessions.begin() as session:
-            new = inbox.add(session=session, arrival=arrival)
-    except SQLAlchemyError as exc:
+        new = _write(deps, arrival)
+    except (SQLAlchemyError, TimeoutError) as exc:
         log.warning(
             "Slack event %s (%s) not stored, so not acknowledged (Slack sends it again): %s",
             arrival.event_id,
             arrival.event_type,
-            first_line(exc)[:200],
+            first_line(exc)[:200] or type(exc).__name__,
         )
         return False
     if new:
         deps.inbox_bell.set()
     return True
+
+
+# SQLite's busy handler is not fair: under load, one of many threads waiting for the write lock can lose every
+# round until its timeout. The server's threads therefore queue here for their INSERT, in order, so at most one
+# of them waits on SQLite, beside this process's inbox workers.
+_SQLITE_TURNS = threading.Lock()
+
+
+def _write(deps: Deps, arrival: inbox.Arrival) -> bool:
+    """The inbox INSERT, within PAPERBOT_INBOX_WRITE_TIMEOUT (a TimeoutError or the database's error past it)."""
+    sqlite = deps.engine.dialect.name == "sqlite"
+    if sqlite and not _SQLITE_TURNS.acquire(timeout=deps.settings.inbox_write_timeout):
+        raise TimeoutError("waited too long for this process's turn to write to SQLite")
+    try:
+        with deps.inbox_sessions.begin() as session:
+            return inbox.add(session=session, arrival=arrival)
+    finally:
+        if sqlite:
+            _SQLITE_TURNS.release()
 
 
 def backoff(attempts: int, *, scale: float, cap: float = MAX_WAIT) -> float:
