@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
@@ -84,14 +84,6 @@ class Delivery:
     bot_user_id: str | None
     event_type: str = "event"
     inbox_id: int | None = None
-
-    @classmethod
-    def of(cls, body: dict[str, Any], bot_user_id: str | None) -> Delivery:
-        """The Delivery of an Events API envelope; its type is `type/subtype`, e.g. `message/message_changed`."""
-        event = body.get("event") or {}
-        team = body.get("team_id") or event.get("team") or ""
-        kind = "/".join(str(part) for part in (event.get("type"), event.get("subtype")) if part) or "event"
-        return cls(team_id=str(team), event_id=body.get("event_id"), bot_user_id=bot_user_id, event_type=kind)
 
 
 @dataclass(frozen=True)
