@@ -34,6 +34,7 @@ from storage.posts import find_post, record_post
 from storage.records import PaperRecord
 from storage.states import InboxState
 from storage.votes import Activity, paper_activity
+from tests.e2e.test_inbox import database_down
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
@@ -653,6 +654,35 @@ def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(
     assert paper_title(bot, "2502.00003") in (None, "arXiv:2502.00003")  # acked while Hugging Face holds the fetch
     post = share_post(bot, shared["ts"])
     assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.00003")
+
+
+def socket_envelope(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    return {
+        "token": "legacy",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0001",
+        "type": "event_callback",
+        "event": event,
+        "event_id": event_id,
+        "event_time": 1764160000,
+    }
+
+
+def test_an_event_the_inbox_cannot_store_gets_no_socket_mode_ack_and_its_redelivery_counts_once(
+    socket_bot: tuple[Listening, FakeSocketMode], db_url: str
+) -> None:
+    bot, socket = socket_bot
+    with bot.deps.sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=PAPER, title="Thinking LLMs")])
+        record_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=POST_TS, arxiv_id=PAPER, kind="digest")
+    vote = reaction(True)
+    with database_down(db_url):
+        refused = socket.send("events_api", socket_envelope(vote, "EvSocketDown"))
+        with pytest.raises(AssertionError, match="no acknowledgement"):
+            socket.ack_for(refused, timeout=4)  # no ack: Slack delivers it again
+    assert seen(bot).votes == 0
+    socket.ack_for(socket.send("events_api", socket_envelope(vote, "EvSocketDown")))  # Slack's redelivery
+    assert seen(bot).votes == 1
 
 
 def test_the_bots_own_links_are_never_shares(bot: RunningBot, sender: SlackSender) -> None:
