@@ -24,6 +24,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +46,7 @@ IDLE_POLL = 0.5  # seconds an idle worker waits for the bell before looking for 
 MIN_WAIT = 0.2  # seconds: the shortest wait before a row is tried again, whatever the scale
 MAX_WAIT = 300.0  # seconds: the longest backoff step of a failing row
 UNKNOWN_MAX_WAIT = 15.0  # seconds: the longest step while waiting for a message to become known
+YIELD_AT_MOST = 0.1  # seconds a SQLite worker waits for the server's inbox writes before its own transaction
 MAX_FAILURES = 3  # tries of a row that failed in a way waiting cannot fix (a bug, a value the database refuses)
 
 
@@ -80,23 +83,51 @@ def receive(deps: Deps, body: dict[str, Any], bot_user_id: str | None) -> bool:
     return True
 
 
-# SQLite's busy handler is not fair: under load, one of many threads waiting for the write lock can lose every
-# round until its timeout. The server's threads therefore queue here for their INSERT, in order, so at most one
-# of them waits on SQLite, beside this process's inbox workers.
-_SQLITE_TURNS = threading.Lock()
+class _SqliteTurns:
+    """SQLite has one writer at a time, and its busy handler is neither fair nor quick (it sleeps up to 100 ms
+    between looks): under load, a thread waiting for the write lock can lose round after round. In one process,
+    the server's inbox writes therefore queue here, in order, so at most one of them waits on SQLite; and the
+    inbox's workers wait (a little) before each transaction while an inbox write is waiting, so Slack's answer
+    goes first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._waiting = 0
+
+    @contextmanager
+    def ingest(self, timeout: float) -> Iterator[None]:
+        with self._idle:
+            self._waiting += 1
+        try:
+            if not self._lock.acquire(timeout=timeout):
+                raise TimeoutError("waited too long for this process's turn to write to SQLite")
+            try:
+                yield
+            finally:
+                self._lock.release()
+        finally:
+            with self._idle:
+                self._waiting -= 1
+                self._idle.notify_all()
+
+    def let_ingest_go_first(self, at_most: float = YIELD_AT_MOST) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._waiting == 0, timeout=at_most)
+
+
+_SQLITE_TURNS = _SqliteTurns()
 
 
 def _write(deps: Deps, arrival: inbox.Arrival) -> bool:
     """The inbox INSERT, within PAPERBOT_INBOX_WRITE_TIMEOUT (a TimeoutError or the database's error past it)."""
-    sqlite = deps.engine.dialect.name == "sqlite"
-    if sqlite and not _SQLITE_TURNS.acquire(timeout=deps.settings.inbox_write_timeout):
-        raise TimeoutError("waited too long for this process's turn to write to SQLite")
-    try:
-        with deps.inbox_sessions.begin() as session:
-            return inbox.add(session=session, arrival=arrival)
-    finally:
-        if sqlite:
-            _SQLITE_TURNS.release()
+    turn = _SQLITE_TURNS.ingest(deps.settings.inbox_write_timeout) if _sqlite(deps) else nullcontext()
+    with turn, deps.inbox_sessions.begin() as session:
+        return inbox.add(session=session, arrival=arrival)
+
+
+def _sqlite(deps: Deps) -> bool:
+    return deps.engine.dialect.name == "sqlite"
 
 
 def backoff(attempts: int, *, scale: float, cap: float = MAX_WAIT) -> float:
@@ -112,6 +143,8 @@ class Workers:
     def __init__(self, deps: Deps, threads: int | None = None) -> None:
         self.deps = deps
         self.count = deps.settings.inbox_workers if threads is None else threads
+        if _sqlite(deps):
+            self.count = min(self.count, 1)  # SQLite writes one transaction at a time: a second worker only waits
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -193,13 +226,19 @@ class Workers:
     def _one_batch(self) -> bool:
         """Take due rows and apply each; False when none was due."""
         lease = timedelta(seconds=self.deps.settings.inbox_lease_seconds)
+        self._let_ingest_go_first()
         with self.deps.sessions.begin() as session:
             rows = inbox.take(session=session, owner=self.owner, lease=lease, limit=BATCH)
         for row in rows:
             if self.stopping.is_set():
                 break  # the rest is handed back by stop()
+            self._let_ingest_go_first()
             self._apply(row)
         return bool(rows)
+
+    def _let_ingest_go_first(self) -> None:
+        if _sqlite(self.deps):
+            _SQLITE_TURNS.let_ingest_go_first()
 
     def _apply(self, row: inbox.Taken) -> None:
         delivery = Delivery(
