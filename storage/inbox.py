@@ -66,9 +66,13 @@ def add(*, session: Session, arrival: Arrival, now: datetime | None = None) -> b
     }
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(InboxEvent).values(**values).on_conflict_do_nothing(index_elements=["team_id", "event_id"])
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    statement = (
+        insert(InboxEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["team_id", "event_id"])
+        .returning(InboxEvent.id)
+    )
+    return session.execute(statement).first() is not None  # no row back: the key was there
 
 
 def take(*, session: Session, owner: str, lease: timedelta, limit: int, now: datetime | None = None) -> list[Taken]:
