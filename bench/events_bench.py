@@ -1,14 +1,15 @@
 """Benchmark Slack event handling: reactions and thread replies through the bot's real HTTP endpoint.
 
-    .venv/bin/python bench/events_bench.py [--events 2000] [--senders 8] [--backend sqlite|postgresql|both]
+    .venv/bin/python bench/events_bench.py [--events 2000] [--senders 8] [--rate 0] [--backend sqlite|postgresql|both]
 
 Starts the real Bolt app behind the real HTTP server (as `paperbot serve --http` does) on a fresh, migrated
 database (a temporary SQLite file; a scratch PostgreSQL database created and dropped on the admin URL), with the
 loopback fake Slack for auth.test. Then sends `--events` signed events from `--senders` threads, as Slack's
 servers would: reaction_added by distinct people on 20 paper posts and thread replies under them, each event
-delivered twice (the second time with X-Slack-Retry-Num, as after a lost ack). Prints the ack latency (what
-Slack's 3-second limit is about), the events applied per second once every listener finished, and checks the
-counts people would see: every vote and reply exactly once.
+delivered twice (the second time with X-Slack-Retry-Num, as after a lost ack), as fast as they go or at `--rate`
+deliveries a second. Prints the ack latency (what Slack's 3-second limit is about: each ack waits for the event's
+inbox write), the events applied per second once the inbox's workers drained it, and checks the counts people
+would see: every vote and reply exactly once.
 
 Slack sends at most 30,000 events per workspace per hour (about 8 a second) before `app_rate_limited`.
 """
@@ -38,6 +39,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from bot.app import build_app  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.deps import Deps  # noqa: E402
+from bot.inbox import Workers  # noqa: E402
 from bot.server import HttpServer, make_wsgi  # noqa: E402
 from storage.db import make_engine, make_sessions, upgrade  # noqa: E402
 from storage.papers import upsert_papers  # noqa: E402
@@ -140,22 +142,25 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
             )
     app = build_app(deps)
     server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
+    workers = Workers(deps).start()
     senders = [SlackSender(server.url + "/slack/events") for _ in range(args.senders)]
     events = make_events(args.events)
     deliveries = [(n, retry) for n in range(len(events)) for retry in (None, 1)]
     latencies: list[float] = []
 
-    def deliver(item: tuple[int, int | None]) -> None:
-        n, retry = item
-        began = time.perf_counter()
+    def deliver(slot: int) -> None:
+        n, retry = deliveries[slot]
+        if args.rate:
+            time.sleep(max(0.0, began + slot / args.rate - time.perf_counter()))
+        began_one = time.perf_counter()
         response = senders[n % len(senders)].event(events[n], event_id=f"Ev{n:08d}", retry_num=retry)
-        latencies.append(time.perf_counter() - began)
+        latencies.append(time.perf_counter() - began_one)
         assert response.status_code == 200, response.text
 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.senders) as pool:
-        list(pool.map(deliver, deliveries))
-    app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+        list(pool.map(deliver, range(len(deliveries))))
+    workers.drain(timeout=600)
     seconds = time.perf_counter() - began
     votes = replies = 0
     with deps.sessions.begin() as session:
@@ -163,6 +168,8 @@ def run(backend: str, url: str, args: argparse.Namespace) -> None:
             shown = paper_activity(session=session, team_id=TEAM_ID, arxiv_id=paper_id(n), vote_emoji=("+1",))
             votes, replies = votes + shown.votes, replies + shown.replies
     server.stop()
+    workers.stop()
+    deps.close()
     engine.dispose()
     slack.stop()
     for sender in senders:
@@ -183,6 +190,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--senders", type=int, default=8, help="concurrent HTTP senders (Slack's side)")
+    parser.add_argument("--rate", type=float, default=0, help="deliveries a second (0: as fast as they go)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()

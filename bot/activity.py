@@ -1,16 +1,16 @@
 """What the team does in Slack, remembered per paper: emoji reactions on a paper's posts, the thread replies under
 them (with their edits and deletes) and paper links people share in channels.
 
-Called by handlers/reactions.py and handlers/messages.py, one function per event. Each opens its own transaction
-and, in that same transaction, claims the event by its id (storage.votes.claim_event), so Slack's retries and the
-same event reaching two replicas change the database once. Events about messages that are not paper posts, and
-everything the bot or other bots say, are ignored.
+Called by the inbox's workers (bot/inbox.py, through bot/events.py), one function per event, after the event was
+stored in the inbox and Slack was answered. Each opens its own transaction and, in that same transaction, claims
+the event by its id (storage.votes.claim_event) and marks its inbox row done, so Slack's retries and the same event
+reaching two replicas change the database once, and a row is done exactly when its change is stored. Everything
+the bot or other bots say is ignored (IGNORED); an event about a message that is no paper post *yet* (a vote
+that overtook the share it is about) is NOT_KNOWN_YET, and the inbox tries it again for a while.
 
-Bolt has acked the event before the listener runs (process_before_response is off in both modes, so a slow
-listener never delays the ack Slack waits 3 seconds for), so Slack will not send it again if storing it fails.
-A transient database error (a dropped connection, a deadlock, SQLite's "database is locked") is therefore retried
-here a few times, the whole transaction with its claim each time; when storing still fails, one log line names
-the event by id and type (never the text people wrote) and the event is lost.
+A transient database error (a dropped connection, a deadlock, SQLite's "database is locked") is retried here a
+few times, the whole transaction with its claim each time; when storing still fails, NotStored is raised and
+the event stays in the inbox, to be tried again later. Nothing acknowledged is lost.
 
 A share of a paper nobody stored yet is recorded at once, against a placeholder paper row (storage.papers'
 PLACEHOLDER source, titled `arXiv:<id>`), so votes and replies arriving while the paper is fetched count; the
@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
@@ -37,7 +37,7 @@ from bot.deps import Deps
 from bot.enrich import PaperUnavailable, fetch_paper
 from bot.links import find_arxiv_ids
 from bot.retrying import scaled_sleep, transaction_retrying, transient
-from storage import votes
+from storage import inbox, votes
 from storage.models import utcnow
 from storage.papers import PLACEHOLDER, get_paper, upsert_papers
 from storage.posts import find_post, record_post
@@ -54,23 +54,36 @@ PRUNE_EVERY = 600.0
 T = TypeVar("T")
 
 
+class Outcome(Enum):
+    """What applying an event did: CHANGED the stored activity; UNCHANGED it (a repeat, or nothing new), with the
+    event claimed; IGNORED it (not a person's doing, or nothing to record); or found its message NOT_KNOWN_YET."""
+
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    IGNORED = "ignored"
+    NOT_KNOWN_YET = "not known yet"
+
+
+class NotStored(Exception):
+    """Storing an event's change failed, after the quick retries for a transient error; `reason` names the error
+    without any text people wrote, `transient` says whether trying later may work."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.transient = reason, transient
+
+
 @dataclass(frozen=True)
 class Delivery:
     """Where an event came from: the workspace, Slack's event id (None when a payload lacks it), the bot's own
-    user id (Bolt learns it from auth.test when the app starts) and the event's type (for the log)."""
+    user id (Bolt learns it from auth.test when the app starts), the event's type (for the log) and its inbox
+    row (marked done in the change's transaction; None when it came from no inbox)."""
 
     team_id: str
     event_id: str | None
     bot_user_id: str | None
     event_type: str = "event"
-
-    @classmethod
-    def of(cls, body: dict[str, Any], bot_user_id: str | None) -> Delivery:
-        """The Delivery of an Events API envelope; its type is `type/subtype`, e.g. `message/message_changed`."""
-        event = body.get("event") or {}
-        team = body.get("team_id") or event.get("team") or ""
-        kind = "/".join(str(part) for part in (event.get("type"), event.get("subtype")) if part) or "event"
-        return cls(team_id=str(team), event_id=body.get("event_id"), bot_user_id=bot_user_id, event_type=kind)
+    inbox_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,18 +134,20 @@ def slack_ts(value: object) -> str | None:
 # ---- reactions ------------------------------------------------------------------------------------------------
 
 
-def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
-    """Count (or uncount) one person's emoji on a paper post; True when the stored reactions changed."""
+def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> Outcome:
+    """Count (or uncount) one person's emoji on a paper post; CHANGED when the stored reactions changed."""
     if not change.user_id or not change.emoji or change.user_id == delivery.bot_user_id:
-        return False  # the bot's own reactions never count
-    return bool(_stored(deps, delivery, lambda: _apply_reaction(deps, delivery, change)))
+        return Outcome.IGNORED  # the bot's own reactions never count
+    return _stored(deps, delivery, lambda: _apply_reaction(deps, delivery, change))
 
 
-def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> bool:
+def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> Outcome:
     with _transaction(deps, delivery) as session:
         post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id, ts=change.message_ts)
-        if post is None or not _first_delivery(session, delivery):
-            return False
+        if post is None:
+            return Outcome.NOT_KNOWN_YET
+        if not _first_delivery(session, delivery):
+            return Outcome.UNCHANGED
         key = votes.ReactionKey(
             team_id=delivery.team_id,
             channel_id=change.channel_id,
@@ -141,18 +156,24 @@ def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> b
             emoji=base_emoji(change.emoji),
         )
         if change.added:
-            return votes.add_reaction(session=session, key=key, arxiv_id=post.arxiv_id, event_ts=change.event_ts)
-        return votes.remove_reaction(session=session, key=key, event_ts=change.event_ts)
+            return _changed(
+                votes.add_reaction(session=session, key=key, arxiv_id=post.arxiv_id, event_ts=change.event_ts)
+            )
+        return _changed(votes.remove_reaction(session=session, key=key, event_ts=change.event_ts))
+
+
+def _changed(changed: bool) -> Outcome:
+    return Outcome.CHANGED if changed else Outcome.UNCHANGED
 
 
 # ---- messages: thread replies, edits, deletes, shares ------------------------------------------------------
 
 
-def message_posted(deps: Deps, delivery: Delivery, message: Message) -> bool:
+def message_posted(deps: Deps, delivery: Delivery, message: Message) -> Outcome:
     """A new message: a person's reply in a paper post's thread is recorded; a person's top-level message with a
-    paper link becomes a `share` post of the first paper it links to. True when something was recorded."""
+    paper link becomes a `share` post of the first paper it links to. CHANGED when something was recorded."""
     if _by_bot(delivery, message):
-        return False
+        return Outcome.IGNORED
     if message.is_reply:
         return _change_reply(
             deps,
@@ -164,13 +185,13 @@ def message_posted(deps: Deps, delivery: Delivery, message: Message) -> bool:
         )
     if message.thread_ts is None and (ids := find_arxiv_ids(message.text)):
         return _record_share(deps, delivery, message, ids[0])
-    return False
+    return Outcome.IGNORED
 
 
-def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_ts: str) -> bool:
+def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_ts: str) -> Outcome:
     """An edited thread reply under a paper post gets its new text and is marked edited."""
     if _by_bot(delivery, message) or not message.is_reply:
-        return False
+        return Outcome.IGNORED
     return _change_reply(
         deps,
         delivery,
@@ -181,10 +202,10 @@ def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_t
     )
 
 
-def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> bool:
+def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> Outcome:
     """A deleted thread reply under a paper post stops counting (`message` is the reply as it was)."""
     if _by_bot(delivery, message) or not message.is_reply:
-        return False
+        return Outcome.IGNORED
     return _change_reply(
         deps,
         delivery,
@@ -195,17 +216,19 @@ def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> bool:
 
 def _change_reply(
     deps: Deps, delivery: Delivery, message: Message, change: Callable[[Session, votes.ReplyKey], bool]
-) -> bool:
+) -> Outcome:
     """Apply `change` to a reply in a paper post's thread, in the event's transaction (retried when transient)."""
 
-    def attempt() -> bool:
+    def attempt() -> Outcome:
         with _transaction(deps, delivery) as session:
             key = _reply_key(session, delivery, message)
-            if key is None or not _first_delivery(session, delivery):
-                return False
-            return change(session, key)
+            if key is None:
+                return Outcome.NOT_KNOWN_YET
+            if not _first_delivery(session, delivery):
+                return Outcome.UNCHANGED
+            return _changed(change(session, key))
 
-    return bool(_stored(deps, delivery, attempt))
+    return _stored(deps, delivery, attempt)
 
 
 def _by_bot(delivery: Delivery, message: Message) -> bool:
@@ -234,15 +257,15 @@ def placeholder_record(arxiv_id: str) -> PaperRecord:
     return PaperRecord(arxiv_id=arxiv_id, title=f"arXiv:{arxiv_id}", source=PLACEHOLDER)
 
 
-def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> bool:
+def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> Outcome:
     """Make the message a `share` post of `arxiv_id` at once, then fetch the paper if it is unknown or still a
     placeholder (an earlier fetch failed) and fill it in."""
     recorded = _stored(deps, delivery, lambda: _share_now(deps, delivery, message, arxiv_id))
-    if recorded is None or recorded is _Share.NOTHING:
-        return False
+    if recorded is _Share.NOTHING:
+        return Outcome.UNCHANGED
     if recorded is _Share.TO_FETCH:
         _fill_in(deps, delivery, message, arxiv_id)
-    return True
+    return Outcome.CHANGED
 
 
 class _Share(Enum):
@@ -258,6 +281,7 @@ def _share_now(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) 
     votes and replies on the share count from now on, even while the paper is fetched."""
     with _transaction(deps, delivery) as session:
         if find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts):
+            _finish_row(session, delivery)
             return _Share.NOTHING  # a share recorded before (a delivery without event id)
         if not _first_delivery(session, delivery):
             return _Share.NOTHING
@@ -295,18 +319,18 @@ def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) ->
         with deps.sessions.begin() as session:
             upsert_papers(session=session, records=[record])
 
-    _stored(deps, delivery, store, f"arXiv {arxiv_id} keeps its placeholder title until a later fetch")
+    try:
+        _stored(deps, delivery, store)
+    except NotStored as exc:
+        log.error("arXiv %s keeps its placeholder title until a later fetch: storing it failed (%s)", arxiv_id, exc)
 
 
 # ---- the transaction every change runs in, and its retries -----------------------------------------------
 
 
-def _stored(
-    deps: Deps, delivery: Delivery, attempt: Callable[[], T], lost: str = "the event is not counted"
-) -> T | None:
+def _stored(deps: Deps, delivery: Delivery, attempt: Callable[[], T]) -> T:
     """`attempt()` (one whole transaction), tried again after a transient database error (bot.retrying's
-    transaction policy); None when it still fails, which one log line says by event id and type, ending in what
-    is `lost`."""
+    transaction policy); NotStored when it still fails."""
 
     def announce(state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
@@ -323,15 +347,7 @@ def _stored(
     try:
         return retrying(attempt)
     except StatementError as exc:  # DBAPIError and its kin: SQLAlchemy's message shows the text people wrote
-        log.error(
-            "Slack event %s (%s) of %s: storing it failed (%s); %s",
-            delivery.event_id or "without id",
-            delivery.event_type,
-            delivery.team_id,
-            reason(exc),
-            lost,
-        )
-        return None
+        raise NotStored(reason(exc), transient=transient(exc)) from None
 
 
 def reason(exc: StatementError) -> str:
@@ -354,8 +370,16 @@ def _transaction(deps: Deps, delivery: Delivery) -> Iterator[Session]:
     _prune_now_and_then(deps)
 
 
+def _finish_row(session: Session, delivery: Delivery) -> None:
+    """Mark the event's inbox row done in the transaction that stores its change (or finds it stored)."""
+    if delivery.inbox_id is not None:
+        inbox.finish(session=session, row_id=delivery.inbox_id)
+
+
 def _first_delivery(session: Session, delivery: Delivery) -> bool:
-    """Claim the event in this transaction; False when it was applied before (then change nothing)."""
+    """Claim the event in this transaction and finish its inbox row; False when it was applied before (then
+    change nothing)."""
+    _finish_row(session, delivery)
     if delivery.event_id is None:
         return True  # no id to deduplicate by: the natural keys and clocks still keep repeats harmless
     if votes.claim_event(session=session, team_id=delivery.team_id, event_id=delivery.event_id):
@@ -384,6 +408,7 @@ def _prune_now_and_then(deps: Deps) -> None:
     try:
         with deps.sessions.begin() as session:
             gone = votes.prune_event_records(session=session, before=utcnow() - KEEP_EVENTS)
+            gone += inbox.prune(session=session, before=utcnow() - KEEP_EVENTS)
     except DBAPIError as exc:  # e.g. two replicas' prunes deadlocking: the next prune does it
         log.warning("pruning old Slack event ids failed (%s); the next prune retries", first_line(exc))
         return

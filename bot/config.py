@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     reconcile_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_RECONCILE_EVERY_MINUTES")
     reconcile_days: int = Field(14, ge=1, le=365, alias="PAPERBOT_RECONCILE_DAYS")
     reconcile_calls_per_minute: float = Field(50.0, gt=0, alias="PAPERBOT_RECONCILE_CALLS_PER_MINUTE")
+    # The durable event inbox (bot/inbox.py, docs/events.md): worker threads per process; how long a worker holds
+    # a row before any other may take it over; how long a failing row is retried before it is parked; how long an
+    # event about a message not known yet waits for it; and the bound on the inbox write Slack's answer waits for.
+    inbox_workers: int = Field(2, ge=0, le=16, alias="PAPERBOT_INBOX_WORKERS")
+    inbox_lease_seconds: float = Field(30.0, gt=0, alias="PAPERBOT_INBOX_LEASE_SECONDS")
+    inbox_park_after_seconds: float = Field(3600.0, gt=0, alias="PAPERBOT_INBOX_PARK_AFTER_SECONDS")
+    inbox_unknown_wait_seconds: float = Field(120.0, ge=0, alias="PAPERBOT_INBOX_UNKNOWN_WAIT_SECONDS")
+    inbox_write_timeout: float = Field(1.5, gt=0, le=2.5, alias="PAPERBOT_INBOX_WRITE_TIMEOUT")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
 
     @field_validator("digest_time")

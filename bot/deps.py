@@ -7,6 +7,7 @@ import the composition root.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.access import Answers
 from bot.config import Settings
 from bot.search.service import SearchService
+from storage.db import bounded_engine, make_sessions
 
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
 
@@ -66,12 +68,24 @@ class Deps:
     def slack_answers(self) -> Answers:
         """Slack's recent word on channel members and admins (bot.access), kept a minute in this process."""
         return Answers()
+    def inbox_sessions(self) -> sessionmaker[Session]:
+        """Sessions for the inbox write Slack's answer waits for: a small engine of their own, every wait of which
+        ends within PAPERBOT_INBOX_WRITE_TIMEOUT, so a database outage cannot hold the server's threads."""
+        return make_sessions(bounded_engine(self.settings.database_url, self.settings.inbox_write_timeout))
+
+    @cached_property
+    def inbox_bell(self) -> threading.Event:
+        """Rung when an event reaches the inbox, so this process's idle inbox workers take it at once."""
+        return threading.Event()
 
     def close(self) -> None:
-        """Stop what this Deps started (the search engine's background thread, if it was ever used)."""
+        """Stop what this Deps started (the search engine's background thread, the inbox's engine), if anything."""
         service = self.__dict__.get("search")
         if isinstance(service, SearchService):
             service.stop()
+        inbox_sessions = self.__dict__.get("inbox_sessions")
+        if inbox_sessions is not None:
+            inbox_sessions.kw["bind"].dispose()
 
     @classmethod
     def of(cls, settings: Settings, sessions: sessionmaker[Session]) -> Deps:

@@ -162,7 +162,8 @@ def http_retrying(
 # ---- database transactions -----------------------------------------------------------------------------------
 
 # Pauses (seconds) before each new attempt after a transient database error: a few seconds in all, enough for a
-# dropped connection or a lock to clear, short enough not to hold one of Bolt's few listener threads for long.
+# dropped connection or a lock to clear, short enough not to hold an inbox worker for long (a longer outage is
+# the inbox's to wait out: the event stays stored and is tried again later, bot/inbox.py).
 TRANSACTION_PAUSES = (0.1, 0.5, 2.0)
 
 

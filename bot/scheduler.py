@@ -21,7 +21,9 @@ and SIGINT stop running digests between two posts, releasing their claims, befor
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -55,6 +57,7 @@ JOB_PREFIX = "digest:"
 SYNC_JOB = "paperbot:sync-digest-jobs"
 LOCAL = "local"  # the per-process job store
 SYNC_EVERY = timedelta(minutes=5)
+STOP_WITHIN = 10.0  # seconds from SIGTERM/SIGINT to the end of the process, at most
 MISFIRE_GRACE = 3600  # a replica that was down at 09:00 still posts if it is back by 10:00
 RETRY_EVERY = timedelta(minutes=15)  # while the day's HF list is not out yet...
 RETRY_WINDOW = timedelta(hours=3)  # ...for at most this long, then skip quietly or post "no papers today"
@@ -203,19 +206,38 @@ def queue_resumes(scheduler: BackgroundScheduler, context: JobContext) -> list[s
     return queued
 
 
-def install_stop_handlers() -> None:
+def install_stop_handlers(also: Callable[[], None] | None = None) -> None:
     """SIGTERM/SIGINT: running digests stop between two posts and release their claims, a running reconciliation
-    after its current post, then we exit."""
+    after its current post, `also` is called (it must only set flags), then we exit, within STOP_WITHIN seconds
+    whatever is still waiting for the database."""
 
     def on_signal(signum: int, _frame: object) -> None:
         request_stop()
         stop_reconciling()
+        if also is not None:
+            also()
         log.info("paperbot stopped (%s)", signal.Signals(signum).name)
+        _exit_within(STOP_WITHIN, 128 + signum)
         # The scheduler's worker threads are joined at exit, so each running digest releases its claim first.
         raise SystemExit(128 + signum)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+
+
+def _exit_within(seconds: float, code: int) -> None:
+    """End the process after `seconds` even if a thread still waits (a digest or an inbox worker on a database
+    that does not answer). Safe: a digest's claim and an inbox row's lease run out, and another process takes
+    them over, as after a crash; nothing acknowledged is lost (it is in the inbox)."""
+
+    def exit_now() -> None:
+        log.warning("paperbot: threads still busy %.0f s after the stop signal; exiting anyway", seconds)
+        logging.shutdown()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
 
 
 def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False) -> BackgroundScheduler:

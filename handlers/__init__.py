@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, home, lookups, mentions, messages, reactions
+from handlers import actions, commands, home, inbox, lookups, mentions, messages
 
 
 def register_all(app: App) -> None:
-    """Attach every listener kind to the app."""
+    """Attach every listener kind to the app, the inbox (a middleware in front of them all) first."""
+    inbox.register(app)
     commands.register(app)
     actions.register(app)
     lookups.register(app)
     mentions.register(app)
     home.register(app)
-    reactions.register(app)
     messages.register(app)

@@ -160,6 +160,31 @@ def create_private(path: str | os.PathLike[str]) -> None:
     exists keeps its own; a path that cannot be created is left for SQLite to report."""
     with contextlib.suppress(OSError):  # FileExistsError included
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600))
+def bounded_engine(url: str, seconds: float) -> Engine:
+    """A small engine whose every wait ends within about `seconds`: connecting, waiting for a pooled connection,
+    for a lock (SQLite's busy timeout; PostgreSQL's lock_timeout) and for a statement (statement_timeout). For a
+    write a caller must not be held up by, such as the inbox write Slack's answer waits for."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = make_engine(url, pool_timeout=seconds)
+
+        @event.listens_for(engine, "connect")
+        def _busy_timeout(dbapi_conn: Any, _record: Any) -> None:
+            # After make_engine's own pragmas: the last busy timeout set on a connection is the one it keeps.
+            dbapi_conn.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
+        return engine
+    millis = int(seconds * 1000)
+    return make_engine(
+        url,
+        pool_size=4,
+        max_overflow=4,
+        pool_timeout=seconds,
+        connect_args={
+            "connect_timeout": max(1, round(seconds)),
+            "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
+        },
+    )
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

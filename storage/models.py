@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.states import EnumText, PaperSource, PostKind, RunStatus
+from storage.states import EnumText, InboxState, PaperSource, PostKind, RunStatus
 
 # Stable constraint names so migrations read the same on SQLite and PostgreSQL.
 NAMING = {
@@ -211,6 +211,33 @@ class ProcessedEvent(Base):
     team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class InboxEvent(Base):
+    """A Slack event as it arrived, stored before Slack got its 200 (or its Socket Mode ack) and applied
+    afterwards by a worker (bot/inbox.py): pending until applied, then done (pruned later), or parked with its
+    reason when it kept failing. A worker holds a row by its lease; a lease that ran out belongs to nobody."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("team_id", "event_id"),
+        Index("ix_inbox_events_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(64))  # Slack's, or "body:<sha1>" for a body without one
+    event_type: Mapped[str] = mapped_column(String(64))  # `type/subtype`, for the log and `paperbot inbox`
+    body: Mapped[str] = mapped_column(Text)  # the Events API envelope, as JSON (ASCII: lone surrogates escaped)
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[InboxState] = mapped_column(EnumText(InboxState, 16), default=InboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class ReactionClock(Base):

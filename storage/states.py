@@ -31,6 +31,14 @@ class ClaimOutcome(StrEnum):
     FAILED = "failed"  # failed for good; not retried
 
 
+class InboxState(StrEnum):
+    """An inbox row's state (InboxEvent.state): pending until a worker applied it, parked when it kept failing."""
+
+    PENDING = "pending"
+    DONE = "done"
+    PARKED = "parked"
+
+
 class PostKind(StrEnum):
     """Why a Slack message is about a paper (Post.kind)."""
 

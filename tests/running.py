@@ -15,6 +15,7 @@ from slack_bolt import App
 from bot.app import build_app
 from bot.config import Settings
 from bot.deps import Deps
+from bot.inbox import Workers
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
@@ -25,6 +26,7 @@ class RunningBot:
     deps: Deps
     app: App
     server: HttpServer
+    workers: Workers
 
     @property
     def url(self) -> str:
@@ -47,14 +49,17 @@ def bot_settings(db_url: str, slack: FakeSlack, **overrides: object) -> Settings
 
 @contextmanager
 def running_bot(settings: Settings) -> Iterator[RunningBot]:
-    """A bot process: the Bolt app on its own engine behind its own HTTP server (a replica, if called twice)."""
+    """A bot process: the Bolt app on its own engine behind its own HTTP server, with its inbox workers (a
+    replica, if called twice)."""
     engine = make_engine(settings.database_url)
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     app = build_app(deps)
     server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
+    workers = Workers(deps).start()
     try:
-        yield RunningBot(deps=deps, app=app, server=server)
+        yield RunningBot(deps=deps, app=app, server=server, workers=workers)
     finally:
         server.stop()
+        workers.stop()
         deps.close()
         engine.dispose()

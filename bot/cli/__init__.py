@@ -1,8 +1,8 @@
 """The `paperbot` command: builds objects from Settings and starts them; no business logic here (STYLE rule 1).
 
 One module a purpose: `serving` (serve), `posting` (digest), `lookup` (search), `data` (fetch, import, export,
-db), `common` (what they share) and `params` (click types). This one gathers them into the group and is the
-console script's entry.
+db), `inbox` (the event inbox), `common` (what they share) and `params` (click types). This one gathers them
+into the group and is the console script's entry.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import click
 from bot.cli.catchup import reconcile_command
 from bot.cli.common import interrupted
 from bot.cli.data import db, export_command, fetch, import_command
+from bot.cli.inbox import inbox_command
 from bot.cli.lookup import search_command
 from bot.cli.params import QuietPipeGroup, reader_went_away
 from bot.cli.posting import digest
@@ -28,7 +29,9 @@ def cli() -> None:
     """paperbot: the Hugging Face Daily Papers as your team's Slack reading room."""
 
 
-for command in (serve, digest, search_command, db, import_command, fetch, export_command, reconcile_command):
+for command in (
+    serve, digest, search_command, db, import_command, fetch, export_command, reconcile_command, inbox_command
+):
     cli.add_command(command)
 
 

@@ -70,18 +70,23 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
         for sock in sockets:
             sock.close()
         raise
+    from bot.inbox import Workers
     from bot.scheduler import install_stop_handlers
 
-    install_stop_handlers()  # SIGTERM/SIGINT: digests stop between posts and release their claims; one log line
-    if socket_mode:
-        health = HttpServer(make_wsgi(None, engine), host, port, threads=2, sockets=sockets).start()
-        log.info("Socket Mode; health check on %s/healthz", health.url)
-        socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
-    else:
-        try:
+    workers = Workers(deps).start()  # apply the events stored in the inbox (left by an earlier process too)
+    # SIGTERM/SIGINT: the inbox takes no new rows, digests stop between posts and release their claims; one log
+    # line; the process is gone within STOP_WITHIN seconds even when the database does not answer.
+    install_stop_handlers(workers.request_stop)
+    try:
+        if socket_mode:
+            health = HttpServer(make_wsgi(None, engine), host, port, threads=2, sockets=sockets).start()
+            log.info("Socket Mode; health check on %s/healthz", health.url)
+            socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
+        else:
             HttpServer(make_wsgi(app, engine), host, port, sockets=sockets).run()
-        finally:
-            deps.close()
+    finally:
+        workers.stop()  # rows in flight finish or are handed back, within a bound
+        deps.close()
 
 
 def listen_or_fail(host: str, port: int) -> list[Any]:

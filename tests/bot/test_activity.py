@@ -78,7 +78,10 @@ def test_the_bots_own_messages_without_a_bot_id_are_no_replies_and_no_shares(dep
         text="arxiv.org/abs/2410.13732",
         from_bot=False,
     )
-    assert activity.message_posted(deps, delivery("EvReply"), reply) is False
-    assert activity.message_posted(deps, delivery("EvShare"), share) is False
-    assert activity.message_edited(deps, delivery("EvEdit"), reply, edited_ts="1764160003.000001") is False
+    assert activity.message_posted(deps, delivery("EvReply"), reply) is activity.Outcome.IGNORED
+    assert activity.message_posted(deps, delivery("EvShare"), share) is activity.Outcome.IGNORED
+    assert (
+        activity.message_edited(deps, delivery("EvEdit"), reply, edited_ts="1764160003.000001")
+        is activity.Outcome.IGNORED
+    )
     assert (count(deps, Reply), count(deps, Post)) == (0, 1)  # only the digest's post

@@ -26,6 +26,7 @@ from bot.app import build_app
 from bot.cli import serve
 from bot.config import Settings
 from bot.deps import Deps
+from bot.events import REACTIONS as INBOX_EVENTS
 from bot.server import make_wsgi
 from handlers.commands import SUBCOMMANDS
 from storage.db import make_sessions
@@ -109,6 +110,7 @@ def registered() -> Registered:
         engine.dispose()
         slack.stop()
     assert seen.events and seen.commands
+    seen.events |= INBOX_EVENTS  # answered by the inbox middleware (handlers/inbox.py), before any listener
     return seen
 
 

@@ -10,7 +10,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -24,15 +23,18 @@ from bot import activity
 from bot.app import build_app
 from bot.config import Settings
 from bot.deps import Deps
+from bot.inbox import MAX_FAILURES, Workers
 from bot.retrying import TRANSACTION_PAUSES
 from bot.server import socket_mode_handler
-from storage import votes
+from storage import inbox, votes
 from storage.db import make_engine, make_sessions
 from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, Workspace, utcnow
 from storage.papers import get_paper, upsert_papers
 from storage.posts import find_post, record_post
 from storage.records import PaperRecord
+from storage.states import InboxState
 from storage.votes import Activity, paper_activity
+from tests.e2e.test_inbox import database_down
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
 from tests.fakes.slack import APP_TOKEN, BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlack, SlackSender
@@ -75,19 +77,20 @@ class Bot(Protocol):
     @property
     def app(self) -> App: ...
 
+    @property
+    def workers(self) -> Workers: ...
+
 
 @dataclass
 class Listening:
     deps: Deps
     app: App
+    workers: Workers
 
 
 def settle(bot: Bot) -> None:
-    """Wait for every listener Bolt has started: it acks an event first and runs the listener afterwards."""
-    runner = bot.app.listener_runner
-    started = runner.listener_executor
-    runner.listener_executor = ThreadPoolExecutor(max_workers=5)
-    started.shutdown(wait=True)
+    """Wait until the inbox's workers applied every stored event that is due (Slack was answered before)."""
+    bot.workers.drain()
 
 
 def seen(bot: Bot, arxiv_id: str = PAPER) -> Activity:
@@ -420,16 +423,7 @@ def test_a_transient_database_error_is_retried_and_the_vote_counted_once(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-@pytest.mark.parametrize("transient", [True, False], ids=["keeps-failing", "not-transient"])
-def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
-    posted: RunningBot,
-    sender: SlackSender,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    transient: bool,
-) -> None:
-    kind = OperationalError if transient else DataError
-
+def reply_error(kind: type[DBAPIError], transient: bool) -> Callable[[dict[str, Any]], Exception]:
     def error(arguments: dict[str, Any]) -> Exception:  # as SQLAlchemy raises it: the reply's text in its parameters
         return kind(
             "INSERT INTO replies (text) VALUES (%(text)s)",
@@ -437,15 +431,42 @@ def test_a_reply_that_cannot_be_stored_is_logged_by_event_id_without_its_text(
             Exception("could not connect to server" if transient else "invalid byte sequence"),
         )
 
-    calls = failing(monkeypatch, "record_reply", error, times=100)
+    return error
+
+
+def test_a_reply_that_keeps_failing_stays_in_the_inbox_and_counts_once_storing_works(
+    posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    times = 3 * (1 + len(TRANSACTION_PAUSES))  # three tries of the inbox, each with its quick retries
+    calls = failing(monkeypatch, "record_reply", reply_error(OperationalError, True), times=times)
     with caplog.at_level(logging.INFO):
-        ok(sender.event(message("our secret plan"), event_id="EvLost"))
-        assert seen(posted).replies == 0
-    assert len(calls) == (1 + len(TRANSACTION_PAUSES) if transient else 1)
-    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(problems) == 1, problems
-    assert "EvLost" in problems[0] and "message" in problems[0] and kind.__name__ in problems[0]
+        ok(sender.event(message("our secret plan"), event_id="EvLater"))
+        wait_for(lambda: len(calls) > times)
+        assert seen(posted).replies == 1
+    assert "EvLater" in caplog.text and "OperationalError" in caplog.text
     assert "secret" not in caplog.text  # nor in a traceback: SQLAlchemy's errors print their parameters
+    with posted.deps.sessions.begin() as session:
+        assert inbox.counts(session=session)[InboxState.DONE] == 1
+
+
+def test_a_reply_the_database_refuses_is_parked_by_event_id_without_its_text(
+    posted: RunningBot, sender: SlackSender, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = failing(monkeypatch, "record_reply", reply_error(DataError, False), times=100)
+    with caplog.at_level(logging.INFO):
+        ok(sender.event(message("our secret plan"), event_id="EvPoison"))
+        wait_for(lambda: parked_count(posted) == 1)
+        assert seen(posted).replies == 0
+    assert len(calls) == MAX_FAILURES
+    problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1, problems  # parked: logged once
+    assert "EvPoison" in problems[0] and "message" in problems[0] and "DataError" in problems[0]
+    assert "secret" not in caplog.text
+
+
+def parked_count(bot: Bot) -> int:
+    with bot.deps.sessions.begin() as session:
+        return inbox.counts(session=session)[InboxState.PARKED]
 
 
 # ---- shared links ------------------------------------------------------------------------------------------
@@ -599,11 +620,14 @@ def socket_bot(db_url: str, slack: FakeSlack, hf: FakeHF) -> Iterator[tuple[List
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     app = build_app(deps, socket_mode=True)
     handler = socket_mode_handler(app, APP_TOKEN)
+    workers = Workers(deps).start()
     handler.connect()
     assert fake.connected.wait(10), "the bot never opened the Socket Mode connection"
-    yield Listening(deps=deps, app=app), fake
+    yield Listening(deps=deps, app=app, workers=workers), fake
     fake.stop()
     handler.close()
+    workers.stop()
+    deps.close()
     engine.dispose()
 
 
@@ -630,6 +654,35 @@ def test_a_slow_fetch_does_not_hold_up_the_socket_mode_ack(
     assert paper_title(bot, "2502.00003") in (None, "arXiv:2502.00003")  # acked while Hugging Face holds the fetch
     post = share_post(bot, shared["ts"])
     assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.00003")
+
+
+def socket_envelope(event: dict[str, Any], event_id: str) -> dict[str, Any]:
+    return {
+        "token": "legacy",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0001",
+        "type": "event_callback",
+        "event": event,
+        "event_id": event_id,
+        "event_time": 1764160000,
+    }
+
+
+def test_an_event_the_inbox_cannot_store_gets_no_socket_mode_ack_and_its_redelivery_counts_once(
+    socket_bot: tuple[Listening, FakeSocketMode], db_url: str
+) -> None:
+    bot, socket = socket_bot
+    with bot.deps.sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=PAPER, title="Thinking LLMs")])
+        record_post(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=POST_TS, arxiv_id=PAPER, kind="digest")
+    vote = reaction(True)
+    with database_down(db_url):
+        refused = socket.send("events_api", socket_envelope(vote, "EvSocketDown"))
+        with pytest.raises(AssertionError, match="no acknowledgement"):
+            socket.ack_for(refused, timeout=4)  # no ack: Slack delivers it again
+    assert seen(bot).votes == 0
+    socket.ack_for(socket.send("events_api", socket_envelope(vote, "EvSocketDown")))  # Slack's redelivery
+    assert seen(bot).votes == 1
 
 
 def test_the_bots_own_links_are_never_shares(bot: RunningBot, sender: SlackSender) -> None:
