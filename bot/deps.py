@@ -68,6 +68,8 @@ class Deps:
     def slack_answers(self) -> Answers:
         """Slack's recent word on channel members and admins (bot.access), kept a minute in this process."""
         return Answers()
+
+    @cached_property
     def inbox_sessions(self) -> sessionmaker[Session]:
         """Sessions for the inbox write Slack's answer waits for: a small engine of their own, every wait of which
         ends within PAPERBOT_INBOX_WRITE_TIMEOUT, so a database outage cannot hold the server's threads."""

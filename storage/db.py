@@ -160,6 +160,8 @@ def create_private(path: str | os.PathLike[str]) -> None:
     exists keeps its own; a path that cannot be created is left for SQLite to report."""
     with contextlib.suppress(OSError):  # FileExistsError included
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o600))
+
+
 def bounded_engine(url: str, seconds: float) -> Engine:
     """A small engine whose every wait ends within about `seconds`: connecting, waiting for a pooled connection,
     for a lock (SQLite's busy timeout; PostgreSQL's lock_timeout) and for a statement (statement_timeout). For a

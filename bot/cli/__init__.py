@@ -30,7 +30,15 @@ def cli() -> None:
 
 
 for command in (
-    serve, digest, search_command, db, import_command, fetch, export_command, reconcile_command, inbox_command
+    serve,
+    digest,
+    search_command,
+    db,
+    import_command,
+    fetch,
+    export_command,
+    reconcile_command,
+    inbox_command,
 ):
     cli.add_command(command)
 
