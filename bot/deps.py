@@ -8,6 +8,7 @@ import the composition root.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.search.service import SearchService
 
+ANSWER_THREADS = 8  # commands and buttons answered at once (each waits on the database for a bounded time)
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
 
 
@@ -61,11 +63,20 @@ class Deps:
         service.start()
         return service
 
+    @cached_property
+    def answer_pool(self) -> ThreadPoolExecutor:
+        """Where commands and buttons do their work once acked (bot.lanes.after_ack), apart from events."""
+        return ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="paperbot-answer")
+
     def close(self) -> None:
-        """Stop what this Deps started (the search engine's background thread, if it was ever used)."""
+        """Stop what this Deps started (the search engine's background thread and the answer pool, if used);
+        answers in flight finish first (their database waits are bounded)."""
         service = self.__dict__.get("search")
         if isinstance(service, SearchService):
             service.stop()
+        pool = self.__dict__.get("answer_pool")
+        if isinstance(pool, ThreadPoolExecutor):
+            pool.shutdown(wait=True)
 
     @classmethod
     def of(cls, settings: Settings, sessions: sessionmaker[Session]) -> Deps:

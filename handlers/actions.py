@@ -1,4 +1,5 @@
-"""The digest's buttons: Save, Show details, and Remove on the Home tab. Ack first, one call, reply privately."""
+"""The digest's buttons: Save, Show details, and Remove on the Home tab. Ack first, then one call and a private
+reply on the answer pool (bot.lanes.after_ack)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks, library
 from bot.deps import deps_of
+from bot.lanes import after_ack
 
 
 def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
@@ -21,9 +23,14 @@ def save_paper(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     """Save: put the paper on the person's reading list and tell only them."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    paper, added = library.save(deps_of(context).sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
-    respond(response_type="ephemeral", replace_original=False, **reply)
+    deps = deps_of(context)
+
+    def work() -> None:
+        paper, added = library.save(deps.sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+        reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
+        respond(response_type="ephemeral", replace_original=False, **reply)
+
+    after_ack(deps, respond, work, what="the Save button")
 
 
 def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext) -> None:
@@ -31,24 +38,31 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     ack()
     team, user, arxiv_id = _clicked(body)
     deps = deps_of(context)
-    view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    reply = (
-        blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
-        if view
-        else blocks.unknown_paper(arxiv_id)
-    )
-    respond(response_type="ephemeral", replace_original=False, **reply)
+
+    def work() -> None:
+        view = library.details(deps.sessions, deps.settings, team_id=team, user_id=user, arxiv_id=arxiv_id)
+        reply = (
+            blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
+            if view
+            else blocks.unknown_paper(arxiv_id)
+        )
+        respond(response_type="ephemeral", replace_original=False, **reply)
+
+    after_ack(deps, respond, work, what="the Show details button")
 
 
 def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """Remove (Home tab): take the paper off the list and redraw the tab."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    sessions = deps_of(context).sessions
-    library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    client.views_publish(
-        user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team, user_id=user))
-    )
+    deps = deps_of(context)
+
+    def work() -> None:
+        library.unsave(deps.sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+        saved = library.reading_list(deps.sessions, team_id=team, user_id=user)
+        client.views_publish(user_id=user, view=blocks.home_view(saved))
+
+    after_ack(deps, None, work, what="the Remove button")  # the Home tab has no response URL to answer at
 
 
 def register(app: App) -> None:

@@ -1,7 +1,8 @@
 """Lookups: `/papers search|show|top|filter|help` and their buttons (Show, Share to channel, More).
 
-Every command and button acks first; the answer follows through `response_url` (private) or, with `--share`, as
-a message in the channel (bot.answers records one about a single paper as a `lookup` post).
+Every command and button acks first and hands its work to bot.lanes.after_ack; the answer follows through
+`response_url` (private) or, with `--share`, as a message in the channel (bot.answers records one about a single
+paper as a `lookup` post).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot import answers
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation
 from bot.deps import deps_of
+from bot.lanes import after_ack
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,15 @@ def papers_lookup(
     ack()
     deps = deps_of(context)
     asker = answers.Asker(command["team_id"], command.get("channel_id"), command.get("user_id"), command["command"])
-    payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
-    shared = invocation.share and asker.channel_id and answers.shareable(payload)
-    if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
-        return
-    respond(response_type="ephemeral", replace_original=False, **payload)
+
+    def work() -> None:
+        payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
+        shared = invocation.share and asker.channel_id and answers.shareable(payload)
+        if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
+            return
+        respond(response_type="ephemeral", replace_original=False, **payload)
+
+    after_ack(deps, respond, work, what=f"/papers {invocation.name}")
 
 
 def _shared(
@@ -77,8 +83,11 @@ def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     if not arxiv_id:
         respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
         return
-    payload = answers.show(deps, client, asker, arxiv_id)
-    respond(response_type="ephemeral", replace_original=False, **payload)
+
+    def work() -> None:
+        respond(response_type="ephemeral", replace_original=False, **answers.show(deps, client, asker, arxiv_id))
+
+    after_ack(deps, respond, work, what="the Show button")
 
 
 def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
@@ -88,11 +97,15 @@ def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
     if not arxiv_id or not asker.channel_id:
         respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
         return
+    after_ack(deps, respond, lambda: _share(deps, client, asker, arxiv_id, respond), what="the Share button")
+
+
+def _share(deps: Any, client: WebClient, asker: answers.Asker, arxiv_id: str, respond: Respond) -> None:
     payload = answers.show(deps, client, asker, arxiv_id, share=True)
     if answers.lookup_paper(payload) is None:  # unknown paper: the card is an explanation, kept private
         respond(response_type="ephemeral", replace_original=False, **payload)
         return
-    if _shared(deps, client, asker, asker.channel_id, payload, respond):
+    if _shared(deps, client, asker, str(asker.channel_id), payload, respond):
         respond(response_type="ephemeral", replace_original=False, text="Shared to the channel.")
     else:
         respond(response_type="ephemeral", replace_original=False, **payload)
@@ -101,9 +114,13 @@ def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
 def more_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """More (under filter results): the next page, in place of the one shown."""
     ack()
-    deps = deps_of(context)
-    payload = answers.more(deps, deps.search, client, _clicked(body), _value(body), now=utcnow())
-    respond(response_type="ephemeral", replace_original=True, **payload)
+    deps, asker, value = deps_of(context), _clicked(body), _value(body)
+
+    def work() -> None:
+        payload = answers.more(deps, deps.search, client, asker, value, now=utcnow())
+        respond(response_type="ephemeral", replace_original=True, **payload)
+
+    after_ack(deps, respond, work, what="the More button")
 
 
 def register(app: App) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,26 @@ JOB_TABLE = "apscheduler_jobs"  # APScheduler's job store (bot/scheduler.py)
 
 # Tables that belong to libraries, not to our migrations (APScheduler's job store, Slack OAuth stores).
 FOREIGN_TABLES = frozenset({JOB_TABLE, "slack_bots", "slack_installations", "slack_oauth_states"})
+
+
+SQLITE_BUSY_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock, unless bounded() says less
+PING_WAIT = 2.0  # seconds /healthz waits for the database before it says "unreachable"
+PG_CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq's default is to wait forever)
+
+# How long a transaction begun here may wait on the database (None: the defaults above); see bounded().
+_BOUND: ContextVar[float | None] = ContextVar("paperbot_db_bound", default=None)
+
+
+@contextmanager
+def bounded(seconds: float) -> Iterator[None]:
+    """Transactions begun inside wait at most `seconds` for SQLite's write lock, and each PostgreSQL statement
+    (and lock wait) is cancelled after `seconds`: a command's answer fails fast with OperationalError instead of
+    hanging when the database is locked or stuck. Connecting is bounded for everyone (PG_CONNECT_TIMEOUT)."""
+    token = _BOUND.set(seconds)
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
 
 
 GOOD_URLS = "sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
@@ -77,7 +100,7 @@ def _bad_url(url: str, problem: str, lead: str = "") -> DatabaseUrlError:
 
 def _create_engine(url: URL, **kwargs: object) -> Engine:
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_WAIT, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -98,10 +121,23 @@ def _create_engine(url: URL, **kwargs: object) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes can fail at
             # once with "database is locked" when another writer got in between, instead of waiting its turn.
+            # The wait for that lock is this transaction's bound (bounded()), set each time: connections are pooled.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(1000 * (_BOUND.get() or SQLITE_BUSY_WAIT))}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args: dict[str, Any] = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT}
+    connect_args.update(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "begin")
+    def _pg_begin(conn: Any) -> None:
+        if (seconds := _BOUND.get()) is not None and conn.dialect.name == "postgresql":
+            ms = int(1000 * seconds)
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+
+    return engine
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
@@ -166,9 +202,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def ping(engine: Engine) -> bool:
-    """True while the database answers a trivial query (used by /healthz)."""
+    """True while the database answers a trivial query within PING_WAIT seconds (used by /healthz)."""
     try:
-        with engine.connect() as connection:
+        with bounded(PING_WAIT), engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:
