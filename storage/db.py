@@ -29,7 +29,7 @@ JOB_TABLE = "apscheduler_jobs"  # APScheduler's job store (bot/scheduler.py)
 FOREIGN_TABLES = frozenset({JOB_TABLE, "slack_bots", "slack_installations", "slack_oauth_states"})
 
 
-SQLITE_BUSY_WAIT = 30.0  # seconds a transaction waits for SQLite's write lock, unless bounded() says less
+_OWN_BUSY_WAIT = "paperbot_own_busy_wait"  # a pooled SQLite connection's busy timeout while bounded() lends it
 PING_WAIT = 2.0  # seconds /healthz waits for the database before it says "unreachable"
 PG_CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq's default is to wait forever)
 
@@ -100,7 +100,7 @@ def _bad_url(url: str, problem: str, lead: str = "") -> DatabaseUrlError:
 
 def _create_engine(url: URL, **kwargs: object) -> Engine:
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_WAIT, "check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -121,9 +121,17 @@ def _create_engine(url: URL, **kwargs: object) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes can fail at
             # once with "database is locked" when another writer got in between, instead of waiting its turn.
-            # The wait for that lock is this transaction's bound (bounded()), set each time: connections are pooled.
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(1000 * (_BOUND.get() or SQLITE_BUSY_WAIT))}")
+            if (seconds := _BOUND.get()) is not None:  # wait for that lock no longer than bounded() allows
+                raw = conn.connection.dbapi_connection
+                conn.info.setdefault(_OWN_BUSY_WAIT, raw.execute("PRAGMA busy_timeout").fetchone()[0])
+                raw.execute(f"PRAGMA busy_timeout = {int(1000 * seconds)}")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        @event.listens_for(engine, "checkin")
+        def _sqlite_own_wait(dbapi_conn: Any, record: Any) -> None:
+            # A bounded transaction's wait ends with it: the pooled connection gets its own busy timeout back.
+            if (own := record.info.pop(_OWN_BUSY_WAIT, None)) is not None:
+                dbapi_conn.execute(f"PRAGMA busy_timeout = {int(own)}")
 
         return engine
     connect_args: dict[str, Any] = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT}

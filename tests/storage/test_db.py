@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import DatabaseUrlError, make_engine
+from storage.db import DatabaseUrlError, bounded, make_engine
 from storage.models import Workspace
+from tests.fakes.outage import SqliteOutage
 
 
 def test_rollback_undoes_work_done_inside_a_released_savepoint(sessions: sessionmaker[Session]) -> None:
@@ -67,3 +69,21 @@ def test_postgres_urls_without_a_driver_connect_through_psycopg(pg_url: str, sch
             assert connection.execute(text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_a_bounded_transaction_waits_on_the_database_no_longer_than_its_bound_and_the_next_waits_as_before(
+    engine: Engine, db_url: str
+) -> None:
+    sqlite = engine.dialect.name == "sqlite"
+    wait = "PRAGMA busy_timeout" if sqlite else "SHOW statement_timeout"
+    with bounded(0.3), engine.begin() as conn:
+        assert str(conn.exec_driver_sql(wait).scalar()) == ("300" if sqlite else "300ms")
+    if sqlite:
+        locked = SqliteOutage.for_url(db_url)
+        with locked, pytest.raises(OperationalError, match="locked"), bounded(0.3), engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    else:
+        with pytest.raises(OperationalError, match="statement timeout"), bounded(0.3), engine.begin() as conn:
+            conn.execute(text("SELECT pg_sleep(5)"))
+    with engine.begin() as conn:  # the pooled connection has its own wait back
+        assert str(conn.exec_driver_sql(wait).scalar()) == ("30000" if sqlite else "0")
