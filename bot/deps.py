@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.search.service import SearchService
+from storage.db import reading
 
 ANSWER_THREADS = 8  # commands and buttons answered at once (each waits on the database for a bounded time)
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
@@ -59,9 +60,14 @@ class Deps:
     def search(self) -> SearchService:
         """The process's search engine over this database, started on first use: it loads the index in the
         background (answering from the database meanwhile) and then follows papers any process stores."""
-        service = SearchService(self.sessions)
+        service = SearchService(self.reads)
         service.start()
         return service
+
+    @cached_property
+    def reads(self) -> sessionmaker[Session]:
+        """Sessions for transactions that only read (storage.db.reading): on SQLite they take no write lock."""
+        return reading(self.sessions)
 
     @cached_property
     def answer_pool(self) -> ThreadPoolExecutor:

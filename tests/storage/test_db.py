@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import DatabaseUrlError, bounded, make_engine
+from storage.db import DatabaseUrlError, bounded, make_engine, make_sessions, reading
 from storage.models import Workspace
 from tests.fakes.outage import SqliteOutage
 
@@ -87,3 +87,13 @@ def test_a_bounded_transaction_waits_on_the_database_no_longer_than_its_bound_an
             conn.execute(text("SELECT pg_sleep(5)"))
     with engine.begin() as conn:  # the pooled connection has its own wait back
         assert str(conn.exec_driver_sql(wait).scalar()) == ("30000" if sqlite else "0")
+
+
+def test_a_reading_transaction_needs_no_write_lock(engine: Engine, db_url: str) -> None:
+    reads = reading(make_sessions(engine))
+    if engine.dialect.name == "sqlite":
+        with SqliteOutage.for_url(db_url), bounded(0.3), reads.begin() as session:  # a writer holds the lock
+            assert session.execute(text("SELECT count(*) FROM papers")).scalar() == 0
+    else:
+        with reads.begin() as session:
+            assert session.execute(text("SELECT count(*) FROM papers")).scalar() == 0
