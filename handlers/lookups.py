@@ -23,6 +23,8 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
+NO_PAPER = "That button names no paper."
+
 
 def papers_lookup(
     ack: Ack,
@@ -80,11 +82,11 @@ def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     """Show (on a result): the paper's card, privately."""
     ack()
     deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
-    if not arxiv_id:
-        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
-        return
 
     def work() -> None:
+        if not arxiv_id:
+            respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
+            return
         respond(response_type="ephemeral", replace_original=False, **answers.show(deps, client, asker, arxiv_id))
 
     after_ack(deps, respond, work, what="the Show button")
@@ -94,13 +96,13 @@ def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
     """Share to channel: post the paper's card to the channel as a lookup post, so its votes count."""
     ack()
     deps, asker, arxiv_id = deps_of(context), _clicked(body), _value(body)
-    if not arxiv_id or not asker.channel_id:
-        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
-        return
     after_ack(deps, respond, lambda: _share(deps, client, asker, arxiv_id, respond), what="the Share button")
 
 
 def _share(deps: Any, client: WebClient, asker: answers.Asker, arxiv_id: str, respond: Respond) -> None:
+    if not arxiv_id or not asker.channel_id:
+        respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
+        return
     payload = answers.show(deps, client, asker, arxiv_id, share=True)
     if answers.lookup_paper(payload) is None:  # unknown paper: the card is an explanation, kept private
         respond(response_type="ephemeral", replace_original=False, **payload)
