@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -26,8 +27,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.access import Answers
 from bot.config import Settings
 from bot.search.service import SearchService
-from storage.db import bounded_engine, make_sessions
+from storage.db import bounded_engine, make_sessions, reading
 
+ANSWER_THREADS = 8  # commands and buttons answered at once (each waits on the database for a bounded time)
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
 
 
@@ -60,7 +62,7 @@ class Deps:
     def search(self) -> SearchService:
         """The process's search engine over this database, started on first use: it loads the index in the
         background (answering from the database meanwhile) and then follows papers any process stores."""
-        service = SearchService(self.sessions)
+        service = SearchService(self.reads)
         service.start()
         return service
 
@@ -80,11 +82,25 @@ class Deps:
         """Rung when an event reaches the inbox, so this process's idle inbox workers take it at once."""
         return threading.Event()
 
+    @cached_property
+    def reads(self) -> sessionmaker[Session]:
+        """Sessions for transactions that only read (storage.db.reading): on SQLite they take no write lock."""
+        return reading(self.sessions)
+
+    @cached_property
+    def answer_pool(self) -> ThreadPoolExecutor:
+        """Where commands and buttons do their work once acked (bot.lanes.after_ack), apart from events."""
+        return ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="paperbot-answer")
+
     def close(self) -> None:
-        """Stop what this Deps started (the search engine's background thread, the inbox's engine), if anything."""
+        """Stop what this Deps started (the search engine's background thread, the answer pool, the inbox's
+        engine), if anything; answers in flight finish first (their database waits are bounded)."""
         service = self.__dict__.get("search")
         if isinstance(service, SearchService):
             service.stop()
+        pool = self.__dict__.get("answer_pool")
+        if isinstance(pool, ThreadPoolExecutor):
+            pool.shutdown(wait=True)
         inbox_sessions = self.__dict__.get("inbox_sessions")
         if inbox_sessions is not None:
             inbox_sessions.kw["bind"].dispose()

@@ -56,7 +56,7 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
     """The stored papers among `arxiv_ids` with the team's activity on them, as the viewer may see it."""
     if client is not None:
         learn_privacy(deps, client, viewer.team_id, arxiv_ids)
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         papers = get_papers(session=session, arxiv_ids=arxiv_ids)
         activity = store.team_activity(
             session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
@@ -74,7 +74,7 @@ def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequen
     known yet (or not checked for a day). A channel Slack refuses to describe (a DM, a channel the bot left) is
     stored as private, so it is not asked about again at every lookup; one it could not be asked about (Slack
     unreachable) stays unknown, which counts as private too."""
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
     for channel_id in sorted(unknown):
         try:
@@ -146,7 +146,7 @@ def _learn_team_privacy(deps: Deps, client: WebClient | None, viewer: Viewer, te
 def _team_signal(deps: Deps, viewer: Viewer) -> dict[str, float]:
     """arXiv id -> 1.0 for the papers the team discussed where the viewer may see them, read in one query (the
     engine asks about every near-tie; one transaction per candidate cost ~90 ms a search)."""
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         return dict.fromkeys(store.discussed_ids(session=session, viewer=viewer, arxiv_ids=None), 1.0)
 
 
@@ -175,7 +175,7 @@ def top(
     """The team's most voted papers posted since then (then most discussed, then HF upvotes), passing `terms`."""
     if client is not None:  # the ranking reads every channel's posts: each must be known public to count
         learn_privacy(deps, client, viewer.team_id, None)
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         ranked = store.team_ranked(
             session=session,
             viewer=viewer,
@@ -224,7 +224,7 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
     if query.text:
         return [hit.arxiv_id for hit in engine.search(query.text, limit=CANDIDATES)]
     if terms.votes or terms.replies or terms.channel or terms.discussed:
-        with deps.sessions.begin() as session:
+        with deps.reads.begin() as session:
             ranked = store.team_ranked(
                 session=session,
                 viewer=viewer,
@@ -234,7 +234,7 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
             )
         return [arxiv_id for arxiv_id, _v, _r in ranked]
     if terms.saved_by_me and user_id:
-        with deps.sessions.begin() as session:
+        with deps.reads.begin() as session:
             return [
                 p.arxiv_id
                 for p in saved_papers(session=session, team_id=viewer.team_id, user_id=user_id, limit=CANDIDATES)
@@ -242,7 +242,7 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
     words = " ".join((*terms.authors, *terms.keywords))
     if words:
         return [hit.arxiv_id for hit in engine.search(words, limit=CANDIDATES)]
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         return _by_facts(session, terms)
 
 
@@ -263,7 +263,7 @@ def kept(
     deps: Deps, viewer: Viewer, ids: Sequence[str], terms: Filters, *, user_id: str | None, today: date
 ) -> list[str]:
     """`ids` (in order) without the papers that fail any term."""
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         papers = get_papers(session=session, arxiv_ids=ids)
         activity = (
             store.team_activity(
@@ -309,7 +309,7 @@ def passes(paper: Paper, activity: TeamActivity, terms: Filters, *, saved: set[s
 def _sorted(deps: Deps, viewer: Viewer, ids: list[str], sort: str | None) -> list[str]:
     if sort in (None, "relevance") or not ids:
         return ids
-    with deps.sessions.begin() as session:
+    with deps.reads.begin() as session:
         papers = get_papers(session=session, arxiv_ids=ids)
         activity = store.team_activity(
             session=session, viewer=viewer, arxiv_ids=ids, vote_emoji=deps.settings.vote_emoji

@@ -17,6 +17,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 from waitress import wasyncore
 from waitress.server import create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from bot.gate import MAX_BODY, Rejected, admit, log_rejection, quiet_bolt_signature_log
 from storage.db import ping
@@ -24,6 +25,8 @@ from storage.db import ping
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+EVENT_THREADS = 8  # HTTP threads for Events API deliveries (JSON bodies)
+PEOPLE_THREADS = 4  # HTTP threads of their own for everything else: commands, buttons, views, /healthz
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -127,15 +130,68 @@ def _why(exc: OSError, port: int) -> str:
     return f"{exc.strerror or exc}; check --host and --port"
 
 
+class _Threads(ThreadedTaskDispatcher):
+    """waitress's pool of request threads, named for what they serve."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def start_new_thread(self, target: Callable[[int], object], thread_no: int) -> None:
+        threading.Thread(target=target, name=f"{self.name}-{thread_no}", args=(thread_no,), daemon=True).start()
+
+
+class SplitDispatcher:
+    """waitress's task dispatcher in two pools: Events API deliveries (JSON) on one, everything else (commands,
+    buttons and views, which Slack sends form-encoded, and /healthz) on another. However many events wait on a
+    slow database, a person's command finds an HTTP thread free; its ack needs nothing more (bot.lanes)."""
+
+    def __init__(self, event_threads: int = EVENT_THREADS, people_threads: int = PEOPLE_THREADS) -> None:
+        self.events, self.people = _Threads("paperbot-http-events"), _Threads("paperbot-http")
+        self.events.set_thread_count(event_threads)
+        self.people.set_thread_count(people_threads)
+
+    def set_thread_count(self, count: int) -> None:  # waitress calls this with 0 when it closes
+        if count == 0:
+            self.events.set_thread_count(0)
+            self.people.set_thread_count(0)
+
+    def add_task(self, task: Any) -> None:
+        """`task` is waitress's channel, its next request parsed (headers and body) before it is dispatched."""
+        requests = getattr(task, "requests", None) or [None]
+        headers = getattr(requests[0], "headers", None) or {}
+        is_event = str(headers.get("CONTENT_TYPE", "")).lower().startswith("application/json")
+        (self.events if is_event else self.people).add_task(task)
+
+    def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> bool:
+        people = self.people.shutdown(cancel_pending=cancel_pending, timeout=timeout)
+        events = self.events.shutdown(cancel_pending=cancel_pending, timeout=timeout)
+        return people and events
+
+
 class HttpServer:
     """A waitress server in the current thread (`run`) or a background thread (`start`, for tests)."""
 
     def __init__(
-        self, wsgi: WSGIApp, host: str, port: int, threads: int = 8, sockets: list[socket.socket] | None = None
+        self,
+        wsgi: WSGIApp,
+        host: str,
+        port: int,
+        sockets: list[socket.socket] | None = None,
+        dispatcher: SplitDispatcher | None = None,
     ) -> None:
         # Waitress answers 413 itself to a body over the cap (chunked ones too) before the app reads a byte.
         where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
-        self.server = create_server(wsgi, threads=threads, ident="paperbot", max_request_body_size=MAX_BODY, **where)
+        self.dispatcher = dispatcher or SplitDispatcher()
+        # waitress takes a dispatcher of our own through `_dispatcher` (its test hook; the class it expects has
+        # only set_thread_count, add_task and shutdown): the one way to give commands threads events cannot take.
+        self.server = create_server(
+            wsgi,
+            _dispatcher=self.dispatcher,  # type: ignore[arg-type]
+            ident="paperbot",
+            max_request_body_size=MAX_BODY,
+            **where,
+        )
         self.host = host
         self.port = int(sockets[0].getsockname()[1] if sockets else self.server.effective_port)  # type: ignore[union-attr]
         self._thread: threading.Thread | None = None

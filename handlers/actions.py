@@ -1,4 +1,5 @@
-"""The digest's buttons: Save, Show details, and Remove on the Home tab. Ack first, one call, reply privately."""
+"""The digest's buttons: Save, Show details, and Remove on the Home tab. Ack first, then one call and a private
+reply on the answer pool (bot.lanes.after_ack)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks, library
 from bot.deps import deps_of
+from bot.lanes import after_ack
 from bot.lookups import learn_privacy
 from storage.lookups import Viewer
 
@@ -32,9 +34,14 @@ def save_paper(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltCo
     if arxiv_id is None:
         respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
         return
-    paper, added = library.save(deps_of(context).sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
-    respond(response_type="ephemeral", replace_original=False, **reply)
+    deps = deps_of(context)
+
+    def work() -> None:
+        paper, added = library.save(deps.sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+        reply = blocks.save_reply(paper, added=added) if paper else blocks.unknown_paper(arxiv_id)
+        respond(response_type="ephemeral", replace_original=False, **reply)
+
+    after_ack(deps, respond, work, what="the Save button")
 
 
 def show_details(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -47,14 +54,18 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, client: WebCl
         return
     deps = deps_of(context)
     viewer = Viewer(team, (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id"))
-    learn_privacy(deps, client, team, [arxiv_id])
-    view = library.details(deps.sessions, deps.settings, viewer=viewer, user_id=user, arxiv_id=arxiv_id)
-    reply = (
-        blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
-        if view
-        else blocks.unknown_paper(arxiv_id)
-    )
-    respond(response_type="ephemeral", replace_original=False, **reply)
+
+    def work() -> None:
+        learn_privacy(deps, client, team, [arxiv_id])
+        view = library.details(deps.sessions, deps.settings, viewer=viewer, user_id=user, arxiv_id=arxiv_id)
+        reply = (
+            blocks.paper_details(view.paper, activity=view.activity, saved=view.saved)
+            if view
+            else blocks.unknown_paper(arxiv_id)
+        )
+        respond(response_type="ephemeral", replace_original=False, **reply)
+
+    after_ack(deps, respond, work, what="the Show details button")
 
 
 def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -62,12 +73,15 @@ def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: Bol
     redraws it: the tab is the answer)."""
     ack()
     team, user, arxiv_id = _clicked(body)
-    sessions = deps_of(context).sessions
-    if arxiv_id is not None:
-        library.unsave(sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-    client.views_publish(
-        user_id=user, view=blocks.home_view(library.reading_list(sessions, team_id=team, user_id=user))
-    )
+    deps = deps_of(context)
+
+    def work() -> None:
+        if arxiv_id is not None:
+            library.unsave(deps.sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
+        saved = library.reading_list(deps.sessions, team_id=team, user_id=user)
+        client.views_publish(user_id=user, view=blocks.home_view(saved))
+
+    after_ack(deps, None, work, what="the Remove button")  # the Home tab has no response URL to answer at
 
 
 def register(app: App) -> None:

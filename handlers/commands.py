@@ -1,6 +1,7 @@
-"""The `/papers` slash command: parse the subcommand, and each subcommand acks first, calls one function of bot
-logic and replies with a builder. The dispatcher only reads the text; the ack belongs to the subcommand because
-its content (usage, an answer or "working on it") depends on which one it is."""
+"""The `/papers` slash command: parse the subcommand, and each subcommand acks first, then hands its work (one
+function of bot logic, a reply built by a builder) to bot.lanes.after_ack, so the ack never waits on the
+database. The dispatcher only reads the text; the ack belongs to the subcommand because its content (usage, an
+answer or "working on it") depends on which one it is."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.blocks import lookup as lookup_blocks
 from bot.command_text import ParseError, parse
 from bot.deps import deps_of, make_client
 from bot.digest import DigestContext, digest_now
+from bot.lanes import after_ack
 from bot.subcommands import SUBCOMMANDS as SUBCOMMAND_HELP
 from bot.subcommands import help_text, usage_of
 from handlers import lookups, subscriptions
@@ -36,13 +38,17 @@ def papers_digest(
     else:
         ack()
     deps, team, channel = deps_of(context), command["team_id"], command["channel_id"]
-    if args:
-        # The digest's own client never re-sends a message blindly (bot.digest.posting says why).
-        digest_ctx = DigestContext(deps=deps, client=make_client(deps.settings, client.token, idempotent_only=True))
-        reply = digest_now(digest_ctx, team_id=team, channel_id=channel)
-    else:
-        reply = channel_config.describe_channel(deps, team_id=team, channel_id=channel)
-    respond(response_type="ephemeral", replace_original=False, text=reply)
+
+    def work() -> None:
+        if args:
+            # The digest's own client never re-sends a message blindly (bot.digest.posting says why).
+            digest_ctx = DigestContext(deps=deps, client=make_client(deps.settings, client.token, idempotent_only=True))
+            reply = digest_now(digest_ctx, team_id=team, channel_id=channel)
+        else:
+            reply = channel_config.describe_channel(deps, team_id=team, channel_id=channel)
+        respond(response_type="ephemeral", replace_original=False, text=reply)
+
+    after_ack(deps, respond, work, what="/papers digest")
 
 
 def papers_config(
@@ -51,18 +57,23 @@ def papers_config(
     """`/papers config` shows this channel's digest settings; `/papers config <setting> <value>` changes one (a
     member of the channel or an admin only; the change is announced in the channel)."""
     ack()
-    reply = channel_config.configure(
-        deps_of(context),
-        client,
-        team_id=command["team_id"],
-        channel_id=command["channel_id"],
-        user_id=command["user_id"],
-        args=args,
-    )
-    if reply.usage:
-        respond(response_type="ephemeral", **blocks.config_error(reply.text, channel_config.USAGE))
-    else:
-        respond(response_type="ephemeral", text=reply.text)
+    deps = deps_of(context)
+
+    def work() -> None:
+        reply = channel_config.configure(
+            deps,
+            client,
+            team_id=command["team_id"],
+            channel_id=command["channel_id"],
+            user_id=command["user_id"],
+            args=args,
+        )
+        if reply.usage:
+            respond(response_type="ephemeral", **blocks.config_error(reply.text, channel_config.USAGE))
+        else:
+            respond(response_type="ephemeral", text=reply.text)
+
+    after_ack(deps, respond, work, what="/papers config")
 
 
 def papers_export(
@@ -76,26 +87,27 @@ def papers_export(
         ack(response_type="ephemeral", **blocks.export_usage(str(exc), command.get("command", "/papers")))
         return
     ack()
-    channel, user = command["channel_id"], command["user_id"]
+    deps, channel, user = deps_of(context), command["channel_id"], command["user_id"]
     scope = blocks.export_scope(
         channel_id=None if request.all_channels else channel, since=request.since, min_votes=request.min_votes
     )
-    done = export.export_to_slack(
-        deps_of(context),
-        client,
-        team_id=command["team_id"],
-        channel_id=channel,
-        user_id=user,
-        request=request,
-        comment=blocks.export_comment(user_id=user, scope=scope),
-    )
-    respond(
-        response_type="ephemeral",
-        replace_original=False,
-        **blocks.export_summary(
+
+    def work() -> None:
+        done = export.export_to_slack(
+            deps,
+            client,
+            team_id=command["team_id"],
+            channel_id=channel,
+            user_id=user,
+            request=request,
+            comment=blocks.export_comment(user_id=user, scope=scope),
+        )
+        summary = blocks.export_summary(
             count=done.count, fmt=done.fmt, filename=done.filename, where=done.where, scope=scope, error=done.error
-        ),
-    )
+        )
+        respond(response_type="ephemeral", replace_original=False, **summary)
+
+    after_ack(deps, respond, work, what="/papers export")
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {

@@ -1,7 +1,8 @@
 """Lookups: `/papers search|show|top|filter|help` and their buttons (Show, Share to channel, More).
 
-Every command and button acks first; the answer follows through `response_url` (private) or, with `--share`, as
-a message in the channel (bot.answers records one about a single paper as a `lookup` post).
+Every command and button acks first and hands its work to bot.lanes.after_ack; the answer follows through
+`response_url` (private) or, with `--share`, as a message in the channel (bot.answers records one about a single
+paper as a `lookup` post).
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from bot import answers
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation
 from bot.deps import deps_of
+from bot.lanes import after_ack
 from bot.links import paper_id
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+
+NO_PAPER = "That button names no paper."
 
 
 def papers_lookup(
@@ -36,11 +40,15 @@ def papers_lookup(
     ack()
     deps = deps_of(context)
     asker = answers.Asker(command["team_id"], command.get("channel_id"), command.get("user_id"), command["command"])
-    payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
-    shared = invocation.share and asker.channel_id and answers.shareable(payload)
-    if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
-        return
-    respond(response_type="ephemeral", replace_original=False, **payload)
+
+    def work() -> None:
+        payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
+        shared = invocation.share and asker.channel_id and answers.shareable(payload)
+        if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
+            return
+        respond(response_type="ephemeral", replace_original=False, **payload)
+
+    after_ack(deps, respond, work, what=f"/papers {invocation.name}")
 
 
 def _shared(
@@ -81,25 +89,32 @@ def show_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bolt
     """Show (on a result): the paper's card, privately."""
     ack()
     deps, asker, arxiv_id = deps_of(context), _clicked(body), _paper(body)
-    if not arxiv_id:
-        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
-        return
-    payload = answers.show(deps, client, asker, arxiv_id)
-    respond(response_type="ephemeral", replace_original=False, **payload)
+
+    def work() -> None:
+        if not arxiv_id:
+            respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
+            return
+        respond(response_type="ephemeral", replace_original=False, **answers.show(deps, client, asker, arxiv_id))
+
+    after_ack(deps, respond, work, what="the Show button")
 
 
 def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """Share to channel: post the paper's card to the channel as a lookup post, so its votes count."""
     ack()
     deps, asker, arxiv_id = deps_of(context), _clicked(body), _paper(body)
+    after_ack(deps, respond, lambda: _share(deps, client, asker, arxiv_id, respond), what="the Share button")
+
+
+def _share(deps: Any, client: WebClient, asker: answers.Asker, arxiv_id: str, respond: Respond) -> None:
     if not arxiv_id or not asker.channel_id:
-        respond(response_type="ephemeral", replace_original=False, text="That button names no paper.")
+        respond(response_type="ephemeral", replace_original=False, text=NO_PAPER)
         return
     payload = answers.show(deps, client, asker, arxiv_id, share=True)
     if answers.lookup_paper(payload) is None:  # unknown paper: the card is an explanation, kept private
         respond(response_type="ephemeral", replace_original=False, **payload)
         return
-    if _shared(deps, client, asker, asker.channel_id, payload, respond):
+    if _shared(deps, client, asker, str(asker.channel_id), payload, respond):
         respond(response_type="ephemeral", replace_original=False, text="Shared to the channel.")
     else:
         respond(response_type="ephemeral", replace_original=False, **payload)
@@ -108,9 +123,13 @@ def share_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: Bol
 def more_clicked(ack: Ack, body: dict[str, Any], respond: Respond, context: BoltContext, client: WebClient) -> None:
     """More (under filter results): the next page, in place of the one shown."""
     ack()
-    deps = deps_of(context)
-    payload = answers.more(deps, deps.search, client, _clicked(body), _value(body), now=utcnow())
-    respond(response_type="ephemeral", replace_original=True, **payload)
+    deps, asker, value = deps_of(context), _clicked(body), _value(body)
+
+    def work() -> None:
+        payload = answers.more(deps, deps.search, client, asker, value, now=utcnow())
+        respond(response_type="ephemeral", replace_original=True, **payload)
+
+    after_ack(deps, respond, work, what="the More button")
 
 
 def register(app: App) -> None:

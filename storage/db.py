@@ -6,6 +6,9 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,27 @@ JOB_TABLE = "apscheduler_jobs"  # APScheduler's job store (bot/scheduler.py)
 
 # Tables that belong to libraries, not to our migrations (APScheduler's job store, Slack OAuth stores).
 FOREIGN_TABLES = frozenset({JOB_TABLE, "slack_bots", "slack_installations", "slack_oauth_states"})
+
+
+READ_ONLY = "paperbot_read_only"  # an execution option: transactions that only read (see reading())
+_OWN_BUSY_WAIT = "paperbot_own_busy_wait"  # a pooled SQLite connection's busy timeout while bounded() lends it
+PING_WAIT = 2.0  # seconds /healthz waits for the database before it says "unreachable"
+PG_CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq's default is to wait forever)
+
+# How long a transaction begun here may wait on the database (None: the defaults above); see bounded().
+_BOUND: ContextVar[float | None] = ContextVar("paperbot_db_bound", default=None)
+
+
+@contextmanager
+def bounded(seconds: float) -> Iterator[None]:
+    """Transactions begun inside wait at most `seconds` for SQLite's write lock, and each PostgreSQL statement
+    (and lock wait) is cancelled after `seconds`: a command's answer fails fast with OperationalError instead of
+    hanging when the database is locked or stuck. Connecting is bounded for everyone (PG_CONNECT_TIMEOUT)."""
+    token = _BOUND.set(seconds)
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
 
 
 GOOD_URLS = "sqlite:///paperbot.db or postgresql+psycopg://user@host/db"
@@ -144,14 +168,50 @@ def _create_backend_engine(url: URL, **kwargs: object) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes can fail at
-            # once with "database is locked" when another writer got in between, instead of waiting its turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _sqlite_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return _server_engine(url, **kwargs)
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """How a SQLite transaction begins: readers (reading()) take no lock, writers take the write lock up front
+    and wait for it as long as the connection's busy timeout, or bounded() says."""
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader takes no lock (WAL: it reads a snapshot, never waits for writers nor they for it).
+            conn.exec_driver_sql("BEGIN")
+            return
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads then writes can fail at
+        # once with "database is locked" when another writer got in between, instead of waiting its turn.
+        if (seconds := _BOUND.get()) is not None:  # wait for that lock no longer than bounded() allows
+            raw = conn.connection.dbapi_connection
+            conn.info.setdefault(_OWN_BUSY_WAIT, raw.execute("PRAGMA busy_timeout").fetchone()[0])
+            raw.execute(f"PRAGMA busy_timeout = {int(1000 * seconds)}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _sqlite_own_wait(dbapi_conn: Any, record: Any) -> None:
+        # A bounded transaction's wait ends with it: the pooled connection gets its own busy timeout back.
+        if (own := record.info.pop(_OWN_BUSY_WAIT, None)) is not None:
+            dbapi_conn.execute(f"PRAGMA busy_timeout = {int(own)}")
+
+
+def _server_engine(url: URL, **kwargs: object) -> Engine:
+    """PostgreSQL (or another server): connecting times out, and bounded() bounds statements and lock waits."""
+    connect_args: dict[str, Any] = {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT}
+    connect_args.update(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "begin")
+    def _pg_begin(conn: Any) -> None:
+        if (seconds := _BOUND.get()) is not None and conn.dialect.name == "postgresql":
+            ms = int(1000 * seconds)
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+
+    return engine
 
 
 def create_private(path: str | os.PathLike[str]) -> None:
@@ -192,6 +252,15 @@ def bounded_engine(url: str, seconds: float) -> Engine:
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     """The session factory; use it as `with sessions.begin() as session:`."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions on the same engine (and connection pool) for transactions that only read. On SQLite they begin
+    DEFERRED instead of IMMEDIATE, so they neither take nor wait for the write lock: a search index poll or a
+    lookup does not queue behind a writer, nor writers behind them. A write in one fails (SQLite may refuse to
+    upgrade the lock), so use them for reads alone. On PostgreSQL they are the same as `sessions`."""
+    engine = sessions.kw["bind"]
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:
@@ -251,9 +320,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def ping(engine: Engine) -> bool:
-    """True while the database answers a trivial query (used by /healthz)."""
+    """True while the database answers a trivial query within PING_WAIT seconds (used by /healthz)."""
     try:
-        with engine.connect() as connection:
+        with bounded(PING_WAIT), engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:

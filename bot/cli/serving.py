@@ -52,7 +52,7 @@ def start_bot(deps: Any, *, socket_mode: bool, scheduler: bool) -> Any:
 def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_scheduler: bool) -> None:
     """Run the bot: Socket Mode when SLACK_APP_TOKEN is set, HTTP mode with --http."""
     from bot.deps import Deps
-    from bot.server import HttpServer, make_wsgi, socket_mode_handler
+    from bot.server import HttpServer, SplitDispatcher, make_wsgi, socket_mode_handler
 
     settings = settings_from(ctx)
     socket_mode = bool(settings.slack_app_token) and not http_mode
@@ -79,7 +79,8 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     install_stop_handlers(workers.request_stop)
     try:
         if socket_mode:
-            health = HttpServer(make_wsgi(None, engine), host, port, threads=2, sockets=sockets).start()
+            health_only = SplitDispatcher(event_threads=1, people_threads=2)
+            health = HttpServer(make_wsgi(None, engine), host, port, sockets=sockets, dispatcher=health_only).start()
             log.info("Socket Mode; health check on %s/healthz", health.url)
             socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
         else:

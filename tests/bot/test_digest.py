@@ -281,14 +281,16 @@ def test_papers_digest_now_with_slack_unreachable_answers_in_one_sentence(
     day = newest_day(utcnow(), prefs(timezone=settings.timezone))
     hf.set_daily(day, [daily_item("2411.40001", "Now paper", day, upvotes=3)])
     replies: list[dict[str, object]] = []
+    deps = Deps(settings=settings, engine=engine, sessions=sessions)
     papers_digest(
         ack=cast(Ack, lambda **_: None),
         command={"team_id": "T1", "channel_id": "C1", "command": "/papers"},
         args="now",
         respond=cast(Respond, lambda **kw: replies.append(kw)),
-        context=BoltContext({"deps": Deps(settings=settings, engine=engine, sessions=sessions)}),
+        context=BoltContext({"deps": deps}),
         client=WebClient(token=BOT_TOKEN, base_url=CLOSED),
     )
+    deps.close()  # the digest runs on the answer pool after the ack; closing waits for it
     (reply,) = replies
     text = str(reply["text"])
     assert text.startswith(f"Could not reach Slack at {CLOSED}") and "\n" not in text

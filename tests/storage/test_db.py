@@ -7,12 +7,14 @@ import stat
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import DatabaseUrlError, make_engine
+from storage.db import DatabaseUrlError, bounded, make_engine, make_sessions, reading
 from storage.models import Channel, Workspace
+from tests.fakes.outage import SqliteOutage
 
 
 def test_rollback_undoes_work_done_inside_a_released_savepoint(sessions: sessionmaker[Session]) -> None:
@@ -115,3 +117,31 @@ def test_an_existing_sqlite_file_keeps_its_mode(tmp_path: Path) -> None:
         connection.execute(text("SELECT 1"))
     engine.dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_bounded_transaction_waits_on_the_database_no_longer_than_its_bound_and_the_next_waits_as_before(
+    engine: Engine, db_url: str
+) -> None:
+    sqlite = engine.dialect.name == "sqlite"
+    wait = "PRAGMA busy_timeout" if sqlite else "SHOW statement_timeout"
+    with bounded(0.3), engine.begin() as conn:
+        assert str(conn.exec_driver_sql(wait).scalar()) == ("300" if sqlite else "300ms")
+    if sqlite:
+        locked = SqliteOutage.for_url(db_url)
+        with locked, pytest.raises(OperationalError, match="locked"), bounded(0.3), engine.begin() as conn:
+            conn.execute(text("SELECT 1"))
+    else:
+        with pytest.raises(OperationalError, match="statement timeout"), bounded(0.3), engine.begin() as conn:
+            conn.execute(text("SELECT pg_sleep(5)"))
+    with engine.begin() as conn:  # the pooled connection has its own wait back
+        assert str(conn.exec_driver_sql(wait).scalar()) == ("30000" if sqlite else "0")
+
+
+def test_a_reading_transaction_needs_no_write_lock(engine: Engine, db_url: str) -> None:
+    reads = reading(make_sessions(engine))
+    if engine.dialect.name == "sqlite":
+        with SqliteOutage.for_url(db_url), bounded(0.3), reads.begin() as session:  # a writer holds the lock
+            assert session.execute(text("SELECT count(*) FROM papers")).scalar() == 0
+    else:
+        with reads.begin() as session:
+            assert session.execute(text("SELECT count(*) FROM papers")).scalar() == 0
