@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -33,11 +32,8 @@ def now_ts(ahead: float = 0.0) -> str:
 
 
 def settle(bot: RunningBot) -> None:
-    """Wait for every listener Bolt has started (it acks an event first, then runs the listener)."""
-    runner = bot.app.listener_runner
-    started = runner.listener_executor
-    runner.listener_executor = ThreadPoolExecutor(max_workers=5)
-    started.shutdown(wait=True)
+    """Wait until the inbox's workers applied every stored event that is due (Slack was answered before)."""
+    bot.workers.drain()
 
 
 def post(bot: RunningBot, slack: FakeSlack) -> str:
