@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # How often `serve` checks whether the day's personal alert DMs are due (0 turns alerts off).
     alerts_every_minutes: int = Field(30, ge=0, le=1440, alias="PAPERBOT_ALERTS_EVERY_MINUTES")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
+    # The folder where the search index is saved for the next start (docs/search.md); empty: next to a SQLite
+    # database, none on PostgreSQL; `off`: rebuild at every start.
+    search_cache: str = Field("", alias="PAPERBOT_SEARCH_CACHE")
 
     @field_validator("digest_time")
     @classmethod

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.search.service import SearchService
+from bot.search.snapshot import cache_folder
 
 DEPS_KEY = "deps"  # where the composition root's middleware puts Deps in Bolt's context
 
@@ -57,7 +58,10 @@ class Deps:
     def search(self) -> SearchService:
         """The process's search engine over this database, started on first use: it loads the index in the
         background (answering from the database meanwhile) and then follows papers any process stores."""
-        service = SearchService(self.sessions)
+        url = self.engine.url
+        service = SearchService(
+            self.sessions, cache=cache_folder(self.settings.search_cache, url.database, url.get_backend_name())
+        )
         service.start()
         return service
 

@@ -52,6 +52,24 @@ class Postings:
         self._pending_terms, self._pending_docs = array("i"), array("i")
         self._tail, self.tail_postings = {}, 0
 
+    def export(self) -> dict[str, np.ndarray]:
+        """The compressed part as arrays (for a snapshot); `freeze()` first."""
+        if self.tail_postings or len(self._pending_docs):
+            raise ValueError("postings added since the last freeze")
+        return {"offsets": self._offsets, "docs": self._docs}
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray], vocabulary_size: int, papers: int) -> Postings:
+        """The postings `export` saved; ValueError if they do not fit the vocabulary and papers."""
+        offsets, docs = arrays["offsets"], arrays["docs"]
+        if len(offsets) != vocabulary_size + 1 or offsets[0] != 0 or offsets[-1] != len(docs):
+            raise ValueError("postings offsets do not fit")
+        if np.any(np.diff(offsets) < 0) or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= papers)):
+            raise ValueError("postings out of range")
+        postings = cls()
+        postings._offsets, postings._docs = offsets.astype(np.int64, copy=False), docs.astype(np.int32, copy=False)
+        return postings
+
     def _all_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         frozen_terms = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int32), np.diff(self._offsets))
         parts_t = [frozen_terms, np.frombuffer(self._pending_terms, np.int32)]
