@@ -140,9 +140,11 @@ class SearchService:
         """A new index of every paper, with the watermark its first poll starts from."""
         with self._sessions.begin() as session:
             newest = latest_change(session=session)
-        # Anything stamped since just before the load began may have been missed by its pages: the first poll
-        # reads it again, skipping what the load already saw as it is.
-        since = newest - self._overlap if newest is not None else None
+        # Anything stamped within the overlap before the load began may have been missed by its pages (a
+        # transaction committing late): the first poll reads it again, skipping what the load saw as it is. As
+        # at every poll, the watermark trails both the newest change and the clock, so after a bulk store it
+        # does not cover the whole store (a restart from the snapshot would read it all again).
+        since = min(newest, datetime.now(UTC) - self._overlap) if newest is not None else None
         seen: dict[str, datetime] = {}
 
         def docs() -> Iterator[SearchDoc]:
