@@ -25,11 +25,13 @@ from __future__ import annotations
 import heapq
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
+from bot.search.bulk import text_pairs
 from bot.search.hashing import bytes_hashes, string_hash
 from bot.search.plan import Plan, plan_query
 from bot.search.postings import Postings
@@ -42,6 +44,7 @@ ABSTRACT_TERMS = 150  # distinct abstract terms indexed per paper: the opening s
 RESCORE = 120  # candidates rescored with rapidfuzz (more only while a filter leaves fewer than `limit`)
 RESCORE_CHUNK = 50  # candidates rescored between two checks of whether the rest could still matter
 FIELD_WEIGHTS = (1.0, 0.9, 0.8, 0.4)  # title, authors, keywords, abstract
+BULK_CHUNK = 2000  # papers tokenised together in a bulk build
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +99,9 @@ class SearchIndex:
             self._building = True
             count = 0
             try:
-                for doc in docs:
-                    self._store(doc)
-                    count += 1
+                for chunk in _chunks(docs, BULK_CHUNK):
+                    self._store_many(chunk)
+                    count += len(chunk)
             finally:
                 self._building = False
                 self.compact()
@@ -274,6 +277,31 @@ class SearchIndex:
                 for term_id in term_ids:
                     field.append(term_id, number)
 
+    def _store_many(self, docs: list[SearchDoc]) -> None:
+        """Append papers in bulk (`_building`): titles and authors tokenised together (bot/search/bulk.py)."""
+        first = len(self._alive)
+        self._compacted = False
+        for data, ends, texts in (
+            (self._titles, self._title_ends, [doc.title for doc in docs]),
+            (self._keys, self._key_ends, [doc.arxiv_id for doc in docs]),
+        ):
+            encoded = [text.encode() for text in texts]
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            ends.frombytes((np.cumsum(lengths) + len(data)).tobytes())
+            data += b"".join(encoded)
+        self._alive += b"\x01" * len(docs)
+        self._live += len(docs)
+        titles = [doc.title for doc in docs]
+        authors = ["; ".join(doc.authors) if doc.authors else "" for doc in docs]
+        for field, texts in zip(self._fields[:2], (titles, authors), strict=True):
+            term_ids, owners = text_pairs(texts, self._vocab)
+            field.collect_many(term_ids, owners + first)
+        for number, doc in enumerate(docs, first):  # the rarer fields, one paper at a time
+            if doc.keywords or doc.abstract:
+                for field, terms in zip(self._fields[2:], _field_terms(doc)[2:], strict=True):
+                    if terms:
+                        field.collect(self._vocab.intern_all(terms), number)
+
     def _kill(self, doc: int, arxiv_id: str) -> None:
         self._alive[doc] = 0
         self._live -= 1
@@ -311,6 +339,12 @@ class SearchIndex:
             key = self._key(older)
             if self._alive[older] and key == self._key(newer):
                 self._kill(older, key)
+
+
+def _chunks(docs: Iterable[SearchDoc], size: int) -> Iterator[list[SearchDoc]]:
+    iterator = iter(docs)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

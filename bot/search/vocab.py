@@ -10,6 +10,7 @@ of hashes costs ~8 bytes per entry instead of a dict's ~100.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -44,6 +45,11 @@ class Vocabulary:
     def get(self, term: str) -> int | None:
         """The id of `term`, or None if no paper has it."""
         return self._ids.get(term)
+
+    @property
+    def ids_get(self) -> Callable[[str, int], int]:
+        """The term -> id dict's own `get` (bot/search/bulk.py maps it over many tokens at C speed)."""
+        return self._ids.get
 
     def intern(self, term: str) -> int:
         """The id of `term`, giving it a new one if it is new."""
