@@ -34,6 +34,9 @@ def text_pairs(texts: list[str], vocab: Vocabulary) -> tuple[np.ndarray, np.ndar
     """(term id, index in `texts`) of every term `index_terms` finds in each text, new terms given ids."""
     normal = [text.lower() if text.isascii() else normalize(text) for text in texts]
     joined = SEPARATOR.join(normal) + SEPARATOR
+    if joined.count(SEPARATOR) != len(normal):  # a text holding the separator itself: it only ends a word
+        normal = [text.replace(SEPARATOR, " ") for text in normal]
+        joined = SEPARATOR.join(normal) + SEPARATOR
     if joined.isascii():  # most chunks: bytes.translate and split read it five times faster than the regex
         tokens = joined.encode().translate(_ASCII_WORDS).replace(b"\0", b" \0 ").decode().split()
     else:
