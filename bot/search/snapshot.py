@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import struct
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ MAGIC = b"paperbot-search\n"
 FORMAT = 1  # bump when the index's arrays, their meaning, the tokeniser or the hashing change
 _DTYPES = {"uint8", "int32", "int64", "uint32", "uint64"}  # what an index is made of; nothing else is read
 _ALIGN = 64
+ABANDONED_AFTER = 3600.0  # seconds after which a temporary file is taken for a killed writer's
 
 
 class SnapshotError(Exception):
@@ -65,6 +67,7 @@ def write(path: Path, identity: str, meta: dict[str, Any], arrays: dict[str, np.
         entry["crc"] = zlib.crc32(contiguous[str(entry["name"])].data.cast("B"))
     header = json.dumps({"format": FORMAT, "identity": identity, "meta": meta, "arrays": entries}).encode()
     start = -(-(len(MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    _remove_abandoned(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -80,6 +83,16 @@ def write(path: Path, identity: str, meta: dict[str, Any], arrays: dict[str, np.
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Delete temporary files of this snapshot that a writer killed mid-way left (untouched for an hour)."""
+    for left in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if left.stat().st_mtime < time.time() - ABANDONED_AFTER:
+                left.unlink()
+        except OSError:  # another process removed or renamed it meanwhile
+            continue
 
 
 def read(path: Path, identity: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

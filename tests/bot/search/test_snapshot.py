@@ -223,6 +223,9 @@ for _ in range(30):
 
 def test_processes_writing_one_shared_snapshot_leave_a_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.snapshot"
+    abandoned = tmp_path / ".shared.snapshot.999.dead.tmp"  # a writer killed mid-way, long ago
+    abandoned.write_bytes(b"half a snapshot")
+    os.utime(abandoned, (0, 0))
     script = WRITER.format(root=str(ROOT), path=str(path))
     writers = [subprocess.Popen([sys.executable, "-c", script, str(n)]) for n in (1, 2)]
     seen = set()
