@@ -223,7 +223,7 @@ class SearchService:
             }
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             snapshot.write(path, identity, meta, arrays)
-        except OSError as exc:
+        except Exception as exc:  # the index is in use all the same; the next start builds it again
             log.warning("search index: could not save its snapshot to %s (%s)", path, exc)
             return
         log.info(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import struct
@@ -122,11 +123,15 @@ def _read(source: Any, identity: str) -> tuple[dict[str, Any], dict[str, np.ndar
     if about.get("identity") != identity:
         raise SnapshotError("built from another database (or the papers table was recreated)")
     start = -(-(len(MAGIC) + 8 + size) // _ALIGN) * _ALIGN
+    size_on_disk = os.fstat(source.fileno()).st_size
     arrays = {}
     for entry in about["arrays"]:
         if entry["dtype"] not in _DTYPES:
             raise SnapshotError(f"array {entry['name']} has type {entry['dtype']}")
-        array = np.empty(tuple(entry["shape"]), np.dtype(entry["dtype"]))
+        dtype, shape = np.dtype(entry["dtype"]), tuple(int(n) for n in entry["shape"])
+        if start + int(entry["offset"]) + dtype.itemsize * math.prod(shape) > size_on_disk:
+            raise SnapshotError("truncated")
+        array = np.empty(shape, dtype)
         view = array.data.cast("B")
         source.seek(start + int(entry["offset"]))
         if source.readinto(view) != array.nbytes:
