@@ -38,12 +38,20 @@ class SearchRow:
     updated_at: datetime
 
 
-def papers_page(*, session: Session, after: str | None, limit: int, all_abstracts: bool = False) -> list[SearchRow]:
-    """Up to `limit` papers with arxiv_id greater than `after` (None: from the first), by arxiv_id."""
-    query = select(*_columns(all_abstracts)).order_by(PAPERS.c.arxiv_id).limit(limit)
+def papers_page(
+    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False
+) -> list[tuple[str, str, list[str], list[str], str | None]]:
+    """Up to `limit` papers' (arxiv_id, title, authors, keywords, abstract) with arxiv_id greater than `after`
+    (None: from the first), by arxiv_id: what a full load reads (no stamp: parsing a million of them costs
+    seconds; the caller reads the few it needs with `stamped_since`)."""
+    query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
-    return [_row(values) for values in session.execute(query)]
+    decode = msgspec.json.decode
+    return [
+        (key, title or "", decode(authors) if authors else [], decode(keywords) if keywords else [], abstract)
+        for key, title, authors, keywords, abstract in session.execute(query)
+    ]
 
 
 def changed_page(
@@ -110,6 +118,12 @@ def stamps_of(*, session: Session, keys: list[str]) -> dict[str, datetime]:
     """The updated_at of each of the papers `keys` that exists, in UTC."""
     rows = session.execute(select(PAPERS.c.arxiv_id, PAPERS.c.updated_at).where(PAPERS.c.arxiv_id.in_(keys)))
     return {key: _utc(stamp) or datetime.min.replace(tzinfo=UTC) for key, stamp in rows}
+
+
+def stamped_since(*, session: Session, since: datetime) -> dict[str, datetime]:
+    """Every paper stamped at or after `since`, with its updated_at, in UTC."""
+    query = select(PAPERS.c.arxiv_id, PAPERS.c.updated_at).where(PAPERS.c.updated_at >= since)
+    return {key: _utc(stamp) or datetime.min.replace(tzinfo=UTC) for key, stamp in session.execute(query)}
 
 
 def stamped_before(*, session: Session, before: datetime, limit: int) -> dict[str, datetime]:

@@ -36,6 +36,7 @@ from storage.search import (
     papers_count,
     papers_page,
     stamped_before,
+    stamped_since,
     stamps_of,
     title_page,
 )
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 PAGE = 5000  # papers per read (and per transaction)
 COMPACT_AFTER = 2_000_000  # postings added since the last compaction before the index folds them in
 RESAVE_AFTER = 50_000  # papers applied since the snapshot was loaded or saved before it is saved again
+Page = tuple[str, str, list[str], list[str], str | None]  # a paper as a full load reads it (storage.search)
 SAMPLE = 8  # papers below the watermark whose stamps a snapshot keeps, to recognise the database it came from
 
 
@@ -140,21 +142,15 @@ class SearchService:
         """A new index of every paper, with the watermark its first poll starts from."""
         with self._sessions.begin() as session:
             newest = latest_change(session=session)
-        # Anything stamped within the overlap before the load began may have been missed by its pages (a
-        # transaction committing late): the first poll reads it again, skipping what the load saw as it is. As
-        # at every poll, the watermark trails both the newest change and the clock, so after a bulk store it
-        # does not cover the whole store (a restart from the snapshot would read it all again).
-        since = min(newest, datetime.now(UTC) - self._overlap) if newest is not None else None
-        seen: dict[str, datetime] = {}
-
-        def docs() -> Iterator[SearchDoc]:
-            for row in self._all_rows():
-                if since is not None and row.updated_at >= since:
-                    seen[row.arxiv_id] = row.updated_at
-                yield _doc(row)
-
+            # Anything stamped within the overlap before the load began may have been missed by its pages (a
+            # transaction committing late): the first poll reads it again. As at every poll, the watermark trails
+            # both the newest change and the clock, so after a bulk store it does not cover the whole store.
+            since = min(newest, datetime.now(UTC) - self._overlap) if newest is not None else None
+            # Their stamps now, read before the load (which reads no stamps: parsing a million costs seconds):
+            # the first poll skips those still stamped so, as the load read them; any changed since differ.
+            seen = stamped_since(session=session, since=since) if since is not None else {}
         index = SearchIndex()
-        index.bulk_load(docs())
+        index.bulk_load(SearchDoc(*row) for row in self._all_rows())
         return index, since, seen
 
     def _apply_changes(self, index: SearchIndex) -> int:
@@ -245,11 +241,11 @@ class SearchService:
             except Exception:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
-    def _all_rows(self) -> Iterator[SearchRow]:
+    def _all_rows(self) -> Iterator[Page]:
         """Every paper, page by page. A reader thread fetches the next pages while this one indexes the last:
         the database's work and the driver's waiting release the GIL, so the load takes about the longer of
         the two rather than their sum."""
-        pages: queue.Queue[list[SearchRow] | BaseException | None] = queue.Queue(maxsize=4)
+        pages: queue.Queue[list[Page] | BaseException | None] = queue.Queue(maxsize=4)
         reader = threading.Thread(target=self._read_pages, args=(pages,), name="search-index-reader", daemon=True)
         reader.start()
         try:
@@ -262,7 +258,7 @@ class SearchService:
             reader.join()
             self._abandon.clear()
 
-    def _read_pages(self, pages: queue.Queue[list[SearchRow] | BaseException | None]) -> None:
+    def _read_pages(self, pages: queue.Queue[list[Page] | BaseException | None]) -> None:
         after: str | None = None
         try:
             while not self._stop.is_set() and not self._abandon.is_set():
@@ -271,7 +267,7 @@ class SearchService:
                 _put(pages, rows, self._abandon)
                 if len(rows) < PAGE:
                     break
-                after = rows[-1].arxiv_id
+                after = rows[-1][0]
         except BaseException as exc:  # handed to the loading thread, which raises it
             _put(pages, exc, self._abandon)
             return
@@ -317,7 +313,7 @@ class SearchService:
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
 
 
-def _put(pages: queue.Queue[list[SearchRow] | BaseException | None], item: object, abandon: threading.Event) -> None:
+def _put(pages: queue.Queue[list[Page] | BaseException | None], item: object, abandon: threading.Event) -> None:
     """Hand `item` to the loading thread, unless it stopped listening."""
     while not abandon.is_set():
         try:
