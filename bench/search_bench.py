@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search_bench.py [--sizes 10000,100000,1000000] [--queries 300]
         [--backend sqlite|postgresql|both|none] [--brute N] [--admin-url URL] [--http-seconds 120]
+        [--skip http,trgm]
 
 For each size: generates realistic papers and typed queries (bench/search_corpus.py), builds the index from
 the in-memory papers (time, RSS added), runs every query through the engine (p50/p99 latency, recall@5), runs a
@@ -301,7 +302,7 @@ def run_size(size: int, args: argparse.Namespace) -> None:
         try:
             stored = store(url, corpus)
             print(f"[{backend}] stored {size:,} papers in {stored:.1f} s", flush=True)
-            for line in http_figures(url, asked, judge, args.http_seconds).splitlines():
+            for line in [] if "http" in args.skip else http_figures(url, asked, judge, args.http_seconds).splitlines():
                 print(f"[{backend}] http: {line}", flush=True)
             loaded = load_through_service(url)
             print(
@@ -317,7 +318,7 @@ def run_size(size: int, args: argparse.Namespace) -> None:
                 f" RSS +{loaded['snapshot_rss_mb']:.0f} MB",
                 flush=True,
             )
-            if backend == "postgresql":
+            if backend == "postgresql" and "trgm" not in args.skip:
                 trgm = bench_trgm(url, asked, judge)
                 print(
                     f"[{backend}] pg_trgm word_similarity (GIN, threshold {TRGM_THRESHOLD}): {trgm['latency']}"
@@ -337,6 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--brute", type=int, default=0, help="queries run by brute force (default: by size)")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--http-seconds", type=float, default=120.0, help="time limit of the HTTP commands per size")
+    parser.add_argument(
+        "--skip", default="", help="parts left out, comma-separated: http, trgm (on a busy machine, for time)"
+    )
     parser.add_argument("--load-only", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
