@@ -1,8 +1,9 @@
 """The search index of a running bot: loaded from the database in the background, then kept current by polling.
 
-`SearchService.start()` returns at once; a background thread loads every paper (a page per short transaction)
-into a fresh `SearchIndex`, then every `poll_seconds` reads the papers whose `updated_at` moved since its
-watermark, whichever process or replica stored them. Until the load is done, `search()` answers from the
+`SearchService.start()` returns at once; a background thread loads the index saved in the cache folder at the
+last run (bot/search/snapshot.py) and catches it up, or else loads every paper (a page per short transaction)
+into a fresh `SearchIndex` and saves it there; then every `poll_seconds` it reads the papers whose `updated_at`
+moved since its watermark, whichever process or replica stored them. Until the load is done, `search()` answers from the
 database itself (every title read and scored with rapidfuzz): slower, but the same kind of answer.
 
 The watermark trails both the newest change seen and this process's clock by `overlap_seconds`, so a row stamped
