@@ -21,8 +21,11 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.search_corpus import papers
+from bot.config import Settings
+from bot.deps import Deps
 from bot.search import SearchDoc, SearchIndex, SearchService, snapshot
 from bot.search.hashing import delete_hashes, low32, string_hash, string_hashes
+from bot.search.snapshot import cache_folder
 from bot.search.text import deletes
 from storage.db import make_engine, make_sessions
 from storage.models import Paper
@@ -239,3 +242,34 @@ def test_processes_writing_one_shared_snapshot_leave_a_whole_file(tmp_path: Path
     meta, arrays = snapshot.read(path, "shared")
     assert np.all(arrays["data"] == meta["writer"]) and seen <= {1, 2}
     assert [p.name for p in tmp_path.iterdir()] == ["shared.snapshot"]  # no temporary file left behind
+
+
+def test_the_cache_folder_setting() -> None:
+    assert cache_folder("", "/srv/paperbot/paperbot.db", "sqlite") == Path("/srv/paperbot")
+    assert cache_folder("", ":memory:", "sqlite") is None
+    assert cache_folder("", "paperbot", "postgresql") is None
+    assert cache_folder(" /var/cache/paperbot ", "paperbot", "postgresql") == Path("/var/cache/paperbot")
+    assert cache_folder("OFF", "/srv/paperbot/paperbot.db", "sqlite") is None
+
+
+def test_a_bot_saves_its_index_where_the_setting_says_and_the_next_one_loads_it(
+    db_url: str, sessions: sessionmaker[Session], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _store(sessions, *RECORDS)
+    caplog.set_level(logging.INFO, "bot.search.service")
+    settings = Settings(_env_file=None, database_url=db_url, search_cache=str(tmp_path / "cache"))
+    for run in range(2):
+        engine = make_engine(db_url)
+        deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
+        try:
+            service = deps.search
+            for _ in range(600):
+                if service.ready:
+                    break
+                threading.Event().wait(0.05)
+            assert service.search("atention is all you", 1)[0].arxiv_id == "1706.03762"
+        finally:
+            deps.close()
+            engine.dispose()
+        assert list((tmp_path / "cache").glob("paperbot-search-*.snapshot"))
+        assert _loaded_from_snapshot(caplog) == (run == 1)
