@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search_bench.py [--sizes 10000,100000,1000000] [--queries 300]
         [--backend sqlite|postgresql|both|none] [--brute N] [--admin-url URL] [--http-seconds 120]
+        [--skip http,trgm]
 
 For each size: generates realistic papers and typed queries (bench/search_corpus.py), builds the index from
 the in-memory papers (time, RSS added), runs every query through the engine (p50/p99 latency, recall@5), runs a
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import subprocess
@@ -173,26 +175,49 @@ def store(database_url: str, corpus: list[Paper]) -> float:
 
 
 def load_through_service(database_url: str) -> dict[str, float]:
-    """Run SearchService.warm() in a subprocess (so its RSS is its own); returns seconds and RSS added."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--load-only", database_url], capture_output=True, text=True, check=True
-    )
-    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    """SearchService.warm() in a subprocess (so its RSS is its own) with an empty snapshot folder: it builds
+    from the database and saves its snapshot; then in another subprocess, the restart: the load from that
+    snapshot. Returns seconds, CPU seconds and RSS added of both."""
+    with tempfile.TemporaryDirectory(prefix="search-bench-cache-") as cache:
+        figures: dict[str, float] = {}
+        for step in ("build", "snapshot"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--load-only", database_url, "--cache", cache],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            figures |= {f"{step}_{name}": value for name, value in got.items()}
     return figures
 
 
-def _load_only(database_url: str) -> None:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _load_only(database_url: str, cache: str) -> None:
     from storage.db import make_engine, make_sessions
 
+    records = _Records()
+    logging.getLogger("bot.search.service").addHandler(records)
+    logging.getLogger("bot.search.service").setLevel(logging.INFO)
     engine = make_engine(database_url)
     before = rss_mb()
     started, started_cpu = time.perf_counter(), time.process_time()
-    service = SearchService(make_sessions(engine))
+    service = SearchService(make_sessions(engine), cache=Path(cache))
     count = service.warm()
     took, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     added = rss_mb() - before  # measured while `service` still holds its index
     assert service.search("warm up", 1) is not None
-    print(json.dumps({"papers": count, "load_s": took, "cpu_s": cpu, "rss_mb": added}))
+    saved = [r for r in records.records if r.getMessage().startswith("search index: snapshot of")]
+    save_s = float(saved[0].args[2]) if saved and isinstance(saved[0].args, tuple) else 0.0  # type: ignore[arg-type]
+    print(json.dumps({"papers": count, "load_s": took, "cpu_s": cpu, "rss_mb": added, "save_s": save_s}))
 
 
 def bench_trgm(database_url: str, asked: list[Query], judge: Judge) -> dict[str, object]:
@@ -277,16 +302,23 @@ def run_size(size: int, args: argparse.Namespace) -> None:
         try:
             stored = store(url, corpus)
             print(f"[{backend}] stored {size:,} papers in {stored:.1f} s", flush=True)
-            for line in http_figures(url, asked, judge, args.http_seconds).splitlines():
+            for line in [] if "http" in args.skip else http_figures(url, asked, judge, args.http_seconds).splitlines():
                 print(f"[{backend}] http: {line}", flush=True)
             loaded = load_through_service(url)
             print(
-                f"[{backend}] service load of {loaded['papers']:,.0f} papers: {loaded['load_s']:.1f} s"
-                f" (CPU {loaded['cpu_s']:.1f} s of this process),"
-                f" RSS +{loaded['rss_mb']:.0f} MB",
+                f"[{backend}] service load of {loaded['build_papers']:,.0f} papers from the database:"
+                f" {loaded['build_load_s'] - loaded['build_save_s']:.1f} s, then its snapshot saved in"
+                f" {loaded['build_save_s']:.1f} s (CPU {loaded['build_cpu_s']:.1f} s of this process for both),"
+                f" RSS +{loaded['build_rss_mb']:.0f} MB",
                 flush=True,
             )
-            if backend == "postgresql":
+            print(
+                f"[{backend}] service load at the next start, from the snapshot (then caught up):"
+                f" {loaded['snapshot_load_s']:.1f} s (CPU {loaded['snapshot_cpu_s']:.1f} s),"
+                f" RSS +{loaded['snapshot_rss_mb']:.0f} MB",
+                flush=True,
+            )
+            if backend == "postgresql" and "trgm" not in args.skip:
                 trgm = bench_trgm(url, asked, judge)
                 print(
                     f"[{backend}] pg_trgm word_similarity (GIN, threshold {TRGM_THRESHOLD}): {trgm['latency']}"
@@ -306,10 +338,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--brute", type=int, default=0, help="queries run by brute force (default: by size)")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--http-seconds", type=float, default=120.0, help="time limit of the HTTP commands per size")
+    parser.add_argument(
+        "--skip", default="", help="parts left out, comma-separated: http, trgm (on a busy machine, for time)"
+    )
     parser.add_argument("--load-only", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.load_only:
-        _load_only(args.load_only)
+        _load_only(args.load_only, args.cache)
         return
     print(f"targets: {TARGETS}, {HTTP_TARGET}")
     print("baseline: brute-force rapidfuzz (each scorer over every title, default_process) and pg_trgm")

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     inbox_unknown_wait_seconds: float = Field(120.0, ge=0, alias="PAPERBOT_INBOX_UNKNOWN_WAIT_SECONDS")
     inbox_write_timeout: float = Field(1.5, gt=0, le=2.5, alias="PAPERBOT_INBOX_WRITE_TIMEOUT")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
+    # The folder where the search index is saved for the next start (docs/search.md); empty: next to a SQLite
+    # database, none on PostgreSQL; `off`: rebuild at every start.
+    search_cache: str = Field("", alias="PAPERBOT_SEARCH_CACHE")
 
     @field_validator("digest_time")
     @classmethod

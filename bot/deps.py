@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.access import Answers
 from bot.config import Settings
 from bot.search.service import SearchService
+from bot.search.snapshot import cache_folder
 from storage.db import bounded_engine, make_sessions, reading
 
 ANSWER_THREADS = 8  # commands and buttons answered at once (each waits on the database for a bounded time)
@@ -62,7 +63,10 @@ class Deps:
     def search(self) -> SearchService:
         """The process's search engine over this database, started on first use: it loads the index in the
         background (answering from the database meanwhile) and then follows papers any process stores."""
-        service = SearchService(self.reads)
+        url = self.engine.url
+        service = SearchService(
+            self.reads, cache=cache_folder(self.settings.search_cache, url.database, url.get_backend_name())
+        )
         service.start()
         return service
 

@@ -11,12 +11,13 @@ budget (docs/search.md).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, func, or_, select
+from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import Paper
@@ -37,12 +38,20 @@ class SearchRow:
     updated_at: datetime
 
 
-def papers_page(*, session: Session, after: str | None, limit: int, all_abstracts: bool = False) -> list[SearchRow]:
-    """Up to `limit` papers with arxiv_id greater than `after` (None: from the first), by arxiv_id."""
-    query = select(*_columns(all_abstracts)).order_by(PAPERS.c.arxiv_id).limit(limit)
+def papers_page(
+    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False
+) -> list[tuple[str, str, list[str], list[str], str | None]]:
+    """Up to `limit` papers' (arxiv_id, title, authors, keywords, abstract) with arxiv_id greater than `after`
+    (None: from the first), by arxiv_id: what a full load reads (no stamp: parsing a million of them costs
+    seconds; the caller reads the few it needs with `stamped_since`)."""
+    query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
-    return [_row(values) for values in session.execute(query)]
+    decode = msgspec.json.decode
+    return [
+        (key, title or "", decode(authors) if authors else [], decode(keywords) if keywords else [], abstract)
+        for key, title, authors, keywords, abstract in session.execute(query)
+    ]
 
 
 def changed_page(
@@ -75,6 +84,57 @@ def title_page(*, session: Session, after: str | None, limit: int) -> list[tuple
         (key, title or "", decode(authors) if authors else [])
         for key, title, authors in session.execute(query.limit(limit))
     ]
+
+
+def database_identity(*, session: Session) -> tuple[str, str] | None:
+    """(where, which) of the database: where it is (stable across restarts: names a search snapshot's file) and
+    which incarnation of it this is (another after the database or its papers table is recreated, restored or
+    truncated, so an old snapshot is not taken for it). None for a database without a lasting place (in memory).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        rows = session.execute(text("PRAGMA database_list")).all()
+        path = next((row[2] for row in rows if row[1] == "main"), "")
+        if not path:
+            return None
+        status = os.stat(path)
+        return f"sqlite:{os.path.realpath(path)}", f"{status.st_dev}:{status.st_ino}"
+    where, which = session.execute(
+        text(
+            "SELECT concat_ws(':', inet_server_addr(), inet_server_port(), current_database(), current_schema()),"
+            " concat_ws(':', d.oid, c.oid, c.relfilenode)"
+            " FROM pg_database d, pg_class c"
+            " WHERE d.datname = current_database() AND c.oid = to_regclass('papers')"
+        )
+    ).one()
+    return f"postgresql:{where}", str(which)
+
+
+def papers_count(*, session: Session) -> int:
+    """How many papers are stored."""
+    return int(session.scalar(select(func.count()).select_from(PAPERS)) or 0)
+
+
+def stamps_of(*, session: Session, keys: list[str]) -> dict[str, datetime]:
+    """The updated_at of each of the papers `keys` that exists, in UTC."""
+    rows = session.execute(select(PAPERS.c.arxiv_id, PAPERS.c.updated_at).where(PAPERS.c.arxiv_id.in_(keys)))
+    return {key: _utc(stamp) or datetime.min.replace(tzinfo=UTC) for key, stamp in rows}
+
+
+def stamped_since(*, session: Session, since: datetime) -> dict[str, datetime]:
+    """Every paper stamped at or after `since`, with its updated_at, in UTC."""
+    query = select(PAPERS.c.arxiv_id, PAPERS.c.updated_at).where(PAPERS.c.updated_at >= since)
+    return {key: _utc(stamp) or datetime.min.replace(tzinfo=UTC) for key, stamp in session.execute(query)}
+
+
+def stamped_before(*, session: Session, before: datetime, limit: int) -> dict[str, datetime]:
+    """Up to `limit` of the papers stamped last before `before`, with their updated_at, in UTC."""
+    query = (
+        select(PAPERS.c.arxiv_id, PAPERS.c.updated_at)
+        .where(PAPERS.c.updated_at < before)
+        .order_by(PAPERS.c.updated_at.desc())
+        .limit(limit)
+    )
+    return {key: _utc(stamp) or datetime.min.replace(tzinfo=UTC) for key, stamp in session.execute(query)}
 
 
 def _columns(all_abstracts: bool) -> list[ColumnElement[Any]]:

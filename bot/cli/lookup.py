@@ -25,6 +25,7 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
     from bot.deps import Deps
     from bot.search.query import parse_search
     from bot.search.service import SearchService
+    from bot.search.snapshot import cache_folder
     from storage.channels import local_team
     from storage.lookups import Viewer
     from storage.models import utcnow
@@ -35,7 +36,8 @@ def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_js
     parsed = parse_search(" ".join(query), today=utcnow().date(), command="paperbot search")
     if isinstance(parsed, ParseError):
         raise Failure(f"{parsed.problem} (usage: paperbot search QUERY [--limit N] [--json])")
-    service = SearchService(sessions)
+    url = engine.url
+    service = SearchService(sessions, cache=cache_folder(settings.search_cache, url.database, url.get_backend_name()))
     service.warm()  # the whole index, as `serve` keeps it; a one-off search needs it at once
     with sessions.begin() as session:
         team = local_team(session=session)

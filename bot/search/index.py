@@ -25,11 +25,14 @@ from __future__ import annotations
 import heapq
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
+from bot.search.bulk import text_pairs
+from bot.search.hashing import bytes_hashes, string_hash
 from bot.search.plan import Plan, plan_query
 from bot.search.postings import Postings
 from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
@@ -41,6 +44,7 @@ ABSTRACT_TERMS = 150  # distinct abstract terms indexed per paper: the opening s
 RESCORE = 120  # candidates rescored with rapidfuzz (more only while a filter leaves fewer than `limit`)
 RESCORE_CHUNK = 50  # candidates rescored between two checks of whether the rest could still matter
 FIELD_WEIGHTS = (1.0, 0.9, 0.8, 0.4)  # title, authors, keywords, abstract
+BULK_CHUNK = 2000  # papers tokenised together in a bulk build
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +80,11 @@ class SearchIndex:
         self._alive = bytearray()
         self._live = 0
         self._building = False
-        self._key_hash = np.empty(0, np.int64)  # hashes of the frozen papers' ids, sorted, and their doc ids
+        self._key_hash = np.empty(0, np.uint64)  # stable hashes of the frozen papers' ids, sorted, and their doc ids
         self._key_doc = np.empty(0, np.int32)
         self._new_keys: dict[str, int] = {}
         self._scratch = threading.local()
+        self._compacted = True  # nothing stored since the last compaction
 
     @classmethod
     def build(cls, docs: Iterable[SearchDoc]) -> SearchIndex:
@@ -94,9 +99,9 @@ class SearchIndex:
             self._building = True
             count = 0
             try:
-                for doc in docs:
-                    self._store(doc)
-                    count += 1
+                for chunk in _chunks(docs, BULK_CHUNK):
+                    self._store_many(chunk)
+                    count += len(chunk)
             finally:
                 self._building = False
                 self.compact()
@@ -138,6 +143,55 @@ class SearchIndex:
             alive = np.frombuffer(bytes(self._alive), np.uint8)  # after _freeze_keys dropped duplicates
             for field in self._fields:
                 field.freeze(len(self._vocab), alive)
+            self._compacted = True
+
+    def export(self) -> dict[str, np.ndarray]:
+        """The whole index as named arrays, compacted first if papers were added (bot/search/snapshot.py saves
+        them; `restore` gives the same index back, in any process)."""
+        with self._lock:
+            if not self._compacted:
+                self.compact()
+            arrays: dict[str, np.ndarray] = {
+                "titles": np.frombuffer(bytes(self._titles), np.uint8),
+                "title_ends": np.array(self._title_ends, np.int64),
+                "keys": np.frombuffer(bytes(self._keys), np.uint8),
+                "key_ends": np.array(self._key_ends, np.int64),
+                "alive": np.frombuffer(bytes(self._alive), np.uint8),
+                "key_hash": self._key_hash,
+                "key_doc": self._key_doc,
+            }
+            arrays |= {f"vocab.{name}": array for name, array in self._vocab.export().items()}
+            for n, field in enumerate(self._fields):
+                arrays |= {f"field{n}.{name}": array for name, array in field.export().items()}
+            return arrays
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray]) -> SearchIndex:
+        """The index `export` gave; ValueError (or KeyError) if the arrays are not a consistent index."""
+        index = cls()
+        papers = len(arrays["alive"])
+        for name, ends, data in (("title", "title_ends", "titles"), ("key", "key_ends", "keys")):
+            bounds = arrays[ends]
+            if len(bounds) != papers + 1 or bounds[0] != 0 or bounds[-1] != len(arrays[data]):
+                raise ValueError(f"{name} offsets do not fit")
+            if np.any(np.diff(bounds) < 0):
+                raise ValueError(f"{name} offsets go backwards")
+        key_doc = arrays["key_doc"]
+        if len(key_doc) != len(arrays["key_hash"]) or (len(key_doc) and int(key_doc.max()) >= papers):
+            raise ValueError("paper id table does not fit")
+        index._vocab = Vocabulary.restore(_prefixed(arrays, "vocab."))
+        index._fields = tuple(
+            Postings.restore(_prefixed(arrays, f"field{n}."), len(index._vocab), papers)
+            for n in range(len(FIELD_WEIGHTS))
+        )
+        index._titles, index._keys = bytearray(arrays["titles"].tobytes()), bytearray(arrays["keys"].tobytes())
+        index._title_ends, index._key_ends = array("q"), array("q")
+        index._title_ends.frombytes(arrays["title_ends"].astype(np.int64).tobytes())
+        index._key_ends.frombytes(arrays["key_ends"].astype(np.int64).tobytes())
+        index._alive = bytearray(arrays["alive"].tobytes())
+        index._live = int(np.count_nonzero(arrays["alive"]))
+        index._key_hash, index._key_doc = arrays["key_hash"].astype(np.uint64), key_doc.astype(np.int32)
+        return index
 
     def search(
         self,
@@ -204,6 +258,7 @@ class SearchIndex:
         if old is not None:
             self._kill(old, doc.arxiv_id)
         number = len(self._alive)
+        self._compacted = False
         self._titles += doc.title.encode()
         self._title_ends.append(len(self._titles))
         self._keys += doc.arxiv_id.encode()
@@ -222,6 +277,31 @@ class SearchIndex:
                 for term_id in term_ids:
                     field.append(term_id, number)
 
+    def _store_many(self, docs: list[SearchDoc]) -> None:
+        """Append papers in bulk (`_building`): titles and authors tokenised together (bot/search/bulk.py)."""
+        first = len(self._alive)
+        self._compacted = False
+        for data, ends, texts in (
+            (self._titles, self._title_ends, [doc.title for doc in docs]),
+            (self._keys, self._key_ends, [doc.arxiv_id for doc in docs]),
+        ):
+            encoded = [text.encode() for text in texts]
+            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            ends.frombytes((np.cumsum(lengths) + len(data)).tobytes())
+            data += b"".join(encoded)
+        self._alive += b"\x01" * len(docs)
+        self._live += len(docs)
+        titles = [doc.title for doc in docs]
+        authors = ["; ".join(doc.authors) if doc.authors else "" for doc in docs]
+        for field, texts in zip(self._fields[:2], (titles, authors), strict=True):
+            term_ids, owners = text_pairs(texts, self._vocab)
+            field.collect_many(term_ids, owners + first)
+        for number, doc in enumerate(docs, first):  # the rarer fields, one paper at a time
+            if doc.keywords or doc.abstract:
+                for field, terms in zip(self._fields[2:], _field_terms(doc)[2:], strict=True):
+                    if terms:
+                        field.collect(self._vocab.intern_all(terms), number)
+
     def _kill(self, doc: int, arxiv_id: str) -> None:
         self._alive[doc] = 0
         self._live -= 1
@@ -237,7 +317,7 @@ class SearchIndex:
         doc = self._new_keys.get(arxiv_id)
         if doc is not None:
             return doc
-        wanted = hash(arxiv_id)
+        wanted = string_hash(arxiv_id.encode())
         at = int(np.searchsorted(self._key_hash, wanted))
         while at < len(self._key_hash) and self._key_hash[at] == wanted:
             doc = int(self._key_doc[at])
@@ -250,7 +330,7 @@ class SearchIndex:
         """Index papers' ids by hash in two sorted arrays (~12 bytes a paper instead of a dict's ~140); a bulk
         build that named one paper twice keeps its last version."""
         docs = np.flatnonzero(alive).astype(np.int32)
-        hashes = np.fromiter((hash(self._key(int(d))) for d in docs), np.int64, len(docs))
+        hashes = bytes_hashes(self._keys, np.frombuffer(self._key_ends, np.int64)[1:])[docs]
         order = np.argsort(hashes, kind="stable")  # equal hashes keep doc order: the older copy comes first
         self._key_hash, self._key_doc = hashes[order], docs[order]
         self._new_keys = {}
@@ -259,6 +339,16 @@ class SearchIndex:
             key = self._key(older)
             if self._alive[older] and key == self._key(newer):
                 self._kill(older, key)
+
+
+def _chunks(docs: Iterable[SearchDoc], size: int) -> Iterator[list[SearchDoc]]:
+    iterator = iter(docs)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {name[len(prefix) :]: array for name, array in arrays.items() if name.startswith(prefix)}
 
 
 def _field_terms(doc: SearchDoc) -> tuple[set[str], set[str], set[str], set[str]]:

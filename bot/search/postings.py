@@ -30,6 +30,11 @@ class Postings:
         self._pending_terms.extend(term_ids)
         self._pending_docs.extend([doc] * len(term_ids))
 
+    def collect_many(self, term_ids: np.ndarray, docs: np.ndarray) -> None:
+        """`collect` for many papers' (term, paper) pairs at once (int32 arrays of one length)."""
+        self._pending_terms.frombytes(term_ids.astype(np.int32).tobytes())
+        self._pending_docs.frombytes(docs.astype(np.int32).tobytes())
+
     def append(self, term_id: int, doc: int) -> None:
         """Add a posting at once (incremental updates); `doc` must be the newest paper id."""
         tail = self._tail.get(term_id)
@@ -45,12 +50,35 @@ class Postings:
             keep = alive[docs].astype(bool)
             terms, docs = terms[keep], docs[keep]
         order = np.lexsort((docs, terms))  # by term, then paper id
-        self._docs = docs[order].astype(np.int32)
+        terms, docs = terms[order], docs[order]
+        if len(terms) > 1:  # a pair collected twice (a word twice in a title, in bulk) is kept once
+            fresh = np.ones(len(terms), bool)
+            fresh[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
+            terms, docs = terms[fresh], docs[fresh]
+        self._docs = docs.astype(np.int32)
         counts = np.bincount(terms, minlength=vocabulary_size) if len(terms) else np.zeros(vocabulary_size, np.int64)
         self._offsets = np.zeros(vocabulary_size + 1, np.int64)
         np.cumsum(counts, out=self._offsets[1:])
         self._pending_terms, self._pending_docs = array("i"), array("i")
         self._tail, self.tail_postings = {}, 0
+
+    def export(self) -> dict[str, np.ndarray]:
+        """The compressed part as arrays (for a snapshot); `freeze()` first."""
+        if self.tail_postings or len(self._pending_docs):
+            raise ValueError("postings added since the last freeze")
+        return {"offsets": self._offsets, "docs": self._docs}
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray], vocabulary_size: int, papers: int) -> Postings:
+        """The postings `export` saved; ValueError if they do not fit the vocabulary and papers."""
+        offsets, docs = arrays["offsets"], arrays["docs"]
+        if len(offsets) != vocabulary_size + 1 or offsets[0] != 0 or offsets[-1] != len(docs):
+            raise ValueError("postings offsets do not fit")
+        if np.any(np.diff(offsets) < 0) or (len(docs) and (int(docs.min()) < 0 or int(docs.max()) >= papers)):
+            raise ValueError("postings out of range")
+        postings = cls()
+        postings._offsets, postings._docs = offsets.astype(np.int64, copy=False), docs.astype(np.int32, copy=False)
+        return postings
 
     def _all_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         frozen_terms = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int32), np.diff(self._offsets))

@@ -1,8 +1,9 @@
 """The search index of a running bot: loaded from the database in the background, then kept current by polling.
 
-`SearchService.start()` returns at once; a background thread loads every paper (a page per short transaction)
-into a fresh `SearchIndex`, then every `poll_seconds` reads the papers whose `updated_at` moved since its
-watermark, whichever process or replica stored them. Until the load is done, `search()` answers from the
+`SearchService.start()` returns at once; a background thread loads the index saved in the cache folder at the
+last run (bot/search/snapshot.py) and catches it up, or else loads every paper (a page per short transaction)
+into a fresh `SearchIndex` and saves it there; then every `poll_seconds` it reads the papers whose `updated_at`
+moved since its watermark, whichever process or replica stored them. Until the load is done, `search()` answers from the
 database itself (every title read and scored with rapidfuzz): slower, but the same kind of answer.
 
 The watermark trails both the newest change seen and this process's clock by `overlap_seconds`, so a row stamped
@@ -19,18 +20,35 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.search import snapshot
 from bot.search.index import SearchDoc, SearchHit, SearchIndex
 from bot.search.rank import TeamSignal, title_similarities, with_team_signal
 from bot.search.text import comparable
-from storage.search import SearchRow, changed_page, latest_change, papers_page, title_page
+from storage.search import (
+    SearchRow,
+    changed_page,
+    database_identity,
+    latest_change,
+    papers_count,
+    papers_page,
+    stamped_before,
+    stamped_since,
+    stamps_of,
+    title_page,
+)
 
 log = logging.getLogger(__name__)
 
 PAGE = 5000  # papers per read (and per transaction)
 COMPACT_AFTER = 2_000_000  # postings added since the last compaction before the index folds them in
+RESAVE_AFTER = 50_000  # papers applied since the snapshot was loaded or saved before it is saved again
+Page = tuple[str, str, list[str], list[str], str | None]  # a paper as a full load reads it (storage.search)
+SAMPLE = 8  # papers below the watermark whose stamps a snapshot keeps, to recognise the database it came from
 
 
 class SearchService:
@@ -43,8 +61,11 @@ class SearchService:
         poll_seconds: float = 3.0,
         overlap_seconds: float = 10.0,
         all_abstracts: bool = False,
+        cache: Path | None = None,
     ) -> None:
         self._sessions = sessions
+        self._cache = cache  # the folder of index snapshots (None: build at every start)
+        self._unsaved = 0  # papers applied since the snapshot was loaded or saved
         self.poll_seconds = poll_seconds
         self._overlap = timedelta(seconds=overlap_seconds)
         self._all_abstracts = all_abstracts
@@ -88,27 +109,24 @@ class SearchService:
         return self._search_database(query, limit, accept, boost)
 
     def warm(self) -> int:
-        """Load every paper into a new index and make it the one searched; returns how many were loaded."""
+        """Load every paper into a new index and make it the one searched; returns how many are indexed.
+
+        With a cache folder, the index saved there (bot/search/snapshot.py) is loaded instead when it was built
+        from this database, then caught up from its watermark before it is searched; an index built from the
+        database is saved there for the next start."""
         started = time.monotonic()
-        with self._sessions.begin() as session:
-            newest = latest_change(session=session)
-        # Anything stamped since just before the load began may have been missed by its pages: the first poll
-        # reads it again, skipping what the load already saw as it is.
-        since = newest - self._overlap if newest is not None else None
-        seen: dict[str, datetime] = {}
-
-        def docs() -> Iterator[SearchDoc]:
-            for row in self._all_rows():
-                if since is not None and row.updated_at >= since:
-                    seen[row.arxiv_id] = row.updated_at
-                yield _doc(row)
-
-        index = SearchIndex()
-        count = index.bulk_load(docs())
+        place = self._snapshot_place()
+        loaded = self._load_snapshot(*place) if place is not None else None
+        index, since, seen = loaded if loaded is not None else self._build()
         with self._refreshing:
-            self._since, self._seen, self._index = since, seen, index
-        log.info("search index: %d papers loaded in %.1f s", count, time.monotonic() - started)
-        return count
+            self._since, self._seen = since, seen
+            caught_up = self._apply_changes(index) if loaded is not None else 0
+            self._index = index
+        how = f"from its snapshot, {caught_up} changed since," if loaded is not None else "from the database"
+        log.info("search index: %d papers loaded %s in %.1f s", len(index), how, time.monotonic() - started)
+        if place is not None and (loaded is None or self._unsaved >= RESAVE_AFTER):
+            self._save(index, *place)
+        return len(index)
 
     def refresh(self) -> int:
         """Apply the papers changed since the watermark (any process's changes); returns how many changed."""
@@ -116,22 +134,98 @@ class SearchService:
         if index is None:
             return 0
         with self._refreshing:
-            applied = 0
-            for row in self._changed_rows():
-                if self._seen.get(row.arxiv_id) != row.updated_at:
-                    index.add(_doc(row))
-                    applied += 1
-                self._seen[row.arxiv_id] = row.updated_at
-            if self._seen:
-                # The watermark trails both the newest change and the clock by the overlap: rows stamped more
-                # than `overlap` ago are not read again, so a bulk store is re-read for a few polls, not forever.
-                newest = max(self._seen.values())
-                horizon = min(newest, datetime.now(UTC) - self._overlap)
-                self._since = max(self._since or horizon, horizon)
-                self._seen = {key: stamp for key, stamp in self._seen.items() if stamp >= self._since}
-            if index.pending > COMPACT_AFTER:
-                index.compact()
-            return applied
+            applied = self._apply_changes(index)
+        if self._unsaved >= RESAVE_AFTER and (place := self._snapshot_place()) is not None:
+            self._save(index, *place)
+        return applied
+
+    def _build(self) -> tuple[SearchIndex, datetime | None, dict[str, datetime]]:
+        """A new index of every paper, with the watermark its first poll starts from."""
+        with self._sessions.begin() as session:
+            newest = latest_change(session=session)
+            # Anything stamped within the overlap before the load began may have been missed by its pages (a
+            # transaction committing late): the first poll reads it again. As at every poll, the watermark trails
+            # both the newest change and the clock, so after a bulk store it does not cover the whole store.
+            since = min(newest, datetime.now(UTC) - self._overlap) if newest is not None else None
+            # Their stamps now, read before the load (which reads no stamps: parsing a million costs seconds):
+            # the first poll skips those still stamped so, as the load read them; any changed since differ.
+            seen = stamped_since(session=session, since=since) if since is not None else {}
+        index = SearchIndex()
+        index.bulk_load(SearchDoc(*row) for row in self._all_rows())
+        return index, since, seen
+
+    def _apply_changes(self, index: SearchIndex) -> int:
+        """Add the papers changed since the watermark to `index` and move the watermark; the caller holds
+        `_refreshing`."""
+        applied = 0
+        for row in self._changed_rows():
+            if self._seen.get(row.arxiv_id) != row.updated_at:
+                index.add(_doc(row))
+                applied += 1
+            self._seen[row.arxiv_id] = row.updated_at
+        if self._seen:
+            # The watermark trails both the newest change and the clock by the overlap: rows stamped more
+            # than `overlap` ago are not read again, so a bulk store is re-read for a few polls, not forever.
+            newest = max(self._seen.values())
+            horizon = min(newest, datetime.now(UTC) - self._overlap)
+            self._since = max(self._since or horizon, horizon)
+            self._seen = {key: stamp for key, stamp in self._seen.items() if stamp >= self._since}
+        if index.pending > COMPACT_AFTER:
+            index.compact()
+        self._unsaved += applied
+        return applied
+
+    def _snapshot_place(self) -> tuple[Path, str] | None:
+        """The snapshot file of this database and the database's identity, or None without a cache folder."""
+        if self._cache is None:
+            return None
+        with self._sessions.begin() as session:
+            identity = database_identity(session=session)
+        if identity is None:
+            return None
+        where, which = identity
+        return snapshot.snapshot_path(self._cache, where), f"{where} {which}"
+
+    def _load_snapshot(
+        self, path: Path, identity: str
+    ) -> tuple[SearchIndex, datetime | None, dict[str, datetime]] | None:
+        """The saved index with its watermark, or None (and one log line) when there is none fit to use."""
+        try:
+            meta, arrays = snapshot.read(path, identity)
+            index = SearchIndex.restore(arrays)
+            since = datetime.fromisoformat(meta["since"]) if meta["since"] else None
+            seen = _unpack_stamps(arrays["seen.keys"], arrays["seen.stamps"])
+            with self._sessions.begin() as session:
+                _check_against(session, meta, since, len(index))
+        except (snapshot.SnapshotError, ValueError, KeyError, TypeError) as exc:
+            level = logging.INFO if str(exc) == "no snapshot yet" else logging.WARNING
+            log.log(level, "search index: snapshot %s not used (%s); building from the database", path, exc)
+            return None
+        self._unsaved = 0
+        return index, since, seen
+
+    def _save(self, index: SearchIndex, path: Path, identity: str) -> None:
+        """Save the index and its watermark for the next start (a failure is logged: the next start rebuilds)."""
+        started = time.monotonic()
+        with self._refreshing:
+            arrays = index.export()
+            since, seen, self._unsaved = self._since, dict(self._seen), 0
+        try:
+            with self._sessions.begin() as session:
+                sample = stamped_before(session=session, before=since, limit=SAMPLE) if since is not None else {}
+            arrays |= dict(zip(("seen.keys", "seen.stamps"), _pack_stamps(seen), strict=True))
+            meta = {
+                "since": since.isoformat() if since else None,
+                "sample": {k: v.isoformat() for k, v in sample.items()},
+            }
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            snapshot.write(path, identity, meta, arrays)
+        except Exception as exc:  # the index is in use all the same; the next start builds it again
+            log.warning("search index: could not save its snapshot to %s (%s)", path, exc)
+            return
+        log.info(
+            "search index: snapshot of %d papers saved to %s in %.1f s", len(index), path, time.monotonic() - started
+        )
 
     def _run(self) -> None:
         delay = self.poll_seconds
@@ -148,11 +242,11 @@ class SearchService:
             except Exception:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
-    def _all_rows(self) -> Iterator[SearchRow]:
+    def _all_rows(self) -> Iterator[Page]:
         """Every paper, page by page. A reader thread fetches the next pages while this one indexes the last:
         the database's work and the driver's waiting release the GIL, so the load takes about the longer of
         the two rather than their sum."""
-        pages: queue.Queue[list[SearchRow] | BaseException | None] = queue.Queue(maxsize=4)
+        pages: queue.Queue[list[Page] | BaseException | None] = queue.Queue(maxsize=4)
         reader = threading.Thread(target=self._read_pages, args=(pages,), name="search-index-reader", daemon=True)
         reader.start()
         try:
@@ -165,7 +259,7 @@ class SearchService:
             reader.join()
             self._abandon.clear()
 
-    def _read_pages(self, pages: queue.Queue[list[SearchRow] | BaseException | None]) -> None:
+    def _read_pages(self, pages: queue.Queue[list[Page] | BaseException | None]) -> None:
         after: str | None = None
         try:
             while not self._stop.is_set() and not self._abandon.is_set():
@@ -174,7 +268,7 @@ class SearchService:
                 _put(pages, rows, self._abandon)
                 if len(rows) < PAGE:
                     break
-                after = rows[-1].arxiv_id
+                after = rows[-1][0]
         except BaseException as exc:  # handed to the loading thread, which raises it
             _put(pages, exc, self._abandon)
             return
@@ -220,7 +314,7 @@ class SearchService:
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
 
 
-def _put(pages: queue.Queue[list[SearchRow] | BaseException | None], item: object, abandon: threading.Event) -> None:
+def _put(pages: queue.Queue[list[Page] | BaseException | None], item: object, abandon: threading.Event) -> None:
     """Hand `item` to the loading thread, unless it stopped listening."""
     while not abandon.is_set():
         try:
@@ -232,3 +326,35 @@ def _put(pages: queue.Queue[list[SearchRow] | BaseException | None], item: objec
 
 def _doc(row: SearchRow) -> SearchDoc:
     return SearchDoc(row.arxiv_id, row.title, tuple(row.authors), tuple(row.keywords), row.abstract)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _pack_stamps(stamps: dict[str, datetime]) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.frombuffer("\n".join(stamps).encode(), np.uint8)
+    micros = np.array([(stamp - _EPOCH) // _MICROSECOND for stamp in stamps.values()], np.int64)
+    return keys, micros
+
+
+def _unpack_stamps(keys: np.ndarray, micros: np.ndarray) -> dict[str, datetime]:
+    text = keys.tobytes().decode()
+    names = text.split("\n") if text else []
+    return {key: _EPOCH + int(value) * _MICROSECOND for key, value in zip(names, micros.tolist(), strict=True)}
+
+
+def _check_against(session: Session, meta: dict[str, object], since: datetime | None, papers: int) -> None:
+    """ValueError unless the database still looks like the one the snapshot was built from: it holds at least
+    as many papers (paperbot never deletes one), and the sampled papers below the watermark are there with the
+    same stamps (or newer ones, at or after the watermark: changed since, which the catch-up reads)."""
+    if papers_count(session=session) < papers:
+        raise ValueError("the database holds fewer papers than the snapshot")
+    sample = meta.get("sample")
+    if not isinstance(sample, dict):
+        raise ValueError("no sample in the snapshot")
+    now = stamps_of(session=session, keys=list(sample))
+    for key, saved in sample.items():
+        stamp = now.get(key)
+        if stamp is None or (stamp != datetime.fromisoformat(saved) and (since is None or stamp < since)):
+            raise ValueError(f"paper {key} is not as the snapshot saw it")

@@ -1,19 +1,21 @@
 """The search engine's vocabulary: term ids, and the look-ups that make queries tolerate typos and cut words.
 
 Typos are found SymSpell-style: every term of three or more letters is stored with the 32-bit hashes of itself
-and of each string one letter shorter; a query word's own deletes looked up there find every term within one
-insertion, deletion, substitution or transposition (and some within two), which are then checked with the real
-(OSA) edit distance. A sorted array of hashes costs ~8 bytes per entry instead of a dict's ~100.
+and of each string one letter shorter (stable hashes, bot/search/hashing.py, so a saved index stays valid); a
+query word's own deletes looked up there find every term within one insertion, deletion, substitution or
+transposition (and some within two), which are then checked with the real (OSA) edit distance. A sorted array
+of hashes costs ~8 bytes per entry instead of a dict's ~100.
 """
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left
+from collections.abc import Callable
 
 import numpy as np
 from rapidfuzz.distance import OSA
 
+from bot.search.hashing import delete_hashes, low32, string_hash
 from bot.search.text import deletes, max_typos
 
 MIN_FUZZY_TERM = 3  # shorter terms are only ever matched exactly
@@ -21,8 +23,7 @@ PREFIX_SCAN = 512  # terms looked at for one cut-off last word: "co" alone would
 
 
 def _hash(text: str) -> int:
-    # Python's str hash is stable within a process, which is all an in-memory index needs.
-    return hash(text) & 0xFFFFFFFF
+    return low32(string_hash(text))
 
 
 class Vocabulary:
@@ -44,6 +45,11 @@ class Vocabulary:
     def get(self, term: str) -> int | None:
         """The id of `term`, or None if no paper has it."""
         return self._ids.get(term)
+
+    @property
+    def ids_get(self) -> Callable[[str, int], int]:
+        """The term -> id dict's own `get` (bot/search/bulk.py maps it over many tokens at C speed)."""
+        return self._ids.get
 
     def intern(self, term: str) -> int:
         """The id of `term`, giving it a new one if it is new."""
@@ -69,20 +75,44 @@ class Vocabulary:
         self._sorted = sorted(self.terms)
         ids = self._ids
         self._sorted_ids = np.fromiter((ids[t] for t in self._sorted), np.int32, len(self._sorted))
-        hashes, owners = array("q"), array("i")
-        for term_id, term in enumerate(self.terms):
-            size = len(term)
-            if size >= MIN_FUZZY_TERM:  # the term, then each of its deletes (see `deletes`)
-                hashes.append(hash(term))
-                hashes.extend([hash(term[:i] + term[i + 1 :]) for i in range(size)])
-                owners.extend([term_id] * (size + 1))
-        # The low 32 bits of each hash, as `_hash` keeps them.
-        hash_arr = np.frombuffer(hashes, np.int64).astype(np.uint32) if hashes else np.empty(0, np.uint32)
-        order = np.argsort(hash_arr, kind="stable")
-        self._del_hash = hash_arr[order]
-        self._del_term = (np.frombuffer(owners, np.int32) if owners else np.empty(0, np.int32))[order]
+        hashes, owners = delete_hashes(self.terms, MIN_FUZZY_TERM)
+        order = np.argsort(hashes, kind="stable")
+        self._del_hash = hashes[order]
+        self._del_term = owners[order]
         self._new_deletes = {}
         self._frozen = len(self.terms)
+
+    def export(self) -> dict[str, np.ndarray]:
+        """The frozen vocabulary as arrays (for a snapshot); `freeze()` first."""
+        if self._frozen != len(self.terms):
+            raise ValueError("the vocabulary has terms added since it was frozen")
+        joined = "\n".join(self.terms).encode()  # terms never hold a newline: they are letters and digits
+        return {
+            "terms": np.frombuffer(joined, np.uint8),
+            "sorted_ids": self._sorted_ids,
+            "del_hash": self._del_hash,
+            "del_term": self._del_term,
+        }
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray]) -> Vocabulary:
+        """The vocabulary `export` saved; ValueError if the arrays do not fit together."""
+        vocab = cls()
+        text = arrays["terms"].tobytes().decode()
+        vocab.terms = text.split("\n") if text else []
+        count = len(vocab.terms)
+        vocab._ids = dict(zip(vocab.terms, range(count), strict=True))
+        sorted_ids, del_term = arrays["sorted_ids"], arrays["del_term"]
+        if len(vocab._ids) != count or len(sorted_ids) != count or len(del_term) != len(arrays["del_hash"]):
+            raise ValueError("vocabulary arrays of different sizes")
+        if count and (int(sorted_ids.min()) < 0 or int(sorted_ids.max()) >= count):
+            raise ValueError("a sorted term id out of range")
+        if len(del_term) and (int(del_term.min()) < 0 or int(del_term.max()) >= count):
+            raise ValueError("a typo table entry names no term")
+        vocab._sorted = [vocab.terms[i] for i in sorted_ids.tolist()]
+        vocab._sorted_ids, vocab._del_hash, vocab._del_term = sorted_ids, arrays["del_hash"], del_term
+        vocab._frozen = count
+        return vocab
 
     def similar(self, word: str) -> list[tuple[int, int]]:
         """Terms within `max_typos(word)` edits of `word` other than `word` itself, as (term id, distance)."""
