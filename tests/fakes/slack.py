@@ -58,6 +58,22 @@ class Failure:
 
 
 @dataclass
+class Outage:
+    """Every call (or every call of `methods`) fails with `status` while `calls` remain or until `until`."""
+
+    status: int
+    calls: int | None
+    until: float | None  # time.monotonic() deadline
+    retry_after: int | None
+    methods: frozenset[str] | None
+
+    def covers(self, method: str, now: float) -> bool:
+        if self.methods is not None and method not in self.methods:
+            return False
+        return (self.calls is None or self.calls > 0) and (self.until is None or now < self.until)
+
+
+@dataclass
 class File:
     """An uploaded file: `content` once its bytes arrived, `channel` once completeUploadExternal shared it."""
 
@@ -91,6 +107,7 @@ class FakeSlack:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
+    outages: list[Outage] = field(default_factory=list)
 
     # ---- control -------------------------------------------------------------------------------------------
     def fail_next(
@@ -109,6 +126,42 @@ class FakeSlack:
         Slack accepts a message and then its answer is lost to a 5xx."""
         with self._lock:
             self.failures.setdefault(method, []).append(Failure(status, times, retry_after, error, commit))
+
+    def fail_all(
+        self,
+        *,
+        status: int = 429,
+        calls: int | None = None,
+        seconds: float | None = None,
+        retry_after: int | None = 1,
+        methods: set[str] | None = None,
+    ) -> Outage:
+        """Make every Web API call (or only those of `methods`) fail with HTTP `status` (429 carries
+        Retry-After: `retry_after`) for the next `calls` calls and/or for `seconds` from now, whichever ends
+        first; with neither, until `end_outages()`. Outages stack: the oldest that covers a call answers it."""
+        until = None if seconds is None else time.monotonic() + seconds
+        outage = Outage(status, calls, until, retry_after, None if methods is None else frozenset(methods))
+        with self._lock:
+            self.outages.append(outage)
+        return outage
+
+    def end_outages(self) -> None:
+        """Stop every `fail_all` outage now."""
+        with self._lock:
+            self.outages.clear()
+
+    def _outage_answer(self, method: str) -> tuple[int, dict[str, str], Any] | None:
+        """The failure a `fail_all` outage gives this call, if one covers it (called under the lock)."""
+        now = time.monotonic()
+        self.outages[:] = [o for o in self.outages if (o.calls is None or o.calls > 0) and (o.until or now + 1) > now]
+        outage = next((o for o in self.outages if o.covers(method, now)), None)
+        if outage is None:
+            return None
+        if outage.calls is not None:
+            outage.calls -= 1
+        limited = outage.status == 429
+        headers = {"Retry-After": str(outage.retry_after)} if limited and outage.retry_after is not None else {}
+        return outage.status, headers, {"ok": False, "error": "ratelimited" if limited else "fatal_error"}
 
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -146,6 +199,8 @@ class FakeSlack:
 
     def handle(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
         with self._lock:
+            if self.outages and (blanket := self._outage_answer(method)) is not None:
+                return blanket
             queue = self.failures.get(method)
             if queue:
                 failure = queue[0]
