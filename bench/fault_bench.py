@@ -1,6 +1,6 @@
 """Benchmark faults under a steady stream of Slack events: is every acknowledged event counted, exactly once?
 
-    .venv/bin/python bench/fault_bench.py [--backend sqlite|postgresql|both] [--seconds 60] [--rate 50]
+    .venv/bin/python bench/fault_bench.py [--backend sqlite|postgresql|both] [--seconds 90] [--rate 50]
                                           [--outage 10] [--slack-outage 6]
 
 Runs `paperbot serve --http` as a subprocess on a fresh, migrated database (20 paper posts seeded), with the
@@ -376,7 +376,7 @@ def main() -> None:
     """Parse the options and run the benchmark on each asked backend."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long events are sent (20: a quick run)")
+    parser.add_argument("--seconds", type=float, default=90.0, help="how long events are sent (20: a quick run)")
     parser.add_argument("--rate", type=float, default=50.0, help="new events a second")
     parser.add_argument("--outage", type=float, default=10.0, help="seconds the database refuses connections")
     parser.add_argument("--slack-outage", type=float, default=6.0, help="seconds of Slack 429, then 5xx")
