@@ -7,7 +7,7 @@ Runs `paperbot serve --http` as a subprocess on a fresh, migrated database (20 p
 loopback fake Slack as its Web API, and for `--seconds` sends it signed events at `--rate` a second, as Slack's
 servers would: reaction_added by new people, reaction_removed of acknowledged reactions, thread replies (see
 bench/fault_ledger.py). A delivery that gets no 200 within Slack's 3 s is sent again with X-Slack-Retry-Num, at
-most 3 times (Slack waits about a minute, then five; here 1, 3 and 6 s), so only what got a 200 has to be counted.
+most 3 times (Slack waits about a minute, then five; here 2, 6 and 15 s), so only what got a 200 has to be counted.
 `/papers help` and `/papers top` go in turn once a second while the bot is up. Along the way:
 
 1. at 15% of the run, the bot is killed with SIGKILL and started again;
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import Engine, create_engine  # noqa: E402
+from sqlalchemy import Engine, create_engine, inspect, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.events_bench import DEFAULT_ADMIN_URL, fresh_database  # noqa: E402
@@ -52,6 +52,7 @@ from tests.fakes.outage import PgOutage, SqliteOutage  # noqa: E402
 from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
 
 CLOSED = "http://127.0.0.1:9"
+INBOX_STATES = "SELECT state, COUNT(*) FROM inbox_events GROUP BY state"
 
 
 class BotProcess:
@@ -247,8 +248,9 @@ def timeline(
     fault(f"Slack 429, then 5xx, for {args.slack_outage:g} s", began + 0.8 * run_s, slack_down)
 
 
-def wait_for_drain(overall: Fault, settle: float, limit: float) -> None:
-    """Until every acknowledged event is counted, or the count of missing ones held still for `settle` s."""
+def wait_for_drain(overall: Fault, reads: Engine, settle: float, limit: float) -> None:
+    """Until every acknowledged event is counted, or, with no inbox rows pending (a bot with a durable inbox
+    applies them after leases and backoffs), the count of missing ones held still for `settle` s."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -256,8 +258,17 @@ def wait_for_drain(overall: Fault, settle: float, limit: float) -> None:
         if samples and samples[-1][1] == 0:
             return
         recent = [m for t, m in samples if t >= samples[-1][0] - settle] if samples else []
-        if samples and samples[-1][0] - samples[0][0] > settle and len(set(recent)) == 1:
+        still = samples and samples[-1][0] - samples[0][0] > settle and len(set(recent)) == 1
+        if still and not inbox_rows(reads).get("pending"):
             return
+
+
+def inbox_rows(reads: Engine) -> dict[str, int]:
+    """Rows of the bot's durable event inbox by state ({} when the bot has none)."""
+    if not inspect(reads).has_table("inbox_events"):
+        return {}
+    with reads.connect() as conn:
+        return {str(state): int(n) for state, n in conn.execute(text(INBOX_STATES))}
 
 
 class DatabaseOutage:
@@ -310,12 +321,13 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
             thread.start()
         timeline(args, began, bot, slack, outage, faults)
         threads[0].join()  # the stream and every retry of it are over
-        wait_for_drain(overall, args.settle, args.drain)
+        wait_for_drain(overall, reads, args.settle, args.drain)
         stop.set()
         for thread in threads[1:]:
             thread.join()
         result = score(ledger, State.read(reads), make_sessions(reads))
         exit_s = bot.terminate()
+        inbox = inbox_rows(reads)
     finally:
         stop.set()
         bot.terminate()
@@ -323,7 +335,10 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
         reads.dispose()
         slack.stop()
         outage.close()
-    return figures(result, deliveries, commands, faults, bot, exit_s)
+    column = figures(result, deliveries, commands, faults, bot, exit_s)
+    if inbox:
+        column["inbox rows at the end"] = ", ".join(f"{state} {n}" for state, n in sorted(inbox.items()))
+    return column
 
 
 def figures(
@@ -382,7 +397,7 @@ def main() -> None:
     parser.add_argument("--slack-outage", type=float, default=6.0, help="seconds of Slack 429, then 5xx")
     parser.add_argument("--senders", type=int, default=32, help="concurrent deliveries (Slack's side)")
     parser.add_argument("--settle", type=float, default=3.0, help="backlog unchanged this long: drained")
-    parser.add_argument("--drain", type=float, default=60.0, help="wait at most this long for the backlog")
+    parser.add_argument("--drain", type=float, default=90.0, help="wait at most this long for the backlog")
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     args.outage = min(args.outage, 0.2 * args.seconds)  # a quick run keeps its faults apart

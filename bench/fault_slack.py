@@ -17,7 +17,7 @@ from bench.search_http import Arrivals
 from tests.fakes.slack import FakeSlack, SlackSender
 
 SLACK_TIMEOUT = 3.0  # Slack gives up on a delivery (and on a command's answer) after 3 s
-RETRY_DELAYS = (1.0, 3.0, 6.0)  # Slack retries at once, after a minute and after five; compressed here
+RETRY_DELAYS = (2.0, 6.0, 15.0)  # Slack retries at once, after a minute and after five; compressed here
 
 
 @dataclass
