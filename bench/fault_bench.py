@@ -175,20 +175,27 @@ def bot_env(database_url: str, slack: FakeSlack) -> dict[str, str]:
     }
 
 
-def stream(deliveries: Deliveries, ledger: Ledger, rate: float, until: float) -> None:
-    """New events at `rate` a second until `until`, then the retries still due, until every delivery ended."""
+def stream(deliveries: Deliveries, ledger: Ledger, rate: float, until: list[float]) -> None:
+    """New events at `rate` a second until `until[0]` (the timeline may push it back), then the retries still
+    due, until every delivery ended."""
     began, n = time.monotonic(), 0
     while True:
         now = time.monotonic()
         deliveries.send_due(now)
         due = began + n / rate
-        if now < until and now >= due:
+        if now < until[0] and now >= due:
             deliveries.send(ledger.next_event())
             n += 1
             continue
-        if now >= until and deliveries.idle():
+        if now >= until[0] and deliveries.idle():
             return
         time.sleep(max(0.0, min(0.01, due - now)))
+
+
+def fault_gap(run_s: float) -> float:
+    """The least time between a fault's end and the next fault (or the stream's end): a slow restart pushes what
+    follows back, so each fault's backlog can drain while events still flow."""
+    return max(5.0, 0.1 * run_s)
 
 
 def at(moment: float) -> None:
@@ -206,10 +213,10 @@ def timeline(
 ) -> None:
     """The faults, one after another at fixed shares of the run, each appended to `faults` as it begins (its end
     is when it was over: the bot answering again, the database or Slack back)."""
-    run_s = args.seconds
+    run_s, gap = args.seconds, fault_gap(args.seconds)
 
     def fault(name: str, moment: float, act: Callable[[], None]) -> None:
-        at(max(moment, time.monotonic() + 1))
+        at(max(moment, time.monotonic() + 1, (faults[-1].ended or 0.0) + gap if faults else 0.0))
         current = Fault(name, time.monotonic(), since=(faults[-1].ended or 0.0) if faults else 0.0)
         if faults:
             faults[-1].cut_at = current.began
@@ -312,14 +319,16 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
     try:
         bot.start()
         began = time.monotonic()
+        until = [float("inf")]  # events flow until the last fault is over and a gap after it
         threads = [
-            threading.Thread(target=stream, args=(deliveries, ledger, args.rate, began + args.seconds)),
+            threading.Thread(target=stream, args=(deliveries, ledger, args.rate, until)),
             threading.Thread(target=commands.run, args=(bot.up, stop), daemon=True),
             threading.Thread(target=monitor, args=(reads, ledger, faults, overall, stop), daemon=True),
         ]
         for thread in threads:
             thread.start()
         timeline(args, began, bot, slack, outage, faults)
+        until[0] = max(began + args.seconds, (faults[-1].ended or 0.0) + fault_gap(args.seconds))
         threads[0].join()  # the stream and every retry of it are over
         wait_for_drain(overall, reads, args.settle, args.drain)
         stop.set()
