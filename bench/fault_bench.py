@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -334,8 +335,8 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
         stop.set()
         for thread in threads[1:]:
             thread.join()
+        exit_s = bot.terminate()  # first: the database holds still while it is scored
         result = score(ledger, State.read(reads), make_sessions(reads))
-        exit_s = bot.terminate()
         inbox = inbox_rows(reads)
     finally:
         stop.set()
@@ -407,6 +408,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=32, help="concurrent deliveries (Slack's side)")
     parser.add_argument("--settle", type=float, default=3.0, help="backlog unchanged this long: drained")
     parser.add_argument("--drain", type=float, default=90.0, help="wait at most this long for the backlog")
+    parser.add_argument("--keep-logs", type=Path, help="copy each run's bot log here as <backend>.log")
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
     args.outage = min(args.outage, 0.2 * args.seconds)  # a quick run keeps its faults apart
@@ -418,7 +420,12 @@ def main() -> None:
     for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         print(f"{backend}:", flush=True)
         with tempfile.TemporaryDirectory() as scratch, fresh_database(backend, args.admin_url, Path(scratch)) as url:
-            results[backend] = run(backend, url, args, Path(scratch))
+            try:
+                results[backend] = run(backend, url, args, Path(scratch))
+            finally:
+                if args.keep_logs:
+                    args.keep_logs.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(Path(scratch) / "paperbot.log", args.keep_logs / f"{backend}.log")
     print()
     print_table(results)
 
