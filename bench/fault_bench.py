@@ -271,6 +271,14 @@ def wait_for_drain(overall: Fault, reads: Engine, settle: float, limit: float) -
             return
 
 
+def pending_in_inbox(reads: Engine, event_ids: list[str]) -> int:
+    """How many of `event_ids` wait in the bot's inbox, stored but not applied yet (when the drain ended)."""
+    with reads.connect() as conn:
+        rows = conn.execute(text("SELECT event_id FROM inbox_events WHERE state = 'pending'"))
+        pending = {str(event_id) for (event_id,) in rows}
+    return len(pending.intersection(event_ids))
+
+
 def inbox_rows(reads: Engine) -> dict[str, int]:
     """Rows of the bot's durable event inbox by state ({} when the bot has none)."""
     if not inspect(reads).has_table("inbox_events"):
@@ -338,6 +346,7 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
         exit_s = bot.terminate()  # first: the database holds still while it is scored
         result = score(ledger, State.read(reads), make_sessions(reads))
         inbox = inbox_rows(reads)
+        waiting = pending_in_inbox(reads, result.lost_ids) if inbox else 0
     finally:
         stop.set()
         bot.terminate()
@@ -348,6 +357,7 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
     column = figures(result, deliveries, commands, faults, bot, exit_s)
     if inbox:
         column["inbox rows at the end"] = ", ".join(f"{state} {n}" for state, n in sorted(inbox.items()))
+        column["lost, yet pending in the inbox"] = str(waiting)
     return column
 
 

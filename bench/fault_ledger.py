@@ -175,6 +175,7 @@ class Score:
     lost: int
     double: int
     lost_by_kind: Counter[str]
+    lost_ids: list[str]  # their Slack event ids
 
 
 def score(ledger: Ledger, state: State, sessions: sessionmaker[Any]) -> Score:
@@ -182,7 +183,8 @@ def score(ledger: Ledger, state: State, sessions: sessionmaker[Any]) -> Score:
     checked = [
         s for s in ledger.sent if s.acked_at is not None and not (s.kind == "add" and s.key in ledger.removes_sent)
     ]
-    lost = Counter(s.kind for s in checked if not state.holds(s, set()))
+    missing = [s for s in checked if not state.holds(s, set())]
+    lost = Counter(s.kind for s in missing)
     duplicates = sum(n - 1 for n in (*state.reactions.values(), *state.replies.values()) if n > 1)
     acked = sum(s.acked_at is not None for s in ledger.sent)
     return Score(
@@ -193,6 +195,7 @@ def score(ledger: Ledger, state: State, sessions: sessionmaker[Any]) -> Score:
         lost=sum(lost.values()),
         double=duplicates + overcounted(state, sessions),
         lost_by_kind=lost,
+        lost_ids=[s.event_id for s in missing],
     )
 
 
