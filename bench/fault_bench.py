@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -326,6 +327,8 @@ def main() -> None:
     parser.add_argument("--keep-logs", type=Path, help="copy each run's bot log here as <backend>.log")
     parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL))
     args = parser.parse_args()
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C: the bot process is stopped and the scratch database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     args.outage = min(args.outage, 0.2 * args.seconds)  # a quick run keeps its faults apart
     args.slack_outage = min(args.slack_outage, 0.15 * args.seconds)
     print(
