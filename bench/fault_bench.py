@@ -236,7 +236,7 @@ def run(backend: str, url: str, args: argparse.Namespace, scratch: Path) -> dict
         began = time.monotonic()
         until = [float("inf")]  # events flow until the last fault is over and a gap after it
         threads = [
-            threading.Thread(target=stream, args=(deliveries, ledger, args.rate, until)),
+            threading.Thread(target=stream, args=(deliveries, ledger, args.rate, until), daemon=True),
             threading.Thread(target=commands.run, args=(bot.up, stop), daemon=True),
             threading.Thread(target=monitor, args=(reads, ledger, faults, overall, stop), daemon=True),
         ]
