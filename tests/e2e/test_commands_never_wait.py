@@ -125,7 +125,12 @@ def test_help_and_search_are_acked_in_time_during_a_flood_of_events(
     assert all("search" in a.body for a in acked if a.text == "help")  # help is answered in the ack itself
     for searched in (a for a in acked if a.text == "search x"):
         assert answer_at(slack, searched.key)["response_type"] == "ephemeral"
-    assert [f.result() for f in sent].count(200) == 300
+    statuses = [f.result() for f in sent]
+    # Every event is answered: stored (200) or, where the lock outlasts the inbox write's bound (SQLite's lock
+    # covers the whole file), 503 so that Slack sends it again. PostgreSQL's lock is on posts only: all stored.
+    assert set(statuses) <= {200, 503}
+    if not db_url.startswith("sqlite"):
+        assert statuses.count(200) == 300
 
 
 @pytest.fixture
