@@ -7,8 +7,8 @@ an oracle that knows which title the query was made from: the query's words with
 that is not in the wanted title stands for the title word within two edits of it; a cut-off last word for the
 title word it begins), matched exactly against every title (the oracle also sees the author a query names).
 `rivals` counts the other distinct titles that satisfy the same oracle as well as the wanted one, by the
-strictest reading the query's kind allows (the first words for prefix and typo queries, the words in order for
-a dropped word, the opening's words in any order for a shuffle, the bag of words otherwise). With 5 or more
+strictest reading the query's kind allows (the first words for prefix and typo queries, the opening's words in order
+for a dropped word, the opening's words in any order for a shuffle, the bag of words otherwise). With 5 or more
 rivals the query is ambiguous in this corpus: no engine can be sure to put the wanted title in the top 5, and
 the best a tie-breaker without knowledge of the target can expect is 5 / (rivals + 1).
 
@@ -79,8 +79,8 @@ def _satisfies(kind: str, intended: list[str], title: list[str]) -> bool:
     """Whether a title's words meet the query's oracle as strictly as the kind allows."""
     if kind in ("prefix", "typo"):
         return title[: len(intended)] == intended
-    if kind == "dropped":
-        rest = iter(title)
+    if kind == "dropped":  # the opening's words in order, one of them left out
+        rest = iter(title[: len(intended) + 1])
         return all(any(w == t for t in rest) for w in intended)
     if kind == "order":
         return sorted(title[: len(intended)]) == sorted(intended)
