@@ -44,7 +44,9 @@ INTERACTIVE_TYPES = frozenset(
     {"block_actions", "view_submission", "view_closed", "shortcut", "message_action", "block_suggestion"}
 )
 
-ANSWER_DB_WAIT = 5.0  # seconds an answer's transaction may wait on the database before it gives up
+# Seconds an answer's transaction may wait on the database before it gives up: short enough that the plain
+# "database is not answering" reply reaches the person within Slack's 3-second window.
+ANSWER_DB_WAIT = 2.0
 DB_UNAVAILABLE = "paperbot's database is not answering right now, so I cannot answer that; try again in a minute."
 FAILED = "Something went wrong on paperbot's side while answering that; the log has the details."
 # What a database that is down, locked or too slow raises through SQLAlchemy (a refused or reset connection, a

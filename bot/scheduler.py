@@ -37,6 +37,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alert_runner import run_alerts
@@ -50,6 +51,7 @@ from bot.reconcile import request_stop as stop_reconciling
 from storage.channels import digest_channels, digest_turned_off
 from storage.digests import LEASE, aware, latest_run_day, unfinished_runs
 from storage.models import utcnow
+from storage.text import first_line
 
 log = logging.getLogger(__name__)
 
@@ -429,4 +431,8 @@ def schedule_reconcile(scheduler: BackgroundScheduler, settings: Settings, *, no
 def run_reconcile_job() -> str:
     """Job: catch up the reactions and replies of recent paper posts from Slack; its summary, for the log."""
     context = _require_context()
-    return reconcile(context.deps, token=context.client.token, now=context.clock).summary()
+    try:
+        return reconcile(context.deps, token=context.client.token, now=context.clock).summary()
+    except (OperationalError, InterfaceError) as exc:  # the database is away: the next run catches up
+        log.warning("reconciliation: the database did not answer (%s); the next run catches up", first_line(exc))
+        return "reconciliation skipped: the database did not answer"

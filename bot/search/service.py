@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.search import snapshot
@@ -41,6 +42,7 @@ from storage.search import (
     stamps_of,
     title_page,
 )
+from storage.text import first_line
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +241,10 @@ class SearchService:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.refresh()
+            except (OperationalError, InterfaceError) as exc:  # the database is away: one line, no traceback
+                log.warning(
+                    "search index: the database did not answer (%s); trying again at the next poll", first_line(exc)
+                )
             except Exception:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
