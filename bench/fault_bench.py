@@ -293,6 +293,7 @@ def figures(
         "ack p50 / p99": f"{p50:.0f} / {p99:.0f} ms",
         "commands (s skipped: bot down)": f"{len(commands.answers)} ({commands.skipped})",
         "COMMANDS OVER 3 s (target 0)": f"{late}, top {commands.late('top')}/{commands.sent('top')})",
+        "late commands": "; ".join(commands.late_ones) or "none",
         **{f"drain: {f.name}": f.drain() for f in faults},
         "starts that exited (db down)": str(bot.failed_starts),
         "SIGTERM to exit": "killed after 30 s" if exit_s is None else f"{exit_s:.1f} s",

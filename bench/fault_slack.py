@@ -103,6 +103,8 @@ class Commands:
     arrivals: Arrivals
     answers: list[tuple[str, float | None]] = field(default_factory=list)  # (text, seconds to the answer)
     skipped: int = 0  # seconds the bot was down (SIGKILL): nobody's command could reach it
+    late_ones: list[str] = field(default_factory=list)  # each late answer: what, when, why (for the report)
+    started: float = field(default_factory=time.perf_counter)
     _local: threading.local = field(default_factory=threading.local)
 
     def run(self, up: threading.Event, stop: threading.Event) -> None:
@@ -122,16 +124,22 @@ class Commands:
         began = time.perf_counter()
         try:
             response = self._local.sender.command(text, channel=CHANNEL, response_url=self.slack.response_url(key))
-        except httpx.TransportError:
-            self.answers.append((text, None))
+        except httpx.TransportError as exc:
+            self._answered(text, began, None, type(exc).__name__)
             return
         if response.status_code != 200:
-            self.answers.append((text, None))
+            self._answered(text, began, None, f"HTTP {response.status_code}")
         elif response.content:  # answered in the ack (help)
-            self.answers.append((text, time.perf_counter() - began))
+            self._answered(text, began, time.perf_counter() - began, "in the ack")
         else:
             arrived = self.arrivals.wait(key, 10.0)
-            self.answers.append((text, None if arrived is None else arrived - began))
+            self._answered(text, began, None if arrived is None else arrived - began, "at the response_url")
+
+    def _answered(self, text: str, began: float, seconds: float | None, how: str) -> None:
+        self.answers.append((text, seconds))
+        if seconds is None or seconds > SLACK_TIMEOUT:
+            took = "no answer" if seconds is None else f"{seconds:.1f} s"
+            self.late_ones.append(f"{text} at {began - self.started:.0f} s: {took} ({how})")
 
     def late(self, text: str | None = None) -> int:
         """Answers (of `text` commands, or all) that came later than Slack's 3 s, or never."""

@@ -29,6 +29,8 @@ from storage.saved import saved_papers
 
 log = logging.getLogger(__name__)
 
+QUICK_SLACK_TIMEOUT = 1  # seconds an answer waits for Slack's word on a channel or a permalink
+
 CANDIDATES = 2000  # papers a filter considers before its terms are checked one by one
 PERMALINKS = 3  # thread links per paper in an answer
 
@@ -76,11 +78,22 @@ def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequen
     unreachable) stays unknown, which counts as private too."""
     with deps.reads.begin() as session:
         unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
+    quick = quick_client(client) if unknown else client
     for channel_id in sorted(unknown):
         try:
-            info = client.conversations_info(channel=channel_id)["channel"]
+            info = quick.conversations_info(channel=channel_id)["channel"]
             private = bool(info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"))
-        except (SlackApiError, KeyError, TypeError) as exc:  # Slack's definite no: private, asked again tomorrow
+        except SlackApiError as exc:
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:  # Slack busy: ask next time
+                log.info(
+                    "cannot tell whether %s is private (Slack answered %s); treated as private",
+                    channel_id,
+                    exc.response.status_code,
+                )
+                continue
+            log.info("Slack will not describe %s (%s); treated as private", channel_id, exc)  # a definite no
+            private = True
+        except (KeyError, TypeError) as exc:  # an answer without a channel: private, asked again tomorrow
             log.info("Slack will not describe %s (%s); treated as private", channel_id, exc)
             private = True
         except (SlackClientError, OSError) as exc:
@@ -90,12 +103,20 @@ def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequen
             store.remember_privacy(session=session, team_id=team_id, channel_id=channel_id, is_private=private)
 
 
+def quick_client(client: WebClient) -> WebClient:
+    """`client` without retries and with a short timeout: what an answer asks Slack on the way (is a channel
+    private? a thread's permalink?) must not hold the answer past Slack's 3 seconds when Slack is rate limiting
+    or failing; what it could not learn counts as private, or is left out."""
+    return WebClient(token=client.token, base_url=client.base_url, timeout=QUICK_SLACK_TIMEOUT, retry_handlers=[])
+
+
 def permalinks(client: WebClient, activity: TeamActivity) -> dict[tuple[str, str], str]:
     """Links to the newest few threads of a paper (chat.getPermalink); a thread Slack will not link is left out."""
     links = {}
+    quick = quick_client(client)
     for thread in activity.threads[:PERMALINKS]:
         try:
-            answer = client.chat_getPermalink(channel=thread.channel_id, message_ts=thread.ts)
+            answer = quick.chat_getPermalink(channel=thread.channel_id, message_ts=thread.ts)
             links[(thread.channel_id, thread.ts)] = str(answer["permalink"])
         except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
             log.info("no permalink for %s/%s: %s", thread.channel_id, thread.ts, exc)

@@ -266,3 +266,19 @@ def test_a_public_channel_made_private_is_checked_again_after_a_day(
     with bot.deps.sessions.begin() as session:
         session.execute(update(ChannelPrivacy).values(checked_at=utcnow() - timedelta(days=2)))
     assert f"<#{PUBLIC}>" not in shown(papers(sender, slack, f"show {REPLICA}", channel=PRIVATE))
+
+
+def test_a_busy_slack_is_asked_once_and_its_channel_stays_unknown_not_private(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    """Slack rate limiting (429) or failing (5xx) is no answer: the answer does not wait through retries for it
+    (one call), the channel counts as private for now, and the next lookup asks again."""
+    with bot.deps.sessions.begin() as session:
+        session.add(Post(team_id=TEAM_ID, channel_id="CBUSY", ts="9.0", arxiv_id=TRANSFORMER, kind="share"))
+        remember_privacy(session=session, team_id=TEAM_ID, channel_id=PUBLIC, is_private=False)
+    slack.fail_all(status=429, retry_after=30, methods={"conversations.info"})
+    assert "CBUSY" not in shown(papers(sender, slack, f"show {TRANSFORMER}"))
+    asked = [c for c in slack.calls_to("conversations.info") if c.params.get("channel") == "CBUSY"]
+    assert len(asked) == 1  # no retry after Retry-After: the answer went on without Slack's word
+    slack.end_outages()
+    assert "CBUSY" in shown(papers(sender, slack, f"show {TRANSFORMER}"))  # asked again: public after all
