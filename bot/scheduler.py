@@ -36,6 +36,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -436,3 +437,6 @@ def run_reconcile_job() -> str:
     except (OperationalError, InterfaceError) as exc:  # the database is away: the next run catches up
         log.warning("reconciliation: the database did not answer (%s); the next run catches up", first_line(exc))
         return "reconciliation skipped: the database did not answer"
+    except (SlackApiError, SlackClientError) as exc:  # Slack down or refusing for longer than the retries
+        log.warning("reconciliation stopped: Slack did not answer (%s); the next run resumes", first_line(exc))
+        return "reconciliation stopped: Slack did not answer"

@@ -112,5 +112,9 @@ def test_the_fired_reconcile_job_catches_up_from_slack(
             "reconciled 1 post in 1 channel: +1 reaction, -0 reactions, +0 replies, 0 edited, 0 deleted"
         )
         assert run_reconcile_job().startswith("reconciled 1 post in 1 channel: +0 reactions")
+        slack.fail_all(status=500)  # Slack failing for longer than the client's retries: one line, no traceback
+        assert run_reconcile_job() == "reconciliation stopped: Slack did not answer"
+        slack.end_outages()
+        assert run_reconcile_job().startswith("reconciled 1 post in 1 channel: +0 reactions")  # the next run resumes
     finally:
         install_context(None)
