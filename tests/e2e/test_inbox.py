@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from bot.inbox import MAX_FAILURES
 from storage import inbox
@@ -147,7 +148,16 @@ def database_down(db_url: str) -> Iterator[None]:
         return
     engine = create_engine(db_url)
     with engine.connect() as connection:
-        connection.execute(text("LOCK TABLE inbox_events, processed_events, workspaces IN ACCESS EXCLUSIVE MODE"))
+        for attempt in range(10):
+            try:  # a worker applying an event holds some of these tables: PostgreSQL may pick us as a deadlock's victim
+                connection.execute(
+                    text("LOCK TABLE inbox_events, processed_events, workspaces IN ACCESS EXCLUSIVE MODE")
+                )
+                break
+            except OperationalError:
+                connection.rollback()
+                if attempt == 9:
+                    raise
         try:
             yield
         finally:
