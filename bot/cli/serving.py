@@ -66,9 +66,10 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     deps.search  # noqa: B018 - starts loading the search index in the background now, not at the first search
     try:
         app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
-    except Failure:
+    except Failure:  # Slack refused the token or cannot be reached: nothing started stays running
         for sock in sockets:
             sock.close()
+        deps.close()
         raise
     from bot.inbox import Workers
     from bot.scheduler import install_stop_handlers

@@ -206,6 +206,9 @@ def test_any_command_text_gets_a_non_empty_answer_and_changes_nothing(
     def check(text: str) -> None:
         parsed = parse(text)
         assume(not (isinstance(parsed, Invocation) and parsed.share))  # --share answers in the channel instead
+        # A reply may quote what was typed ("write `/papers search 5 votes`"): text that itself holds the private
+        # discussion's markers proves nothing about a leak.
+        assume(not any(marker in text.casefold() for marker in (PRIVATE.casefold(), "votes", "replies")))
         asked = ask(sender, slack, text, timeout=5.0)
         assert asked.status == 200, (text, asked.status)
         assert said(asked.answer), text
