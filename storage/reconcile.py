@@ -18,14 +18,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.digests import aware
-from storage.models import Post, Reaction, ReactionClock, ReconcileRun, Reply, utcnow
+from storage.models import Post, Reaction, ReconcileRun, Reply, utcnow
 from storage.rows import get_or_insert
 from storage.text import without_nul
-from storage.votes import ReactionKey, slack_ts_order
+from storage.votes import ReactionKey, advance_clock, reaction_is, slack_ts_order
 
 
 @dataclass(frozen=True)
@@ -106,41 +106,20 @@ def _set_reactions(session: Session, post: PostRef, wanted: frozenset[tuple[str,
     # Sorted, so two transactions lock the same clocks in the same order (no deadlock between replicas).
     for user_id, emoji in sorted(stored | wanted):
         key = ReactionKey(post.team_id, post.channel_id, post.ts, user_id, emoji)
-        if not _clock_behind(session, key, observed_at):
+        if not advance_clock(session, key, observed_at):  # Slack's answer moves the clock, as an event would
             continue  # an event as new as Slack's answer decided this one
         present = _has_reaction(session, key)
         if (user_id, emoji) in wanted and not present:
             _, created = get_or_insert(session, Reaction, asdict(key), {"arxiv_id": post.arxiv_id})
             changes.reactions_added += int(created)
         elif (user_id, emoji) not in wanted and present:
-            session.execute(delete(Reaction).where(*_reaction_is(key)))
+            session.execute(delete(Reaction).where(*reaction_is(key)))
             changes.reactions_removed += 1
     return changes
 
 
-def _clock_behind(session: Session, key: ReactionKey, observed_at: str) -> bool:
-    """Lock the reaction's clock; when it is older than `observed_at`, move it there and say True."""
-    clock, created = get_or_insert(session, ReactionClock, asdict(key), {"event_ts": observed_at}, lock=True)
-    if created:
-        return True
-    if slack_ts_order(clock.event_ts) >= slack_ts_order(observed_at):
-        return False
-    clock.event_ts, clock.updated_at = observed_at, utcnow()
-    return True
-
-
-def _reaction_is(key: ReactionKey) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Reaction.team_id == key.team_id,
-        Reaction.channel_id == key.channel_id,
-        Reaction.message_ts == key.message_ts,
-        Reaction.user_id == key.user_id,
-        Reaction.emoji == key.emoji,
-    )
-
-
 def _has_reaction(session: Session, key: ReactionKey) -> bool:
-    return session.scalar(select(Reaction.id).where(*_reaction_is(key))) is not None
+    return session.scalar(select(Reaction.id).where(*reaction_is(key))) is not None
 
 
 def _set_replies(session: Session, post: PostRef, replies: tuple[SlackReply, ...], observed_at: str) -> Changes:

@@ -103,7 +103,7 @@ def prune_event_records(*, session: Session, before: datetime) -> int:
 def add_reaction(*, session: Session, key: ReactionKey, arxiv_id: str, event_ts: str | None) -> bool:
     """Record one person's emoji on a paper post; False when it was there already, or when a newer event for the
     same emoji (its removal) was applied first. `event_ts` None skips that ordering check."""
-    if not _advance_clock(session, key, event_ts):
+    if not advance_clock(session, key, event_ts):
         return False
     # The unique key decides a race with the same reaction recorded meanwhile by another transaction.
     _, created = get_or_insert(session, Reaction, asdict(key), {"arxiv_id": arxiv_id})
@@ -112,13 +112,14 @@ def add_reaction(*, session: Session, key: ReactionKey, arxiv_id: str, event_ts:
 
 def remove_reaction(*, session: Session, key: ReactionKey, event_ts: str | None) -> bool:
     """Forget one person's emoji on a paper post; False when it was not there or a newer event was applied."""
-    if not _advance_clock(session, key, event_ts):
+    if not advance_clock(session, key, event_ts):
         return False
-    result = session.execute(delete(Reaction).where(*_reaction_is(key)))
+    result = session.execute(delete(Reaction).where(*reaction_is(key)))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _reaction_is(key: ReactionKey) -> tuple[ColumnElement[bool], ...]:
+def reaction_is(key: ReactionKey) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE clauses that pick this person's emoji on this message."""
     return (
         Reaction.team_id == key.team_id,
         Reaction.channel_id == key.channel_id,
@@ -128,7 +129,7 @@ def _reaction_is(key: ReactionKey) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _advance_clock(session: Session, key: ReactionKey, event_ts: str | None) -> bool:
+def advance_clock(session: Session, key: ReactionKey, event_ts: str | None) -> bool:
     """Move the reaction's clock to `event_ts`; False (clock unchanged) when an event as new was applied."""
     if event_ts is None:
         return True
