@@ -85,6 +85,29 @@ def link(url: str | None, label: str, limit: int = TITLE_LIMIT) -> str:
     return f"<{href}|{text}>" if href else text
 
 
+IMAGE_URL_LIMIT = 3000
+ALT_TEXT_LIMIT = 2000
+
+
+def image_accessory(url: str | None, alt_text: str) -> Block | None:
+    """A section's image accessory for a paper picture, or None when there is no usable picture.
+
+    Slack fetches the image itself, so only an https URL of at most 3,000 characters is accepted; the alt text
+    (the paper's title) is clipped to Slack's 2,000 characters:
+    `image_accessory("http://x/a.png", "T") is None`,
+    `image_accessory("https://x/a.png", "T") == {"type": "image", "image_url": "https://x/a.png", "alt_text": "T"}`.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if not url.lower().startswith("https://") or len(url) > IMAGE_URL_LIMIT:
+        return None
+    if any(not ch.isprintable() or ch.isspace() or ch in '<>"' for ch in url):
+        return None
+    alt = clip(alt_text, ALT_TEXT_LIMIT) or "paper picture"
+    return {"type": "image", "image_url": url, "alt_text": alt}
+
+
 def compact(n: int) -> str:
     """A count for humans: `compact(950) == "950"`, `compact(12345) == "12.3k"`."""
     if n < 1000:

@@ -340,3 +340,21 @@ def test_a_long_list_answer_stays_within_slacks_50_blocks_and_says_what_it_left_
 def test_a_usage_keeps_its_lines() -> None:
     payload = lookup.problem("Bad <term>.", "Usage: `/papers search <text>`\nTerms: `author:`")
     assert "\nTerms: `author:`" in payload["blocks"][0]["text"]["text"]
+
+
+def test_image_accessory_accepts_only_https_pictures_of_sane_length() -> None:
+    from bot.blocks.common import image_accessory, section, validate
+
+    picture = image_accessory("https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2410.13732.png", "A title")
+    assert picture == {
+        "type": "image",
+        "image_url": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2410.13732.png",
+        "alt_text": "A title",
+    }
+    validate({"text": "t", "blocks": [{**section("*A title*"), "accessory": picture}]})
+    assert image_accessory(None, "t") is None
+    assert image_accessory("http://insecure.example/a.png", "t") is None
+    assert image_accessory("javascript:alert(1)", "t") is None
+    assert image_accessory("https://x.example/" + "a" * 3000, "t") is None
+    assert image_accessory("https://x.example/a b.png", "t") is None
+    assert len(image_accessory("https://x.example/a.png", "word " * 1000)["alt_text"]) <= 2000  # type: ignore[index]
