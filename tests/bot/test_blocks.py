@@ -345,10 +345,11 @@ def test_a_usage_keeps_its_lines() -> None:
 def test_image_accessory_accepts_only_https_pictures_of_sane_length() -> None:
     from bot.blocks.common import image_accessory, section, validate
 
-    picture = image_accessory("https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2410.13732.png", "A title")
+    url = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2410.13732.png"
+    picture = image_accessory(url, "A title")
     assert picture == {
         "type": "image",
-        "image_url": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2410.13732.png",
+        "image_url": url,
         "alt_text": "A title",
     }
     validate({"text": "t", "blocks": [{**section("*A title*"), "accessory": picture}]})
