@@ -152,9 +152,11 @@ def called_api_methods(source_dirs: tuple[str, ...] = ("bot", "handlers")) -> se
 
 
 def recognised_link_hosts() -> set[str]:
-    """The hosts named in bot/links.py (its constants and link patterns) whose paper links it recognises."""
+    """The hosts named in bot/links.py (its constants, link patterns and unfurl domains) whose paper links it
+    recognises."""
     source = (ROOT / "bot" / "links.py").read_text(encoding="utf-8").replace("\\.", ".")
     candidates = {host.lower() for host in re.findall(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", source, re.IGNORECASE)}
+    candidates |= set(getattr(links, "UNFURL_DOMAINS", ()))  # the hosts the unfurl code declares, if it does
     return {
         host
         for host in candidates

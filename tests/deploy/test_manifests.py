@@ -169,11 +169,14 @@ def test_code_that_drifts_from_the_manifest_is_caught(surface: Surface) -> None:
 def test_unfurl_domains_follow_link_shared_and_the_recognised_links(surface: Surface) -> None:
     """Once link_shared is answered, the domains must cover exactly the hosts whose links are papers."""
     answering = surface.but(events=surface.events | {"link_shared"})
+    silent = surface.but(events=surface.events - {"link_shared"})
     data = copy.deepcopy(manifest("http"))
+    data["features"].pop("unfurl_domains", None)
     assert unfurl_problems(data, answering) != []  # no domains: no link would ever be unfurled
+    assert unfurl_problems(data, silent) == []
     data["features"]["unfurl_domains"] = ["arxiv.org", "huggingface.co", "hf.co", "alphaxiv.org"]
     assert unfurl_problems(data, answering) == []
-    assert unfurl_problems(data, surface) != []  # domains while nothing answers link_shared
+    assert unfurl_problems(data, silent) != []  # domains while nothing answers link_shared
     data["features"]["unfurl_domains"] = ["arxiv.org", "huggingface.co", "hf.co", "www.alphaxiv.org"]
     assert unfurl_problems(data, answering) == [
         "links to alphaxiv.org are recognised as papers but no unfurl domain covers them"
