@@ -49,6 +49,8 @@ EVENT_SCOPES = {
     "app_mention": {"app_mentions:read"},
     "link_shared": {"links:read"},
     "app_home_opened": set(),
+    "app_uninstalled": set(),
+    "tokens_revoked": set(),
 }
 # The WebClient methods paperbot calls (each must appear in bot/ or handlers/) and the scope each needs.
 API_SCOPES = {
@@ -482,3 +484,10 @@ def test_systemd_unit_migrates_then_serves_and_restarts_on_failure() -> None:
     assert service["EnvironmentFile"].startswith("/")
     assert service.get("DynamicUser") == "yes" or service.get("User") == "paperbot"
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_an_oauth_install_asks_for_exactly_the_manifests_scopes(kind: str) -> None:
+    from bot.installs import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(manifest(kind)["oauth_config"]["scopes"]["bot"])
