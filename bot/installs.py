@@ -14,6 +14,8 @@ import logging
 from dataclasses import dataclass
 
 from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, select
@@ -97,6 +99,22 @@ def oauth_settings(settings: Settings, installs: Installs) -> OAuthSettings:
         state_expiration_seconds=STATE_SECONDS,
         logger=log,
     )
+
+
+# What Slack answers for a bot token whose workspace removed the app or revoked the token.
+DEAD_TOKEN = frozenset({"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"})
+
+
+def token_alive(client: WebClient) -> bool:
+    """False when Slack says the client's token is gone (the workspace uninstalled the app, perhaps while no
+    replica was up to hear `app_uninstalled`); True otherwise, also when Slack cannot be asked right now."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        return exc.response.get("error") not in DEAD_TOKEN
+    except (SlackClientError, OSError):
+        return True
+    return True
 
 
 @dataclass(frozen=True)

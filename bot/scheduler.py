@@ -45,6 +45,7 @@ from bot.alert_runner import run_alerts
 from bot.choose import Prefs, digest_weekdays, newest_day, pending_days, prefs_for
 from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
+from bot.installs import token_alive, uninstall
 from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
 from bot.reconcile import reconcile
@@ -89,10 +90,17 @@ class JobContext:
     def client_for(self, team_id: str) -> WebClient | None:
         """The digest's client for workspace `team_id`: the one of SLACK_BOT_TOKEN, or (OAuth installs) one with
         the workspace's own token; None when the workspace has uninstalled the app."""
-        if self.deps.installs is None:
+        installs = self.deps.installs
+        if installs is None:
             return self.client
-        token = self.deps.installs.token(team_id)
-        return make_client(self.settings, token, idempotent_only=True) if token else None
+        token = installs.token(team_id)
+        if not token:
+            return None
+        client = make_client(self.settings, token, idempotent_only=True)
+        if not token_alive(client):  # the app_uninstalled event never came (or was lost): the same as one now
+            uninstall(self.settings, self.sessions, installs, team_id)
+            return None
+        return client
 
     @property
     def sessions(self) -> sessionmaker[Session]:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot.deps import make_client
 from bot.installs import BOT_SCOPES
-from bot.scheduler import install_context, job_id, start_scheduler
+from bot.scheduler import install_context, job_id, run_scheduled_digest, start_scheduler
 from storage.channels import update_channel
 from storage.models import InboxEvent, Post, Reaction
 from storage.papers import upsert_papers
@@ -219,3 +219,26 @@ def test_one_workspace_mode_ignores_requests_from_other_workspaces(bot: RunningB
     with bot.deps.sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(Reaction)) == 0
         assert session.scalar(select(func.count()).select_from(InboxEvent)) == 0
+
+
+def test_a_digest_for_a_workspace_whose_token_slack_refuses_counts_as_an_uninstall(
+    db_url: str, slack: FakeSlack
+) -> None:
+    """The app_uninstalled event was lost (no replica up): the next digest finds the token dead and cleans up."""
+    settings = oauth_settings(db_url, slack)
+    with running_bot(settings) as bot:
+        assert install(bot, slack, OTHER, OTHER_TOKEN).status_code == 200
+        with bot.deps.sessions.begin() as session:
+            update_channel(session=session, team_id=OTHER, channel_id=CHANNEL, digest_enabled=True)
+        scheduler = start_scheduler(deps=bot.deps, client=make_client(settings), start_paused=True)
+        try:
+            assert scheduler.get_job(job_id(OTHER, CHANNEL)) is not None
+            slack.tokens.discard(OTHER_TOKEN)  # removed from the workspace while nobody listened
+            status = run_scheduled_digest(OTHER, CHANNEL)
+            assert scheduler.get_job(job_id(OTHER, CHANNEL)) is None
+        finally:
+            scheduler.shutdown(wait=False)
+            install_context(None)
+        assert bot.deps.installs is not None and bot.deps.installs.token(OTHER) is None
+    assert status == f"workspace {OTHER} uninstalled paperbot: its digest jobs are removed"
+    assert not slack.calls_to("chat.postMessage")
