@@ -73,13 +73,16 @@ def alert_day(now: datetime) -> date:
 
 def run_alerts(
     deps: Deps,
-    client: WebClient,
+    client: WebClient | Callable[[str], WebClient | None],
     day: date | None = None,
     *,
     worker: str,
     clock: Callable[[], datetime] = utcnow,
 ) -> AlertReport:
-    """Send every subscriber their DM of `day` (default: `alert_day(now)`) unless it was sent or found empty."""
+    """Send every subscriber their DM of `day` (default: `alert_day(now)`) unless it was sent or found empty.
+
+    `client` is the one workspace's client, or (OAuth installs) the client of a workspace by its team id, None
+    for a workspace that uninstalled the app: its subscribers get nothing."""
     day = day or alert_day(clock())
     report = AlertReport(day)
     with deps.sessions.begin() as session:
@@ -94,8 +97,14 @@ def run_alerts(
     if not papers:
         report.note = f"no papers of {day} yet; a later run tries again"
         return report
+    clients: dict[str, WebClient | None] = {}
     for person in pending:
-        outcome = _alert_person(deps, client, person, day, papers, worker=worker, clock=clock)
+        if person.team_id not in clients:
+            clients[person.team_id] = client if isinstance(client, WebClient) else client(person.team_id)
+        team_client = clients[person.team_id]
+        if team_client is None:
+            continue
+        outcome = _alert_person(deps, team_client, person, day, papers, worker=worker, clock=clock)
         report.count((person.team_id, person.user_id), outcome)
     log.info(
         "alerts of %s: %d sent, %d without matches, %d failed, %d left for later",

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
     slack_client_secret: SecretStr | None = Field(None, alias="SLACK_CLIENT_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
+    # OAuth installs (SLACK_CLIENT_ID + SLACK_CLIENT_SECRET): where Slack's "Add to Slack" page is, the redirect
+    # URL registered with the app when a proxy changes it, and what an uninstall does to the workspace's data.
+    slack_authorize_url: str = Field("https://slack.com/oauth/v2/authorize", alias="SLACK_AUTHORIZE_URL")
+    slack_redirect_uri: str | None = Field(None, alias="SLACK_REDIRECT_URI")
+    purge_on_uninstall: bool = Field(False, alias="PAPERBOT_PURGE_ON_UNINSTALL")
     hf_api_url: str = Field("https://huggingface.co/api/", alias="HF_API_URL")
     arxiv_api_url: str = Field("https://export.arxiv.org/api/query", alias="ARXIV_API_URL")
     digest_channel: str | None = Field(None, alias="PAPERBOT_DIGEST_CHANNEL")

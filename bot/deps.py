@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.access import Answers
 from bot.config import Settings
+from bot.installs import Installs
 from bot.search.service import SearchService
 from bot.search.snapshot import cache_folder
 from storage.db import bounded_engine, make_sessions, reading
@@ -69,6 +70,22 @@ class Deps:
         )
         service.start()
         return service
+
+    @cached_property
+    def installs(self) -> Installs | None:
+        """The workspaces that installed the app (OAuth mode: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET), or None
+        when paperbot serves the one workspace of SLACK_BOT_TOKEN."""
+        if not self.settings.oauth_enabled:
+            return None
+        return Installs(self.settings.secret("SLACK_CLIENT_ID"), self.engine)
+
+    def bot_token(self, team_id: str) -> str | None:
+        """The bot token to act in workspace `team_id` with: its installation's (OAuth mode; None when it is not
+        installed), else SLACK_BOT_TOKEN."""
+        if self.installs is not None:
+            return self.installs.token(team_id)
+        token = self.settings.slack_bot_token
+        return token.get_secret_value() if token is not None else None
 
     @cached_property
     def slack_answers(self) -> Answers:

@@ -47,6 +47,7 @@ from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
+from bot.installs import token_alive, uninstall
 from bot.reconcile import reconcile
 from bot.reconcile import request_stop as stop_reconciling
 from storage.channels import digest_channels, digest_turned_off
@@ -85,6 +86,21 @@ class JobContext:
     def settings(self) -> Settings:
         """The process's settings."""
         return self.deps.settings
+
+    def client_for(self, team_id: str) -> WebClient | None:
+        """The digest's client for workspace `team_id`: the one of SLACK_BOT_TOKEN, or (OAuth installs) one with
+        the workspace's own token; None when the workspace has uninstalled the app."""
+        installs = self.deps.installs
+        if installs is None:
+            return self.client
+        token = installs.token(team_id)
+        if not token:
+            return None
+        client = make_client(self.settings, token, idempotent_only=True)
+        if not token_alive(client):  # the app_uninstalled event never came (or was lost): the same as one now
+            uninstall(self.settings, self.sessions, installs, team_id)
+            return None
+        return client
 
     @property
     def sessions(self) -> sessionmaker[Session]:
@@ -150,9 +166,14 @@ def build_scheduler(engine: Engine) -> BackgroundScheduler:
 def wanted_jobs(context: JobContext) -> dict[str, tuple[str, str, Prefs]]:
     """Job id → (team, channel, prefs) for every digest-enabled channel and PAPERBOT_DIGEST_CHANNEL."""
     settings, wanted, team, default = context.settings, {}, context.default_team, context.settings.digest_channel
+    # Asked before the transaction: the installation store has connections of its own (SQLite: one writer).
+    installs = context.deps.installs
+    installed = set(installs.teams()) if installs is not None else None
     with context.sessions.begin() as session:
         configured = {(c.team_id, c.channel_id): c for c in digest_channels(session=session)}
         for (team_id, channel_id), channel in configured.items():
+            if installed is not None and team_id not in installed:  # uninstalled: the rows stay, not the digest
+                continue
             prefs = prefs_for(channel, settings=settings, team_id=team_id, channel_id=channel_id)
             wanted[job_id(team_id, channel_id)] = (team_id, channel_id, prefs)
         # `/papers config digest off` in PAPERBOT_DIGEST_CHANNEL stores a row that turns the default off.
@@ -255,8 +276,10 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
     settings = deps.settings
     scheduler = build_scheduler(deps.engine)
     team = None
-    if settings.digest_channel:
+    if settings.digest_channel and deps.installs is None:
         team = str(client.auth_test()["team_id"])
+    elif settings.digest_channel:
+        log.warning("PAPERBOT_DIGEST_CHANNEL is ignored with OAuth installs: each workspace sets its channels")
     # The digest's own client never re-sends a message blindly (bot.digest explains why).
     context = JobContext(
         deps=deps,
@@ -305,6 +328,20 @@ def log_next_digests(scheduler: BackgroundScheduler, job_ids: list[str]) -> None
         )
 
 
+def forget_team(team_id: str) -> list[str]:
+    """Remove workspace `team_id`'s digest jobs (it uninstalled the app) from this process's scheduler, if one
+    runs; other replicas drop theirs at their next resync or when one fires. The ids removed."""
+    if _context is None:
+        return []
+    removed = []
+    for job in _context.scheduler.get_jobs():
+        if job.id.startswith((f"{JOB_PREFIX}{team_id}:", f"{RESUME_PREFIX}{team_id}:")):
+            with suppress(JobLookupError):
+                job.remove()
+                removed.append(job.id)
+    return removed
+
+
 def resync_jobs() -> None:
     """Job: re-read the channels' digest settings and update the schedule."""
     context = _require_context()
@@ -330,7 +367,11 @@ def run_scheduled_digest(
     the newest list is not out, try again every 15 min for 3 h. A retry or resume job (`day_iso`) posts that day."""
     context = _require_context()
     now = context.clock()
-    digest_ctx = DigestContext(deps=context.deps, client=context.client, clock=context.clock)
+    client = context.client_for(team_id)
+    if client is None:
+        forget_team(team_id)
+        return f"workspace {team_id} uninstalled paperbot: its digest jobs are removed"
+    digest_ctx = DigestContext(deps=context.deps, client=client, clock=context.clock)
     if context.sleep is not None:
         digest_ctx.sleep = context.sleep
     prefs = load_prefs(digest_ctx, team_id=team_id, channel_id=channel_id)
@@ -410,7 +451,8 @@ def schedule_alerts(scheduler: BackgroundScheduler, settings: Settings) -> None:
 def run_alerts_job() -> str:
     """Job: send the day's personal alert DMs that are not sent yet; what it did, for the log."""
     context = _require_context()
-    report = run_alerts(context.deps, context.client, worker=new_worker_id(), clock=context.clock)
+    clients = context.client if context.deps.installs is None else context.client_for
+    report = run_alerts(context.deps, clients, worker=new_worker_id(), clock=context.clock)
     return report.note or f"{report.sent} sent, {report.empty} without matches, {report.failed} failed"
 
 
@@ -439,8 +481,18 @@ def schedule_reconcile(scheduler: BackgroundScheduler, settings: Settings, *, no
 def run_reconcile_job() -> str:
     """Job: catch up the reactions and replies of recent paper posts from Slack; its summary, for the log."""
     context = _require_context()
+    installs = context.deps.installs
     try:
-        return reconcile(context.deps, token=context.client.token, now=context.clock).summary()
+        if installs is None:
+            return reconcile(context.deps, token=context.client.token, now=context.clock).summary()
+        teams = installs.teams()
+        return (
+            "; ".join(
+                f"{team}: " + reconcile(context.deps, token=installs.token(team), now=context.clock).summary()
+                for team in teams
+            )
+            or "no workspace has installed paperbot yet"
+        )
     except (OperationalError, InterfaceError) as exc:  # the database is away: the next run catches up
         log.warning("reconciliation: the database did not answer (%s); the next run catches up", first_line(exc))
         return "reconciliation skipped: the database did not answer"

@@ -34,6 +34,7 @@ def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
     """`GET /healthz` (200 while the database answers, else 503) and, with an app, `POST /slack/events`: only
     requests that pass the gate (bot/gate.py) reach Bolt; every other request gets a 4xx and one log line."""
     slack = _slack_endpoint(app) if app is not None else None
+    oauth = _oauth_pages(app) if app is not None and app.oauth_flow is not None else {}
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
@@ -45,6 +46,10 @@ def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
             if method != "POST":
                 return _answer(start_response, 405, {"error": "method not allowed"})
             return slack(environ, start_response)
+        if path in oauth:  # OAuth installs: "Add to Slack" and Slack's redirect back (no signature: a browser)
+            if method not in ("GET", "HEAD"):
+                return _answer(start_response, 405, {"error": "method not allowed"})
+            return oauth[path](environ, start_response)
         return _answer(start_response, 404, {"error": "not found"})
 
     return wsgi
@@ -90,6 +95,18 @@ def _slack_endpoint(app: App) -> WSGIApp:
             return _answer(start_response, 400, {"error": "invalid request"})
 
     return endpoint
+
+
+def _oauth_pages(app: App) -> dict[str, WSGIApp]:
+    """`GET /slack/install` and `GET /slack/oauth_redirect`, answered by Bolt's OAuth flow (bot/installs.py)."""
+    flow = app.oauth_flow
+    assert flow is not None
+    bolt = SlackRequestHandler(app, path=SLACK_PATH)
+
+    def page(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return bolt({**environ, "REQUEST_METHOD": "GET"}, start_response)
+
+    return {flow.install_path: page, flow.redirect_uri_path: page}
 
 
 class ListenError(Exception):

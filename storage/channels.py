@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
-from storage.models import Channel, Workspace
+from storage.models import Base, Channel, Workspace
 from storage.rows import get_or_insert
 
 # Settings a channel may change from Slack (`/papers config`); anything else is not a channel setting.
@@ -79,3 +79,18 @@ def update_channel(*, session: Session, team_id: str, channel_id: str, **changes
         setattr(channel, name, value)
     session.flush()
     return channel
+
+
+def purge_team(*, session: Session, team_id: str) -> dict[str, int]:
+    """Delete everything stored for workspace `team_id` (its channels, posts, votes, replies, runs, saved papers,
+    subscriptions, events...) and return the rows deleted per table; papers, shared by every workspace, stay.
+
+    Every table of the schema with a `team_id` column is covered, children before parents, so a table added later
+    is purged too without being listed here."""
+    deleted: dict[str, int] = {}
+    for table in reversed(Base.metadata.sorted_tables):
+        if "team_id" in table.c:
+            result = session.execute(delete(table).where(table.c.team_id == team_id))
+            if isinstance(result, CursorResult) and result.rowcount:
+                deleted[table.name] = int(result.rowcount)
+    return deleted

@@ -58,7 +58,13 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     socket_mode = bool(settings.slack_app_token) and not http_mode
     if not socket_mode and not http_mode:
         raise Failure("SLACK_APP_TOKEN is not set: set it for Socket Mode, or pass --http to serve HTTP mode")
-    settings.secret("SLACK_BOT_TOKEN")
+    if settings.oauth_enabled and socket_mode:
+        raise Failure(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET install paperbot in many workspaces through /slack/install, "
+            "which needs HTTP mode: pass --http (or unset them to serve the one workspace of SLACK_BOT_TOKEN)"
+        )
+    if not settings.oauth_enabled:
+        settings.secret("SLACK_BOT_TOKEN")
     settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
     engine = open_database(settings)
     sockets = listen_or_fail(host, port)  # before Slack is asked anything and the scheduler starts

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from slack_bolt import App
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
-from bot.app import OAUTH_NOT_YET
+from bot.app import TOKEN_UNUSED
 from bot.cli import cli, start_bot
 from bot.deps import Deps
 from bot.server import HttpServer, make_wsgi
 from storage.db import make_engine, make_sessions
-from tests.fakes.slack import BOT_TOKEN, FakeSlack, SlackSender
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.running import bot_settings
 
 
@@ -202,11 +203,11 @@ def test_starting_the_app_with_the_token_in_the_environment_logs_no_warning(
     assert app.client.token == BOT_TOKEN and slack.calls_to("auth.test")
 
 
-def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_token(
+def test_oauth_credentials_switch_to_installs_in_our_database_and_say_the_token_is_unused(
     db_url: str, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Bolt alone would switch to OAuth on seeing these (file-based installation stores, the bot token ignored)
-    # and then refuse every request from the workspace, which never installed the app through OAuth.
+    # Bolt alone would switch to OAuth on seeing these with file-based installation stores; paperbot gives it
+    # slack_sdk's SQLAlchemy stores in its own database (migration 0012) and says the bot token is not used.
     for name, value in {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_CLIENT_ID": "1234.5678",
@@ -215,20 +216,18 @@ def test_oauth_credentials_get_one_warning_and_the_bot_still_answers_with_its_to
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.INFO):
         app, engine = start_http_bot(db_url, slack)
-    assert warnings_in(caplog) == [OAUTH_NOT_YET]
-    assert "OAuth multi-workspace installs are not supported yet" in OAUTH_NOT_YET
-    assert "the one workspace of SLACK_BOT_TOKEN" in OAUTH_NOT_YET
-    assert app.oauth_flow is None and app.installation_store is None
+    assert warnings_in(caplog) == [TOKEN_UNUSED]
+    assert app.oauth_flow is not None and app.oauth_flow.install_path == "/slack/install"
+    assert isinstance(app.installation_store, SQLAlchemyInstallationStore)
+    assert str(app.installation_store.engine.url) == str(engine.url)
     assert os.environ["SLACK_CLIENT_ID"] == "1234.5678"  # put back once the app is built
     server = HttpServer(make_wsgi(app, engine), "127.0.0.1", 0).start()
-    sender = SlackSender(server.url + "/slack/events")
     try:
-        reply = sender.command("help")
+        page = httpx.get(server.url + "/slack/install")
     finally:
-        sender.close()
         server.stop()
         engine.dispose()
-    assert reply.status_code == 200 and "/papers digest [now]" in json.dumps(reply.json()["blocks"])
+    assert page.status_code == 200 and "client_id=1234.5678" in page.text
 
 
 # ---- what a newcomer meets first: settings, pipes, dates -------------------------------------------------------

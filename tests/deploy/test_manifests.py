@@ -267,3 +267,10 @@ def test_the_two_manifests_differ_only_in_transport() -> None:
         data["settings"]["event_subscriptions"].pop("request_url", None)
         data["settings"]["interactivity"].pop("request_url", None)
     assert socket == http
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_an_oauth_install_asks_for_exactly_the_manifests_scopes(kind: str) -> None:
+    from bot.installs import BOT_SCOPES
+
+    assert sorted(BOT_SCOPES) == sorted(manifest(kind)["oauth_config"]["scopes"]["bot"])

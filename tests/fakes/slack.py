@@ -114,8 +114,16 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: ThreadingHTTPServer | None = None
     outages: list[Outage] = field(default_factory=list)
+    # OAuth installs: the workspace each extra bot token belongs to, and the codes oauth.v2.access exchanges.
+    token_teams: dict[str, str] = field(default_factory=dict)
+    oauth_codes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # ---- control -------------------------------------------------------------------------------------------
+    def installable(self, code: str, *, team_id: str, token: str, team_name: str = "Other Team") -> None:
+        """What Slack would hand back for `code` after someone approved the install in workspace `team_id`."""
+        with self._lock:
+            self.oauth_codes[code] = {"team_id": team_id, "token": token, "team_name": team_name}
+
     def fail_next(
         self,
         method: str,
@@ -276,13 +284,40 @@ class FakeSlack:
                 limited = failure.status == 429
                 headers = {"Retry-After": str(failure.retry_after)} if limited and failure.retry_after else {}
                 return failure.status, headers, {"ok": False, "error": "ratelimited" if limited else "fatal_error"}
+        return self._answer(method, params, token)
+
+    def _answer(self, method: str, params: dict[str, Any], token: str | None) -> tuple[int, dict[str, str], Any]:
+        if method == "oauth.v2.access":  # authenticated by the client id and secret, not a token
+            with self._lock:
+                return 200, {}, self._oauth_access(params)
         if token not in self.tokens:
             return 200, {}, {"ok": False, "error": "invalid_auth" if token else "not_authed"}
+        if method == "auth.test":
+            return 200, {}, self.api_auth_test({**params, "_team": self.token_teams.get(token or "", TEAM_ID)})
         handler = getattr(self, "api_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
         with self._lock:
             return 200, {}, handler(params)
+
+    def _oauth_access(self, p: dict[str, Any]) -> dict[str, Any]:
+        grant = self.oauth_codes.pop(str(p.get("code")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        self.tokens.add(grant["token"])
+        self.token_teams[grant["token"]] = grant["team_id"]
+        return {
+            "ok": True,
+            "app_id": "A0PAPERBOT",
+            "authed_user": {"id": "U0INSTALLER"},
+            "scope": "commands,chat:write",
+            "token_type": "bot",
+            "access_token": grant["token"],
+            "bot_user_id": BOT_USER_ID,
+            "team": {"id": grant["team_id"], "name": grant["team_name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
 
     def api_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -290,7 +325,7 @@ class FakeSlack:
             "url": "https://fake.slack.test/",
             "team": "Fake Team",
             "user": "paperbot",
-            "team_id": TEAM_ID,
+            "team_id": p.get("_team", TEAM_ID),
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
