@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import activity
+from bot import activity, shares
 from bot.config import Settings
 from bot.deps import Deps
 from storage.db import make_sessions
@@ -79,7 +79,8 @@ def test_the_bots_own_messages_without_a_bot_id_are_no_replies_and_no_shares(dep
         from_bot=False,
     )
     assert activity.message_posted(deps, delivery("EvReply"), reply) is activity.Outcome.IGNORED
-    assert activity.message_posted(deps, delivery("EvShare"), share) is activity.Outcome.IGNORED
+    assert shares.message_posted(deps, delivery("EvShare"), share) is activity.Outcome.IGNORED
+    assert shares.message_edited(deps, delivery("EvShareEdit"), share) is activity.Outcome.IGNORED
     assert (
         activity.message_edited(deps, delivery("EvEdit"), reply, edited_ts="1764160003.000001")
         is activity.Outcome.IGNORED
