@@ -20,10 +20,12 @@ from bot.blocks.common import (
     context,
     escape,
     fit,
+    has_pictures,
     link,
     safe_url,
     section,
     validate,
+    without_pictures,
 )
 from bot.blocks.digest import (
     DETAILS_ACTION,
@@ -108,6 +110,7 @@ __all__ = [
     "first_sentences",
     "fit",
     "github_url",
+    "has_pictures",
     "home_view",
     "link",
     "paper_details",
@@ -118,4 +121,5 @@ __all__ = [
     "title_link",
     "unknown_paper",
     "validate",
+    "without_pictures",
 ]
