@@ -2,8 +2,10 @@
 
 Each seed paper becomes one Hugging Face `daily_papers` item holding only what the seed knows (real ids,
 titles, abstracts, authors, arXiv dates; upvotes and repositories only where the page showed them). Fields the
-page did not show stay absent: no invented ids, upvotes or authors. Two facts HF's shape has no field for, the
-author count shown on the page and the arXiv primary category, go under `_paperbot`.
+page did not show stay absent: no invented ids, upvotes or authors. Each item's `thumbnail` is the picture the page
+showed for it: Hugging Face's social thumbnail of the paper, which its API gives every Daily Papers item at
+`https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/<arXiv id>.png`. Two facts HF's shape has no field
+for, the author count shown on the page and the arXiv primary category, go under `_paperbot`.
 
 Usage: python bench/make_sample.py [SEED_JSON] [OUT_JSON]
 """
@@ -34,12 +36,11 @@ def to_item(seed: dict[str, Any]) -> dict[str, Any]:
     if seed.get("github_repo"):
         paper["githubRepo"] = seed["github_repo"]
     extra = {"authors_count": seed["authors_count"], "primary_category": seed.get("primary_category")}
-    return {
-        "paper": paper,
-        "title": seed["title"],
-        "summary": seed["abstract"],
-        "_paperbot": {k: v for k, v in extra.items() if v is not None},
-    }
+    item: dict[str, Any] = {"paper": paper, "title": seed["title"], "summary": seed["abstract"]}
+    if seed.get("thumbnail"):
+        item["thumbnail"] = seed["thumbnail"]
+    item["_paperbot"] = {k: v for k, v in extra.items() if v is not None}
+    return item
 
 
 def main(argv: list[str]) -> None:

@@ -1,5 +1,5 @@
 """What the team does in Slack, remembered per paper: emoji reactions on a paper's posts, the thread replies under
-them (with their edits and deletes) and paper links people share in channels.
+them (with their edits and deletes); paper links people share in channels are bot.shares', on the same machinery.
 
 Called by the inbox's workers (bot/inbox.py, through bot/events.py), one function per event, after the event was
 stored in the inbox and Slack was answered. Each opens its own transaction and, in that same transaction, claims
@@ -11,10 +11,6 @@ that overtook the share it is about) is NOT_KNOWN_YET, and the inbox tries it ag
 A transient database error (a dropped connection, a deadlock, SQLite's "database is locked") is retried here a
 few times, the whole transaction with its claim each time; when storing still fails, NotStored is raised and
 the event stays in the inbox, to be tried again later. Nothing acknowledged is lost.
-
-A share of a paper nobody stored yet is recorded at once, against a placeholder paper row (storage.papers'
-PLACEHOLDER source, titled `arXiv:<id>`), so votes and replies arriving while the paper is fetched count; the
-fetch (Hugging Face, else arXiv) runs outside any transaction and fills the row in.
 """
 
 from __future__ import annotations
@@ -34,14 +30,10 @@ from sqlalchemy.orm import Session
 from tenacity import RetryCallState
 
 from bot.deps import Deps
-from bot.enrich import PaperUnavailable, fetch_paper
-from bot.links import find_arxiv_ids
 from bot.retrying import scaled_sleep, transaction_retrying, transient
 from storage import inbox, votes
 from storage.models import utcnow
-from storage.papers import PLACEHOLDER, get_paper, upsert_papers
-from storage.posts import find_post, record_post
-from storage.records import PaperRecord
+from storage.posts import find_post
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
@@ -138,15 +130,15 @@ def record_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> O
     """Count (or uncount) one person's emoji on a paper post; CHANGED when the stored reactions changed."""
     if not change.user_id or not change.emoji or change.user_id == delivery.bot_user_id:
         return Outcome.IGNORED  # the bot's own reactions never count
-    return _stored(deps, delivery, lambda: _apply_reaction(deps, delivery, change))
+    return stored(deps, delivery, lambda: _apply_reaction(deps, delivery, change))
 
 
 def _apply_reaction(deps: Deps, delivery: Delivery, change: ReactionChange) -> Outcome:
-    with _transaction(deps, delivery) as session:
+    with transaction(deps, delivery) as session:
         post = find_post(session=session, team_id=delivery.team_id, channel_id=change.channel_id, ts=change.message_ts)
         if post is None:
             return Outcome.NOT_KNOWN_YET
-        if not _first_delivery(session, delivery):
+        if not first_delivery(session, delivery):
             return Outcome.UNCHANGED
         key = votes.ReactionKey(
             team_id=delivery.team_id,
@@ -170,27 +162,24 @@ def _changed(changed: bool) -> Outcome:
 
 
 def message_posted(deps: Deps, delivery: Delivery, message: Message) -> Outcome:
-    """A new message: a person's reply in a paper post's thread is recorded; a person's top-level message with a
-    paper link becomes a `share` post of the first paper it links to. CHANGED when something was recorded."""
-    if _by_bot(delivery, message):
+    """A new reply (a `thread_broadcast` too): a person's reply in a paper post's thread is recorded, once.
+    CHANGED when it was. Top-level messages are bot.shares'."""
+    if by_bot(delivery, message) or not message.is_reply:
         return Outcome.IGNORED
-    if message.is_reply:
-        return _change_reply(
-            deps,
-            delivery,
-            message,
-            lambda session, key: votes.record_reply(
-                session=session, key=key, user_id=str(message.user_id), text=message.text
-            ),
-        )
-    if message.thread_ts is None and (ids := find_arxiv_ids(message.text)):
-        return _record_share(deps, delivery, message, ids[0])
-    return Outcome.IGNORED
+    return _change_reply(
+        deps,
+        delivery,
+        message,
+        lambda session, key: votes.record_reply(
+            session=session, key=key, user_id=str(message.user_id), text=message.text
+        ),
+    )
 
 
 def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_ts: str) -> Outcome:
-    """An edited thread reply under a paper post gets its new text and is marked edited."""
-    if _by_bot(delivery, message) or not message.is_reply:
+    """An edited thread reply under a paper post gets its new text and is marked edited (top-level messages are
+    bot.shares')."""
+    if by_bot(delivery, message) or not message.is_reply:
         return Outcome.IGNORED
     return _change_reply(
         deps,
@@ -203,8 +192,9 @@ def message_edited(deps: Deps, delivery: Delivery, message: Message, *, edited_t
 
 
 def message_deleted(deps: Deps, delivery: Delivery, message: Message) -> Outcome:
-    """A deleted thread reply under a paper post stops counting (`message` is the reply as it was)."""
-    if _by_bot(delivery, message) or not message.is_reply:
+    """A deleted thread reply under a paper post stops counting (`message` is the reply as it was; top-level
+    messages are bot.shares')."""
+    if by_bot(delivery, message) or not message.is_reply:
         return Outcome.IGNORED
     return _change_reply(
         deps,
@@ -220,18 +210,18 @@ def _change_reply(
     """Apply `change` to a reply in a paper post's thread, in the event's transaction (retried when transient)."""
 
     def attempt() -> Outcome:
-        with _transaction(deps, delivery) as session:
+        with transaction(deps, delivery) as session:
             key = _reply_key(session, delivery, message)
             if key is None:
                 return Outcome.NOT_KNOWN_YET
-            if not _first_delivery(session, delivery):
+            if not first_delivery(session, delivery):
                 return Outcome.UNCHANGED
             return _changed(change(session, key))
 
-    return _stored(deps, delivery, attempt)
+    return stored(deps, delivery, attempt)
 
 
-def _by_bot(delivery: Delivery, message: Message) -> bool:
+def by_bot(delivery: Delivery, message: Message) -> bool:
     """Bots' messages (ours above all) are no one's reply and no one's share."""
     return message.from_bot or not message.user_id or message.user_id == delivery.bot_user_id
 
@@ -251,84 +241,10 @@ def _reply_key(session: Session, delivery: Delivery, message: Message) -> votes.
     )
 
 
-def placeholder_record(arxiv_id: str) -> PaperRecord:
-    """The paper row a share needs before its paper is fetched: `placeholder_record("2502.12345").title ==
-    "arXiv:2502.12345"`; any real record of the paper replaces its values (storage.papers' merge rules)."""
-    return PaperRecord(arxiv_id=arxiv_id, title=f"arXiv:{arxiv_id}", source=PLACEHOLDER)
-
-
-def _record_share(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> Outcome:
-    """Make the message a `share` post of `arxiv_id` at once, then fetch the paper if it is unknown or still a
-    placeholder (an earlier fetch failed) and fill it in."""
-    recorded = _stored(deps, delivery, lambda: _share_now(deps, delivery, message, arxiv_id))
-    if recorded is _Share.NOTHING:
-        return Outcome.UNCHANGED
-    if recorded is _Share.TO_FETCH:
-        _fill_in(deps, delivery, message, arxiv_id)
-    return Outcome.CHANGED
-
-
-class _Share(Enum):
-    """What _share_now did: nothing (not the first delivery), a share of a stored paper, or one still to fetch."""
-
-    NOTHING = "nothing"
-    KNOWN = "known"
-    TO_FETCH = "to fetch"
-
-
-def _share_now(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> _Share:
-    """The share post, in the event's transaction, with a placeholder paper row when nobody stored the paper: so
-    votes and replies on the share count from now on, even while the paper is fetched."""
-    with _transaction(deps, delivery) as session:
-        if find_post(session=session, team_id=delivery.team_id, channel_id=message.channel_id, ts=message.ts):
-            _finish_row(session, delivery)
-            return _Share.NOTHING  # a share recorded before (a delivery without event id)
-        if not _first_delivery(session, delivery):
-            return _Share.NOTHING
-        paper = get_paper(session=session, arxiv_id=arxiv_id)
-        if paper is None:
-            upsert_papers(session=session, records=[placeholder_record(arxiv_id)])
-        record_post(
-            session=session,
-            team_id=delivery.team_id,
-            channel_id=message.channel_id,
-            ts=message.ts,
-            arxiv_id=arxiv_id,
-            kind="share",
-            user_id=message.user_id,
-        )
-        return _Share.TO_FETCH if paper is None or paper.source == PLACEHOLDER else _Share.KNOWN
-
-
-def _fill_in(deps: Deps, delivery: Delivery, message: Message, arxiv_id: str) -> None:
-    """Fetch a shared paper and store it over its placeholder; when nobody has it, the placeholder stays (for
-    the paper's next fetch: a digest, `paperbot fetch`, an import, another share) and the log says so."""
-    try:
-        record = fetch_paper(deps.settings, arxiv_id, sessions=deps.sessions)
-    except PaperUnavailable as exc:
-        log.warning(
-            "arXiv %s, shared in %s (message %s), keeps its placeholder title until a later fetch: %s",
-            arxiv_id,
-            message.channel_id,
-            message.ts,
-            exc,
-        )
-        return
-
-    def store() -> None:
-        with deps.sessions.begin() as session:
-            upsert_papers(session=session, records=[record])
-
-    try:
-        _stored(deps, delivery, store)
-    except NotStored as exc:
-        log.error("arXiv %s keeps its placeholder title until a later fetch: storing it failed (%s)", arxiv_id, exc)
-
-
 # ---- the transaction every change runs in, and its retries -----------------------------------------------
 
 
-def _stored(deps: Deps, delivery: Delivery, attempt: Callable[[], T]) -> T:
+def stored(deps: Deps, delivery: Delivery, attempt: Callable[[], T]) -> T:
     """`attempt()` (one whole transaction), tried again after a transient database error (bot.retrying's
     transaction policy); NotStored when it still fails."""
 
@@ -361,7 +277,7 @@ def reason(exc: StatementError) -> str:
 
 
 @contextmanager
-def _transaction(deps: Deps, delivery: Delivery) -> Iterator[Session]:
+def transaction(deps: Deps, delivery: Delivery) -> Iterator[Session]:
     """One transaction for an event's change, which also stores the bot's own user id; old event ids are pruned
     after it, now and then."""
     with deps.sessions.begin() as session:
@@ -370,16 +286,16 @@ def _transaction(deps: Deps, delivery: Delivery) -> Iterator[Session]:
     _prune_now_and_then(deps)
 
 
-def _finish_row(session: Session, delivery: Delivery) -> None:
+def finish_row(session: Session, delivery: Delivery) -> None:
     """Mark the event's inbox row done in the transaction that stores its change (or finds it stored)."""
     if delivery.inbox_id is not None:
         inbox.finish(session=session, row_id=delivery.inbox_id)
 
 
-def _first_delivery(session: Session, delivery: Delivery) -> bool:
+def first_delivery(session: Session, delivery: Delivery) -> bool:
     """Claim the event in this transaction and finish its inbox row; False when it was applied before (then
     change nothing)."""
-    _finish_row(session, delivery)
+    finish_row(session, delivery)
     if delivery.event_id is None:
         return True  # no id to deduplicate by: the natural keys and clocks still keep repeats harmless
     if votes.claim_event(session=session, team_id=delivery.team_id, event_id=delivery.event_id):

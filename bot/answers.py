@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import lookups
+from bot.blocks import has_pictures, without_pictures
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation, ParseError
 from bot.deps import Deps, SearchEngine
@@ -198,7 +200,13 @@ def post_to_channel(
 ) -> str:
     """Post an answer to a channel (or a thread); an answer about one paper is recorded as a `lookup` post."""
     message = {k: v for k, v in payload.items() if k not in ("response_type", "replace_original", "delete_original")}
-    response = client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **message)
+    try:
+        response = client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **message)
+    except SlackApiError as exc:  # Slack could not fetch the paper's picture: the card goes without it
+        if exc.response.get("error") != "invalid_blocks" or not has_pictures(message):
+            raise
+        bare = without_pictures(message)
+        response = client.chat_postMessage(channel=channel_id, thread_ts=thread_ts, unfurl_links=False, **bare)
     ts = str(response["ts"])
     arxiv_id = lookup_paper(payload)
     if arxiv_id:

@@ -1,9 +1,11 @@
-"""Slack event envelopes → bot.activity: which events the inbox keeps, and the one way a kept event is applied.
+"""Slack event envelopes → bot.activity (reactions, thread replies) and bot.shares (top-level messages: shares
+and deleted posts): which events the inbox keeps, and the one way a kept event is applied.
 
 `owned` says whether an Events API body is one of paperbot's activity events (a reaction, or a message in a
 channel: DMs are lookups, answered by handlers/messages.py at once). `change_of` reads such a body into the
 change it asks for, or None when it asks for nothing (a file's reaction, a channel join, an unfurl added to a
-message): those are answered without being stored. `Change.apply` runs it through bot.activity.
+message): those are answered without being stored. `Change.apply` runs it. A message in a thread (a
+`thread_broadcast` too) is a reply; any other is top-level.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import activity
+from bot import activity, shares
 from bot.deps import Deps
 
 REACTIONS = frozenset({"reaction_added", "reaction_removed"})
@@ -62,7 +64,8 @@ def change_of(body: Any) -> Change | None:
         return _deleted(event)
     if subtype in POSTED:
         message = _message(event, event["channel"])
-        return Change(lambda deps, delivery: activity.message_posted(deps, delivery, message))
+        posted = activity.message_posted if message.is_reply else shares.message_posted
+        return Change(lambda deps, delivery: posted(deps, delivery, message))
     return None
 
 
@@ -94,6 +97,8 @@ def _edited(event: dict[str, Any]) -> Change | None:
     if edited_ts is None or not isinstance(inner, dict):
         return None
     message = _message(inner, event["channel"])
+    if not message.is_reply:  # a link added by the edit makes it a share
+        return Change(lambda deps, delivery: shares.message_edited(deps, delivery, message))
     return Change(lambda deps, delivery: activity.message_edited(deps, delivery, message, edited_ts=edited_ts))
 
 
@@ -103,7 +108,8 @@ def _deleted(event: dict[str, Any]) -> Change | None:
     if not isinstance(previous, dict) or not previous:
         return None
     message = _message({**previous, "ts": event.get("deleted_ts") or previous.get("ts")}, event["channel"])
-    return Change(lambda deps, delivery: activity.message_deleted(deps, delivery, message))
+    deleted = activity.message_deleted if message.is_reply else shares.message_deleted
+    return Change(lambda deps, delivery: deleted(deps, delivery, message))
 
 
 def _message(payload: dict[str, Any], channel: str) -> activity.Message:

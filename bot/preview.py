@@ -120,8 +120,9 @@ def _element(element: dict[str, Any], show_urls: bool) -> Text:
         label = element.get("text", {}).get("text", "")
         style = _BUTTON_STYLES.get(element.get("style", ""), "bold reverse")
         return Text(f"[ {label} ]", style=style)
-    if kind == "image":
-        return Text(f"[image: {element.get('alt_text', '')}]", style="dim italic")
+    if kind == "image":  # Slack shows the picture itself; the terminal says where (its URL with show_urls)
+        url = f" {element.get('image_url', '')}" if show_urls else ""
+        return Text(f"[image{url}]", style="dim italic")
     return Text(f"[{kind}]", style="dim italic")
 
 

@@ -36,6 +36,7 @@ from bot.deps import Deps, make_client
 from bot.retrying import Sleep, scaled_sleep, transaction_retrying
 from storage import votes
 from storage.models import utcnow
+from storage.posts import mark_post_deleted
 from storage.reconcile import (
     Changes,
     PostRef,
@@ -51,12 +52,15 @@ from storage.reconcile import (
 log = logging.getLogger(__name__)
 
 # Slack's answers that mean "this post cannot be read" (deleted, or the bot left or lost the channel): the post is
-# skipped and the run goes on. Any other error stops the run, which resumes from its cursor next time.
+# skipped and the run goes on. Any other error stops the run, which resumes from its cursor next time. A post Slack
+# no longer has (GONE) was deleted while the bot did not hear of it, or its delete event never reached us (Bolt
+# drops the events about the bot's own messages, a deleted digest message's among them): it is marked deleted.
 UNREADABLE = frozenset(
     {"message_not_found", "thread_not_found", "channel_not_found", "not_in_channel", "is_archived", "no_item_specified"}
 )
 # Subtypes of a message someone wrote (as handlers/messages.py counts them); bot_message never counts.
 WRITTEN = frozenset({None, "thread_broadcast", "file_share", "me_message"})
+GONE = "message_not_found"
 REPLIES_PAGE = 200
 
 # Process-wide on purpose, like bot.digest's: SIGTERM in `serve` (bot.scheduler's stop handlers) must reach a run
@@ -84,6 +88,7 @@ class ReconcileReport:
 
     posts: int = 0
     skipped: int = 0
+    deleted: int = 0  # of the skipped: posts Slack no longer has, marked deleted
     channels: set[str] = field(default_factory=set)
     resumed: bool = False
     changes: Changes = field(default_factory=Changes)
@@ -97,6 +102,7 @@ class ReconcileReport:
             f"+{_n(c.replies_added, 'reply', 'replies')}, {c.replies_edited} edited, {c.replies_deleted} deleted"
         )
         extra = [f"{_n(self.skipped, 'post')} Slack would not show skipped"] if self.skipped else []
+        extra += [f"{_n(self.deleted, 'deleted post')} marked deleted"] if self.deleted else []
         extra += ["resumed an interrupted run"] if self.resumed else []
         return line + (f" ({'; '.join(extra)})" if extra else "")
 
@@ -228,6 +234,7 @@ def _run(run: Reconciler, days: int, on_post: Callable[[int, int], None] | None)
 def _one_post(run: Reconciler, post: PostRef, report: ReconcileReport) -> None:
     """Read one post from Slack and store its state, with the run's cursor, in one transaction."""
     observed_at = f"{run.now().timestamp():.6f}"  # before Slack is asked: see storage.reconcile
+    gone = False
     try:
         slack = read_post(run, post)
     except SlackApiError as exc:
@@ -235,19 +242,22 @@ def _one_post(run: Reconciler, post: PostRef, report: ReconcileReport) -> None:
         if error not in UNREADABLE:
             raise
         log.info("post %s in %s skipped: Slack says %s", post.ts, post.channel_id, error)
-        slack = None
+        slack, gone = None, error == GONE
 
     def store() -> Changes:
         with run.deps.sessions.begin() as session:
             changes = Changes()
             if slack is not None:
                 changes = set_post_state(session=session, post=post, slack=slack, observed_at=observed_at)
+            elif gone:
+                mark_post_deleted(session=session, team_id=post.team_id, channel_id=post.channel_id, ts=post.ts)
             advance_run(session=session, team_id=run.team_id, post_id=post.id, now=run.now())
             return changes
 
     changes = transaction_retrying(sleep=scaled_sleep(run.deps.settings.retry_wait_scale))(store)
     if slack is None:
         report.skipped += 1
+        report.deleted += int(gone)
         return
     report.posts += 1
     report.channels.add(post.channel_id)

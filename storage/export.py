@@ -5,11 +5,15 @@ those posts in paper order with one query; the papers' facts and the team's acti
 then read a batch of papers at a time (`paper_facts`, and storage.tally's `count_activity` given `threads_of`
 the batch), so a workspace with 100,000 posts exports in bounded memory with a handful of queries per batch,
 never one per paper.
+
+A post deleted in Slack is still streamed (marked `deleted`), so the export keeps the record of it; nothing is
+counted on it: the caller counts with a scope without deleted posts and passes `threads_of` the live ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
@@ -27,17 +31,19 @@ class PostRow(NamedTuple):
     channel_id: str
     ts: str
     kind: str
+    deleted: bool = False
 
 
 def stream_posts(*, session: Session, scope: Scope, chunk: int = 1000) -> Iterator[PostRow]:
-    """Every post in the scope, grouped by paper: papers by their first post (Slack ts, then arXiv id), each
-    paper's posts oldest first. Streams (a server-side cursor on PostgreSQL) `chunk` rows at a time."""
-    conditions = in_scope(scope)
+    """Every post in the scope, deleted ones included, grouped by paper: papers by their first post (Slack ts,
+    then arXiv id), each paper's posts oldest first. Streams (a server-side cursor on PostgreSQL) `chunk` rows at
+    a time."""
+    conditions = in_scope(replace(scope, with_deleted=True))
     first = (
         select(Post.arxiv_id, func.min(Post.ts).label("first_ts")).where(*conditions).group_by(Post.arxiv_id).subquery()
     )
     query = (
-        select(Post.arxiv_id, Post.team_id, Post.channel_id, Post.ts, Post.kind)
+        select(Post.arxiv_id, Post.team_id, Post.channel_id, Post.ts, Post.kind, Post.deleted)
         .join(first, first.c.arxiv_id == Post.arxiv_id)
         .where(*conditions)
         .order_by(first.c.first_ts, Post.arxiv_id, Post.ts, Post.team_id, Post.channel_id)
@@ -66,5 +72,6 @@ def paper_facts(*, session: Session, arxiv_ids: Sequence[str]) -> dict[str, Any]
 
 
 def threads_of(posts: Sequence[PostRow]) -> dict[ThreadKey, str]:
-    """(team, channel, ts) -> arXiv id of these posts: whose thread a reply is in (storage.tally)."""
-    return {(post.team_id, post.channel_id, post.ts): post.arxiv_id for post in posts}
+    """(team, channel, ts) -> arXiv id of these posts but the deleted ones: whose thread a reply that counts is in
+    (storage.tally)."""
+    return {(post.team_id, post.channel_id, post.ts): post.arxiv_id for post in posts if not post.deleted}

@@ -155,6 +155,9 @@ class Post(Base):
     kind: Mapped[PostKind] = mapped_column(EnumText(PostKind, 16))
     user_id: Mapped[str | None] = mapped_column(String(32))  # who shared it (share/lookup)
     digest_run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id", ondelete="SET NULL"))
+    # The message was deleted in Slack: the post, its reactions and its thread's replies no longer count anywhere
+    # (storage.tally.in_scope), but stay stored; Slack never brings a deleted message back.
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

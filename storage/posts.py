@@ -58,3 +58,15 @@ def run_posts(*, session: Session, digest_run_id: int) -> dict[str, str]:
     """arXiv id → message ts of the papers a digest run has posted so far."""
     rows = session.execute(select(Post.arxiv_id, Post.ts).where(Post.digest_run_id == digest_run_id)).all()
     return {arxiv_id: ts for arxiv_id, ts in rows}
+
+
+def mark_post_deleted(*, session: Session, team_id: str, channel_id: str, ts: str) -> bool:
+    """Mark the post of message `ts` deleted in Slack: it, its reactions and its thread's replies stop counting
+    (storage.tally) and stay stored. False when there is no such post or it was marked already."""
+    post = session.scalars(
+        select(Post).where(Post.team_id == team_id, Post.channel_id == channel_id, Post.ts == ts).with_for_update()
+    ).one_or_none()
+    if post is None or post.deleted:
+        return False
+    post.deleted = True
+    return True

@@ -11,6 +11,8 @@ timestamp taken just *before* the post was read from Slack:
 - Replies: their own edit time is their clock. An edit is applied only when Slack's is newer than the stored
   one; a reply stored as deleted stays deleted (Slack never brings a message back); a stored reply Slack no longer
   has is marked deleted, unless it was posted after `observed_at` (its event may be newer than Slack's answer).
+- Deleted posts: a post marked deleted (storage.posts.mark_post_deleted) is never read again nor changed: Slack
+  no longer shows its reactions, and making the stored ones Slack's would destroy what it had.
 """
 
 from __future__ import annotations
@@ -79,17 +81,21 @@ class PostRef:
 
 
 def recent_posts(*, session: Session, team_id: str, since: datetime, after_id: int = 0) -> list[PostRef]:
-    """The workspace's paper posts recorded since `since` with an id above `after_id`, in id order."""
+    """The workspace's paper posts recorded since `since` with an id above `after_id`, in id order; not the
+    deleted ones."""
     rows = session.execute(
         select(Post.id, Post.team_id, Post.channel_id, Post.ts, Post.arxiv_id)
-        .where(Post.team_id == team_id, Post.created_at >= since, Post.id > after_id)
+        .where(Post.team_id == team_id, Post.created_at >= since, Post.id > after_id, Post.deleted.is_(False))
         .order_by(Post.id)
     ).all()
     return [PostRef(*row) for row in rows]
 
 
 def set_post_state(*, session: Session, post: PostRef, slack: SlackPost, observed_at: str) -> Changes:
-    """Make the post's stored reactions and replies Slack's (see the module docstring for the clock rules)."""
+    """Make the post's stored reactions and replies Slack's (see the module docstring for the clock rules); a
+    post deleted since it was listed is left as it is."""
+    if session.scalar(select(Post.deleted).where(Post.id == post.id).with_for_update()) is not False:
+        return Changes()
     changes = _set_reactions(session, post, slack.reactions, observed_at)
     changes += _set_replies(session, post, slack.replies, observed_at)
     return changes

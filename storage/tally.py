@@ -3,7 +3,9 @@ people, on the papers' posts in a scope. The one counter behind a paper's detail
 and the export (storage.export); callers own the transaction, nothing here writes.
 
 The bot's own reactions and replies never count (the workspace's bot user id, storage.votes.remember_bot_user),
-nor do replies without a user (bot and system messages) or deleted ones.
+nor do replies without a user (bot and system messages) or deleted ones. A post deleted in Slack (Post.deleted)
+is in no scope, unless the scope asks for it (`with_deleted`, the export's list of posts): every count that
+starts from `in_scope` leaves it out, with the reactions on it and the replies in its thread.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Scope:
     here: str | None = None
     # More channels the viewer may see although they are private: the Home tab's, where its reader is a member.
     also: tuple[str, ...] = ()
+    with_deleted: bool = False  # deleted posts too (listing them, never counting on them)
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Tally:
 def in_scope(scope: Scope) -> list[ColumnElement[bool]]:
     """The conditions on Post that select the scope's posts."""
     conditions: list[ColumnElement[bool]] = []
+    if not scope.with_deleted:
+        conditions.append(Post.deleted.is_(False))
     if scope.team_id is not None:
         conditions.append(Post.team_id == scope.team_id)
     if scope.channel_ids:

@@ -20,11 +20,13 @@ from bot.blocks.common import (
     context,
     escape,
     fit,
+    has_pictures,
     link,
     safe_url,
     section,
     validate,
     validate_view,
+    without_pictures,
 )
 from bot.blocks.digest import (
     DETAILS_ACTION,
@@ -120,6 +122,7 @@ __all__ = [
     "first_sentences",
     "fit",
     "github_url",
+    "has_pictures",
     "home_view",
     "link",
     "page_of",
@@ -132,4 +135,5 @@ __all__ = [
     "unknown_paper",
     "validate",
     "validate_view",
+    "without_pictures",
 ]

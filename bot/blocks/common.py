@@ -110,6 +110,30 @@ def image_accessory(url: str | None, alt_text: str) -> Block | None:
     return {"type": "image", "image_url": url, "alt_text": alt}
 
 
+def without_pictures(payload: dict[str, Any]) -> dict[str, Any]:
+    """The message with every image accessory taken off its sections (what is posted when Slack could not fetch
+    a picture); a message without pictures comes back as it is."""
+    blocks = payload.get("blocks")
+    if not isinstance(blocks, list) or not has_pictures(payload):
+        return payload
+    bare = [
+        {k: v for k, v in b.items() if k != "accessory"} if _is_picture(b.get("accessory")) else b
+        for b in blocks
+        if isinstance(b, dict)
+    ]
+    return {**payload, "blocks": bare}
+
+
+def has_pictures(payload: dict[str, Any]) -> bool:
+    """True when a section of the message carries an image accessory."""
+    blocks = payload.get("blocks")
+    return isinstance(blocks, list) and any(isinstance(b, dict) and _is_picture(b.get("accessory")) for b in blocks)
+
+
+def _is_picture(accessory: Any) -> bool:
+    return isinstance(accessory, dict) and accessory.get("type") == "image"
+
+
 def compact(n: int) -> str:
     """A count for humans: `compact(950) == "950"`, `compact(12345) == "12.3k"`."""
     if n < 1000:

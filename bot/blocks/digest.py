@@ -16,6 +16,7 @@ from bot.blocks.paper import (
     links_line,
     stats_line,
     title_link,
+    with_picture,
 )
 from bot.links import hf_day_url
 
@@ -75,14 +76,15 @@ def _buttons(arxiv_id: str) -> Block:
 
 
 def paper_message(paper: PaperLike, *, rank: int | None = None) -> dict[str, Any]:
-    """One digest message for one paper: linked title, authors, summary, links, HF stats and buttons."""
+    """One digest message for one paper: linked title, authors (with the paper's picture beside them, when it has
+    one), summary, links, HF stats and buttons."""
     prefix = f"{rank}. " if rank is not None else ""
     title = " ".join((paper.title or "").split()) or paper.arxiv_id
     authors = author_line(paper.authors)
     head = f"*{prefix}{title_link(paper)}*"
     if authors:
         head += f"\n{fit(authors, 4 * AUTHOR_LIMIT)}"
-    blocks: list[Block] = [section(head)]
+    blocks: list[Block] = [with_picture(section(head), paper)]
     summary = (paper.ai_summary or "").strip() or first_sentences(paper.abstract)
     if summary:
         blocks.append(section(fit(summary, SUMMARY_LIMIT)))

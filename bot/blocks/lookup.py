@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.blocks.common import MAX_BLOCKS, Block, compact, context, escape, fit, link, safe_url, section
-from bot.blocks.paper import author_line, github_url
+from bot.blocks.paper import author_line, github_url, with_picture
 from bot.links import abs_url, hf_url, pdf_url
 from storage.lookups import TeamActivity, Thread
 
@@ -35,6 +35,7 @@ class CardPaper(Protocol):
     hf_upvotes: int | None
     github_repo: str | None
     project_page: str | None
+    thumbnail: str | None
 
 
 class FoundLike(Protocol):
@@ -146,11 +147,12 @@ def nothing_found(what: str, suggestions: Sequence[str]) -> dict[str, Any]:
 
 
 def paper_card(found: FoundLike, *, share_button: bool = True, shared_by: str | None = None) -> dict[str, Any]:
-    """`show`: the paper with the team's context: votes (people) and reactions by emoji, replies, each thread
-    where it was discussed (when, where, a permalink), and its links (abstract, PDF, code, project page)."""
+    """`show`: the paper (with its picture, when it has one) and the team's context: votes (people) and reactions
+    by emoji, replies, each thread where it was discussed (when, where, a permalink), and its links (abstract,
+    PDF, code, project page)."""
     paper, activity = found.paper, found.activity
     head = _title(paper) + (f"\n{fit((', '.join(paper.authors or [])), 1500)}" if paper.authors else "")
-    out: list[Block] = [section(head)]
+    out: list[Block] = [with_picture(section(head), paper)]
     summary = (paper.ai_summary or "").strip() or (paper.abstract or "").strip()
     if summary:
         out.append(section(fit((" ".join(summary.split())), 1200)))

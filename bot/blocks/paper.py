@@ -1,5 +1,5 @@
 """The pieces of a paper every view shows: what the builders read from a paper (`PaperLike`), its linked
-title, authors, opening sentences, links line and Hugging Face stats line."""
+title, authors, opening sentences, links line, Hugging Face stats line and picture."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.blocks.common import clip, compact, link, safe_url
+from bot.blocks.common import Block, clip, compact, image_accessory, link, safe_url
 from bot.links import abs_url, hf_url, pdf_url
 
 AUTHOR_LIMIT = 80
@@ -38,6 +38,8 @@ class PaperLike(Protocol):
     def github_stars(self) -> int | None: ...
     @property
     def project_page(self) -> str | None: ...
+    @property
+    def thumbnail(self) -> str | None: ...
 
 
 def github_url(repo: str | None) -> str | None:
@@ -73,6 +75,25 @@ def title_link(paper: PaperLike) -> str:
     # A `*` inside the bold title would end the bold early; the lookalike U+2217 keeps "A*" readable.
     title = " ".join((paper.title or "").split()).replace("*", "∗") or paper.arxiv_id
     return link(hf_url(paper.arxiv_id), title)
+
+
+class Pictured(Protocol):
+    """What a paper's picture needs: its title (the alt text) and its thumbnail URL."""
+
+    @property
+    def arxiv_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def thumbnail(self) -> str | None: ...
+
+
+def with_picture(block: Block, paper: Pictured) -> Block:
+    """`block` (the section with the paper's title) carrying the paper's picture as its image accessory, when it
+    has a usable one (bot.blocks.common.image_accessory: https only, length-checked; alt text = the title)."""
+    title = " ".join((paper.title or "").split()) or paper.arxiv_id
+    picture = image_accessory(paper.thumbnail, title)
+    return {**block, "accessory": picture} if picture is not None else block
 
 
 def links_line(paper: PaperLike) -> str:

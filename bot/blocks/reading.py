@@ -8,7 +8,13 @@ from datetime import date
 from typing import Any, Protocol
 
 from bot.blocks.common import Block, context, fit, link, section
-from bot.blocks.paper import PaperLike, links_line, stats_line, title_link
+from bot.blocks.paper import (
+    PaperLike,
+    links_line,
+    stats_line,
+    title_link,
+    with_picture,
+)
 
 ABSTRACT_LIMIT = 2900
 
@@ -65,7 +71,7 @@ def paper_details(paper: PaperDetailsLike, *, activity: ActivityLike, saved: boo
     """The Show details answer: the whole abstract, the paper's facts and links, and the team's activity."""
     authors = ", ".join(" ".join(a.split()) for a in paper.authors or [] if a and a.strip())
     head = f"*{title_link(paper)}*" + (f"\n{fit(authors, 1500)}" if authors else "")
-    blocks: list[Block] = [section(head)]
+    blocks: list[Block] = [with_picture(section(head), paper)]
     if paper.ai_summary:
         blocks.append(section(f"_AI summary:_ {fit(paper.ai_summary, 1500)}"))
     if paper.abstract:

@@ -129,7 +129,15 @@ def _deliver(
         ):
             log.info("run %s: %s is already posted to #%s; skipped", state.run_id, arxiv_id, prefs.channel_id)
             return None
-    ts = _send(ctx, prefs, state, payload, arxiv_id)
+    try:
+        ts = _send(ctx, prefs, state, payload, arxiv_id)
+    except SlackApiError as exc:
+        # Slack fetches a paper's picture itself and refuses the whole message when it cannot (`invalid_blocks`,
+        # "downloading image failed"): the paper is posted without its picture rather than not at all.
+        if exc.response.get("error") != "invalid_blocks" or not blocks.has_pictures(payload):
+            raise
+        log.warning("run %s: Slack refused %s's picture (%s); posting it without", state.run_id, arxiv_id, exc)
+        ts = _send(ctx, prefs, state, blocks.without_pictures(payload), arxiv_id)
     state.last_post = time.monotonic()
     return ts
 

@@ -77,7 +77,7 @@ def _assemble(facts: Any, tally: Tally, posts: list[store.PostRow]) -> PaperExpo
         votes=tally.votes,
         reactions=reactions,
         replies=tally.replies,
-        posts=[PostRef(team=p.team_id, channel=p.channel_id, ts=p.ts, kind=p.kind) for p in posts],
+        posts=[PostRef(team=p.team_id, channel=p.channel_id, ts=p.ts, kind=p.kind, deleted=p.deleted) for p in posts],
         primary_category=facts.primary_category,
         doi=facts.doi,
         journal_ref=facts.journal_ref,

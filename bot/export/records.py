@@ -32,6 +32,7 @@ class PostRef:
     channel: str
     ts: str
     kind: str  # digest | share | lookup
+    deleted: bool = False  # deleted in Slack: listed, but nothing on it counts
 
 
 @dataclass

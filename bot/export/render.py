@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.export.records import PaperExport
+from bot.export.records import PaperExport, PostRef
 from bot.latex import bibtex_name, latex_text
 from bot.links import abs_url
 
@@ -27,8 +27,16 @@ def json_record(paper: PaperExport) -> dict[str, Any]:
         "votes": paper.votes,
         "reactions": paper.reactions,
         "replies": paper.replies,
-        "posts": [{"team": p.team, "channel": p.channel, "ts": p.ts, "kind": p.kind} for p in paper.posts],
+        "posts": [_post_record(p) for p in paper.posts],
     }
+
+
+def _post_record(post: PostRef) -> dict[str, Any]:
+    """One post of a paper; a post deleted in Slack says so (`"deleted": true`) and nothing on it is counted."""
+    record: dict[str, Any] = {"team": post.team, "channel": post.channel, "ts": post.ts, "kind": post.kind}
+    if post.deleted:
+        record["deleted"] = True
+    return record
 
 
 def render_json(papers: Iterable[PaperExport]) -> Iterator[str]:
@@ -55,12 +63,13 @@ CSV_COLUMNS = (
     "channels",
     "kinds",
     "url",
+    "deleted_posts",
 )
 
 
 def csv_row(paper: PaperExport) -> list[str]:
     """One paper as the CSV_COLUMNS: lists joined with "; " (authors) or spaces (ids), reactions as
-    `:+1: 2; :fire: 1`, the first post's time in UTC."""
+    `:+1: 2; :fire: 1`, the first post's time in UTC; `posts` counts deleted posts too, `deleted_posts` those."""
 
     def distinct(values: Iterable[str]) -> str:
         return " ".join(dict.fromkeys(values))
@@ -81,6 +90,7 @@ def csv_row(paper: PaperExport) -> list[str]:
         distinct(p.channel for p in paper.posts),
         distinct(p.kind for p in paper.posts),
         abs_url(paper.arxiv_id),
+        str(sum(p.deleted for p in paper.posts)),
     ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import activity
+from bot import activity, shares
 from bot.config import Settings
 from bot.deps import Deps
 from storage.db import make_sessions
@@ -79,9 +79,29 @@ def test_the_bots_own_messages_without_a_bot_id_are_no_replies_and_no_shares(dep
         from_bot=False,
     )
     assert activity.message_posted(deps, delivery("EvReply"), reply) is activity.Outcome.IGNORED
-    assert activity.message_posted(deps, delivery("EvShare"), share) is activity.Outcome.IGNORED
+    assert shares.message_posted(deps, delivery("EvShare"), share) is activity.Outcome.IGNORED
+    assert shares.message_edited(deps, delivery("EvShareEdit"), share) is activity.Outcome.IGNORED
     assert (
         activity.message_edited(deps, delivery("EvEdit"), reply, edited_ts="1764160003.000001")
         is activity.Outcome.IGNORED
     )
     assert (count(deps, Reply), count(deps, Post)) == (0, 1)  # only the digest's post
+
+
+def test_a_delete_that_overtakes_its_share_waits_for_it_and_then_marks_it(deps: Deps) -> None:
+    shared = activity.Message(
+        channel_id=CHANNEL,
+        ts="1764160005.000001",
+        thread_ts=None,
+        user_id=PERSON,
+        text="arxiv.org/abs/2410.13732",
+        from_bot=False,
+    )
+    chatter = activity.Message(CHANNEL, "1764160006.000001", None, PERSON, "good morning", False)
+    assert shares.message_deleted(deps, delivery("EvDelete"), shared) is activity.Outcome.NOT_KNOWN_YET
+    assert shares.message_deleted(deps, delivery("EvDeleteChatter"), chatter) is activity.Outcome.IGNORED
+    assert shares.message_posted(deps, delivery("EvShare"), shared) is activity.Outcome.CHANGED
+    assert shares.message_deleted(deps, delivery("EvDelete"), shared) is activity.Outcome.CHANGED  # its retry
+    assert shares.message_deleted(deps, delivery("EvDelete2"), shared) is activity.Outcome.UNCHANGED
+    with deps.sessions.begin() as session:
+        assert session.scalars(select(Post.deleted).where(Post.ts == shared.ts)).one() is True

@@ -44,6 +44,7 @@ class FakePaper:
     github_repo: str | None = None
     github_stars: int | None = None
     project_page: str | None = None
+    thumbnail: str | None = None
 
 
 def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
@@ -309,6 +310,7 @@ papers = st.builds(
     github_repo=st.none() | st.text(max_size=80) | st.text(max_size=80).map(lambda s: "https://github.com/" + s),
     github_stars=st.none() | st.integers(0, 10**6),
     project_page=st.none() | st.text(max_size=80).map(lambda s: "https://p.example/" + s),
+    thumbnail=st.none() | st.text(max_size=80) | st.text(max_size=3100).map(lambda s: "https://t.example/" + s),
 )
 
 

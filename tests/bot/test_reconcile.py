@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import reconcile as reconciling
@@ -19,9 +19,9 @@ from bot.cli import cli
 from bot.deps import Deps
 from bot.reconcile import ReconcileReport, reconcile
 from storage import votes
-from storage.models import Post, ReconcileRun, Reply, utcnow
+from storage.models import Post, Reaction, ReconcileRun, Reply, utcnow
 from storage.papers import upsert_papers
-from storage.posts import record_post
+from storage.posts import mark_post_deleted, record_post
 from storage.reconcile import Changes
 from storage.records import PaperRecord
 from storage.votes import Activity, paper_activity
@@ -193,7 +193,7 @@ def test_a_post_slack_no_longer_has_is_skipped_and_the_rest_goes_on(deps: Deps, 
     slack.delete(CHANNEL, gone)
     slack.react(CHANNEL, kept, "U1", "+1")
     report = run(deps)
-    assert report.summary().endswith("(1 post Slack would not show skipped)")
+    assert report.summary().endswith("(1 post Slack would not show skipped; 1 deleted post marked deleted)")
     assert report.posts == 1 and seen(deps, PAPERS[1]).votes == 1
 
 
@@ -244,3 +244,44 @@ def test_a_stop_request_ends_the_run_after_its_current_post_and_the_next_run_res
     second = run(deps)
     assert second.resumed and second.posts == 2
     assert [seen(deps, paper).votes for paper in PAPERS] == [1, 1, 1]
+
+
+def stored_rows(deps: Deps) -> tuple[int, int]:
+    """(reactions, replies) stored, whether they count or not."""
+    with deps.sessions.begin() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Reaction)) or 0,
+            session.scalar(select(func.count()).select_from(Reply)) or 0,
+        )
+
+
+def test_a_post_deleted_while_the_bot_was_down_is_marked_deleted_and_keeps_its_rows(
+    deps: Deps, slack: FakeSlack
+) -> None:
+    ts = post(deps, slack)
+    slack.react(CHANNEL, ts, "U1", "+1")
+    slack.reply(CHANNEL, ts, "U2", "nice")
+    assert run(deps).posts == 1 and (seen(deps).votes, seen(deps).replies) == (1, 1)
+    slack.delete(CHANNEL, ts)  # e.g. a digest message someone deleted: Bolt drops that event (the bot's own)
+    report = run(deps)
+    assert report.summary().endswith("(1 post Slack would not show skipped; 1 deleted post marked deleted)")
+    shown = seen(deps)
+    assert (shown.votes, shown.replies, shown.channels) == (0, 0, [])
+    assert stored_rows(deps) == (1, 1)  # nothing destroyed
+    with deps.sessions.begin() as session:
+        assert session.scalars(select(Post.deleted).where(Post.ts == ts)).one() is True
+
+
+def test_a_deleted_post_is_never_read_again_nor_brought_back(deps: Deps, slack: FakeSlack) -> None:
+    ts = post(deps, slack)
+    slack.react(CHANNEL, ts, "U1", "+1")
+    run(deps)
+    with deps.sessions.begin() as session:
+        assert mark_post_deleted(session=session, team_id=TEAM_ID, channel_id=CHANNEL, ts=ts)
+    slack.unreact(CHANNEL, ts, "U1", "+1")  # what Slack shows of it now would empty its stored reactions
+    slack.react(CHANNEL, ts, "U3", "+1")
+    calls = len(slack.calls_to("reactions.get"))
+    report = run(deps)
+    assert report.posts == 0 and report.changes == Changes()
+    assert len(slack.calls_to("reactions.get")) == calls
+    assert seen(deps).votes == 0 and stored_rows(deps) == (1, 0)

@@ -105,6 +105,8 @@ class FakeSlack:
     # Who is in each channel (conversations.members); a channel not listed has EVERYONE, the people tests speak as.
     channel_members: dict[str, set[str]] = field(default_factory=dict)
     admins: set[str] = field(default_factory=set)  # users.info says is_admin for these
+    # Image URLs Slack cannot download: a message showing one is refused whole, as Slack refuses it.
+    unfetchable_images: set[str] = field(default_factory=set)
     owners: set[str] = field(default_factory=set)  # and is_owner for these
     url: str = ""
     # Seconds of the first message's ts; tests that bound conversations.history by real time set it to now.
@@ -341,6 +343,14 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if not p.get("text") and not p.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        for i, block in enumerate(self._blocks(p)):
+            if (block.get("accessory") or {}).get("image_url") in self.unfetchable_images:
+                pointer = f"[json-pointer:/blocks/{i}/accessory/image_url]"
+                return {
+                    "ok": False,
+                    "error": "invalid_blocks",
+                    "response_metadata": {"messages": [f"[ERROR] downloading image failed {pointer}"]},
+                }
         ts = self.next_ts()
         message = {
             "type": "message",

@@ -577,11 +577,11 @@ def test_a_share_nobody_can_fetch_keeps_a_placeholder_title_until_a_later_fetch(
     hf.fail_next("papers/", 503)
     fake_arxiv.fail_next(503)
     shared = message("see arxiv.org/abs/2502.99999v2", thread_ts=None)
-    with caplog.at_level(logging.WARNING, logger="bot.activity"):
+    with caplog.at_level(logging.WARNING, logger="bot.shares"):
         ok(sender.event(shared))
         post = share_post(bot, shared["ts"])
     assert post is not None and (post.kind, post.arxiv_id) == ("share", "2502.99999")
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.activity"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.shares"]
     assert len(lines) == 1
     assert "2502.99999" in lines[0] and "placeholder" in lines[0]
     assert "Hugging Face" in lines[0] and "arXiv" in lines[0]

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.activity import placeholder_record
+from bot.shares import placeholder_record
 from storage.models import Paper
 from storage.papers import PLACEHOLDER, UpsertStats, daily_papers, get_paper, upsert_papers
 from storage.records import PaperRecord

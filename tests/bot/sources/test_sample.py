@@ -35,6 +35,12 @@ def test_sample_is_the_31_real_papers_with_nothing_invented(seed: list[dict[str,
         # Upvotes only where the page showed them; no HF-internal ids we could only have made up.
         assert item["paper"].get("upvotes") == paper["hf_upvotes"]
         assert "_id" not in json.dumps(item) and "discussionId" not in item["paper"]
+        # The picture the page showed: Hugging Face's social thumbnail of the paper (the API's `thumbnail`).
+        assert item["thumbnail"] == paper["thumbnail"]
+        assert (
+            paper["thumbnail"]
+            == f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{paper['arxiv_id']}.png"
+        )
 
 
 def test_generator_reproduces_the_shipped_file(seed: list[dict[str, Any]], tmp_path: Path) -> None:
