@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, home, inbox, lookups, mentions, messages
+from handlers import actions, commands, home, inbox, lookups, mentions, messages, unfurls
 
 
 def register_all(app: App) -> None:
@@ -16,3 +16,4 @@ def register_all(app: App) -> None:
     mentions.register(app)
     home.register(app)
     messages.register(app)
+    unfurls.register(app)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import ChannelPrivacy, Paper, Post, utcnow
+from storage.models import ChannelPrivacy, Paper, Post, Reaction, Reply, Workspace, utcnow
 from storage.tally import Scope, count_activity, in_scope, post_threads, replies_per_thread
 
 RECHECK = timedelta(days=1)  # how long Slack's word on a channel's privacy is trusted
@@ -165,3 +165,64 @@ def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str] 
     if arxiv_ids is not None:
         query = query.where(Post.arxiv_id.in_(list(arxiv_ids)))
     return set(session.scalars(query.distinct()))
+
+
+@dataclass(frozen=True)
+class QuotedReply:
+    """One reply worth quoting under a paper: who wrote it, what, and in which thread."""
+
+    user_id: str
+    text: str
+    channel_id: str
+    thread_ts: str
+
+
+def quoted_reply(
+    *, session: Session, viewer: Viewer, arxiv_id: str, vote_emoji: Iterable[str], skip: tuple[str, str] | None = None
+) -> QuotedReply | None:
+    """The first reply of the paper's most voted thread the viewer may see (ties: more replies, then newer), or
+    None when no visible thread has a reply. Reactions are stored on paper posts only, not on replies, so "the
+    reply the team reacted to most" is read as the opening reply of the thread the team voted for most: its first
+    take on the paper. `skip` is a thread left out (the message being unfurled)."""
+    scope = scope_of(viewer)
+    threads = post_threads(session, scope, [arxiv_id])
+    if skip is not None:
+        threads.pop((viewer.team_id, *skip), None)
+    per_thread = {(team, channel, ts): n for team, channel, ts, n in session.execute(replies_per_thread([arxiv_id]))}
+    discussed = [key for key in threads if per_thread.get(key, 0) > 0]
+    if not discussed:
+        return None
+    person = func.distinct(Reaction.user_id)
+    voted = session.execute(
+        select(Reaction.team_id, Reaction.channel_id, Reaction.message_ts, func.count(person))
+        .outerjoin(Workspace, Workspace.team_id == Reaction.team_id)
+        .where(
+            Reaction.arxiv_id == arxiv_id,
+            Reaction.emoji.in_(list(vote_emoji)),
+            Reaction.user_id != func.coalesce(Workspace.bot_user_id, ""),
+        )
+        .group_by(Reaction.team_id, Reaction.channel_id, Reaction.message_ts)
+    )
+    votes = {(team, channel, ts): n for team, channel, ts, n in voted}
+    best = max(discussed, key=lambda key: (votes.get(key, 0), per_thread[key], float(key[2] or 0)))
+    team_id, channel_id, thread_ts = best
+    bot_user = select(Workspace.bot_user_id).where(Workspace.team_id == team_id).scalar_subquery()
+    reply = session.scalars(
+        select(Reply)
+        .where(
+            Reply.team_id == team_id,
+            Reply.channel_id == channel_id,
+            Reply.thread_ts == thread_ts,
+            Reply.arxiv_id == arxiv_id,
+            Reply.deleted.is_(False),
+            Reply.user_id.is_not(None),
+            Reply.ts != Reply.thread_ts,
+            Reply.user_id != func.coalesce(bot_user, ""),
+            func.length(func.trim(Reply.text)) > 0,
+        )
+        .order_by(Reply.ts)
+        .limit(1)
+    ).first()
+    if reply is None or reply.user_id is None:
+        return None
+    return QuotedReply(reply.user_id, reply.text, channel_id, thread_ts)

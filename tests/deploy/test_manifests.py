@@ -27,6 +27,7 @@ from bot.cli import serve
 from bot.config import Settings
 from bot.deps import Deps
 from bot.events import REACTIONS as INBOX_EVENTS
+from bot.links import UNFURL_DOMAINS, paper_id
 from bot.server import make_wsgi
 from handlers.commands import SUBCOMMANDS
 from storage.db import make_sessions
@@ -66,6 +67,7 @@ API_SCOPES = {
     # catch-up after downtime (bot.reconcile): a paper post's reactions, and its thread in public or private channels
     "reactions_get": {"reactions:read"},
     "conversations_replies": {"channels:history", "groups:history"},
+    "chat_unfurl": {"links:write"},  # a paper link's card with the team's history (bot/unfurls.py)
 }
 COMMAND_SCOPES = {"commands"}
 # Subcommands announced for later: a manifest names none of them until handlers/commands.py answers it.
@@ -280,6 +282,18 @@ def test_manifest_asks_for_unfurls_only_when_link_shared_is_answered(kind: str, 
         assert domains == [], "Slack would send link_shared for these domains and nobody would answer"
     assert len(domains) <= 5  # Slack's limit
     assert all(re.fullmatch(r"(?![.-])[-a-z0-9.]+[a-z0-9]", d) for d in domains)
+
+
+@pytest.mark.parametrize("kind", MANIFESTS)
+def test_manifest_unfurls_exactly_the_hosts_whose_paper_links_we_read(kind: str, registered: Registered) -> None:
+    assert "link_shared" in registered.events
+    assert manifest(kind)["features"]["unfurl_domains"] == list(UNFURL_DOMAINS)
+    # Every domain is one bot/links.py reads paper links of (a subdomain too), and no link form is left out.
+    for domain in UNFURL_DOMAINS:
+        assert paper_id(f"https://{domain}/abs/2410.13732") or paper_id(f"https://{domain}/papers/2410.13732")
+    for url in ("https://www.alphaxiv.org/overview/2410.13732", "https://export.arxiv.org/abs/2410.13732"):
+        host = url.split("/")[2]
+        assert paper_id(url) == "2410.13732" and any(host == d or host.endswith("." + d) for d in UNFURL_DOMAINS)
 
 
 @pytest.mark.parametrize("kind", MANIFESTS)

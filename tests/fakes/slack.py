@@ -99,6 +99,7 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
+    unfurled: list[dict[str, Any]] = field(default_factory=list)  # every chat.unfurl accepted, its `unfurls` parsed
     # Channels conversations.info calls private (every other channel it calls public); `unknown` ones it refuses.
     private_channels: set[str] = field(default_factory=set)
     unknown_channels: set[str] = field(default_factory=set)
@@ -368,6 +369,15 @@ class FakeSlack:
         }
 
     def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Unfurls for a posted message (`channel` + `ts`) or one still in the composer (`unfurl_id` + `source`),
+        kept in `unfurled`; `unfurls` maps each URL to its blocks, as JSON or (form bodies) a JSON string."""
+        by_message = bool(p.get("channel") and p.get("ts"))
+        if not by_message and not (p.get("unfurl_id") and p.get("source")):
+            return {"ok": False, "error": "invalid_arguments"}
+        unfurls = json.loads(p["unfurls"]) if isinstance(p.get("unfurls"), str) else p.get("unfurls")
+        if not isinstance(unfurls, dict) or not unfurls:
+            return {"ok": False, "error": "invalid_unfurls"}
+        self.unfurled.append({**p, "unfurls": unfurls})
         return {"ok": True}
 
     def api_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
