@@ -115,7 +115,8 @@ def answer(deps: Deps, client: WebClient, body: Any) -> int:
     with bounded(DB_WAIT):
         with deps.sessions.begin() as session:
             if not claim_event(session=session, team_id=shared.team_id, event_id=shared.event_id):
-                return 0  # Slack's retry, or another replica's: answered already
+                log.info("Slack event %s: its links were unfurled already (a retry)", shared.event_id)
+                return 0
         ids = list(dict.fromkeys(shared.links.values()))
         with deps.reads.begin() as session:
             stored = {i for i, p in get_papers(session=session, arxiv_ids=ids).items() if p.source != PLACEHOLDER}
