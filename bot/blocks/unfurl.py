@@ -70,7 +70,11 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
 
 def _when(moment: datetime) -> str:
     """A day Slack shows in the reader's own time zone; the fallback reads `12 Nov 2026`."""
-    return f"<!date^{int(moment.timestamp())}^{{date_short}}|{moment:%d %b %Y}>"
+    return f"<!date^{int(moment.timestamp())}^{{date_short}}|{_day(moment)}>"
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment.day} {moment:%b %Y}"
 
 
 def _head(paper: UnfurlPaper) -> str:
@@ -111,7 +115,7 @@ def _thread_links(history: History) -> list[str]:
     lines = []
     for thread in history.threads[:THREADS_SHOWN]:
         url = history.permalinks.get((thread.channel_id, thread.ts))
-        label = f"{thread.kind} thread, {thread.posted_at:%d %b %Y}"
+        label = f"{thread.kind} thread, {_day(thread.posted_at)}"
         lines.append(
             f"• {link(url, label) if url else label} in <#{thread.channel_id}>"
             f" · {_plural(thread.replies, 'reply', 'replies')}"

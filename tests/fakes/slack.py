@@ -5,7 +5,8 @@ keeps the messages it was sent (so `conversations.replies`, `reactions.get` and 
 them), can fail the next N calls of a method (HTTP 429 + Retry-After, 5xx, or a Slack error such as
 `not_in_channel`), and has a `response_url` sink for slash-command replies. Files arrive as slack_sdk's
 `files_upload_v2` sends them: `files.getUploadURLExternal` hands out an upload URL on this server, the bytes are
-POSTed there, and `files.completeUploadExternal` shares them into a channel (`shared_files`).
+POSTed there, and `files.completeUploadExternal` shares them into a channel (`shared_files`). `chat.unfurl` calls it
+accepts are kept, their `unfurls` parsed, in `unfurled`.
 
 `SlackSender` signs requests exactly as Slack does (v0 HMAC-SHA256 over `v0:{timestamp}:{body}`) and posts slash
 commands, events and block actions into the bot's real HTTP endpoint.

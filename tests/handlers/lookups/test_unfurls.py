@@ -82,14 +82,28 @@ def test_a_discussed_paper_unfurls_with_its_history_and_a_permalink(
 def test_a_private_channels_history_shows_only_in_that_channel(
     bot: RunningBot, sender: SlackSender, slack: FakeSlack
 ) -> None:
+    with bot.deps.sessions.begin() as session:  # the private thread (3 votes) opens with a take of its own
+        session.add(
+            Reply(
+                team_id=TEAM_ID,
+                channel_id=PRIVATE,
+                thread_ts="2.0",
+                ts="2.001",
+                user_id="U5",
+                text="secret take",
+                arxiv_id=REPLICA,
+            )
+        )
     url = f"https://huggingface.co/papers/{REPLICA}"
     shared(sender, [url], channel=PUBLIC)
     outside = shown(unfurled(slack)[0]["unfurls"][url])
     assert "2 votes" in outside and PRIVATE not in outside and "5 votes" not in outside
+    assert "secret take" not in outside and "“x” — <@U9>" in outside
     shared(sender, [url], channel=PRIVATE)
     inside = shown(unfurled(slack, 2)[1]["unfurls"][url])
-    assert "discussed 2 times" in inside and "· 5 votes · 3 replies" in inside
+    assert "discussed 2 times" in inside and "· 5 votes · 4 replies" in inside
     assert f"archives/{PRIVATE}/p20" in inside and f"archives/{PUBLIC}/p10" in inside
+    assert "“secret take” — <@U5>" in inside  # the most voted thread's opening reply
 
 
 def test_a_dm_and_the_composer_see_public_history_only(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
