@@ -118,11 +118,10 @@ def answer(deps: Deps, client: WebClient, body: Any) -> int:
                 log.info("Slack event %s: its links were unfurled already (a retry)", shared.event_id)
                 return 0
         ids = list(dict.fromkeys(shared.links.values()))
-        with deps.reads.begin() as session:
-            stored = {i for i, p in get_papers(session=session, arxiv_ids=ids).items() if p.source != PLACEHOLDER}
-        sent = _send(deps, client, shared, [i for i in ids if i in stored])
-        fetched = [i for i in ids if i not in stored and _fetched(deps, i)]
-        return sent + _send(deps, client, shared, fetched)
+        known = unfurls_for(deps, client, shared, ids)
+        sent = _send(client, shared, known)
+        fetched = [i for i in ids if i not in known and _fetched(deps, i)]
+        return sent + (_send(client, shared, unfurls_for(deps, client, shared, fetched)) if fetched else 0)
 
 
 def _fetched(deps: Deps, arxiv_id: str) -> bool:
@@ -137,12 +136,9 @@ def _fetched(deps: Deps, arxiv_id: str) -> bool:
     return True
 
 
-def _send(deps: Deps, client: WebClient, shared: Shared, arxiv_ids: list[str]) -> int:
-    """One chat.unfurl call with a card for every link to these papers; the number of links unfurled."""
-    if not arxiv_ids:
-        return 0
-    found = unfurls_for(deps, client, shared, arxiv_ids)
-    unfurls = {url: found[i] for url, i in shared.links.items() if i in found}
+def _send(client: WebClient, shared: Shared, cards: dict[str, Any]) -> int:
+    """One chat.unfurl call with a card for every link to these papers (arXiv id -> card); the links unfurled."""
+    unfurls = {url: cards[i] for url, i in shared.links.items() if i in cards}
     if not unfurls:
         return 0
     try:
@@ -154,28 +150,25 @@ def _send(deps: Deps, client: WebClient, shared: Shared, arxiv_ids: list[str]) -
 
 
 def unfurls_for(deps: Deps, client: WebClient | None, shared: Shared, arxiv_ids: list[str]) -> dict[str, Any]:
-    """arXiv id -> the unfurl of each stored paper among `arxiv_ids`, with the team's history as the place of
-    the link may see it; the message being unfurled is not part of its own paper's history."""
+    """arXiv id -> the unfurl of each stored paper among `arxiv_ids` (a shared link's placeholder is not one yet),
+    with the team's history as the place of the link may see it; the message being unfurled is not part of its
+    own paper's history."""
     viewer = shared.viewer
     if client is not None:
         lookups.learn_privacy(deps, client, viewer.team_id, arxiv_ids)
     skip = (shared.channel_id, shared.message_ts) if shared.channel_id and shared.message_ts else None
     vote_emoji = deps.settings.vote_emoji
     with deps.reads.begin() as session:
-        papers = get_papers(session=session, arxiv_ids=arxiv_ids)
+        papers = {i: p for i, p in get_papers(session=session, arxiv_ids=arxiv_ids).items() if p.source != PLACEHOLDER}
         activity = store.team_activity(session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=vote_emoji)
-        quotes = {
-            i: store.quoted_reply(session=session, viewer=viewer, arxiv_id=i, vote_emoji=vote_emoji, skip=skip)
-            for i in papers
-            if activity[i].replies
-        }
+        threads = {i: [t for t in seen.threads if (t.channel_id, t.ts) != skip] for i, seen in activity.items()}
+        quotes = store.quoted_replies(session=session, team_id=viewer.team_id, threads=threads, vote_emoji=vote_emoji)
         session.expunge_all()
     out = {}
     for arxiv_id, paper in papers.items():
         seen = activity[arxiv_id]
-        threads = [t for t in seen.threads if (t.channel_id, t.ts) != skip]
-        history = History(seen.votes, seen.replies, threads, quoted=quotes.get(arxiv_id))
-        if threads and client is not None:
-            history.permalinks = lookups.permalinks(client, replace(seen, threads=threads))
+        history = History(seen.votes, seen.replies, threads[arxiv_id], quoted=quotes.get(arxiv_id))
+        if history.threads and client is not None:
+            history.permalinks = lookups.permalinks(client, replace(seen, threads=threads[arxiv_id]))
         out[arxiv_id] = cards.paper_unfurl(paper, history)
     return out

@@ -8,11 +8,11 @@ asked Slack (bot.lookups resolves unknown channels with conversations.info befor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -177,52 +177,51 @@ class QuotedReply:
     thread_ts: str
 
 
-def quoted_reply(
-    *, session: Session, viewer: Viewer, arxiv_id: str, vote_emoji: Iterable[str], skip: tuple[str, str] | None = None
-) -> QuotedReply | None:
-    """The first reply of the paper's most voted thread the viewer may see (ties: more replies, then newer), or
-    None when no visible thread has a reply. Reactions are stored on paper posts only, not on replies, so "the
-    reply the team reacted to most" is read as the opening reply of the thread the team voted for most: its first
-    take on the paper. `skip` is a thread left out (the message being unfurled)."""
-    scope = scope_of(viewer)
-    threads = post_threads(session, scope, [arxiv_id])
-    if skip is not None:
-        threads.pop((viewer.team_id, *skip), None)
-    per_thread = {(team, channel, ts): n for team, channel, ts, n in session.execute(replies_per_thread([arxiv_id]))}
-    discussed = [key for key in threads if per_thread.get(key, 0) > 0]
+def quoted_replies(
+    *, session: Session, team_id: str, threads: Mapping[str, Sequence[Thread]], vote_emoji: Iterable[str]
+) -> dict[str, QuotedReply]:
+    """arXiv id -> the first reply of the paper's most voted thread among `threads` (those the viewer may see;
+    ties: more replies, then newer), for the papers whose threads have a reply. Reactions are stored on paper
+    posts only, not on replies, so "the reply the team reacted to most" is read as the opening reply of the
+    thread the team voted for most: its first take on the paper. Two queries whatever the number of papers."""
+    discussed = {i: [t for t in ts if t.replies] for i, ts in threads.items()}
+    discussed = {i: ts for i, ts in discussed.items() if ts}
     if not discussed:
-        return None
-    person = func.distinct(Reaction.user_id)
+        return {}
+    bot_user = func.coalesce(select(Workspace.bot_user_id).where(Workspace.team_id == team_id).scalar_subquery(), "")
+    voters = func.count(func.distinct(Reaction.user_id))
     voted = session.execute(
-        select(Reaction.team_id, Reaction.channel_id, Reaction.message_ts, func.count(person))
-        .outerjoin(Workspace, Workspace.team_id == Reaction.team_id)
+        select(Reaction.channel_id, Reaction.message_ts, voters)
         .where(
-            Reaction.arxiv_id == arxiv_id,
+            Reaction.team_id == team_id,
+            Reaction.arxiv_id.in_(list(discussed)),
             Reaction.emoji.in_(list(vote_emoji)),
-            Reaction.user_id != func.coalesce(Workspace.bot_user_id, ""),
+            Reaction.user_id != bot_user,
         )
-        .group_by(Reaction.team_id, Reaction.channel_id, Reaction.message_ts)
+        .group_by(Reaction.channel_id, Reaction.message_ts)
     )
-    votes = {(team, channel, ts): n for team, channel, ts, n in voted}
-    best = max(discussed, key=lambda key: (votes.get(key, 0), per_thread[key], float(key[2] or 0)))
-    team_id, channel_id, thread_ts = best
-    bot_user = select(Workspace.bot_user_id).where(Workspace.team_id == team_id).scalar_subquery()
-    reply = session.scalars(
+    votes = {(channel, ts): n for channel, ts, n in voted}
+    best = {
+        i: max(ts, key=lambda t: (votes.get((t.channel_id, t.ts), 0), t.replies, t.posted_at))
+        for i, ts in discussed.items()
+    }
+    chosen = {(t.channel_id, t.ts): i for i, t in best.items()}
+    replies = session.scalars(
         select(Reply)
         .where(
             Reply.team_id == team_id,
-            Reply.channel_id == channel_id,
-            Reply.thread_ts == thread_ts,
-            Reply.arxiv_id == arxiv_id,
+            Reply.arxiv_id.in_(list(discussed)),
+            or_(*(and_(Reply.channel_id == c, Reply.thread_ts == ts) for c, ts in chosen)),
             Reply.deleted.is_(False),
             Reply.user_id.is_not(None),
             Reply.ts != Reply.thread_ts,
-            Reply.user_id != func.coalesce(bot_user, ""),
-            func.length(func.trim(Reply.text)) > 0,
+            Reply.user_id != bot_user,
         )
         .order_by(Reply.ts)
-        .limit(1)
-    ).first()
-    if reply is None or reply.user_id is None:
-        return None
-    return QuotedReply(reply.user_id, reply.text, channel_id, thread_ts)
+    )
+    out: dict[str, QuotedReply] = {}
+    for reply in replies:
+        arxiv_id = chosen[(reply.channel_id, reply.thread_ts)]
+        if arxiv_id not in out and reply.user_id and reply.text.strip():
+            out[arxiv_id] = QuotedReply(reply.user_id, reply.text, reply.channel_id, reply.thread_ts)
+    return out
