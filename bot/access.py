@@ -73,6 +73,12 @@ def may_configure(client: WebClient, answers: Answers, *, team_id: str, channel_
     return Decision(False, reason=f"Only members of <#{channel_id}> and workspace admins can change its digest")
 
 
+def is_member(client: WebClient, answers: Answers, *, team_id: str, channel_id: str, user_id: str) -> bool:
+    """Whether Slack says the person is in the channel (False when it will not say: nothing private leaks)."""
+    members, _ = _members(client, answers, team_id, channel_id)
+    return members is not None and user_id in members
+
+
 def _members(client: WebClient, answers: Answers, team_id: str, channel_id: str) -> tuple[frozenset[str] | None, str]:
     """The channel's member ids (None and Slack's reason when it will not say)."""
     key = ("members", team_id, channel_id)

@@ -116,6 +116,13 @@ def make_trigger(prefs: Prefs) -> CronTrigger:
     )
 
 
+def next_digest_at(prefs: Prefs, now: datetime) -> datetime | None:
+    """When the channel's digest fires next after `now` (aware), in the channel's own time zone: computed from
+    its trigger alone, as the scheduler would fire it (None when it never would)."""
+    when: datetime | None = make_trigger(prefs).get_next_fire_time(None, now)
+    return when
+
+
 def same_trigger(old: object, new: CronTrigger) -> bool:
     """True when a stored trigger fires exactly like `new`: same cron fields *and* time zone.
 

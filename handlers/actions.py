@@ -1,5 +1,5 @@
-"""The digest's buttons: Save, Show details, and Remove on the Home tab. Ack first, then one call and a private
-reply on the answer pool (bot.lanes.after_ack)."""
+"""The digest's buttons: Save and Show details (the Home tab's are in handlers/home.py). Ack first, then one
+call and a private reply on the answer pool (bot.lanes.after_ack)."""
 
 from __future__ import annotations
 
@@ -68,24 +68,7 @@ def show_details(ack: Ack, body: dict[str, Any], respond: Respond, client: WebCl
     after_ack(deps, respond, work, what="the Show details button")
 
 
-def remove_saved(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Remove (Home tab): take the paper off the list and redraw the tab (a button naming no paper just
-    redraws it: the tab is the answer)."""
-    ack()
-    team, user, arxiv_id = _clicked(body)
-    deps = deps_of(context)
-
-    def work() -> None:
-        if arxiv_id is not None:
-            library.unsave(deps.sessions, team_id=team, user_id=user, arxiv_id=arxiv_id)
-        saved = library.reading_list(deps.sessions, team_id=team, user_id=user)
-        client.views_publish(user_id=user, view=blocks.home_view(saved))
-
-    after_ack(deps, None, work, what="the Remove button")  # the Home tab has no response URL to answer at
-
-
 def register(app: App) -> None:
     """Attach the button listeners."""
     app.action(blocks.SAVE_ACTION)(save_paper)
     app.action(blocks.DETAILS_ACTION)(show_details)
-    app.action(blocks.UNSAVE_ACTION)(remove_saved)

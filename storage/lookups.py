@@ -29,6 +29,8 @@ class Viewer:
 
     team_id: str
     channel_id: str | None = None
+    # Private channels the viewer is a member of (the Home tab asks Slack): their activity is visible too.
+    member_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,30 @@ def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str]
 
 def scope_of(viewer: Viewer, *, since_ts: str | None = None) -> Scope:
     """The tally scope of what the viewer may see: the team's posts in public channels and in the one asked in."""
-    return Scope(team_id=viewer.team_id, since_ts=since_ts, public_only=True, here=viewer.channel_id)
+    return Scope(
+        team_id=viewer.team_id, since_ts=since_ts, public_only=True, here=viewer.channel_id, also=viewer.member_of
+    )
+
+
+def posted_since(*, session: Session, team_id: str, since: datetime) -> set[tuple[str, str]]:
+    """(channel, arXiv id) of the team's posts since `since`: which papers were posted where."""
+    query = select(Post.channel_id, Post.arxiv_id).where(Post.team_id == team_id, Post.created_at >= since)
+    return {(channel, arxiv_id) for channel, arxiv_id in session.execute(query.distinct())}
+
+
+def privacy_of(*, session: Session, team_id: str, channel_ids: Iterable[str]) -> dict[str, bool | None]:
+    """Channel -> whether it is private, as `channel_privacy` last said (None: never asked)."""
+    wanted = set(channel_ids)
+    if not wanted:
+        return {}
+    known = session.execute(
+        select(ChannelPrivacy.channel_id, ChannelPrivacy.is_private).where(
+            ChannelPrivacy.team_id == team_id, ChannelPrivacy.channel_id.in_(wanted)
+        )
+    )
+    found: dict[str, bool | None] = dict.fromkeys(wanted)
+    found.update({channel: bool(private) for channel, private in known})
+    return found
 
 
 def team_activity(

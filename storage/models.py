@@ -290,6 +290,8 @@ class SavedPaper(Base):
     user_id: Mapped[str] = mapped_column(String(32))
     arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When its reader marked it read on the Home tab; None while unread.
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ChannelPrivacy(Base):

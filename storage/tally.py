@@ -32,6 +32,8 @@ class Scope:
     # discussion its members may see even when it is private). A channel whose privacy is unknown counts as private.
     public_only: bool = False
     here: str | None = None
+    # More channels the viewer may see although they are private: the Home tab's, where its reader is a member.
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,7 +59,8 @@ def in_scope(scope: Scope) -> list[ColumnElement[bool]]:
             ChannelPrivacy.team_id == Post.team_id, ChannelPrivacy.is_private.is_(False)
         )
         visible = Post.channel_id.in_(public)
-        conditions.append(visible if scope.here is None else or_(visible, Post.channel_id == scope.here))
+        extra = [c for c in (scope.here, *scope.also) if c is not None]
+        conditions.append(or_(visible, Post.channel_id.in_(extra)) if extra else visible)
     return conditions
 
 

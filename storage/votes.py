@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.channels import ensure_workspace
-from storage.models import Post, ProcessedEvent, Reaction, ReactionClock, Reply, utcnow
+from storage.models import Paper, Post, ProcessedEvent, Reaction, ReactionClock, Reply, utcnow
 from storage.rows import get_or_insert
 from storage.tally import Scope, count_activity, in_scope
 from storage.text import without_nul
@@ -47,6 +47,34 @@ def paper_activity(
     ).all()
     counts = tally[arxiv_id]
     return Activity(votes=counts.votes, reactions=counts.reactions, replies=counts.replies, channels=list(channels))
+
+
+@dataclass
+class OwnVote:
+    """A paper someone voted on: the emoji they gave it (first given first), where, and when they last voted."""
+
+    paper: Paper
+    emoji: list[str]
+    channel_id: str
+    at: datetime
+
+
+def votes_by(*, session: Session, team_id: str, user_id: str, vote_emoji: Iterable[str], limit: int) -> list[OwnVote]:
+    """Someone's own recent votes (their vote-emoji reactions on paper posts), one entry per paper, newest first.
+    Their own, so every channel they voted in counts: they were there."""
+    rows = session.execute(
+        select(Paper, Reaction.emoji, Reaction.channel_id, Reaction.created_at)
+        .join(Paper, Paper.arxiv_id == Reaction.arxiv_id)
+        .where(Reaction.team_id == team_id, Reaction.user_id == user_id, Reaction.emoji.in_(list(vote_emoji)))
+        .order_by(Reaction.created_at.desc(), Reaction.id.desc())
+        .limit(limit * 4)  # a person gives a paper a few emoji at most
+    )
+    found: dict[str, OwnVote] = {}
+    for paper, emoji, channel_id, at in rows:
+        vote = found.setdefault(paper.arxiv_id, OwnVote(paper, [], channel_id, at))
+        if emoji not in vote.emoji:
+            vote.emoji.insert(0, emoji)
+    return list(found.values())[:limit]
 
 
 # ---- recording what Slack events say (bot/activity.py calls these inside its transactions) ------------------

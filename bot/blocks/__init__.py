@@ -1,8 +1,8 @@
 """Block Kit builders: pure functions from data to message payloads, unit-tested without Slack.
 
 One module per purpose: `common` (escaping, clipping, safe links, sections, `validate`), `paper` (the pieces of
-a paper every view shows), `digest` (the daily digest's messages and settings text), `reading` (details, Save,
-the Home tab), `replies` (slash-command answers). A new view gets a module of its own beside them, built from
+a paper every view shows), `digest` (the daily digest's messages and settings text), `reading` (details, Save),
+`home` (the Home tab), `replies` (slash-command answers). A new view gets a module of its own beside them, built from
 `common` and `paper`, and its public names listed here, so callers keep writing `blocks.name(...)`; the lookup
 answers (`lookup`: search results, the paper card), the alerts (`alerts`) and link unfurls (`unfurl`) are used as
 modules instead, `blocks.lookup.results(...)`, since their names would collide.
@@ -24,6 +24,7 @@ from bot.blocks.common import (
     safe_url,
     section,
     validate,
+    validate_view,
 )
 from bot.blocks.digest import (
     DETAILS_ACTION,
@@ -39,6 +40,16 @@ from bot.blocks.digest import (
     empty_digest,
     paper_message,
 )
+from bot.blocks.home import (
+    HOME_BLOCK_LIMIT,
+    NEXT_ACTION,
+    PREVIOUS_ACTION,
+    READ_ACTION,
+    UNREAD_ACTION,
+    UNSAVE_ACTION,
+    home_view,
+    page_of,
+)
 from bot.blocks.paper import (
     AUTHOR_LIMIT,
     PaperLike,
@@ -49,11 +60,8 @@ from bot.blocks.paper import (
 )
 from bot.blocks.reading import (
     ABSTRACT_LIMIT,
-    HOME_BLOCK_LIMIT,
-    UNSAVE_ACTION,
     ActivityLike,
     PaperDetailsLike,
-    home_view,
     paper_details,
     save_reply,
     unknown_paper,
@@ -78,10 +86,14 @@ __all__ = [
     "HEADER_LIMIT",
     "HOME_BLOCK_LIMIT",
     "MAX_BLOCKS",
+    "NEXT_ACTION",
+    "PREVIOUS_ACTION",
+    "READ_ACTION",
     "SAVE_ACTION",
     "SECTION_LIMIT",
     "SUMMARY_LIMIT",
     "TITLE_LIMIT",
+    "UNREAD_ACTION",
     "UNSAVE_ACTION",
     "URL_LIMIT",
     "ActivityLike",
@@ -110,6 +122,7 @@ __all__ = [
     "github_url",
     "home_view",
     "link",
+    "page_of",
     "paper_details",
     "paper_message",
     "safe_url",
@@ -118,4 +131,5 @@ __all__ = [
     "title_link",
     "unknown_paper",
     "validate",
+    "validate_view",
 ]

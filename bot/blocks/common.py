@@ -11,12 +11,14 @@ from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block as SlackBlock
+from slack_sdk.models.views import View
 
 Block = dict[str, Any]
 
 SECTION_LIMIT = 3000
 FALLBACK_LIMIT = 4000
 MAX_BLOCKS = 50
+VIEW_BLOCKS = 100  # a Home tab or modal holds at most this many blocks
 TITLE_LIMIT = 300
 URL_LIMIT = 1000
 
@@ -132,6 +134,29 @@ def validate(payload: dict[str, Any]) -> None:
         try:
             _validate_block(block)
         except (SlackObjectFormationError, ValueError, TypeError) as exc:
+            raise ValueError(f"block {i} ({block.get('type') if isinstance(block, dict) else block!r}): {exc}") from exc
+
+
+def validate_view(view: dict[str, Any]) -> None:
+    """Raise ValueError if Slack would reject this Home tab view (its type, 100 blocks, private_metadata, each
+    block's schema, block ids repeating, action ids repeating within a block)."""
+    blocks = view.get("blocks")
+    if view.get("type") != "home" or not isinstance(blocks, list) or not 1 <= len(blocks) <= VIEW_BLOCKS:
+        raise ValueError(f"a Home tab view is of type home and holds 1 to {VIEW_BLOCKS} blocks")
+    try:
+        View(**view).validate_json()
+    except (SlackObjectFormationError, TypeError) as exc:
+        raise ValueError(f"view: {exc}") from exc
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        raise ValueError("block_id values repeat within the view")
+    for i, block in enumerate(blocks):
+        try:
+            _validate_block(block)
+            action_ids = [e.get("action_id") for e in block.get("elements", []) if e.get("action_id")]
+            if block.get("type") == "actions" and len(action_ids) != len(set(action_ids)):
+                raise ValueError("action_id values repeat within the block")
+        except (SlackObjectFormationError, ValueError, TypeError, AttributeError) as exc:
             raise ValueError(f"block {i} ({block.get('type') if isinstance(block, dict) else block!r}): {exc}") from exc
 
 

@@ -1,5 +1,5 @@
-"""A paper read closely: the Show details answer, the Save button's answer, the Home tab's reading list, and
-the answer when a button names a paper the database no longer knows."""
+"""A paper read closely: the Show details answer, the Save button's answer, and the answer when a button names a
+paper the database no longer knows (the Home tab is bot.blocks.home)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from datetime import date
 from typing import Any, Protocol
 
 from bot.blocks.common import Block, context, fit, link, section
-from bot.blocks.paper import AUTHOR_LIMIT, PaperLike, author_line, links_line, stats_line, title_link
+from bot.blocks.paper import PaperLike, links_line, stats_line, title_link
 
-UNSAVE_ACTION = "paper_unsave"
 ABSTRACT_LIMIT = 2900
-HOME_BLOCK_LIMIT = 100
 
 
 class PaperDetailsLike(PaperLike, Protocol):
@@ -96,24 +94,3 @@ def unknown_paper(arxiv_id: str) -> dict[str, Any]:
     """The answer when a button names a paper the database no longer knows."""
     text = f"I don't know the paper {fit(arxiv_id, 80)} any more; it may have been removed from the database."
     return {"text": text, "blocks": [section(text)]}
-
-
-def home_view(saved: Sequence[PaperLike]) -> dict[str, Any]:
-    """The App Home tab: the person's reading list, newest first, each with a Remove button."""
-    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": "Your reading list"}}]
-    if not saved:
-        blocks.append(section("Nothing saved yet. Press *Save* under a paper in a digest and it shows up here."))
-    for paper in saved[: (HOME_BLOCK_LIMIT - 2)]:
-        line = f"*{title_link(paper)}*"
-        authors = author_line(paper.authors)
-        if authors:
-            line += f"\n{fit(authors, 4 * AUTHOR_LIMIT)}"
-        remove = {
-            "type": "button",
-            "text": {"type": "plain_text", "text": "Remove"},
-            "action_id": UNSAVE_ACTION,
-            "value": paper.arxiv_id[:2000],
-        }
-        blocks.append({**section(line), "accessory": remove})
-    blocks.append(context("Vote on a paper's digest message with :+1: :fire: :heart:; `/papers help` lists commands."))
-    return {"type": "home", "blocks": blocks[:HOME_BLOCK_LIMIT]}

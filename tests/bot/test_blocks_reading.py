@@ -1,12 +1,10 @@
-"""Builders for Show details, Save and the Home tab: pure, within Slack's limits, escaped."""
+"""Builders for Show details and Save: pure, within Slack's limits, escaped (the Home tab: test_blocks_home.py)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import date
-
-from slack_sdk.models.views import View
 
 from bot import blocks
 from tests.bot.test_blocks import FakePaper as BasePaper
@@ -83,14 +81,3 @@ def test_save_reply_says_new_or_already() -> None:
     again = blocks.save_reply(FakePaper(), added=False)
     assert "already on your reading list" in json.dumps(again["blocks"])
     blocks.validate(again)
-
-
-def test_home_view_empty_and_full_stay_valid() -> None:
-    empty = blocks.home_view([])
-    assert "Nothing saved yet" in json.dumps(empty)
-    View(**empty).validate_json()
-    many = blocks.home_view([FakePaper(arxiv_id=f"2401.{i:05d}", title=f"Paper {i}") for i in range(150)])
-    View(**many).validate_json()
-    assert len(many["blocks"]) <= 100
-    removes = [b["accessory"]["value"] for b in many["blocks"] if "accessory" in b]
-    assert removes[0] == "2401.00000" and len(removes) >= 30

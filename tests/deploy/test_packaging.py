@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
+from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.deploy.test_manifests import dockerfile
+from tests.deploy.files import dockerfile
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements.lock"
@@ -74,3 +76,50 @@ def test_the_build_context_keeps_the_lock_and_leaves_out_venvs_databases_and_git
     }
     assert {".venv", "*.db", ".git", ".env"} <= ignored
     assert not {"requirements.lock", "LICENSE", "*.lock"} & ignored
+
+
+def runtime_closure() -> dict[str, set[str]]:
+    """Every package a Linux install of pyproject's dependencies pulls in (name → who requires it), walked through
+    the installed packages' metadata. A package installed at another version than the lock's is not walked
+    further (its requirements may differ from the locked one's)."""
+    pins = locked()
+    wanted: list[tuple[Requirement, str]] = [(Requirement(line), "pyproject") for line in pyproject_dependencies()]
+    found: dict[str, set[str]] = {}
+    while wanted:
+        requirement, by = wanted.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            found[name].add(by)
+            continue
+        found[name] = {by}
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if name in pins and pins[name][0] != dist.version:
+            continue
+        extras = requirement.extras | {""}
+        for line in dist.requires or []:
+            sub = Requirement(line)
+            if sub.marker is None or any(sub.marker.evaluate(linux(extra)) for extra in extras):
+                wanted.append((sub, name))
+    return found
+
+
+def linux(extra: str) -> dict[str, str]:
+    environment = {key: str(value) for key, value in default_environment().items()}
+    return {**environment, "sys_platform": "linux", "platform_system": "Linux", "extra": extra}
+
+
+def pyproject_dependencies() -> list[str]:
+    dependencies: list[str] = pyproject()["project"]["dependencies"]  # type: ignore[index]
+    return dependencies
+
+
+def test_the_lock_holds_everything_an_install_pulls_in() -> None:
+    """`pip install --require-hashes` refuses any package the lock leaves out, so the image build would fail on
+    a dependency of a dependency: every package of the installed closure is pinned."""
+    closure = runtime_closure()
+    assert len(closure) > len(pyproject_dependencies())  # the walk went past pyproject's own list
+    missing = {name: sorted(by) for name, by in closure.items() if name not in locked()}
+    assert not missing, f"requirements.lock lacks {missing}: regenerate it ({LOCK_COMMAND})"

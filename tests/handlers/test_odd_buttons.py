@@ -13,15 +13,19 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.blocks import digest as digest_blocks
+from bot.blocks import home as home_blocks
 from bot.blocks import lookup as lookup_blocks
-from bot.blocks import reading as reading_blocks
 from tests.fakes.slack import TEAM_ID, FakeSlack, SlackSender
 from tests.running import RunningBot
 
 ACTIONS = [
     digest_blocks.SAVE_ACTION,
     digest_blocks.DETAILS_ACTION,
-    reading_blocks.UNSAVE_ACTION,
+    home_blocks.UNSAVE_ACTION,
+    home_blocks.READ_ACTION,
+    home_blocks.UNREAD_ACTION,
+    home_blocks.NEXT_ACTION,
+    home_blocks.PREVIOUS_ACTION,
     lookup_blocks.SHOW_ACTION,
     lookup_blocks.SHARE_ACTION,
     lookup_blocks.MORE_ACTION,
@@ -68,7 +72,7 @@ def test_a_button_with_an_odd_value_is_acked_and_answered_kindly(
         key = f"{action_id}-{n}"
         response = click(sender, action_id, value, slack.response_url(key))
         assert response.status_code == 200, (value, response.text)
-        if action_id == reading_blocks.UNSAVE_ACTION:  # Remove answers by redrawing the Home tab
+        if action_id.startswith(("paper_unsave", "home_")):  # the Home tab's buttons answer by redrawing it
             slack.wait_for(partial(published_more_than, slack, n))
             continue
         answer = answered(slack, key)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.models import Post, Reaction, Reply, Workspace
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
-from storage.saved import is_saved, save_paper, saved_papers, unsave_paper
-from storage.votes import paper_activity
+from storage.saved import count_saved, is_saved, mark_read, save_paper, saved_entries, saved_papers, unsave_paper
+from storage.votes import paper_activity, votes_by
 
 VOTES = ("+1", "fire")
 
@@ -32,6 +34,62 @@ def test_saving_twice_keeps_one_and_lists_newest_first(sessions: sessionmaker[Se
         assert unsave_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002") is True
         assert unsave_paper(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002") is False
         assert not is_saved(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00002")
+
+
+def test_read_state_flips_lists_unread_first_and_keeps_the_first_read_moment(sessions: sessionmaker[Session]) -> None:
+    add_papers(sessions, "2401.00001", "2401.00002", "2401.00003")
+    with sessions.begin() as session:
+        for i in ("2401.00001", "2401.00002", "2401.00003"):
+            save_paper(session=session, team_id="T1", user_id="U1", arxiv_id=i)
+    first = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    with sessions.begin() as session:
+        assert mark_read(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00003", read=True, now=first)
+        later = first + timedelta(days=1)  # a double click: the paper was read at the first moment
+        assert not mark_read(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00003", read=True, now=later)
+        assert not mark_read(session=session, team_id="T1", user_id="U2", arxiv_id="2401.00003", read=True)  # not U2's
+        assert not mark_read(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00001", read=False)
+    with sessions.begin() as session:
+        entries = saved_entries(session=session, team_id="T1", user_id="U1", limit=10)
+        assert [e.paper.arxiv_id for e in entries][-1] == "2401.00003"  # read ones last
+        assert entries[-1].read_at is not None and entries[-1].read_at.replace(tzinfo=UTC) == first
+        assert count_saved(session=session, team_id="T1", user_id="U1") == (3, 2)
+        assert mark_read(session=session, team_id="T1", user_id="U1", arxiv_id="2401.00003", read=False)
+    with sessions.begin() as session:
+        assert count_saved(session=session, team_id="T1", user_id="U1") == (3, 3)
+
+
+def test_own_votes_are_one_entry_per_paper_newest_first(sessions: sessionmaker[Session]) -> None:
+    add_papers(sessions, "2401.00001", "2401.00002")
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    with sessions.begin() as session:
+        for n, (arxiv_id, emoji) in enumerate([("2401.00001", "+1"), ("2401.00002", "fire"), ("2401.00001", "fire")]):
+            session.add(
+                Reaction(
+                    team_id="T1",
+                    channel_id="C1",
+                    message_ts=f"1.{arxiv_id[-1]}",
+                    user_id="U1",
+                    emoji=emoji,
+                    arxiv_id=arxiv_id,
+                    created_at=start + timedelta(minutes=n),
+                )
+            )
+        session.add(
+            Reaction(team_id="T1", channel_id="C1", message_ts="1.2", user_id="U1", emoji="eyes", arxiv_id="2401.00002")
+        )
+        session.add(
+            Reaction(team_id="T1", channel_id="C1", message_ts="1.2", user_id="U2", emoji="+1", arxiv_id="2401.00002")
+        )
+    with sessions.begin() as session:
+        votes = votes_by(session=session, team_id="T1", user_id="U1", vote_emoji=VOTES, limit=10)
+        assert [(v.paper.arxiv_id, v.emoji) for v in votes] == [
+            ("2401.00001", ["+1", "fire"]),
+            ("2401.00002", ["fire"]),
+        ]
+        assert votes_by(session=session, team_id="T1", user_id="U1", vote_emoji=VOTES, limit=1)[0].emoji == [
+            "+1",
+            "fire",
+        ]
 
 
 def test_activity_counts_distinct_voters_live_replies_and_channels(sessions: sessionmaker[Session]) -> None:

@@ -1,6 +1,6 @@
 """Who sees what (docs/privacy.md), through the bot's real signed endpoint on both databases: a private channel's
 posts, votes, replies and threads show only in answers given inside it; `export all` elsewhere holds public
-channels only; the Home tab carries no team activity at all."""
+channels only; the Home tab counts a private channel only for its members."""
 
 from __future__ import annotations
 
@@ -108,11 +108,16 @@ def home_after_saving(sender: SlackSender, slack: FakeSlack, user: str) -> str:
     return json.dumps(slack.wait_for(lambda: slack.calls_to("views.publish")[before:])[0].params)
 
 
-def test_the_home_tab_shows_no_team_activity(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
-    for user in ("U0003", "U0008"):  # U0003 voted in the private channel; U0008 is in no channel at all
+def test_the_home_tab_counts_a_private_channel_only_for_its_members(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    slack.channel_members[PRIVATE] = {"U0004", "U3", "U4", "U5"}
+    for user in ("U0003", "U0008"):  # U0003 saved the paper from the private channel, then left; U0008 is in none
         view = home_after_saving(sender, slack, user)
-        assert "Replica symmetry" in view  # their own saved paper
-        assert leaked(view) == [] and "vote" not in view.replace("Vote on a paper", "")
+        assert "Replica symmetry" in view  # their own saved paper, and the public channel's 2 votes
+        assert "2 votes \\u00b7 1 reply" in view and leaked(view) == []
+    member = home_after_saving(sender, slack, "U0004")
+    assert "5 votes \\u00b7 3 replies" in member  # the test can fail: a member's tab counts the private channel
 
 
 def test_a_share_votes_and_a_reply_arriving_as_events_stay_in_the_private_channel(
