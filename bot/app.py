@@ -13,7 +13,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 from bot.config import Settings, hidden_from_bolt
 from bot.deps import DEPS_KEY, Deps, make_client
 from bot.installs import oauth_settings
-from bot.lanes import LanedApp, Lanes, events_pool
+from bot.lanes import LanedApp, Lanes, events_pool, unfurls_pool
 from handlers import register_all
 
 log = logging.getLogger(__name__)
@@ -47,14 +47,14 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
 
     HTTP mode verifies every request's signature; Socket Mode has no signatures to verify. Bolt gets every
     setting from us, none from the environment (bot.config.hidden_from_bolt says why). Commands, buttons and
-    views are acked in the request's own thread and events run on a pool of their own (bot.lanes), so no event
-    ever holds up a command's ack.
+    views are acked in the request's own thread, events run on a pool of their own and link unfurls on another
+    (bot.lanes), so no event ever holds up a command's ack, and a slow unfurl no other event.
     """
     settings = deps.settings
     with hidden_from_bolt():
         app = LanedApp(
             **_bolt_auth(settings, deps),
-            listener_executor=Lanes(events=events_pool()),
+            listener_executor=Lanes(events=events_pool(), unfurls=unfurls_pool()),
             # Socket Mode: an empty secret, so Bolt does not look for SLACK_SIGNING_SECRET either.
             signing_secret="" if socket_mode else settings.secret("SLACK_SIGNING_SECRET"),
             request_verification_enabled=not socket_mode,

@@ -41,6 +41,8 @@ BOT_SCOPES = (
     "channels:read",
     "groups:read",
     "users:read",
+    "links:read",
+    "links:write",
 )
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

@@ -10,7 +10,9 @@ pool, events that wait on a slow database took every thread and commands missed 
 - **the work after the ack** (database reads and writes, Slack calls) goes to the answer pool with `after_ack`,
   bounded in how long it may wait on the database (`storage.db.bounded`); when the database does not answer,
   the person is told so in plain words at the response URL instead of hearing nothing;
-- **events** run on a pool of their own, which no command ever needs.
+- **events** run on a pool of their own, which no command ever needs;
+- **link unfurls** (`link_shared`) run on a small pool of their own too: an unfurl may wait seconds for a paper
+  source, and the other events should not wait behind it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-INTERACTIVE, EVENTS = "interactive", "events"
+INTERACTIVE, EVENTS, UNFURLS = "interactive", "events", "unfurls"
 _LANE: ContextVar[str] = ContextVar("paperbot_lane", default=EVENTS)
 
 # Everything a person does (as opposed to an event about what happened): Bolt's payload types for them.
@@ -55,21 +57,29 @@ DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 def lane_of(body: dict[str, Any]) -> str:
-    """INTERACTIVE for a slash command, button, view or shortcut; EVENTS for everything else."""
+    """INTERACTIVE for a slash command, button, view or shortcut; UNFURLS for a link_shared event; EVENTS for
+    everything else."""
     if body.get("command") or body.get("type") in INTERACTIVE_TYPES:
         return INTERACTIVE
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") == "link_shared":
+        return UNFURLS
     return EVENTS
 
 
 class Lanes(Executor):
     """Bolt's listener executor: an interactive request's listener runs inline (it only acks and hands its work
-    to `after_ack`); anything else goes to the events pool."""
+    to `after_ack`); an unfurl goes to the unfurl pool, anything else to the events pool."""
 
-    def __init__(self, events: Executor) -> None:
+    def __init__(self, events: Executor, unfurls: Executor | None = None) -> None:
         self.events = events
+        self.unfurls = unfurls or events
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        if _LANE.get() != INTERACTIVE:
+        lane = _LANE.get()
+        if lane == UNFURLS:
+            return self.unfurls.submit(fn, *args, **kwargs)
+        if lane != INTERACTIVE:
             return self.events.submit(fn, *args, **kwargs)
         done: Future[T] = Future()
         try:  # Bolt's listener wrapper catches the listener's own errors; this catches anything left
@@ -80,6 +90,8 @@ class Lanes(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.events.shutdown(wait=wait, cancel_futures=cancel_futures)
+        if self.unfurls is not self.events:
+            self.unfurls.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class LanedApp(App):
@@ -97,6 +109,11 @@ class LanedApp(App):
 def events_pool(threads: int = 5) -> ThreadPoolExecutor:
     """The pool events run on (Bolt's own default size)."""
     return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paperbot-events")
+
+
+def unfurls_pool(threads: int = 4) -> ThreadPoolExecutor:
+    """The pool link unfurls run on."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="paperbot-unfurls")
 
 
 def after_ack(deps: Deps, respond: Callable[..., Any] | None, work: Callable[[], None], *, what: str) -> None:

@@ -18,6 +18,9 @@ ARXIV = "https://arxiv.org"
 HF_PAPERS = "https://huggingface.co/papers"
 ALPHAXIV = "https://www.alphaxiv.org"
 
+# The hosts whose paper links Slack sends as link_shared (the manifests' unfurl_domains; subdomains included).
+UNFURL_DOMAINS = ("arxiv.org", "huggingface.co", "hf.co", "alphaxiv.org")
+
 # The id patterns are written once and reused inside the link patterns below.
 _NEW = r"\d{4}\.\d{4,5}"
 _OLD = r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z][A-Za-z-]{1,8})?/\d{7}"

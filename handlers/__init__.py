@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, home, inbox, installs, lookups, mentions, messages
+from handlers import actions, commands, home, inbox, installs, lookups, mentions, messages, unfurls
 
 
 def register_all(app: App) -> None:
@@ -17,3 +17,4 @@ def register_all(app: App) -> None:
     home.register(app)
     messages.register(app)
     installs.register(app)
+    unfurls.register(app)

@@ -8,16 +8,16 @@ asked Slack (bot.lookups resolves unknown channels with conversations.info befor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import ChannelPrivacy, Paper, Post, utcnow
+from storage.models import ChannelPrivacy, Paper, Post, Reaction, Reply, Workspace, utcnow
 from storage.tally import Scope, count_activity, in_scope, post_threads, replies_per_thread
 
 RECHECK = timedelta(days=1)  # how long Slack's word on a channel's privacy is trusted
@@ -190,3 +190,63 @@ def discussed_ids(*, session: Session, viewer: Viewer, arxiv_ids: Sequence[str] 
     if arxiv_ids is not None:
         query = query.where(Post.arxiv_id.in_(list(arxiv_ids)))
     return set(session.scalars(query.distinct()))
+
+
+@dataclass(frozen=True)
+class QuotedReply:
+    """One reply worth quoting under a paper: who wrote it, what, and in which thread."""
+
+    user_id: str
+    text: str
+    channel_id: str
+    thread_ts: str
+
+
+def quoted_replies(
+    *, session: Session, team_id: str, threads: Mapping[str, Sequence[Thread]], vote_emoji: Iterable[str]
+) -> dict[str, QuotedReply]:
+    """arXiv id -> the first reply of the paper's most voted thread among `threads` (those the viewer may see;
+    ties: more replies, then newer), for the papers whose threads have a reply. Reactions are stored on paper
+    posts only, not on replies, so "the reply the team reacted to most" is read as the opening reply of the
+    thread the team voted for most: its first take on the paper. Two queries whatever the number of papers."""
+    discussed = {i: [t for t in ts if t.replies] for i, ts in threads.items()}
+    discussed = {i: ts for i, ts in discussed.items() if ts}
+    if not discussed:
+        return {}
+    bot_user = func.coalesce(select(Workspace.bot_user_id).where(Workspace.team_id == team_id).scalar_subquery(), "")
+    voters = func.count(func.distinct(Reaction.user_id))
+    voted = session.execute(
+        select(Reaction.channel_id, Reaction.message_ts, voters)
+        .where(
+            Reaction.team_id == team_id,
+            Reaction.arxiv_id.in_(list(discussed)),
+            Reaction.emoji.in_(list(vote_emoji)),
+            Reaction.user_id != bot_user,
+        )
+        .group_by(Reaction.channel_id, Reaction.message_ts)
+    )
+    votes = {(channel, ts): n for channel, ts, n in voted}
+    best = {
+        i: max(ts, key=lambda t: (votes.get((t.channel_id, t.ts), 0), t.replies, t.posted_at))
+        for i, ts in discussed.items()
+    }
+    chosen = {(t.channel_id, t.ts): i for i, t in best.items()}
+    replies = session.scalars(
+        select(Reply)
+        .where(
+            Reply.team_id == team_id,
+            Reply.arxiv_id.in_(list(discussed)),
+            or_(*(and_(Reply.channel_id == c, Reply.thread_ts == ts) for c, ts in chosen)),
+            Reply.deleted.is_(False),
+            Reply.user_id.is_not(None),
+            Reply.ts != Reply.thread_ts,
+            Reply.user_id != bot_user,
+        )
+        .order_by(Reply.ts)
+    )
+    out: dict[str, QuotedReply] = {}
+    for reply in replies:
+        arxiv_id = chosen[(reply.channel_id, reply.thread_ts)]
+        if arxiv_id not in out and reply.user_id and reply.text.strip():
+            out[arxiv_id] = QuotedReply(reply.user_id, reply.text, reply.channel_id, reply.thread_ts)
+    return out

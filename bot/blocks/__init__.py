@@ -4,8 +4,8 @@ One module per purpose: `common` (escaping, clipping, safe links, sections, `val
 a paper every view shows), `digest` (the daily digest's messages and settings text), `reading` (details, Save),
 `home` (the Home tab), `replies` (slash-command answers). A new view gets a module of its own beside them, built from
 `common` and `paper`, and its public names listed here, so callers keep writing `blocks.name(...)`; the lookup
-answers (`lookup`: search results, the paper card) and the alerts (`alerts`) are used as modules instead,
-`blocks.lookup.results(...)`, since their names would collide.
+answers (`lookup`: search results, the paper card), the alerts (`alerts`) and link unfurls (`unfurl`) are used as
+modules instead, `blocks.lookup.results(...)`, since their names would collide.
 """
 
 from bot.blocks.common import (

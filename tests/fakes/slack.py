@@ -5,7 +5,8 @@ keeps the messages it was sent (so `conversations.replies`, `reactions.get` and 
 them), can fail the next N calls of a method (HTTP 429 + Retry-After, 5xx, or a Slack error such as
 `not_in_channel`), and has a `response_url` sink for slash-command replies. Files arrive as slack_sdk's
 `files_upload_v2` sends them: `files.getUploadURLExternal` hands out an upload URL on this server, the bytes are
-POSTed there, and `files.completeUploadExternal` shares them into a channel (`shared_files`).
+POSTed there, and `files.completeUploadExternal` shares them into a channel (`shared_files`). `chat.unfurl` calls it
+accepts are kept, their `unfurls` parsed, in `unfurled`.
 
 `SlackSender` signs requests exactly as Slack does (v0 HMAC-SHA256 over `v0:{timestamp}:{body}`) and posts slash
 commands, events and block actions into the bot's real HTTP endpoint.
@@ -99,6 +100,7 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     files: dict[str, File] = field(default_factory=dict)
+    unfurled: list[dict[str, Any]] = field(default_factory=list)  # every chat.unfurl accepted, its `unfurls` parsed
     # Channels conversations.info calls private (every other channel it calls public); `unknown` ones it refuses.
     private_channels: set[str] = field(default_factory=set)
     unknown_channels: set[str] = field(default_factory=set)
@@ -413,6 +415,15 @@ class FakeSlack:
         }
 
     def api_chat_unfurl(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Unfurls for a posted message (`channel` + `ts`) or one still in the composer (`unfurl_id` + `source`),
+        kept in `unfurled`; `unfurls` maps each URL to its blocks, as JSON or (form bodies) a JSON string."""
+        by_message = bool(p.get("channel") and p.get("ts"))
+        if not by_message and not (p.get("unfurl_id") and p.get("source")):
+            return {"ok": False, "error": "invalid_arguments"}
+        unfurls = json.loads(p["unfurls"]) if isinstance(p.get("unfurls"), str) else p.get("unfurls")
+        if not isinstance(unfurls, dict) or not unfurls:
+            return {"ok": False, "error": "invalid_unfurls"}
+        self.unfurled.append({**p, "unfurls": unfurls})
         return {"ok": True}
 
     def api_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:

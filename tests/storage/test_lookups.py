@@ -11,6 +11,7 @@ from storage.lookups import (
     Ranking,
     Viewer,
     discussed_ids,
+    quoted_replies,
     remember_privacy,
     team_activity,
     team_ranked,
@@ -113,3 +114,50 @@ def test_ranking_by_votes_then_replies_then_upvotes_and_by_other_sorts(sessions:
         recent = datetime.now(UTC) - timedelta(days=7)
         assert ranked(Viewer("T1", PUBLIC), posted_since=recent) == [(B, 1, 0)]  # A's public post is old
         assert ranked(Viewer("T1", PUBLIC), channel_id=PRIVATE) == []  # a private channel, asked from outside
+
+
+def test_the_quoted_reply_opens_the_most_voted_visible_thread(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:  # the bot's reply, a deleted one and an empty one come first, and never count
+        for ts, user, text, deleted in (
+            ("2.01", "UBOT", "bot", False),
+            ("2.02", "U8", "gone", True),
+            ("2.03", "U8", " ", False),
+        ):
+            session.add(
+                Reply(
+                    team_id="T1",
+                    channel_id=PRIVATE,
+                    thread_ts="2.0",
+                    ts=ts,
+                    user_id=user,
+                    text=text,
+                    deleted=deleted,
+                    arxiv_id=A,
+                )
+            )
+        session.add(
+            Reply(
+                team_id="T1",
+                channel_id=PRIVATE,
+                thread_ts="2.0",
+                ts="2.05",
+                user_id="U7",
+                text="first take",
+                arxiv_id=A,
+            )
+        )
+
+    def quoted(channel: str) -> tuple[str, str, str] | None:
+        with sessions.begin() as session:
+            viewer = Viewer("T1", channel)
+            seen = team_activity(session=session, viewer=viewer, arxiv_ids=[A, B, C], vote_emoji=VOTES)
+            threads = {i: activity.threads for i, activity in seen.items()}
+            found = quoted_replies(session=session, team_id="T1", threads=threads, vote_emoji=VOTES)
+            assert set(found) <= {A}  # B's thread has no reply, C no thread
+            reply = found.get(A)
+            return (reply.channel_id, reply.user_id, reply.text) if reply else None
+
+    # Inside the private channel, its thread (3 votes) beats the public one (2: the bot's vote does not count).
+    assert quoted(PRIVATE) == (PRIVATE, "U7", "first take")
+    assert quoted(PUBLIC) == (PUBLIC, "U9", "x")
