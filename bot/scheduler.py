@@ -47,6 +47,8 @@ from bot.config import Settings, parse_clock
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
+from bot.recap import run_recap
+from bot.recap_schedule import queue_recap_resumes, recap_job_id, sync_recaps
 from bot.reconcile import reconcile
 from bot.reconcile import request_stop as stop_reconciling
 from storage.channels import digest_channels, digest_turned_off
@@ -261,6 +263,7 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
     scheduler.start(paused=start_paused)
     jobs = sync_jobs(scheduler, context)
     queue_resumes(scheduler, context)
+    sync_recap_jobs(context)
     # Channel settings change through Slack on any replica; every replica re-reads them now and then.
     scheduler.add_job(
         resync_jobs,
@@ -303,6 +306,7 @@ def resync_jobs() -> None:
     context = _require_context()
     sync_jobs(context.scheduler, context)
     queue_resumes(context.scheduler, context)
+    sync_recap_jobs(context)
 
 
 def _require_context() -> JobContext:
@@ -440,3 +444,36 @@ def run_reconcile_job() -> str:
     except (SlackApiError, SlackClientError) as exc:  # Slack down or refusing for longer than the retries
         log.warning("reconciliation stopped: Slack did not answer (%s); the next run resumes", first_line(exc))
         return "reconciliation stopped: Slack did not answer"
+
+
+# ---- weekly recaps (bot.recap): one cron job per channel with a recap; the recap's claim posts each week once ----
+
+
+def sync_recap_jobs(context: JobContext) -> list[str]:
+    """Make the recap jobs match the channels and queue a resume for every half-posted recap."""
+    scheduler, sessions = context.scheduler, context.sessions
+    jobs = sync_recaps(scheduler, sessions, context.settings, job=run_scheduled_recap, same_trigger=same_trigger)
+    queue_recap_resumes(scheduler, sessions, context.clock(), job=run_scheduled_recap, jobstore=LOCAL)
+    return jobs
+
+
+def run_scheduled_recap(team_id: str, channel_id: str, week_iso: str | None = None) -> str:
+    """Job: post the channel's weekly recap (a resume job names the week by its Monday); while another worker
+    holds it, look again when that worker's claim would expire."""
+    context = _require_context()
+    recap_ctx = DigestContext(deps=context.deps, client=context.client, clock=context.clock)
+    monday = date.fromisoformat(week_iso) if week_iso else None
+    outcome = run_recap(recap_ctx, team_id=team_id, channel_id=channel_id, monday=monday)
+    if outcome.status == DigestStatus.BUSY and outcome.retry_at is not None and outcome.day is not None:
+        context.scheduler.add_job(
+            run_scheduled_recap,
+            "date",
+            run_date=outcome.retry_at,
+            id=f"{recap_job_id(team_id, channel_id)}:retry",
+            replace_existing=True,
+            jobstore=LOCAL,
+            args=[team_id, channel_id, outcome.day.isoformat()],
+        )
+    level = logging.ERROR if outcome.status == DigestStatus.FAILED else logging.INFO
+    log.log(level, "scheduled recap %s/%s: %s", team_id, channel_id, outcome.message)
+    return outcome.status
