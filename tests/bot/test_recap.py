@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import validate
 from bot.blocks import recap as recap_blocks
+from bot.blocks import validate
 from bot.config import Settings
 from bot.deps import Deps, make_client
 from bot.digest import DigestContext, DigestStatus
@@ -188,7 +188,8 @@ def test_the_recap_counts_this_weeks_activity_in_this_channel_only(
     permalink_a = f"https://fake.slack.test/archives/{HERE}/p{posts['A'].replace('.', '')}"
     assert voted.splitlines() == [
         "*Most voted*",
-        f"1. *<https://huggingface.co/papers/2611.00001|Paper A>* · 3 votes · 1 reply · ▲ 321 on HF · <{permalink_a}|thread>",
+        f"1. *<https://huggingface.co/papers/2611.00001|Paper A>* · 3 votes · 1 reply · ▲ 321 on HF · "
+        f"<{permalink_a}|thread>",
         f"2. *<https://huggingface.co/papers/2611.00002|Paper B>* · 1 vote · 3 replies · ▲ 20 on HF · "
         f"<https://fake.slack.test/archives/{HERE}/p{posts['B'].replace('.', '')}|thread>",
     ]
