@@ -116,19 +116,22 @@ def shown(week: Week) -> list[RecapPaper]:
     return list({p.arxiv_id: p for p in top}.values())[:SHOWN]
 
 
-def freshen(ctx: DigestContext, week: Week, *, links: bool) -> None:
+def freshen(ctx: DigestContext, week: Week, *, links: bool) -> str | None:
     """HF upvotes as they stand now and thread permalinks for the papers the message names; whatever Hugging
-    Face or Slack cannot tell quickly keeps the stored count, or goes without a link."""
+    Face or Slack cannot tell quickly keeps the stored count, or goes without a link. A note when HF did not
+    answer."""
     names = {p.arxiv_id for p in shown(week)}
     fresh: dict[str, RecapPaper] = {}
+    note = None
     try:
         with HFClient(ctx.settings, timeout=min(HF_TIMEOUT, ctx.settings.http_timeout), max_retries=0) as hf:
             for arxiv_id in sorted(names):
                 record = hf.paper(arxiv_id)
                 if record is not None and record.hf_upvotes is not None:
                     fresh[arxiv_id] = RecapPaper(arxiv_id, "", 0, 0, record.hf_upvotes)
-    except (SourceError, OSError) as exc:
-        log.info("recap: Hugging Face did not answer (%s); stored upvotes shown", first_line(exc))
+    except (SourceError, OSError, ValueError) as exc:
+        log.debug("recap: Hugging Face did not answer (%s)", first_line(exc))
+        note = "Hugging Face did not answer: the HF upvotes shown are the ones paperbot stored."
     quick = quick_client(ctx.client) if links and ctx.client is not None else None
     for i, paper in enumerate(week.papers):
         upvotes = fresh[paper.arxiv_id].hf_upvotes if paper.arxiv_id in fresh else paper.hf_upvotes
@@ -140,6 +143,7 @@ def freshen(ctx: DigestContext, week: Week, *, links: bool) -> None:
             except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
                 log.info("recap: no permalink for %s: %s", paper.arxiv_id, first_line(exc))
         week.papers[i] = RecapPaper(paper.arxiv_id, paper.title, paper.votes, paper.replies, upvotes, permalink)
+    return note
 
 
 def payloads(week: Week, *, run_id: int | None, thread_ts: str | None = None) -> list[dict[str, Any]]:
@@ -161,9 +165,9 @@ def preview_recap(ctx: DigestContext, *, team_id: str, channel_id: str, monday: 
     week = gather_week(ctx, team_id=team_id, channel_id=channel_id, monday=monday)
     if not week.papers:
         return _quiet(channel_id, monday)
-    freshen(ctx, week, links=False)
+    note = freshen(ctx, week, links=False)
     message = f"The recap of {week_label(monday)} for #{channel_id}: {len(week.papers)} paper(s) with activity."
-    return Outcome(channel_id, monday, DigestStatus.PREVIEW, message, payloads=payloads(week, run_id=None))
+    return Outcome(channel_id, monday, DigestStatus.PREVIEW, message, payloads=payloads(week, run_id=None), note=note)
 
 
 def _quiet(channel_id: str, monday: date) -> Outcome:
@@ -198,7 +202,7 @@ def run_recap(ctx: DigestContext, *, team_id: str, channel_id: str, monday: date
         run_id, header_ts = claim.run.id, claim.run.header_ts
     if not claim.ours:
         return _not_ours(claim, channel_id, monday)
-    freshen(ctx, week, links=True)
+    note = freshen(ctx, week, links=True)
     try:
         posted = _post(ctx, week, run_id, header_ts, resumed=claim.outcome == ClaimOutcome.RESUMED)
     except _Lost:
@@ -220,7 +224,7 @@ def run_recap(ctx: DigestContext, *, team_id: str, channel_id: str, monday: date
     message = (
         f"Posted the recap of {week_label(monday)} to #{channel_id} ({posted} message(s), {len(week.papers)} papers)."
     )
-    return Outcome(channel_id, monday, status, message, posted=posted, planned=len(week.papers))
+    return Outcome(channel_id, monday, status, message, posted=posted, planned=len(week.papers), note=note)
 
 
 class _Lost(Exception):

@@ -475,5 +475,6 @@ def run_scheduled_recap(team_id: str, channel_id: str, week_iso: str | None = No
             args=[team_id, channel_id, outcome.day.isoformat()],
         )
     level = logging.ERROR if outcome.status == DigestStatus.FAILED else logging.INFO
-    log.log(level, "scheduled recap %s/%s: %s", team_id, channel_id, outcome.message)
+    said = f"{outcome.note} {outcome.message}" if outcome.note else outcome.message
+    log.log(level, "scheduled recap %s/%s: %s", team_id, channel_id, said)
     return outcome.status

@@ -315,10 +315,12 @@ def test_a_recap_and_a_digest_of_the_same_monday_are_separate_runs(sessions: ses
         assert [r.id for r in runs.unfinished_runs(session=s, since=since, kind=RunKind.RECAP)] == [recap.run.id]
 
 
-def test_the_preview_needs_no_slack(recap_settings: Settings, sessions: sessionmaker[Session]) -> None:
+def test_the_preview_needs_no_slack(db_url: str, slack: FakeSlack, sessions: sessionmaker[Session]) -> None:
+    recap_settings = bot_settings(db_url, slack)  # HF at a port where nothing listens
     seed(sessions)
     outcome = preview_recap(context(recap_settings, sessions, None), team_id=TEAM_ID, channel_id=HERE, monday=MONDAY)
     assert outcome.status == DigestStatus.PREVIEW
     (payload,) = outcome.payloads
     assert payload["channel"] == HERE and "|thread>" not in main_text(payload)  # no Slack: no permalinks
-    assert "▲ 10 on HF" in main_text(payload)  # HF did not know it: the stored count
+    assert "▲ 10 on HF" in main_text(payload)  # HF did not answer: the stored count, and the note says so
+    assert outcome.note == "Hugging Face did not answer: the HF upvotes shown are the ones paperbot stored."
