@@ -120,7 +120,7 @@ def context(
     settings: Settings, sessions: sessionmaker[Session], slack: FakeSlack | None, **extra: Any
 ) -> DigestContext:
     client = make_client(settings, BOT_TOKEN, idempotent_only=True) if slack is not None else None
-    deps = Deps(settings, sessions.kw["bind"], sessions)
+    deps = Deps.of(settings, sessions)
     return DigestContext(deps=deps, client=client, pace=0, sleep=lambda _s: None, **extra)
 
 
