@@ -202,6 +202,10 @@ def run_recap(ctx: DigestContext, *, team_id: str, channel_id: str, monday: date
         run_id, header_ts = claim.run.id, claim.run.header_ts
     if not claim.ours:
         return _not_ours(claim, channel_id, monday)
+    if not week.papers and header_ts is None:  # a taken-over run whose week lost its activity meanwhile
+        with ctx.sessions.begin() as session:
+            runs.finish_run(session=session, run_id=run_id, worker=ctx.worker, status=RunStatus.EMPTY, now=ctx.clock())
+        return _quiet(channel_id, monday)
     note = freshen(ctx, week, links=True)
     try:
         posted = _post(ctx, week, run_id, header_ts, resumed=claim.outcome == ClaimOutcome.RESUMED)

@@ -223,6 +223,23 @@ def test_a_quiet_week_posts_nothing_and_claims_nothing(
     assert slack.posted(HERE) == []
     with sessions.begin() as s:
         assert s.scalars(select(DigestRun)).all() == []
+    # A dead worker's claim on a week that has no activity (any more) is closed as empty, with nothing posted.
+    with sessions.begin() as s:
+        stale = datetime.now(UTC) - timedelta(hours=1)
+        runs.claim_run(
+            session=s,
+            team_id=TEAM_ID,
+            channel_id=HERE,
+            day=quiet,
+            worker="dead",
+            plan=[],
+            now=stale,
+            kind=RunKind.RECAP,
+        )
+    closed = run_recap(context(recap_settings, sessions, slack), team_id=TEAM_ID, channel_id=HERE, monday=quiet)
+    assert closed.status == DigestStatus.EMPTY and slack.posted(HERE) == []
+    with sessions.begin() as s:
+        assert [r.status for r in s.scalars(select(DigestRun))] == [RunStatus.EMPTY]
     # The private channel's busy week is no reason for a recap in a channel that had none.
     elsewhere = run_recap(context(recap_settings, sessions, slack), team_id=TEAM_ID, channel_id="CQUIET", monday=MONDAY)
     assert elsewhere.status == DigestStatus.EMPTY and slack.posted("CQUIET") == []
