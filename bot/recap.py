@@ -121,20 +121,20 @@ def freshen(ctx: DigestContext, week: Week, *, links: bool) -> str | None:
     Face or Slack cannot tell quickly keeps the stored count, or goes without a link. A note when HF did not
     answer."""
     names = {p.arxiv_id for p in shown(week)}
-    fresh: dict[str, RecapPaper] = {}
+    fresh: dict[str, int] = {}  # arXiv id -> HF upvotes now
     note = None
     try:
         with HFClient(ctx.settings, timeout=min(HF_TIMEOUT, ctx.settings.http_timeout), max_retries=0) as hf:
             for arxiv_id in sorted(names):
                 record = hf.paper(arxiv_id)
                 if record is not None and record.hf_upvotes is not None:
-                    fresh[arxiv_id] = RecapPaper(arxiv_id, "", 0, 0, record.hf_upvotes)
+                    fresh[arxiv_id] = record.hf_upvotes
     except (SourceError, OSError, ValueError) as exc:
         log.debug("recap: Hugging Face did not answer (%s)", first_line(exc))
         note = "Hugging Face did not answer: the HF upvotes shown are the ones paperbot stored."
     quick = quick_client(ctx.client) if links and ctx.client is not None else None
     for i, paper in enumerate(week.papers):
-        upvotes = fresh[paper.arxiv_id].hf_upvotes if paper.arxiv_id in fresh else paper.hf_upvotes
+        upvotes = fresh.get(paper.arxiv_id, paper.hf_upvotes)
         permalink = None
         if quick is not None and paper.arxiv_id in names:
             try:
