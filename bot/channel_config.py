@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import blocks
 from bot.access import may_configure, slack_reason
+from bot.blocks import recap as recap_blocks
 from bot.blocks.common import escape
 from bot.choose import prefs_for
 from bot.config import check_zone, parse_clock
@@ -33,7 +34,7 @@ ON, OFF = ("on", "yes", "true", "1"), ("off", "no", "false", "0", "none")
 USAGE = (
     "`/papers config <setting> <value>` — settings: `digest on|off`, `time HH:MM`, `timezone Area/City`, "
     "`size 1-40`, `min-upvotes N|off`, `weekends on|off`, `empty-notice on|off`, "
-    "`keywords a, b|off`, `authors a, b|off`, `topics cs.CL, …|off`"
+    "`keywords a, b|off`, `authors a, b|off`, `topics cs.CL, …|off`, `recap <day> HH:MM|off`"
 )
 # The on/off settings and the Channel column each one sets.
 SWITCHES = {"digest": "digest_enabled", "weekends": "include_weekends", "empty-notice": "post_empty_notice"}
@@ -75,6 +76,23 @@ def _list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+WEEKDAYS = {name: i for i, day in enumerate(recap_blocks.DAYS) for name in (day.lower(), day[:3].lower())}
+
+
+def parse_recap(value: str) -> dict[str, Any]:
+    """The weekly recap's day and time (in the channel's zone), or off:
+    `parse_recap("Fri 17:00") == {"recap_day": 4, "recap_time": "17:00"}`."""
+    if value.lower() in OFF:
+        return {"recap_day": None, "recap_time": None}
+    parts = value.split()
+    if len(parts) != 2:
+        raise ConfigUsageError("`recap` takes a day and a time, e.g. `recap friday 17:00`, or `recap off`.")
+    day = WEEKDAYS.get(parts[0].lower().rstrip("s"), WEEKDAYS.get(parts[0].lower()))
+    if day is None:
+        raise ConfigUsageError(f"`{parts[0]}` is not a day of the week; use monday to sunday (or mon to sun).")
+    return {"recap_day": day, "recap_time": parse_clock(parts[1]).strftime("%H:%M")}
+
+
 def parse_config(args: str, *, filters: dict[str, list[str]]) -> dict[str, Any]:
     """The channel-setting changes one `/papers config` line asks for:
     `parse_config("size 5", filters={}) == {"digest_size": 5}`. Filters replace their own kind only."""
@@ -105,16 +123,24 @@ def _setting(name: str, value: str) -> dict[str, Any]:
         return {"digest_size": _number(name, value, 1, 40)}
     if name == "min-upvotes":
         return {"min_upvotes": None if value.lower() in OFF else _number(name, value, 0, 100_000)}
+    if name == "recap":
+        return parse_recap(value)
     raise ConfigUsageError(f"I don't know the setting `{name}`.")
 
 
-def apply(sessions: sessionmaker[Session], *, team_id: str, channel_id: str, args: str) -> dict[str, Any]:
+def apply(
+    sessions: sessionmaker[Session], *, team_id: str, channel_id: str, args: str, digest_default: bool = True
+) -> dict[str, Any]:
     """Parse one `/papers config` line and store it for the channel (creating its settings row if needed); the
-    changes stored."""
+    changes stored. A new row made for the weekly recap keeps the digest as it was (`digest_default`)."""
     with sessions.begin() as session:
+        known = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id) is not None
         channel = get_or_create_channel(session=session, team_id=team_id, channel_id=channel_id)
         changes = parse_config(args, filters=dict(channel.filters or {}))
-        update_channel(session=session, team_id=team_id, channel_id=channel_id, **changes)
+        stored = dict(changes)
+        if not known and set(changes) <= {"recap_day", "recap_time"}:
+            stored["digest_enabled"] = digest_default
+        update_channel(session=session, team_id=team_id, channel_id=channel_id, **stored)
         return changes
 
 
@@ -136,7 +162,8 @@ def configure(deps: Deps, client: WebClient, *, team_id: str, channel_id: str, u
     if not decision.allowed:
         return ConfigReply(f"{decision.reason}; nothing changed.")
     try:
-        changes = apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args)
+        default = deps.settings.digest_channel == channel_id  # a recap alone does not turn a digest on
+        changes = apply(deps.sessions, team_id=team_id, channel_id=channel_id, args=args, digest_default=default)
     except ConfigUsageError as problem:
         return ConfigReply(str(problem), usage=True)
     log.info("%s (%s) changed the digest settings of %s: %s", user_id, decision.role, channel_id, sorted(changes))
@@ -152,9 +179,14 @@ def _announce(
     with deps.sessions.begin() as session:
         channel = channel_store.get_channel(session=session, team_id=team_id, channel_id=channel_id)
     prefs = prefs_for(channel, settings=deps.settings, team_id=team_id, channel_id=channel_id)
-    text = blocks.config_announcement(
-        user_id=user_id, changes=changes, digest_time=prefs.digest_time, timezone=prefs.timezone
-    )
+    if "recap_day" in changes:
+        text = recap_blocks.recap_announcement(
+            user_id=user_id, day=changes["recap_day"], at=changes["recap_time"], timezone=prefs.timezone
+        )
+    else:
+        text = blocks.config_announcement(
+            user_id=user_id, changes=changes, digest_time=prefs.digest_time, timezone=prefs.timezone
+        )
     try:
         client.chat_postMessage(channel=channel_id, text=text)
     except (SlackApiError, SlackClientError, OSError) as exc:
@@ -176,15 +208,21 @@ def describe_channel(deps: Deps, *, team_id: str, channel_id: str) -> str:
     prefs = prefs_for(channel, settings=deps.settings, team_id=team_id, channel_id=channel_id)
     # PAPERBOT_DIGEST_CHANNEL is scheduled by default, until `/papers config digest off` stores otherwise.
     scheduled = channel.digest_enabled if channel is not None else deps.settings.digest_channel == channel_id
-    return blocks.digest_settings_text(
-        channel_id=channel_id,
-        scheduled=scheduled,
-        size=prefs.size,
-        digest_time=prefs.digest_time,
-        timezone=prefs.timezone,
-        include_weekends=prefs.include_weekends,
-        min_upvotes=prefs.min_upvotes,
-        filters=prefs.filters,
-        post_empty_notice=prefs.post_empty_notice,
-        last=last_run,
+    recap = recap_blocks.recap_setting(
+        day=channel.recap_day if channel else None, at=channel.recap_time if channel else None, timezone=prefs.timezone
+    )
+    return (
+        blocks.digest_settings_text(
+            channel_id=channel_id,
+            scheduled=scheduled,
+            size=prefs.size,
+            digest_time=prefs.digest_time,
+            timezone=prefs.timezone,
+            include_weekends=prefs.include_weekends,
+            min_upvotes=prefs.min_upvotes,
+            filters=prefs.filters,
+            post_empty_notice=prefs.post_empty_notice,
+            last=last_run,
+        )
+        + f"\n{recap}"
     )

@@ -48,6 +48,9 @@ from bot.deps import Deps, make_client
 from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, run_digest
 from bot.digest.context import new_worker_id
 from bot.installs import token_alive, uninstall
+from bot.recap import run_recap
+from bot.recap_schedule import RECAP_PREFIX, queue_recap_resumes, recap_job_id, sync_recaps
+from bot.recap_schedule import RESUME_PREFIX as RECAP_RESUME_PREFIX
 from bot.reconcile import reconcile
 from bot.reconcile import request_stop as stop_reconciling
 from storage.channels import digest_channels, digest_turned_off
@@ -291,6 +294,7 @@ def start_scheduler(*, deps: Deps, client: WebClient, start_paused: bool = False
     scheduler.start(paused=start_paused)
     jobs = sync_jobs(scheduler, context)
     queue_resumes(scheduler, context)
+    sync_recap_jobs(context)
     # Channel settings change through Slack on any replica; every replica re-reads them now and then.
     scheduler.add_job(
         resync_jobs,
@@ -328,6 +332,10 @@ def log_next_digests(scheduler: BackgroundScheduler, job_ids: list[str]) -> None
         )
 
 
+# The jobs of one workspace: digests, recaps and their resumes (job ids `<prefix><team>:<channel>…`).
+TEAM_JOB_PREFIXES = (JOB_PREFIX, RESUME_PREFIX, RECAP_PREFIX, RECAP_RESUME_PREFIX)
+
+
 def forget_team(team_id: str) -> list[str]:
     """Remove workspace `team_id`'s digest jobs (it uninstalled the app) from this process's scheduler, if one
     runs; other replicas drop theirs at their next resync or when one fires. The ids removed."""
@@ -335,7 +343,7 @@ def forget_team(team_id: str) -> list[str]:
         return []
     removed = []
     for job in _context.scheduler.get_jobs():
-        if job.id.startswith((f"{JOB_PREFIX}{team_id}:", f"{RESUME_PREFIX}{team_id}:")):
+        if job.id.startswith(tuple(f"{prefix}{team_id}:" for prefix in TEAM_JOB_PREFIXES)):
             with suppress(JobLookupError):
                 job.remove()
                 removed.append(job.id)
@@ -347,6 +355,7 @@ def resync_jobs() -> None:
     context = _require_context()
     sync_jobs(context.scheduler, context)
     queue_resumes(context.scheduler, context)
+    sync_recap_jobs(context)
 
 
 def _require_context() -> JobContext:
@@ -499,3 +508,49 @@ def run_reconcile_job() -> str:
     except (SlackApiError, SlackClientError) as exc:  # Slack down or refusing for longer than the retries
         log.warning("reconciliation stopped: Slack did not answer (%s); the next run resumes", first_line(exc))
         return "reconciliation stopped: Slack did not answer"
+
+
+# ---- weekly recaps (bot.recap): one cron job per channel with a recap; the recap's claim posts each week once ----
+
+
+def sync_recap_jobs(context: JobContext) -> list[str]:
+    """Make the recap jobs match the channels and queue a resume for every half-posted recap."""
+    scheduler, sessions = context.scheduler, context.sessions
+    installs = context.deps.installs
+    jobs = sync_recaps(
+        scheduler,
+        sessions,
+        context.settings,
+        job=run_scheduled_recap,
+        same_trigger=same_trigger,
+        installed=set(installs.teams()) if installs is not None else None,
+    )
+    queue_recap_resumes(scheduler, sessions, context.clock(), job=run_scheduled_recap, jobstore=LOCAL)
+    return jobs
+
+
+def run_scheduled_recap(team_id: str, channel_id: str, week_iso: str | None = None) -> str:
+    """Job: post the channel's weekly recap (a resume job names the week by its Monday); while another worker
+    holds it, look again when that worker's claim would expire."""
+    context = _require_context()
+    client = context.client_for(team_id)
+    if client is None:
+        forget_team(team_id)
+        return f"workspace {team_id} uninstalled paperbot: its recap jobs are removed"
+    recap_ctx = DigestContext(deps=context.deps, client=client, clock=context.clock)
+    monday = date.fromisoformat(week_iso) if week_iso else None
+    outcome = run_recap(recap_ctx, team_id=team_id, channel_id=channel_id, monday=monday)
+    if outcome.status == DigestStatus.BUSY and outcome.retry_at is not None and outcome.day is not None:
+        context.scheduler.add_job(
+            run_scheduled_recap,
+            "date",
+            run_date=outcome.retry_at,
+            id=f"{recap_job_id(team_id, channel_id)}:retry",
+            replace_existing=True,
+            jobstore=LOCAL,
+            args=[team_id, channel_id, outcome.day.isoformat()],
+        )
+    level = logging.ERROR if outcome.status == DigestStatus.FAILED else logging.INFO
+    said = f"{outcome.note} {outcome.message}" if outcome.note else outcome.message
+    log.log(level, "scheduled recap %s/%s: %s", team_id, channel_id, said)
+    return outcome.status

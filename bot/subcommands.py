@@ -140,6 +140,7 @@ _LIST = (
         (
             ("config time 09:30", "post the digest at 09:30"),
             ("config topics cs.CL, cs.LG", "only these topics"),
+            ("config recap friday 17:00", "a weekly recap here, Fridays at 17:00"),
         ),
         own_parser=True,
     ),

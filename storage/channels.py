@@ -22,6 +22,8 @@ CHANNEL_SETTINGS = frozenset(
         "include_weekends",
         "post_empty_notice",
         "filters",
+        "recap_day",
+        "recap_time",
     }
 )
 
@@ -60,6 +62,12 @@ def digest_channels(*, session: Session, team_id: str | None = None) -> Sequence
     query = select(Channel).where(Channel.digest_enabled.is_(True))
     if team_id is not None:
         query = query.where(Channel.team_id == team_id)
+    return session.scalars(query.order_by(Channel.team_id, Channel.channel_id)).all()
+
+
+def recap_channels(*, session: Session) -> Sequence[Channel]:
+    """Channels with a weekly recap (`/papers config recap <day> <HH:MM>`), in a stable order."""
+    query = select(Channel).where(Channel.recap_day.is_not(None), Channel.recap_time.is_not(None))
     return session.scalars(query.order_by(Channel.team_id, Channel.channel_id)).all()
 
 

@@ -1,11 +1,12 @@
-"""Digest runs: one claim per (workspace, channel, date), so a digest is posted exactly once.
+"""Digest runs: one claim per (workspace, channel, kind, date), so a digest (or a weekly recap) is posted exactly once.
 
-A run is claimed by INSERTing its row: the unique key (team_id, channel_id, digest_date) lets exactly one
+A run is claimed by INSERTing its row: the unique key (team_id, channel_id, kind, digest_date) lets exactly one
 worker win, on SQLite and PostgreSQL alike. The winner keeps a heartbeat; a claim whose heartbeat is older
 than the lease belongs to a dead worker and is taken over with a compare-and-swap UPDATE, so two rescuers
 cannot both win. A worker that stops on purpose *releases* its claim (the `released` flag): the next attempt
 takes it over at once, and heartbeat_at keeps the run's real last activity (resuming bounds its search of the
-channel history with it).
+channel history with it). The same claim serves every kind of run: a channel's daily digest (`digest`, keyed by
+the list's date) and its weekly recap (`recap`, keyed by the week's Monday); every function reads one kind.
 Callers own the transaction and must commit a claim before posting anything (nothing here commits).
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import DigestRun, utcnow
 from storage.rows import get_or_insert
-from storage.states import ClaimOutcome, RunStatus
+from storage.states import ClaimOutcome, RunKind, RunStatus
 
 LEASE = timedelta(minutes=10)
 FINISHED = (RunStatus.DONE, RunStatus.EMPTY)
@@ -51,30 +52,41 @@ def _utc(now: datetime | None) -> datetime:
     return aware(now).astimezone(UTC) if now is not None else utcnow()
 
 
-def get_run(*, session: Session, team_id: str, channel_id: str, day: date) -> DigestRun | None:
-    """The run of one channel and date, if any."""
+def get_run(
+    *, session: Session, team_id: str, channel_id: str, day: date, kind: RunKind = RunKind.DIGEST
+) -> DigestRun | None:
+    """The run of one channel, kind and date, if any."""
     return session.scalars(
         select(DigestRun)
-        .where(DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.digest_date == day)
+        .where(
+            DigestRun.team_id == team_id,
+            DigestRun.channel_id == channel_id,
+            DigestRun.kind == kind,
+            DigestRun.digest_date == day,
+        )
         .execution_options(populate_existing=True)
     ).one_or_none()
 
 
-def last_run(*, session: Session, team_id: str, channel_id: str) -> DigestRun | None:
-    """The channel's most recent run (by digest date), if any."""
+def last_run(*, session: Session, team_id: str, channel_id: str, kind: RunKind = RunKind.DIGEST) -> DigestRun | None:
+    """The channel's most recent run of a kind (by date), if any."""
     return session.scalars(
         select(DigestRun)
-        .where(DigestRun.team_id == team_id, DigestRun.channel_id == channel_id)
+        .where(DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.kind == kind)
         .order_by(DigestRun.digest_date.desc())
         .limit(1)
     ).first()
 
 
 def latest_run_day(*, session: Session, team_id: str, channel_id: str, until: date) -> date | None:
-    """The newest day, at most `until`, that the channel has a run for (any status): where catching up starts."""
+    """The newest day, at most `until`, that the channel has a digest run for (any status): where catching up
+    starts."""
     return session.scalar(
         select(func.max(DigestRun.digest_date)).where(
-            DigestRun.team_id == team_id, DigestRun.channel_id == channel_id, DigestRun.digest_date <= until
+            DigestRun.team_id == team_id,
+            DigestRun.channel_id == channel_id,
+            DigestRun.kind == RunKind.DIGEST,
+            DigestRun.digest_date <= until,
         )
     )
 
@@ -90,14 +102,15 @@ def claim_run(
     now: datetime | None = None,
     lease: timedelta = LEASE,
     retry_failed: bool = False,
+    kind: RunKind = RunKind.DIGEST,
 ) -> Claim:
-    """Claim the digest of (team, channel, day) for `worker`; `plan` is kept only by a new run."""
+    """Claim the run of (team, channel, kind, day) for `worker`; `plan` is kept only by a new run."""
     now = _utc(now)
     # The unique key lets exactly one worker insert the run; the others read it and see whose it is.
     existing, created = get_or_insert(
         session,
         DigestRun,
-        {"team_id": team_id, "channel_id": channel_id, "digest_date": day},
+        {"team_id": team_id, "channel_id": channel_id, "kind": kind, "digest_date": day},
         {"status": RunStatus.CLAIMED, "claimed_by": worker, "claimed_at": now, "heartbeat_at": now, "plan": list(plan)},
     )
     if created:
@@ -127,7 +140,9 @@ def _take_over(*, session: Session, run: DigestRun, worker: str, now: datetime) 
         .values(claimed_by=worker, heartbeat_at=now, status=RunStatus.CLAIMED, released=False, error=None)
         .execution_options(synchronize_session=False)
     )
-    current = get_run(session=session, team_id=run.team_id, channel_id=run.channel_id, day=run.digest_date)
+    current = get_run(
+        session=session, team_id=run.team_id, channel_id=run.channel_id, day=run.digest_date, kind=run.kind
+    )
     assert current is not None
     won = result.rowcount == 1  # type: ignore[attr-defined]
     return Claim(ClaimOutcome.RESUMED if won else ClaimOutcome.BUSY, current, last_activity if won else None)
@@ -187,10 +202,10 @@ def fail_run(
     )
 
 
-def unfinished_runs(*, session: Session, since: datetime) -> Sequence[DigestRun]:
-    """Runs claimed since `since` that are still not finished (half-posted, or being posted right now)."""
+def unfinished_runs(*, session: Session, since: datetime, kind: RunKind = RunKind.DIGEST) -> Sequence[DigestRun]:
+    """Runs of a kind claimed since `since` that are still not finished (half-posted, or being posted right now)."""
     return session.scalars(
         select(DigestRun)
-        .where(DigestRun.status == RunStatus.CLAIMED, DigestRun.claimed_at >= _utc(since))
+        .where(DigestRun.status == RunStatus.CLAIMED, DigestRun.kind == kind, DigestRun.claimed_at >= _utc(since))
         .order_by(DigestRun.claimed_at)
     ).all()

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.states import EnumText, InboxState, PaperSource, PostKind, RunStatus
+from storage.states import EnumText, InboxState, PaperSource, PostKind, RunKind, RunStatus
 
 # Stable constraint names so migrations read the same on SQLite and PostgreSQL.
 NAMING = {
@@ -78,6 +78,9 @@ class Channel(Base):
     post_empty_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     # {"keywords": [...], "authors": [...], "topics": [...]} applied fuzzily to each digest.
     filters: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # The weekly recap (bot/recap.py): weekday 0 (Monday) to 6 and HH:MM in the channel's zone; None: no recap.
+    recap_day: Mapped[int | None] = mapped_column(Integer)
+    recap_time: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -259,14 +262,16 @@ class ReactionClock(Base):
 
 
 class DigestRun(Base):
-    """One channel's digest for one date, claimed atomically before anything is posted (exactly once)."""
+    """One channel's digest for one date, or its recap of one week (`kind`; the week's Monday as `digest_date`),
+    claimed atomically before anything is posted (exactly once)."""
 
     __tablename__ = "digest_runs"
-    __table_args__ = (UniqueConstraint("team_id", "channel_id", "digest_date"),)
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "kind", "digest_date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[RunKind] = mapped_column(EnumText(RunKind, 16), default=RunKind.DIGEST, server_default="digest")
     digest_date: Mapped[date] = mapped_column(Date)
     status: Mapped[RunStatus] = mapped_column(EnumText(RunStatus, 16), default=RunStatus.CLAIMED)
     claimed_by: Mapped[str] = mapped_column(String(128))

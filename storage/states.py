@@ -21,6 +21,14 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
+class RunKind(StrEnum):
+    """What a claimed run posts (DigestRun.kind): a channel's daily digest, or its weekly recap (keyed by the
+    week's Monday)."""
+
+    DIGEST = "digest"
+    RECAP = "recap"
+
+
 class ClaimOutcome(StrEnum):
     """What claiming a digest run found (storage.digests.Claim)."""
 

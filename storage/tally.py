@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -151,4 +152,80 @@ def replies_per_thread(arxiv_ids: list[str]) -> Select[str, str, str, int]:
             Reply.user_id != func.coalesce(Workspace.bot_user_id, ""),
         )
         .group_by(Reply.team_id, Reply.channel_id, Reply.thread_ts)
+    )
+
+
+# ---- a channel's week (the weekly recap, bot/recap.py) --------------------------------------------------------
+
+
+@dataclass
+class WeekTally:
+    """What people did with one paper in one channel during a window: votes cast and replies written then."""
+
+    arxiv_id: str
+    votes: int = 0  # distinct people whose vote emoji on the paper's posts was added in the window
+    replies: int = 0  # replies by people written in the window in the paper's threads, not deleted
+    threads: list[str] = field(default_factory=list)  # the paper's posts (ts) with activity, most active first
+
+
+def week_activity(
+    *, session: Session, team_id: str, channel_id: str, start: datetime, end: datetime, vote_emoji: Iterable[str]
+) -> list[WeekTally]:
+    """The papers posted in one channel that people voted on or discussed between `start` and `end` (UTC), with
+    those counts; nothing from any other channel. A reaction's time is when paperbot recorded it (Slack's events
+    carry no other), a reply's is its Slack ts."""
+    scope = in_scope(Scope(team_id=team_id, channel_ids=(channel_id,)))
+    person = func.distinct(Reaction.user_id)
+    people = (
+        select(Post.arxiv_id, Post.ts, func.count(person))
+        .select_from(Reaction)
+        .join(Post, and_(Post.team_id == Reaction.team_id, Post.channel_id == Reaction.channel_id))
+        .outerjoin(Workspace, Workspace.team_id == Reaction.team_id)
+        .where(
+            *scope,
+            Post.ts == Reaction.message_ts,
+            Reaction.emoji.in_(list(vote_emoji)),
+            Reaction.created_at >= start,
+            Reaction.created_at < end,
+            Reaction.user_id != func.coalesce(Workspace.bot_user_id, ""),
+        )
+    )
+    per_thread: dict[tuple[str, str], int] = {}
+    for arxiv_id, ts, count in session.execute(people.group_by(Post.arxiv_id, Post.ts)):
+        per_thread[(arxiv_id, ts)] = count
+    out = {a: WeekTally(a) for a, _ in per_thread}
+    for arxiv_id, count in session.execute(
+        people.with_only_columns(Post.arxiv_id, func.count(person)).group_by(Post.arxiv_id)
+    ):
+        out[arxiv_id].votes = count
+    for arxiv_id, ts, count in session.execute(_week_replies(scope, start, end)):
+        out.setdefault(arxiv_id, WeekTally(arxiv_id)).replies += count
+        per_thread[(arxiv_id, ts)] = per_thread.get((arxiv_id, ts), 0) + count
+    for (arxiv_id, ts), _ in sorted(per_thread.items(), key=lambda item: (-item[1], item[0][1])):
+        out[arxiv_id].threads.append(ts)
+    return list(out.values())
+
+
+def _week_replies(scope: list[ColumnElement[bool]], start: datetime, end: datetime) -> Select[str, str, int]:
+    """(arXiv id, post ts, replies) of the scope's threads: replies by people written from `start` to `end`."""
+    # Slack ts values are seconds since the epoch with ten digits until 2286: as text they sort by time.
+    since, until = f"{start.timestamp():.6f}", f"{end.timestamp():.6f}"
+    return (
+        select(Post.arxiv_id, Post.ts, func.count(Reply.id))
+        .select_from(Reply)
+        .join(
+            Post,
+            and_(Post.team_id == Reply.team_id, Post.channel_id == Reply.channel_id, Post.ts == Reply.thread_ts),
+        )
+        .outerjoin(Workspace, Workspace.team_id == Reply.team_id)
+        .where(
+            *scope,
+            Reply.ts >= since,
+            Reply.ts < until,
+            Reply.deleted.is_(False),
+            Reply.user_id.is_not(None),
+            Reply.ts != Reply.thread_ts,
+            Reply.user_id != func.coalesce(Workspace.bot_user_id, ""),
+        )
+        .group_by(Post.arxiv_id, Post.ts)
     )

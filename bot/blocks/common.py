@@ -95,7 +95,7 @@ def image_accessory(url: str | None, alt_text: str) -> Block | None:
     """A section's image accessory for a paper picture, or None when there is no usable picture.
 
     Slack fetches the image itself, so only an https URL of at most 3,000 characters is accepted; the alt text
-    (the paper's title) is clipped to Slack's 2,000 characters:
+    (the paper's title) is clipped to Slack's 2,000 characters, its angle brackets made harmless:
     `image_accessory("http://x/a.png", "T") is None`,
     `image_accessory("https://x/a.png", "T") == {"type": "image", "image_url": "https://x/a.png", "alt_text": "T"}`.
     """
@@ -106,7 +106,8 @@ def image_accessory(url: str | None, alt_text: str) -> Block | None:
         return None
     if any(not ch.isprintable() or ch.isspace() or ch in '<>"' for ch in url):
         return None
-    alt = clip(alt_text, ALT_TEXT_LIMIT) or "paper picture"
+    # Plain text, but a title's `<!channel>` or `<url|label>` should not even look like one to a client.
+    alt = clip(alt_text, ALT_TEXT_LIMIT).replace("<", "‹").replace(">", "›") or "paper picture"
     return {"type": "image", "image_url": url, "alt_text": alt}
 
 

@@ -1,6 +1,6 @@
 """The `paperbot` command: builds objects from Settings and starts them; no business logic here (STYLE rule 1).
 
-One module a purpose: `serving` (serve), `posting` (digest), `lookup` (search), `data` (fetch, import, export,
+One module a purpose: `serving` (serve), `posting` (digest, recap), `lookup` (search), `data` (fetch, import, export,
 db), `inbox` (the event inbox), `common` (what they share) and `params` (click types). This one gathers them
 into the group and is the console script's entry.
 """
@@ -17,7 +17,7 @@ from bot.cli.data import db, export_command, fetch, import_command
 from bot.cli.inbox import inbox_command
 from bot.cli.lookup import search_command
 from bot.cli.params import QuietPipeGroup, reader_went_away
-from bot.cli.posting import digest
+from bot.cli.posting import digest, recap
 from bot.cli.serving import serve, start_bot
 
 __all__ = ["cli", "main", "serve", "start_bot"]
@@ -32,6 +32,7 @@ def cli() -> None:
 for command in (
     serve,
     digest,
+    recap,
     search_command,
     db,
     import_command,

@@ -82,3 +82,26 @@ class QuietPipeGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             reader_went_away()
+
+
+class WeekParam(click.ParamType[date, object]):
+    """An ISO week written `YYYY-Www` (e.g. 2026-W48), converted to its Monday; anything else is a usage error
+    that says what is wrong with it."""
+
+    name = "week"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "YYYY-Www"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        from bot.recap import parse_week  # here: `paperbot --help` should not load Slack's SDK
+
+        try:
+            return parse_week(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WEEK = WeekParam()

@@ -1,5 +1,5 @@
 """`paperbot digest`: post (or preview) the day's papers from the command line, exactly once per channel and date;
-the first Ctrl-C stops between two messages."""
+the first Ctrl-C stops between two messages. `paperbot recap`: a channel's weekly recap, the same way."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot.cli.common import Failure, friendly, interrupted, open_database, settings_from
-from bot.cli.params import DATE
+from bot.cli.params import DATE, WEEK
 from storage.db import make_sessions
 
 if TYPE_CHECKING:  # imported where used: `paperbot --help` should not load Slack's SDK
@@ -90,6 +90,43 @@ def _digest_outcomes(
         return run_channels(ctx, targets, day=day, size=size, source=source, retry_failed=True, give_up=False)
     except (SlackClientError, OSError) as exc:
         raise Failure(slack_problem(ctx.settings, exc)) from None
+
+
+@click.command()
+@click.option("--channel", help="Channel id (default: every channel with a weekly recap).")
+@click.option("--week", type=WEEK, help="The ISO week, e.g. 2026-W48 (default: this week, or last week on a Monday).")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; needs no Slack credentials.")
+@click.option("--json", "as_json", is_flag=True, help="Print the Block Kit payloads as JSON.")
+@click.pass_context
+@friendly
+def recap(ctx: click.Context, channel: str | None, week: date | None, dry_run: bool, as_json: bool) -> None:
+    """Post a channel's weekly recap (its most voted and most discussed papers), exactly once per week."""
+    from slack_sdk.errors import SlackClientError
+
+    from bot.deps import Deps, make_client
+    from bot.digest import DigestContext, slack_problem
+    from bot.preview import show_outcomes
+    from bot.recap import preview_recap, run_recap
+    from storage import channels as channel_store
+
+    settings = settings_from(ctx)
+    client = None if dry_run else make_client(settings, settings.secret("SLACK_BOT_TOKEN"), idempotent_only=True)
+    engine = open_database(settings)
+    recap_ctx = DigestContext(deps=Deps(settings, engine, make_sessions(engine)), client=client, stop=threading.Event())
+    try:
+        team = str(client.auth_test()["team_id"]) if client is not None else None
+        with recap_ctx.sessions.begin() as session:
+            team = team or channel_store.local_team(session=session)
+            targets = [channel] if channel else [c.channel_id for c in channel_store.recap_channels(session=session)]
+        if not targets:
+            raise Failure("no channel has a weekly recap: pass --channel C0123456789, or set one with /papers config")
+        run = preview_recap if dry_run else run_recap
+        outcomes = [run(recap_ctx, team_id=team, channel_id=c, monday=week) for c in targets]
+    except (SlackClientError, OSError) as exc:
+        raise Failure(slack_problem(settings, exc)) from None
+    problem = show_outcomes(outcomes, as_json=as_json)
+    if problem:
+        raise Failure(problem)
 
 
 @contextmanager

@@ -119,10 +119,13 @@ def drop_event(m: dict[str, Any]) -> None:
 
 
 def add_unanswered_event(m: dict[str, Any]) -> None:
-    """An event Slack documents (its scope granted too) that no listener answers."""
+    """An event Slack documents (its scope granted too) that no listener answers: one of the table's if any is
+    unanswered, else `channel_created` (channels:read, already granted)."""
     unanswered = sorted(e for e in EVENT_SCOPES if event_type(e) not in app_surface_events())
-    m["settings"]["event_subscriptions"]["bot_events"].append(unanswered[0])
-    m["oauth_config"]["scopes"]["bot"].extend(EVENT_SCOPES[unanswered[0]])
+    event, scopes = (unanswered[0], EVENT_SCOPES[unanswered[0]]) if unanswered else ("channel_created", set())
+    assert event_type(event) not in app_surface_events()
+    m["settings"]["event_subscriptions"]["bot_events"].append(event)
+    m["oauth_config"]["scopes"]["bot"].extend(scopes)
 
 
 def add_unknown_event(m: dict[str, Any]) -> None:

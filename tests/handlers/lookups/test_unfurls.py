@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -217,6 +218,10 @@ def test_hostile_titles_and_replies_are_escaped(bot: RunningBot, sender: SlackSe
     shared(sender, [f"https://arxiv.org/abs/{TRANSFORMER}", f"https://arxiv.org/abs/{REPLICA}"])
     (call,) = unfurled(slack)
     everything = json.dumps(call["unfurls"])
+    # The picture's alt text is plain text (never parsed for links or mentions), its brackets neutralised too.
+    alts = re.findall(r'"alt_text": ("(?:[^"\\]|\\.)*")', everything)
+    assert alts and all("<" not in json.loads(alt) and ">" not in json.loads(alt) for alt in alts)
+    everything = re.sub(r'"alt_text": "(?:[^"\\]|\\.)*"', "", everything)
     assert "<!channel>" not in everything and "<!here>" not in everything and "evil.example|" not in everything
     assert "&lt;!channel&gt;" in shown(call["unfurls"][f"https://arxiv.org/abs/{TRANSFORMER}"])
     assert "“@here look here” — <@U7>" in shown(call["unfurls"][f"https://arxiv.org/abs/{REPLICA}"])
