@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot import blocks
+from bot import blocks, metrics
 from bot.choose import Prefs
 from bot.digest.context import DigestContext
 from storage import digests as runs
@@ -130,6 +130,7 @@ def _deliver(
             log.info("run %s: %s is already posted to #%s; skipped", state.run_id, arxiv_id, prefs.channel_id)
             return None
     ts = _send(ctx, prefs, state, payload, arxiv_id)
+    metrics.DIGEST_MESSAGES.inc()
     state.last_post = time.monotonic()
     return ts
 
