@@ -70,14 +70,16 @@ def lane_of(body: dict[str, Any]) -> str:
 
 class Lanes(Executor):
     """Bolt's listener executor: an interactive request's listener runs inline (it only acks and hands its work
-    to `after_ack`); anything else goes to the events pool."""
+    to `after_ack`); anything else goes to the events pool, in a copy of the request's context (its log
+    context: bot.logs)."""
 
     def __init__(self, events: Executor) -> None:
         self.events = events
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if _LANE.get() != INTERACTIVE:
-            return self.events.submit(fn, *args, **kwargs)
+            context = contextvars.copy_context()
+            return self.events.submit(lambda: context.run(fn, *args, **kwargs))
         done: Future[T] = Future()
         try:  # Bolt's listener wrapper catches the listener's own errors; this catches anything left
             done.set_result(fn(*args, **kwargs))

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 from slack_sdk.http_retry import RetryHandler, RetryState
@@ -33,6 +32,8 @@ from storage.text import first_line
 
 log = logging.getLogger(__name__)
 
+# The classic text format (every Prometheus reads it; paperbot's names need nothing newer).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCRAPE_DB_WAIT = 1.0  # seconds the inbox gauges may wait on the database; past it the scrape goes on without them
 # Seconds: a command's answer is due within Slack's 3 s; a search is usually milliseconds.
 COMMAND_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -232,4 +233,4 @@ class _Scrape:
 
 def exposition(reads: sessionmaker[Session] | None, *, multiproc_dir: str = "") -> tuple[bytes, str]:
     """The body and content type of a `GET /metrics` answer (Prometheus text format)."""
-    return generate_latest(_Scrape(reads, multiproc_dir)), CONTENT_TYPE_LATEST
+    return generate_latest(_Scrape(reads, multiproc_dir)), CONTENT_TYPE
