@@ -119,4 +119,4 @@ def metrics_listen(host: str, port: int, metrics_port: int, sockets: list[Any]) 
     except Failure as exc:
         for sock in sockets:
             sock.close()
-        raise Failure(f"PAPERBOT_METRICS_PORT: {exc}") from None
+        raise Failure(f"PAPERBOT_METRICS_PORT: {exc}".replace("another --port", "another port")) from None

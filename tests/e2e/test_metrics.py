@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from bot.server import HttpServer, make_wsgi
 from storage import inbox
 from storage.db import make_engine
 from storage.models import utcnow
-from tests.bot.test_cli import paperbot_env, script
+from tests.bot.test_cli import paperbot, paperbot_env, script
 from tests.bot.test_serve_cli import free_port, slack_env
 from tests.e2e.test_inbox import CHANNEL, post_paper, vote
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlack, SlackSender
@@ -201,3 +202,23 @@ def test_socket_mode_serves_metrics_on_their_own_port_only(tmp_path: Path, db_ur
     assert any(f"metrics on http://127.0.0.1:{metrics_port}/metrics" in r["message"] for r in records)
     for secret in (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN):
         assert secret not in log
+
+
+def test_a_metrics_port_in_use_is_one_line_before_anything_starts(
+    tmp_path: Path, db_url: str, slack: FakeSlack
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        result = paperbot(
+            ["serve", "--http", "--host", "127.0.0.1", "--port", str(free_port())],
+            cwd=tmp_path,
+            **slack_env(db_url, slack, PAPERBOT_METRICS_PORT=str(taken)),
+        )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"paperbot: PAPERBOT_METRICS_PORT: cannot listen on 127.0.0.1:{taken}: port {taken} is already in use"
+        " (another paperbot?); stop that process or pick another port"
+    ]
+    assert slack.calls_to("auth.test") == []
