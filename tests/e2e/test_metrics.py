@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.choose import Prefs, newest_day
 from bot.server import HttpServer, make_wsgi
 from storage import inbox
 from storage.db import make_engine
@@ -24,9 +25,10 @@ from storage.models import utcnow
 from tests.bot.test_cli import paperbot, paperbot_env, script
 from tests.bot.test_serve_cli import free_port, slack_env
 from tests.e2e.test_inbox import CHANNEL, post_paper, vote
+from tests.fakes.hf import FakeHF, daily_item
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID, FakeSlack, SlackSender
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.running import RunningBot
+from tests.running import RunningBot, bot_settings, running_bot
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -222,3 +224,26 @@ def test_a_metrics_port_in_use_is_one_line_before_anything_starts(
         " (another paperbot?); stop that process or pick another port"
     ]
     assert slack.calls_to("auth.test") == []
+
+
+def test_a_digest_posted_through_the_endpoint_is_counted(db_url: str, slack: FakeSlack, hf: FakeHF) -> None:
+    slack.ts_base = int(time.time())  # message ts on the real clock, as the runs' history bounds are
+    day = newest_day(utcnow(), Prefs(TEAM_ID, CHANNEL, 2))
+    hf.set_daily(day, [daily_item(f"2411.1000{i}", f"Now paper {i}", day, upvotes=i) for i in range(1, 4)])
+    with running_bot(bot_settings(db_url, slack, hf_api_url=hf.url, digest_size=2)) as bot:
+        sender = SlackSender(bot.url + "/slack/events")
+        before = scrape(bot.url)
+        sender.command("digest now", channel=CHANNEL, response_url=slack.response_url("now"))
+        slack.wait_for(lambda: slack.responses)
+        sender.close()
+
+        def timed(samples: Samples) -> bool:
+            return moved(before, samples, "paperbot_command_seconds_count", subcommand="digest") == 1
+
+        after = until(lambda: scrape(bot.url), timed)
+    assert slack.responses[-1]["text"].startswith("Posted 2 papers")
+    assert moved(before, after, "paperbot_command_seconds_count", subcommand="digest") == 1
+    assert moved(before, after, "paperbot_digest_runs_total", status="posted") == 1
+    assert moved(before, after, "paperbot_digest_messages_posted_total") == 3  # the header and two papers
+    assert moved(before, after, "paperbot_slack_api_calls_total", method="chat.postMessage", result="ok") == 3
+    assert moved(before, after, "paperbot_source_requests_total", source="hf", result="2xx") >= 1
