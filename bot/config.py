@@ -12,15 +12,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import time
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_serializer, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from storage.text import mask_url_passwords, one_line
+from bot.logs import JsonFormatter
+from bot.logs import RedactSecrets as RedactSecrets  # once defined here, as were SafeFormatter and redact
+from bot.logs import SafeFormatter as SafeFormatter
+from bot.logs import redact as redact
+from storage.text import mask_url_passwords
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 DEFAULT_VOTE_EMOJI = ("+1", "thumbsup", "fire", "heart", "star", "100", "raised_hands")
 
 # How to obtain each secret, quoted when a command needs one that is missing.
@@ -88,6 +93,14 @@ class Settings(BaseSettings):
     inbox_unknown_wait_seconds: float = Field(120.0, ge=0, alias="PAPERBOT_INBOX_UNKNOWN_WAIT_SECONDS")
     inbox_write_timeout: float = Field(1.5, gt=0, le=2.5, alias="PAPERBOT_INBOX_WRITE_TIMEOUT")
     log_level: str = Field("INFO", alias="PAPERBOT_LOG_LEVEL")
+    # `text` (one line per record) or `json` (one JSON object per line, with the Slack context: docs/operations.md).
+    log_format: str = Field("text", alias="PAPERBOT_LOG_FORMAT")
+    # A port of its own for GET /metrics (Prometheus), in Socket Mode above all (HTTP mode serves /metrics on its
+    # own port anyway); 0: none.
+    metrics_port: int = Field(0, ge=0, le=65535, alias="PAPERBOT_METRICS_PORT")
+    # prometheus-client's multiprocess mode, for a server of several processes (docs/operations.md); paperbot
+    # serve is one process, so it stays unset there.
+    prometheus_multiproc_dir: str = Field("", alias="PROMETHEUS_MULTIPROC_DIR")
     # The folder where the search index is saved for the next start (docs/search.md); empty: next to a SQLite
     # database, none on PostgreSQL; `off`: rebuild at every start.
     search_cache: str = Field("", alias="PAPERBOT_SEARCH_CACHE")
@@ -105,6 +118,14 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        kind = value.strip().lower()
+        if kind not in LOG_FORMATS:
+            raise ValueError(f"{value!r} is not a log format; use text or json")
+        return kind
 
     @field_validator("timezone")
     @classmethod
@@ -134,6 +155,11 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
             raise ConfigError(f"{name} is not set: put {SECRET_HELP[name]} in the environment or in .env")
         return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+    def secret_values(self) -> list[str]:
+        """The configured secrets' values, for the logs to mask wherever they show up."""
+        fields = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token, self.slack_client_secret)
+        return [field.get_secret_value() for field in fields if field is not None and field.get_secret_value()]
 
     @property
     def oauth_enabled(self) -> bool:
@@ -186,46 +212,12 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"{name}: {first['msg']}") from None
 
 
-# Slack tokens look like xoxb-…, xoxp-…, xapp-…; anything shaped like one is masked in every log line.
-_TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-
-
-def redact(text: str) -> str:
-    """`text` with anything shaped like a Slack token or a URL's password masked."""
-    return mask_url_passwords(_TOKEN.sub(r"\1-…redacted…", text))
-
-
-class RedactSecrets(logging.Filter):
-    """Masks anything that looks like a Slack token or a URL's password, so secrets never reach the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-class SafeFormatter(logging.Formatter):
-    r"""Every record as one line with its secrets masked, traceback included: the traceback is formatted, then
-    masked (a filter sees only the message), then the whole line's controls are escaped, so data (a request
-    body, a user's text) cannot break a line or forge one. A traceback's own line breaks show as `\n`."""
-
-    def formatException(self, ei: Any) -> str:
-        return redact(super().formatException(ei))
-
-    def formatStack(self, stack_info: str) -> str:
-        return redact(super().formatStack(stack_info))
-
-    def format(self, record: logging.LogRecord) -> str:
-        return one_line(redact(super().format(record)))
-
-
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(settings: Settings) -> None:
-    """Log to stderr at PAPERBOT_LOG_LEVEL, one line per record, secrets masked, on every handler."""
+    """Log to stderr at PAPERBOT_LOG_LEVEL, one line per record (text or JSON: PAPERBOT_LOG_FORMAT), secrets
+    masked, on every handler."""
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every request at INFO (a line per Slack, HF and arXiv call): shown at DEBUG only.
@@ -235,5 +227,7 @@ def configure_logging(settings: Settings) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())
-        if not isinstance(handler.formatter, SafeFormatter):
-            handler.setFormatter(SafeFormatter(LOG_FORMAT))
+        if settings.log_format == "json":
+            handler.setFormatter(JsonFormatter(secrets=settings.secret_values()))
+        else:
+            handler.setFormatter(SafeFormatter(LOG_FORMAT, secrets=settings.secret_values()))

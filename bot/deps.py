@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.access import Answers
 from bot.config import Settings
 from bot.installs import Installs
+from bot.metrics import SlackCallCounter
 from bot.search.service import SearchService
 from bot.search.snapshot import cache_folder
 from storage.db import bounded_engine, make_sessions, reading
@@ -146,9 +147,10 @@ def make_client(settings: Settings, token: str | None = None, *, idempotent_only
     """A WebClient for the configured API base that retries 429 (after Retry-After), 5xx and connection errors.
 
     `idempotent_only` retries 429s alone: after a 5xx or a broken connection Slack may already have posted a
-    chat.postMessage, so the digest (which must not post twice) checks the channel instead of re-sending.
+    chat.postMessage, so the digest (which must not post twice) checks the channel instead of re-sending. Every
+    attempt is counted by method and result (bot.metrics.SlackCallCounter, first so that it sees them all).
     """
-    retry_handlers: list[RetryHandler] = [RateLimitErrorRetryHandler(max_retry_count=5)]
+    retry_handlers: list[RetryHandler] = [SlackCallCounter(), RateLimitErrorRetryHandler(max_retry_count=5)]
     if not idempotent_only:
         retry_handlers += [ConnectionErrorRetryHandler(max_retry_count=2), ServerErrorRetryHandler(max_retry_count=3)]
     return WebClient(

@@ -10,6 +10,7 @@ message): those are answered without being stored. `Change.apply` runs it. A mes
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,21 @@ def event_of(body: Any) -> dict[str, Any]:
         return {}
     event = body.get("event")
     return event if isinstance(event, dict) else {}
+
+
+def channel_of_json(raw: str) -> str | None:
+    """The channel an event (an Events API body as JSON) is about, for the log context; None when it names none.
+
+    >>> channel_of_json('{"type": "event_callback", "event": {"type": "reaction_added", "item": {"channel": "C1"}}}')
+    'C1'
+    """
+    try:
+        event = event_of(json.loads(raw))
+    except ValueError:
+        return None
+    item = event.get("item")
+    channel = event.get("channel") or (item.get("channel") if isinstance(item, dict) else None)
+    return channel if isinstance(channel, str) else None
 
 
 def owned(body: Any) -> bool:

@@ -31,9 +31,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import events
+from bot import events, metrics
 from bot.activity import Delivery, NotStored, Outcome
 from bot.deps import Deps
+from bot.logs import log_context
 from storage import inbox
 from storage.digests import aware
 from storage.models import utcnow
@@ -68,9 +69,11 @@ def arrival_of(body: dict[str, Any], bot_user_id: str | None) -> inbox.Arrival:
 def receive(deps: Deps, body: dict[str, Any], bot_user_id: str | None) -> bool:
     """Store an event in the inbox before Slack is answered; False when the write failed (Slack must retry)."""
     arrival = arrival_of(body, bot_user_id)
+    metrics.EVENTS_RECEIVED.labels(arrival.event_type).inc()
     try:
         new = _write(deps, arrival)
     except (SQLAlchemyError, TimeoutError) as exc:
+        metrics.EVENTS_NOT_STORED.labels(arrival.event_type).inc()
         log.warning(
             "Slack event %s (%s) not stored, so not acknowledged (Slack sends it again): %s",
             arrival.event_id,
@@ -241,6 +244,11 @@ class Workers:
             _SQLITE_TURNS.let_ingest_go_first()
 
     def _apply(self, row: inbox.Taken) -> None:
+        """Apply one row, its log records naming its team, event and channel."""
+        with log_context(team=row.team_id, event_id=row.event_id, channel=events.channel_of_json(row.body)):
+            self._apply_body(row)
+
+    def _apply_body(self, row: inbox.Taken) -> None:
         delivery = Delivery(
             team_id=row.team_id,
             event_id=row.event_id,
@@ -261,8 +269,10 @@ class Workers:
         if outcome is Outcome.NOT_KNOWN_YET and self._age(row) < self.deps.settings.inbox_unknown_wait_seconds:
             wait = backoff(row.attempts, scale=self.deps.settings.retry_wait_scale, cap=UNKNOWN_MAX_WAIT)
             self._later(row, wait, "its message is not known yet")
-        elif outcome in (Outcome.IGNORED, Outcome.NOT_KNOWN_YET):
+            return
+        if outcome in (Outcome.IGNORED, Outcome.NOT_KNOWN_YET):
             self._finish(row)  # CHANGED and UNCHANGED were finished in their change's transaction
+        metrics.EVENTS_APPLIED.labels(row.event_type, outcome.name.lower()).inc()
 
     def _failed(self, row: inbox.Taken, reason: str, *, transient: bool) -> None:
         settings = self.deps.settings
@@ -272,7 +282,9 @@ class Workers:
                 "inbox: Slack event %s (%s) failed (%s); again in %.1f s", row.event_id, row.event_type, reason, wait
             )
             self._later(row, wait, reason)
+            metrics.EVENTS_FAILED.labels(row.event_type, "retry").inc()
             return
+        metrics.EVENTS_FAILED.labels(row.event_type, "parked").inc()
         log.error(
             "inbox: Slack event %s (%s) of %s parked after %d tries: %s (see `paperbot inbox`)",
             row.event_id,

@@ -17,10 +17,13 @@ pool, events that wait on a slow database took every thread and commands missed 
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from slack_bolt import App
@@ -29,7 +32,10 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot import metrics
+from bot.command_text import Invocation, parse
 from bot.deps import Deps
+from bot.logs import log_context
 from storage.db import bounded
 from storage.text import first_line
 
@@ -40,6 +46,7 @@ T = TypeVar("T")
 
 INTERACTIVE, EVENTS, UNFURLS = "interactive", "events", "unfurls"
 _LANE: ContextVar[str] = ContextVar("paperbot_lane", default=EVENTS)
+_COMMAND: ContextVar[CommandTiming | None] = ContextVar("paperbot_command", default=None)
 
 # Everything a person does (as opposed to an event about what happened): Bolt's payload types for them.
 INTERACTIVE_TYPES = frozenset(
@@ -69,7 +76,8 @@ def lane_of(body: dict[str, Any]) -> str:
 
 class Lanes(Executor):
     """Bolt's listener executor: an interactive request's listener runs inline (it only acks and hands its work
-    to `after_ack`); an unfurl goes to the unfurl pool, anything else to the events pool."""
+    to `after_ack`); an unfurl goes to the unfurl pool, anything else to the events pool, each in a copy of the
+    request's context (its log context: bot.logs)."""
 
     def __init__(self, events: Executor, unfurls: Executor | None = None) -> None:
         self.events = events
@@ -77,10 +85,10 @@ class Lanes(Executor):
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         lane = _LANE.get()
-        if lane == UNFURLS:
-            return self.unfurls.submit(fn, *args, **kwargs)
         if lane != INTERACTIVE:
-            return self.events.submit(fn, *args, **kwargs)
+            context = contextvars.copy_context()
+            pool = self.unfurls if lane == UNFURLS else self.events
+            return pool.submit(lambda: context.run(fn, *args, **kwargs))
         done: Future[T] = Future()
         try:  # Bolt's listener wrapper catches the listener's own errors; this catches anything left
             done.set_result(fn(*args, **kwargs))
@@ -94,16 +102,71 @@ class Lanes(Executor):
             self.unfurls.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
+@dataclass
+class CommandTiming:
+    """A slash command on its way: which subcommand, since when, and whether its work went on after the ack (then
+    `after_ack` times its end, else the dispatch does)."""
+
+    subcommand: str
+    started: float = field(default_factory=time.perf_counter)
+    handed_off: bool = False
+    timed: bool = False
+
+    def done(self) -> None:
+        if self.timed:
+            return
+        self.timed = True
+        metrics.COMMAND_SECONDS.labels(self.subcommand).observe(time.perf_counter() - self.started)
+
+
+def subcommand_of(body: dict[str, Any]) -> str:
+    """The metrics label of a slash command's body: its subcommand (`help` for none), or `invalid`."""
+    parsed = parse(str(body.get("text") or ""), command=str(body.get("command") or "/papers"))
+    return parsed.name if isinstance(parsed, Invocation) else "invalid"
+
+
+def log_fields(body: dict[str, Any], subcommand: str | None = None) -> dict[str, Any]:
+    """The log context of a request (bot.logs): its team, channel, event id and command (`/papers search`: the
+    subcommand parsed, never the text typed) or interaction (`block_actions:save`), ids only."""
+    team, channel = body.get("team_id") or body.get("team"), body.get("channel_id") or body.get("channel")
+    event, actions = body.get("event"), body.get("actions")
+    event = event if isinstance(event, dict) else {}
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    command = None
+    if body.get("command"):
+        command = f"{body['command']} {subcommand or ''}".strip()
+    elif body.get("type") in INTERACTIVE_TYPES:
+        command = f"{body['type']}:{action.get('action_id') or body.get('callback_id') or ''}".rstrip(":")
+    return {
+        "team": _id(team),
+        "channel": _id(channel) or _id(event.get("channel")),
+        "event_id": body.get("event_id"),
+        "command": command,
+    }
+
+
+def _id(value: Any) -> str | None:
+    """A Slack id given bare or as an object with an `id`."""
+    value = value.get("id") if isinstance(value, dict) else value
+    return value if isinstance(value, str) else None
+
+
 class LanedApp(App):
-    """Bolt's App, dispatching each request in its lane (see `Lanes`)."""
+    """Bolt's App, dispatching each request in its lane (see `Lanes`), its log records naming the request's
+    Slack context, a slash command's time measured (bot.metrics)."""
 
     def dispatch(self, req: BoltRequest) -> BoltResponse:
         body = req.body if isinstance(req.body, dict) else {}
-        token = _LANE.set(lane_of(body))
+        timing = CommandTiming(subcommand_of(body)) if body.get("command") else None
+        lane, command = _LANE.set(lane_of(body)), _COMMAND.set(timing)
         try:
-            return super().dispatch(req)
+            with log_context(**log_fields(body, timing.subcommand if timing else None)):
+                return super().dispatch(req)
         finally:
-            _LANE.reset(token)
+            _LANE.reset(lane)
+            _COMMAND.reset(command)
+            if timing is not None and not timing.handed_off:
+                timing.done()
 
 
 def events_pool(threads: int = 5) -> ThreadPoolExecutor:
@@ -119,20 +182,31 @@ def unfurls_pool(threads: int = 4) -> ThreadPoolExecutor:
 def after_ack(deps: Deps, respond: Callable[..., Any] | None, work: Callable[[], None], *, what: str) -> None:
     """Run `work` (what a command or button does once acked) on the answer pool, its transactions bounded to
     ANSWER_DB_WAIT. A database that does not answer becomes DB_UNAVAILABLE, and any other failure FAILED, said
-    privately through `respond` (None: nowhere to say it, e.g. a Home tab button) and logged in one line."""
-    deps.answer_pool.submit(_guarded, respond, work, what)
+    privately through `respond` (None: nowhere to say it, e.g. a Home tab button) and logged in one line. The
+    work runs in a copy of this context: its log records name the same team, channel and command."""
+    timing = _COMMAND.get()
+    if timing is not None:
+        timing.handed_off = True
+    deps.answer_pool.submit(contextvars.copy_context().run, _guarded, respond, work, what, timing)
 
 
-def _guarded(respond: Callable[..., Any] | None, work: Callable[[], None], what: str) -> None:
+def _guarded(
+    respond: Callable[..., Any] | None, work: Callable[[], None], what: str, timing: CommandTiming | None = None
+) -> None:
     try:
         with bounded(ANSWER_DB_WAIT):
             work()
     except DATABASE_DOWN as exc:
+        metrics.COMMAND_FAILURES.labels(what, "database").inc()
         log.warning("%s: the database did not answer (%s)", what, first_line(exc))
         _tell(respond, DB_UNAVAILABLE, what)
     except Exception:
+        metrics.COMMAND_FAILURES.labels(what, "error").inc()
         log.exception("%s failed after the ack", what)
         _tell(respond, FAILED, what)
+    finally:
+        if timing is not None:
+            timing.done()
 
 
 def _tell(respond: Callable[..., Any] | None, text: str, what: str) -> None:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import metrics
 from bot.blocks import recap as recap_blocks
 from bot.blocks.recap import RecapPaper
 from bot.digest.context import DigestContext, DigestStatus, Outcome, load_prefs
@@ -246,6 +247,7 @@ def _post(ctx: DigestContext, week: Week, run_id: int, header_ts: str | None, *,
     if header_ts is None:
         _beat(ctx, run_id)
         header_ts = str(ctx.client.chat_postMessage(**payloads(week, run_id=run_id)[0])["ts"])
+        metrics.RECAP_MESSAGES.inc()
         sent += 1
         _record_header(ctx, run_id, header_ts)  # before the reply: a crash from here on never reposts it
         resumed = False
@@ -253,6 +255,7 @@ def _post(ctx: DigestContext, week: Week, run_id: int, header_ts: str | None, *,
     if rest and not (resumed and _find(ctx, week.channel_id, run_id, "details", header_ts)):
         _beat(ctx, run_id)
         ctx.client.chat_postMessage(**rest[0])
+        metrics.RECAP_MESSAGES.inc()
         sent += 1
     return sent
 

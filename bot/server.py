@@ -20,21 +20,26 @@ from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
 from bot.gate import MAX_BODY, Rejected, admit, log_rejection, quiet_bolt_signature_log
-from storage.db import ping
+from bot.metrics import exposition
+from storage.db import make_sessions, ping, reading
 
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+METRICS_PATH = "/metrics"
 EVENT_THREADS = 8  # HTTP threads for Events API deliveries (JSON bodies)
 PEOPLE_THREADS = 4  # HTTP threads of their own for everything else: commands, buttons, views, /healthz
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
-    """`GET /healthz` (200 while the database answers, else 503) and, with an app, `POST /slack/events`: only
-    requests that pass the gate (bot/gate.py) reach Bolt; every other request gets a 4xx and one log line."""
+def make_wsgi(app: App | None, engine: Engine, *, metrics: bool = True, multiproc_dir: str = "") -> WSGIApp:
+    """`GET /healthz` (200 while the database answers, else 503), `GET /metrics` (Prometheus; bot.metrics) unless
+    `metrics` is off and, with an app, `POST /slack/events`: only requests that pass the gate (bot/gate.py) reach
+    Bolt; every other request gets a 4xx and one log line. Health and metrics need no signature: they take no
+    input and show no Slack data."""
     slack = _slack_endpoint(app) if app is not None else None
     oauth = _oauth_pages(app) if app is not None and app.oauth_flow is not None else {}
+    reads = reading(make_sessions(engine))
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
@@ -42,6 +47,12 @@ def make_wsgi(app: App | None, engine: Engine) -> WSGIApp:
             healthy = ping(engine)
             body = {"ok": healthy, "database": "reachable" if healthy else "unreachable"}
             return _answer(start_response, 200 if healthy else 503, body)
+        if metrics and path == METRICS_PATH:
+            if method not in ("GET", "HEAD"):
+                return _answer(start_response, 405, {"error": "method not allowed"})
+            text, content_type = exposition(reads, multiproc_dir=multiproc_dir)
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(text)))])
+            return [text] if method == "GET" else []
         if slack is not None and path == SLACK_PATH:
             if method != "POST":
                 return _answer(start_response, 405, {"error": "method not allowed"})
@@ -218,7 +229,7 @@ class HttpServer:
         return f"http://{self.host}:{self.port}"
 
     def run(self) -> None:
-        log.info("listening on %s (POST /slack/events, GET /healthz)", self.url)
+        log.info("listening on %s (POST /slack/events, GET /healthz, GET /metrics)", self.url)
         self.server.run()
 
     def start(self) -> HttpServer:

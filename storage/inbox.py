@@ -162,6 +162,25 @@ def counts(*, session: Session) -> dict[InboxState, int]:
     return {state: int(found.get(state, 0)) for state in InboxState}
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What the inbox holds that is not done: pending and parked rows, and when the oldest pending one arrived."""
+
+    pending: int
+    parked: int
+    oldest_pending: datetime | None
+
+
+def backlog(*, session: Session) -> Backlog:
+    """The inbox's backlog (for the metrics), in three queries on the (state, next_attempt_at) index's state."""
+    pending = InboxEvent.state == InboxState.PENDING
+    return Backlog(
+        pending=int(session.scalar(select(func.count()).where(pending)) or 0),
+        parked=int(session.scalar(select(func.count()).where(InboxEvent.state == InboxState.PARKED)) or 0),
+        oldest_pending=session.scalar(select(func.min(InboxEvent.received_at)).where(pending)),
+    )
+
+
 def due(*, session: Session, now: datetime | None = None) -> int:
     """How many pending rows are due now, held by a worker or not (rows waiting for a later try are not)."""
     query = select(func.count()).where(

@@ -68,12 +68,13 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     settings.secret("SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET")
     engine = open_database(settings)
     sockets = listen_or_fail(host, port)  # before Slack is asked anything and the scheduler starts
+    metrics_sockets = metrics_listen(host, port, settings.metrics_port, sockets)
     deps = Deps(settings=settings, engine=engine, sessions=make_sessions(engine))
     deps.search  # noqa: B018 - starts loading the search index in the background now, not at the first search
     try:
         app = start_bot(deps, socket_mode=socket_mode, scheduler=not no_scheduler)
     except Failure:  # Slack refused the token or cannot be reached: nothing started stays running
-        for sock in sockets:
+        for sock in sockets + metrics_sockets:
             sock.close()
         deps.close()
         raise
@@ -84,14 +85,21 @@ def serve(ctx: click.Context, http_mode: bool, host: str, port: int, no_schedule
     # SIGTERM/SIGINT: the inbox takes no new rows, digests stop between posts and release their claims; one log
     # line; the process is gone within STOP_WITHIN seconds even when the database does not answer.
     install_stop_handlers(workers.request_stop)
+    multiproc = settings.prometheus_multiproc_dir
     try:
+        if metrics_sockets:
+            small = SplitDispatcher(event_threads=1, people_threads=2)
+            wsgi = make_wsgi(None, engine, multiproc_dir=multiproc)
+            metrics = HttpServer(wsgi, host, settings.metrics_port, sockets=metrics_sockets, dispatcher=small).start()
+            log.info("metrics on %s/metrics", metrics.url)
         if socket_mode:
             health_only = SplitDispatcher(event_threads=1, people_threads=2)
-            health = HttpServer(make_wsgi(None, engine), host, port, sockets=sockets, dispatcher=health_only).start()
+            wsgi = make_wsgi(None, engine, metrics=settings.metrics_port == port, multiproc_dir=multiproc)
+            health = HttpServer(wsgi, host, port, sockets=sockets, dispatcher=health_only).start()
             log.info("Socket Mode; health check on %s/healthz", health.url)
             socket_mode_handler(app, settings.secret("SLACK_APP_TOKEN")).start()
         else:
-            HttpServer(make_wsgi(app, engine), host, port, sockets=sockets).run()
+            HttpServer(make_wsgi(app, engine, multiproc_dir=multiproc), host, port, sockets=sockets).run()
     finally:
         workers.stop()  # rows in flight finish or are handed back, within a bound
         deps.close()
@@ -105,3 +113,16 @@ def listen_or_fail(host: str, port: int) -> list[Any]:
         return listen_sockets(host, port)
     except ListenError as exc:
         raise Failure(str(exc)) from None
+
+
+def metrics_listen(host: str, port: int, metrics_port: int, sockets: list[Any]) -> list[Any]:
+    """The sockets of PAPERBOT_METRICS_PORT's own server (none when it is 0 or --port itself, which serves
+    /metrics in HTTP mode); closes `sockets` first when the port cannot be had."""
+    if not metrics_port or metrics_port == port:
+        return []
+    try:
+        return listen_or_fail(host, metrics_port)
+    except Failure as exc:
+        for sock in sockets:
+            sock.close()
+        raise Failure(f"PAPERBOT_METRICS_PORT: {exc}".replace("another --port", "another port")) from None

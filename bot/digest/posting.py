@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot import blocks
+from bot import blocks, metrics
 from bot.choose import Prefs
 from bot.digest.context import DigestContext
 from storage import digests as runs
@@ -138,6 +138,7 @@ def _deliver(
             raise
         log.warning("run %s: Slack refused %s's picture (%s); posting it without", state.run_id, arxiv_id, exc)
         ts = _send(ctx, prefs, state, blocks.without_pictures(payload), arxiv_id)
+    metrics.DIGEST_MESSAGES.inc()
     state.last_post = time.monotonic()
     return ts
 

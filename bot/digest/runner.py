@@ -16,19 +16,22 @@ Exactly once, step by step (docs/exactly-once.md tells the whole story):
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot import metrics
 from bot.choose import Prefs, newest_day
 from bot.digest.context import DigestContext, DigestStatus, Outcome, load_prefs
 from bot.digest.day import finished_run, list_of_day, plan_papers
 from bot.digest.posting import LostClaim, RunState, Stopped, Uncertain, load_state, post_messages, reconcile
 from bot.digest.slack_errors import PERMANENT_ERRORS, explain_slack_error, slack_problem
+from bot.logs import log_context
 from bot.sources.hf import SourceError
 from storage import channels as channel_store
 from storage import digests as runs
@@ -36,8 +39,23 @@ from storage.states import ClaimOutcome, RunStatus
 from storage.text import first_line
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 
+def _counted(run: Callable[P, Outcome]) -> Callable[P, Outcome]:
+    """`run` with its log records naming the team and channel, and its outcome counted (bot.metrics)."""
+
+    @functools.wraps(run)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> Outcome:
+        with log_context(team=kwargs.get("team_id"), channel=kwargs.get("channel_id")):
+            outcome = run(*args, **kwargs)
+        metrics.DIGEST_RUNS.labels(outcome.status.value).inc()
+        return outcome
+
+    return counted
+
+
+@_counted
 def run_digest(
     ctx: DigestContext,
     *,

@@ -26,6 +26,7 @@ import numpy as np
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import metrics
 from bot.search import snapshot
 from bot.search.index import SearchDoc, SearchHit, SearchIndex
 from bot.search.rank import TeamSignal, title_similarities, with_team_signal
@@ -104,11 +105,17 @@ class SearchService:
         accept: Callable[[str], bool] | None = None,
         boost: TeamSignal | None = None,
     ) -> list[SearchHit]:
-        """The best `limit` papers for `query`; see `SearchIndex.search` for `accept` and `boost`."""
+        """The best `limit` papers for `query`; see `SearchIndex.search` for `accept` and `boost`. Timed
+        (paperbot_search_seconds), by where it ran."""
         index = self._index
+        started = time.perf_counter()
         if index is not None:
-            return index.search(query, limit, accept=accept, boost=boost)
-        return self._search_database(query, limit, accept, boost)
+            hits = index.search(query, limit, accept=accept, boost=boost)
+        else:
+            hits = self._search_database(query, limit, accept, boost)
+        engine = "index" if index is not None else "database"
+        metrics.SEARCH_SECONDS.labels(engine).observe(time.perf_counter() - started)
+        return hits
 
     def warm(self) -> int:
         """Load every paper into a new index and make it the one searched; returns how many are indexed.

@@ -22,6 +22,7 @@ from tenacity import wait_none
 
 from bot.config import Settings
 from bot.links import normalize_arxiv_id
+from bot.metrics import CountedTransport
 from bot.retrying import GaveUp, Sleep, Transient, http_retrying, retry_after, scaled_sleep
 from bot.sources.hf import USER_AGENT, SourceError
 from storage.records import PaperRecord
@@ -134,8 +135,8 @@ class ArxivClient:
         self._http = httpx.Client(
             timeout=self.timeout,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=1),
             follow_redirects=True,
+            transport=CountedTransport("arxiv", limits=httpx.Limits(max_connections=1)),
         )
 
     def __enter__(self) -> ArxivClient:

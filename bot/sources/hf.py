@@ -20,6 +20,7 @@ import httpx
 
 from bot.config import Settings
 from bot.links import normalize_arxiv_id
+from bot.metrics import CountedTransport
 from bot.retrying import GaveUp, Sleep, Transient, http_retrying, retry_after, scaled_sleep, wait_equal_jitter
 from storage.records import PaperRecord
 from storage.text import without_nul
@@ -204,7 +205,12 @@ class HFClient:
         scale = 1.0 if isinstance(source, str) else source.retry_wait_scale
         self._sleep = scaled_sleep(scale) if sleep is None else sleep
         self._clock, self._jitter = clock, jitter
-        self._http = httpx.Client(timeout=self.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True)
+        self._http = httpx.Client(
+            timeout=self.timeout,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=True,
+            transport=CountedTransport("hf"),
+        )
 
     def __enter__(self) -> HFClient:
         return self

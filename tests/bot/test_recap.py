@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -257,8 +258,10 @@ def test_a_long_week_threads_the_whole_ranking_under_the_message(
                 session=s, team_id=TEAM_ID, channel_id=HERE, ts=post_ts, arxiv_id=f"2611.1{i:04d}", kind="share"
             )
             vote(s, HERE, post_ts, f"2611.1{i:04d}", "U9", at(3))
+    posted_before = REGISTRY.get_sample_value("paperbot_recap_messages_posted_total") or 0.0
     outcome = run_recap(context(recap_settings, sessions, slack), team_id=TEAM_ID, channel_id=HERE, monday=MONDAY)
     assert outcome.posted == 2
+    assert REGISTRY.get_sample_value("paperbot_recap_messages_posted_total") == posted_before + 2  # /metrics
     main, details = slack.posted(HERE)
     assert details["thread_ts"] == main["ts"]
     assert "more papers in the thread" in main_text(main)
