@@ -40,18 +40,25 @@ class SearchRow:
 
 def papers_page(
     *, session: Session, after: str | None, limit: int, all_abstracts: bool = False
-) -> list[tuple[str, str, list[str], list[str], str | None]]:
-    """Up to `limit` papers' (arxiv_id, title, authors, keywords, abstract) with arxiv_id greater than `after`
-    (None: from the first), by arxiv_id: what a full load reads (no stamp: parsing a million of them costs
-    seconds; the caller reads the few it needs with `stamped_since`)."""
+) -> list[tuple[str, str | None, str | None, str | None, str | None]]:
+    """Up to `limit` papers' (arxiv_id, title, authors and keywords as JSON text, abstract) with arxiv_id greater
+    than `after` (None: from the first), by arxiv_id: what a full load reads, as the driver gives it, through its
+    own cursor. A million SQLAlchemy rows, decoded author lists and parsed stamps would cost seconds the load
+    does not need (bot/search/bulk.py tokenises the JSON text itself; the caller reads the few stamps it needs
+    with `stamped_since`)."""
     query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
-    decode = msgspec.json.decode
-    return [
-        (key, title or "", decode(authors) if authors else [], decode(keywords) if keywords else [], abstract)
-        for key, title, authors, keywords, abstract in session.execute(query)
-    ]
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect)
+    params = compiled.construct_params()
+    order = compiled.positiontup
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), tuple(params[name] for name in order) if order is not None else params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def changed_page(

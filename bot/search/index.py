@@ -26,12 +26,13 @@ import heapq
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
 
-from bot.search.bulk import text_pairs
+from bot.search.bulk import Batch, text_pairs
 from bot.search.hashing import bytes_hashes, string_hash
 from bot.search.plan import Plan, plan_query
 from bot.search.postings import Postings
@@ -95,13 +96,17 @@ class SearchIndex:
 
     def bulk_load(self, docs: Iterable[SearchDoc]) -> int:
         """Add many papers at once, then compact; returns how many were read."""
+        return self.bulk_load_batches(_batch(chunk) for chunk in _chunks(docs, BULK_CHUNK))
+
+    def bulk_load_batches(self, batches: Iterable[Batch]) -> int:
+        """`bulk_load` of papers already in columns (what the service reads from the database)."""
         with self._lock:
             self._building = True
             count = 0
             try:
-                for chunk in _chunks(docs, BULK_CHUNK):
-                    self._store_many(chunk)
-                    count += len(chunk)
+                for batch in batches:
+                    self._store_many(batch)
+                    count += len(batch)
             finally:
                 self._building = False
                 self.compact()
@@ -138,11 +143,15 @@ class SearchIndex:
     def compact(self) -> None:
         """Fold incrementally added papers into the compact arrays and drop replaced ones' postings."""
         with self._lock:
-            self._vocab.freeze()
             self._freeze_keys(np.frombuffer(bytes(self._alive), np.uint8))
             alive = np.frombuffer(bytes(self._alive), np.uint8)  # after _freeze_keys dropped duplicates
-            for field in self._fields:
-                field.freeze(len(self._vocab), alive)
+            terms = len(self._vocab)
+            # The postings' sorts release the GIL: they run beside the vocabulary's (mostly Python) freeze.
+            with ThreadPoolExecutor(1, thread_name_prefix="search-compact") as pool:
+                frozen = [pool.submit(field.freeze, terms, alive) for field in self._fields]
+                self._vocab.freeze()
+                for done in frozen:
+                    done.result()
             self._compacted = True
 
     def export(self) -> dict[str, np.ndarray]:
@@ -277,30 +286,31 @@ class SearchIndex:
                 for term_id in term_ids:
                     field.append(term_id, number)
 
-    def _store_many(self, docs: list[SearchDoc]) -> None:
+    def _store_many(self, batch: Batch) -> None:
         """Append papers in bulk (`_building`): titles and authors tokenised together (bot/search/bulk.py)."""
         first = len(self._alive)
         self._compacted = False
         for data, ends, texts in (
-            (self._titles, self._title_ends, [doc.title for doc in docs]),
-            (self._keys, self._key_ends, [doc.arxiv_id for doc in docs]),
+            (self._titles, self._title_ends, batch.titles),
+            (self._keys, self._key_ends, batch.keys),
         ):
-            encoded = [text.encode() for text in texts]
-            lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+            joined = "".join(texts)
+            if joined.isascii():  # one character a byte
+                encoded, lengths = joined.encode(), np.fromiter(map(len, texts), np.int64, len(texts))
+            else:
+                parts = [text.encode() for text in texts]
+                encoded, lengths = b"".join(parts), np.fromiter(map(len, parts), np.int64, len(parts))
             ends.frombytes((np.cumsum(lengths) + len(data)).tobytes())
-            data += b"".join(encoded)
-        self._alive += b"\x01" * len(docs)
-        self._live += len(docs)
-        titles = [doc.title for doc in docs]
-        authors = ["; ".join(doc.authors) if doc.authors else "" for doc in docs]
-        for field, texts in zip(self._fields[:2], (titles, authors), strict=True):
+            data += encoded
+        self._alive += b"\x01" * len(batch)
+        self._live += len(batch)
+        for field, texts in zip(self._fields[:2], (batch.titles, batch.authors), strict=True):
             term_ids, owners = text_pairs(texts, self._vocab)
             field.collect_many(term_ids, owners + first)
-        for number, doc in enumerate(docs, first):  # the rarer fields, one paper at a time
-            if doc.keywords or doc.abstract:
-                for field, terms in zip(self._fields[2:], _field_terms(doc)[2:], strict=True):
-                    if terms:
-                        field.collect(self._vocab.intern_all(terms), number)
+        for number, keywords, abstract in batch.rare:  # the rarer fields, one paper at a time
+            for field, terms in zip(self._fields[2:], _rare_terms(keywords, abstract), strict=True):
+                if terms:
+                    field.collect(self._vocab.intern_all(terms), first + number)
 
     def _kill(self, doc: int, arxiv_id: str) -> None:
         self._alive[doc] = 0
@@ -351,11 +361,25 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
     return {name[len(prefix) :]: array for name, array in arrays.items() if name.startswith(prefix)}
 
 
+def _batch(docs: list[SearchDoc]) -> Batch:
+    return Batch(
+        [doc.arxiv_id for doc in docs],
+        [doc.title for doc in docs],
+        ["; ".join(doc.authors) if doc.authors else "" for doc in docs],
+        [(n, doc.keywords, doc.abstract) for n, doc in enumerate(docs) if doc.keywords or doc.abstract],
+    )
+
+
 def _field_terms(doc: SearchDoc) -> tuple[set[str], set[str], set[str], set[str]]:
     """The terms of each field of `doc`, in FIELD_WEIGHTS' order."""
     authors = index_terms("; ".join(doc.authors)) if doc.authors else set()
-    keywords = index_terms("; ".join(doc.keywords)) if doc.keywords else set()
-    abstract = index_terms(doc.abstract) if doc.abstract else set()
-    if len(abstract) > ABSTRACT_TERMS:
-        abstract = set(sorted(abstract)[:ABSTRACT_TERMS])
-    return index_terms(doc.title), authors, keywords, abstract
+    return (index_terms(doc.title), authors, *_rare_terms(doc.keywords, doc.abstract))
+
+
+def _rare_terms(keywords: Sequence[str], abstract: str | None) -> tuple[set[str], set[str]]:
+    """The terms of the HF keywords and of the abstract (ABSTRACT_TERMS of them at most)."""
+    words = index_terms("; ".join(keywords)) if keywords else set()
+    opening = index_terms(abstract) if abstract else set()
+    if len(opening) > ABSTRACT_TERMS:
+        opening = set(sorted(opening)[:ABSTRACT_TERMS])
+    return words, opening

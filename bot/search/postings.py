@@ -49,14 +49,16 @@ class Postings:
         if alive is not None and len(docs):
             keep = alive[docs].astype(bool)
             terms, docs = terms[keep], docs[keep]
-        order = np.lexsort((docs, terms))  # by term, then paper id
-        terms, docs = terms[order], docs[order]
-        if len(terms) > 1:  # a pair collected twice (a word twice in a title, in bulk) is kept once
-            fresh = np.ones(len(terms), bool)
-            fresh[1:] = (terms[1:] != terms[:-1]) | (docs[1:] != docs[:-1])
-            terms, docs = terms[fresh], docs[fresh]
-        self._docs = docs.astype(np.int32)
-        counts = np.bincount(terms, minlength=vocabulary_size) if len(terms) else np.zeros(vocabulary_size, np.int64)
+        # One int64 key per pair, term then paper: one sort (a third of a lexsort's time), and a pair collected
+        # twice (a word twice in a title, in bulk) is kept once.
+        pairs = (terms.astype(np.int64) << 32) | docs.astype(np.int64)
+        del terms, docs
+        pairs.sort()
+        if len(pairs) > 1:
+            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        self._docs = (pairs & 0xFFFFFFFF).astype(np.int32)
+        counts = np.bincount(pairs >> 32, minlength=vocabulary_size)
+        del pairs
         self._offsets = np.zeros(vocabulary_size + 1, np.int64)
         np.cumsum(counts, out=self._offsets[1:])
         self._pending_terms, self._pending_docs = array("i"), array("i")

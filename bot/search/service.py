@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
 from bot.search import snapshot
+from bot.search.bulk import Batch
 from bot.search.index import SearchDoc, SearchHit, SearchIndex
 from bot.search.rank import TeamSignal, title_similarities, with_team_signal
 from bot.search.text import comparable
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 PAGE = 5000  # papers per read (and per transaction)
 COMPACT_AFTER = 2_000_000  # postings added since the last compaction before the index folds them in
 RESAVE_AFTER = 50_000  # papers applied since the snapshot was loaded or saved before it is saved again
-Page = tuple[str, str, list[str], list[str], str | None]  # a paper as a full load reads it (storage.search)
 SAMPLE = 8  # papers below the watermark whose stamps a snapshot keeps, to recognise the database it came from
 
 
@@ -160,7 +160,7 @@ class SearchService:
             # the first poll skips those still stamped so, as the load read them; any changed since differ.
             seen = stamped_since(session=session, since=since) if since is not None else {}
         index = SearchIndex()
-        index.bulk_load(SearchDoc(*row) for row in self._all_rows())
+        index.bulk_load_batches(self._all_rows())
         return index, since, seen
 
     def _apply_changes(self, index: SearchIndex) -> int:
@@ -255,30 +255,30 @@ class SearchService:
             except Exception:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
-    def _all_rows(self) -> Iterator[Page]:
+    def _all_rows(self) -> Iterator[Batch]:
         """Every paper, page by page. A reader thread fetches the next pages while this one indexes the last:
         the database's work and the driver's waiting release the GIL, so the load takes about the longer of
         the two rather than their sum."""
-        pages: queue.Queue[list[Page] | BaseException | None] = queue.Queue(maxsize=4)
+        pages: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=4)
         reader = threading.Thread(target=self._read_pages, args=(pages,), name="search-index-reader", daemon=True)
         reader.start()
         try:
             while (page := pages.get()) is not None:
                 if isinstance(page, BaseException):
                     raise page
-                yield from page
+                yield page
         finally:
             self._abandon.set()
             reader.join()
             self._abandon.clear()
 
-    def _read_pages(self, pages: queue.Queue[list[Page] | BaseException | None]) -> None:
+    def _read_pages(self, pages: queue.Queue[Batch | BaseException | None]) -> None:
         after: str | None = None
         try:
             while not self._stop.is_set() and not self._abandon.is_set():
                 with self._sessions.begin() as session:
                     rows = papers_page(session=session, after=after, limit=PAGE, all_abstracts=self._all_abstracts)
-                _put(pages, rows, self._abandon)
+                _put(pages, Batch.of_rows(rows), self._abandon)
                 if len(rows) < PAGE:
                     break
                 after = rows[-1][0]
@@ -327,7 +327,7 @@ class SearchService:
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
 
 
-def _put(pages: queue.Queue[list[Page] | BaseException | None], item: object, abandon: threading.Event) -> None:
+def _put(pages: queue.Queue[Batch | BaseException | None], item: object, abandon: threading.Event) -> None:
     """Hand `item` to the loading thread, unless it stopped listening."""
     while not abandon.is_set():
         try:

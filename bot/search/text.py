@@ -48,6 +48,8 @@ def normalize(text: str) -> str:
     if text.isascii():
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed.isascii():  # no combining marks left to drop (the common case: accented Latin letters)
+        return decomposed.lower()
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 

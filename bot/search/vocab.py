@@ -10,7 +10,8 @@ of hashes costs ~8 bytes per entry instead of a dict's ~100.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from rapidfuzz.distance import OSA
@@ -46,10 +47,18 @@ class Vocabulary:
         """The id of `term`, or None if no paper has it."""
         return self._ids.get(term)
 
-    @property
-    def ids_get(self) -> Callable[[str, int], int]:
-        """The term -> id dict's own `get` (bot/search/bulk.py maps it over many tokens at C speed)."""
-        return self._ids.get
+    @contextmanager
+    def marked(self, markers: dict[str, int]) -> Iterator[Callable[[str, int], int]]:
+        """The term -> id dict's own `get` (bot/search/bulk.py maps it over many tokens at C speed), with
+        `markers` (tokens -> negative numbers: separators, stopwords) answered instead while it is in use."""
+        shadowed = {token: self._ids[token] for token in markers if token in self._ids}
+        self._ids.update(markers)
+        try:
+            yield self._ids.get
+        finally:
+            for token in markers:
+                del self._ids[token]
+            self._ids.update(shadowed)
 
     def intern(self, term: str) -> int:
         """The id of `term`, giving it a new one if it is new."""
@@ -72,13 +81,14 @@ class Vocabulary:
 
     def freeze(self) -> None:
         """Rebuild the sorted look-up arrays over every term (after a bulk build, or to fold in new terms)."""
-        self._sorted = sorted(self.terms)
-        ids = self._ids
-        self._sorted_ids = np.fromiter((ids[t] for t in self._sorted), np.int32, len(self._sorted))
+        terms = self.terms
+        order = sorted(range(len(terms)), key=terms.__getitem__)  # ids by their term: no dict look-ups
+        self._sorted = [terms[i] for i in order]
+        self._sorted_ids = np.array(order, np.int32)
         hashes, owners = delete_hashes(self.terms, MIN_FUZZY_TERM)
-        order = np.argsort(hashes, kind="stable")
-        self._del_hash = hashes[order]
-        self._del_term = owners[order]
+        by_hash = np.argsort(hashes, kind="stable")
+        self._del_hash = hashes[by_hash]
+        self._del_term = owners[by_hash]
         self._new_deletes = {}
         self._frozen = len(self.terms)
 
