@@ -36,7 +36,7 @@ from bot.search.hashing import bytes_hashes, string_hash
 from bot.search.plan import Plan, plan_query
 from bot.search.postings import Postings
 from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
-from bot.search.scoring import Scratch, candidates
+from bot.search.scoring import candidates
 from bot.search.text import comparable, index_terms
 from bot.search.vocab import Vocabulary
 
@@ -83,7 +83,6 @@ class SearchIndex:
         self._key_hash = np.empty(0, np.uint64)  # stable hashes of the frozen papers' ids, sorted, and their doc ids
         self._key_doc = np.empty(0, np.int32)
         self._new_keys: dict[str, int] = {}
-        self._scratch = threading.local()
         self._compacted = True  # nothing stored since the last compaction
 
     @classmethod
@@ -210,7 +209,7 @@ class SearchIndex:
             plan = plan_query(query, self._vocab, self._fields, FIELD_WEIGHTS, self._live)
             if plan is None:
                 return []
-            docs, coverage = candidates(plan, self._fields, self._alive, self._scratch_for())
+            docs, coverage = candidates(plan, self._fields, self._alive)
             return self._rank(plan, docs, coverage, limit, accept, boost)
 
     def _rank(
@@ -243,13 +242,6 @@ class SearchIndex:
                 floor = heapq.nlargest(limit, kept)[-1][0]
         ranked = with_team_signal(kept, boost)[:limit]
         return [SearchHit(key, self._title(doc), round(score, 2)) for score, doc, key in ranked]
-
-    def _scratch_for(self) -> Scratch:
-        scratch: Scratch | None = getattr(self._scratch, "arrays", None)
-        if scratch is None or scratch.size < len(self._alive):
-            scratch = Scratch(max(1024, int(len(self._alive) * 1.25)))
-            self._scratch.arrays = scratch
-        return scratch
 
     # ---- storing papers -------------------------------------------------------------------------------
 
