@@ -136,7 +136,7 @@ def diagnose(index: SearchIndex, oracle: Oracle, query: Query, target: int) -> V
     plan = plan_query(query.text, index._vocab, index._fields, FIELD_WEIGHTS, index._live)
     if plan is None:
         return Verdict(query, intended, rivals, found, False, 0, 0, 0)
-    docs, coverage = candidates(plan, index._fields, index._alive, index._scratch_for())
+    docs, coverage = candidates(plan, index._fields, index._alive)
     titles = [comparable(index._title(int(d))) for d in docs]
     same = np.array([t == wanted for t in titles], bool)
     if not same.any():

@@ -37,7 +37,7 @@ from bot.search.hashing import bytes_hashes, string_hash
 from bot.search.plan import Plan, plan_query
 from bot.search.postings import Postings
 from bot.search.rank import TIE_WINDOW, TeamSignal, combined, title_similarities, with_team_signal
-from bot.search.scoring import Scratch, candidates
+from bot.search.scoring import candidates
 from bot.search.text import comparable, index_terms
 from bot.search.vocab import Vocabulary
 
@@ -84,7 +84,6 @@ class SearchIndex:
         self._key_hash = np.empty(0, np.uint64)  # stable hashes of the frozen papers' ids, sorted, and their doc ids
         self._key_doc = np.empty(0, np.int32)
         self._new_keys: dict[str, int] = {}
-        self._scratch = threading.local()
         self._compacted = True  # nothing stored since the last compaction
 
     @classmethod
@@ -219,7 +218,7 @@ class SearchIndex:
             plan = plan_query(query, self._vocab, self._fields, FIELD_WEIGHTS, self._live)
             if plan is None:
                 return []
-            docs, coverage = candidates(plan, self._fields, self._alive, self._scratch_for())
+            docs, coverage = candidates(plan, self._fields, self._alive)
             return self._rank(plan, docs, coverage, limit, accept, boost)
 
     def _rank(
@@ -233,32 +232,31 @@ class SearchIndex:
     ) -> list[SearchHit]:
         """Rescore candidates, best coverage first, until no unscored one could still reach the top `limit`
         (its coverage with a perfect title similarity and a full team boost is below the limit-th score)."""
-        order = np.argsort(-coverage, kind="stable")
-        kept: list[tuple[float, int, str]] = []  # accepted candidates: (score, doc, arxiv_id)
+        order = _best_first(coverage, RESCORE + RESCORE_CHUNK)
+        kept: list[tuple[float, int, str]] = []  # accepted candidates: (score, doc, arxiv_id; "" until needed)
         floor = -1.0  # the limit-th best kept score so far
-        for start in range(0, len(order), RESCORE_CHUNK):
+        for start in range(0, len(coverage), RESCORE_CHUNK):
             if len(kept) >= limit and (
                 start >= RESCORE or combined(float(coverage[order[start]]), 100.0) + TIE_WINDOW < floor
             ):
                 break
-            picked = order[start : start + RESCORE_CHUNK].tolist()
-            chunk = [(int(docs[i]), float(coverage[i]), self._key(int(docs[i]))) for i in picked]
+            if start + RESCORE_CHUNK > len(order) and len(order) < len(coverage):  # a filter refused many
+                order = _best_first(coverage, len(coverage))
+            picked = order[start : start + RESCORE_CHUNK]
+            found = zip(docs[picked].tolist(), coverage[picked].tolist(), strict=True)
+            chunk = [(doc, cover, "") for doc, cover in found]
             if accept is not None:
-                chunk = [item for item in chunk if accept(item[2])]
+                chunk = [(d, c, k) for d, c, _ in chunk if accept(k := self._key(d))]
             titles = [comparable(self._title(doc)) for doc, _, _ in chunk]
             similarity = title_similarities(plan.text, titles).tolist()
             kept += [(combined(c, s), d, k) for (d, c, k), s in zip(chunk, similarity, strict=True)]
             if len(kept) >= limit:
                 floor = heapq.nlargest(limit, kept)[-1][0]
+        if boost is not None:  # the team signal is keyed by arxiv_id: only papers near the top can move
+            near = heapq.nlargest(limit, kept)[-1][0] - TIE_WINDOW if len(kept) >= limit else -1.0
+            kept = [(s, d, k or self._key(d)) for s, d, k in kept if s >= near]
         ranked = with_team_signal(kept, boost)[:limit]
-        return [SearchHit(key, self._title(doc), round(score, 2)) for score, doc, key in ranked]
-
-    def _scratch_for(self) -> Scratch:
-        scratch: Scratch | None = getattr(self._scratch, "arrays", None)
-        if scratch is None or scratch.size < len(self._alive):
-            scratch = Scratch(max(1024, int(len(self._alive) * 1.25)))
-            self._scratch.arrays = scratch
-        return scratch
+        return [SearchHit(key or self._key(doc), self._title(doc), round(score, 2)) for score, doc, key in ranked]
 
     # ---- storing papers -------------------------------------------------------------------------------
 
@@ -349,6 +347,14 @@ class SearchIndex:
             key = self._key(older)
             if self._alive[older] and key == self._key(newer):
                 self._kill(older, key)
+
+
+def _best_first(coverage: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the `count` highest coverages, highest first (ties by position), without sorting them all."""
+    if count < len(coverage):
+        top = np.argpartition(-coverage, count)[:count]
+        return top[np.lexsort((top, -coverage[top]))]
+    return np.argsort(-coverage, kind="stable")
 
 
 def _chunks(docs: Iterable[SearchDoc], size: int) -> Iterator[list[SearchDoc]]:

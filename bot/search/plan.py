@@ -86,8 +86,9 @@ def _variants(word: str, last: bool, vocab: Vocabulary, fields: Sequence[Posting
         found[term_id] = TYPO_SIMILARITY[distance]
     if last and len(word) >= 2:
         completions = vocab.prefixed(word)
-        if len(completions) > PREFIX_TERMS:
-            completions.sort(key=lambda t: -_count(fields, t))
+        if len(completions) > PREFIX_TERMS:  # the most common first, ties in the order found
+            held = sum(postings.counts(completions) for postings in fields)
+            completions = [completions[i] for i in np.argsort(-held, kind="stable").tolist()]
         for term_id in completions[:PREFIX_TERMS]:
             similarity = 0.6 + 0.3 * len(word) / len(vocab.terms[term_id])
             found[term_id] = max(found.get(term_id, 0.0), similarity)

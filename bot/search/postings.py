@@ -99,6 +99,16 @@ class Postings:
         tail = self._tail.get(term_id)
         return frozen + (len(tail) if tail is not None else 0)
 
+    def counts(self, term_ids: list[int]) -> np.ndarray:
+        """`count` of each of `term_ids` at once (int64)."""
+        ids = np.asarray(term_ids, np.int64)
+        frozen = len(self._offsets) - 1
+        inside = np.minimum(ids, max(frozen - 1, 0))
+        out = np.where(ids < frozen, self._offsets[inside + 1] - self._offsets[inside], 0) if frozen else ids * 0
+        if self._tail:
+            out = out + np.fromiter((len(self._tail.get(t, ())) for t in term_ids), np.int64, len(term_ids))
+        return out
+
     def lists(self, term_id: int) -> list[np.ndarray]:
         """The term's sorted paper-id arrays (frozen part first, then the tail); views, not copies."""
         out = []
