@@ -62,11 +62,12 @@ def test_a_paper_without_a_usable_thumbnail_has_no_image(view: str, thumbnail: s
     assert not any("accessory" in block for block in payload["blocks"])
 
 
-def test_the_alt_text_is_the_title_plain_and_bounded() -> None:
+def test_the_alt_text_is_the_title_plain_bracket_safe_and_bounded() -> None:
     payload = paper_message(DetailedPaper(title="  A* & <b>\n Search  " + "x" * 3000, thumbnail=THUMB))
     validate(payload)
     alt = payload["blocks"][0]["accessory"]["alt_text"]
-    assert alt.startswith("A* & <b> Search") and len(alt) <= 2000
+    # Plain text, not mrkdwn (no &amp;), its angle brackets made harmless so nothing in it can look like a link.
+    assert alt.startswith("A* & ‹b› Search") and len(alt) <= 2000
     untitled = paper_message(DetailedPaper(title="", thumbnail=THUMB))
     assert untitled["blocks"][0]["accessory"]["alt_text"] == "2410.13732"
 
