@@ -72,21 +72,36 @@ def sync_recaps(
     wanted = {
         jid: job for jid, job in wanted_recaps(sessions, settings).items() if installed is None or job[0] in installed
     }
+    return sync_channel_jobs(scheduler, wanted, prefix=RECAP_PREFIX, job=job, what="recap", same_trigger=same_trigger)
+
+
+def sync_channel_jobs(
+    scheduler: BaseScheduler,
+    wanted: dict[str, tuple[str, str, CronTrigger]],
+    *,
+    prefix: str,
+    job: Callable[..., Any],
+    what: str,
+    same_trigger: Callable[[object, CronTrigger], bool],
+) -> list[str]:
+    """Make the stored jobs of one kind (ids starting with `prefix`: the digest's or the recap's) match `wanted`
+    (job id → team, channel, trigger): add new ones, re-time changed ones, drop the rest (their retries too).
+    Unchanged jobs are left alone: replacing one would recompute its next run and could skip one due now."""
     for jid, (team, channel_id, trigger) in wanted.items():
         current = scheduler.get_job(jid)
-        if current is None:
+        if current is None:  # replace_existing: another replica adding it a moment ago is harmless
             scheduler.add_job(
                 job,
                 trigger,
                 args=[team, channel_id],
                 id=jid,
-                name=f"recap of {team}/{channel_id}",
+                name=f"{what} of {team}/{channel_id}",
                 replace_existing=True,
             )
         elif not same_trigger(current.trigger, trigger):
             scheduler.reschedule_job(jid, trigger=trigger)
     for stored in scheduler.get_jobs():
-        if stored.id.startswith(RECAP_PREFIX) and stored.id.split(":retry")[0] not in wanted:
+        if stored.id.startswith(prefix) and stored.id.split(":retry")[0] not in wanted:
             with suppress(JobLookupError):  # another replica removed it first
                 stored.remove()
     return sorted(wanted)

@@ -49,7 +49,7 @@ from bot.digest import DigestContext, DigestStatus, load_prefs, request_stop, ru
 from bot.digest.context import new_worker_id
 from bot.installs import token_alive, uninstall
 from bot.recap import run_recap
-from bot.recap_schedule import RECAP_PREFIX, queue_recap_resumes, recap_job_id, sync_recaps
+from bot.recap_schedule import RECAP_PREFIX, queue_recap_resumes, recap_job_id, sync_channel_jobs, sync_recaps
 from bot.recap_schedule import RESUME_PREFIX as RECAP_RESUME_PREFIX
 from bot.reconcile import reconcile
 from bot.reconcile import request_stop as stop_reconciling
@@ -193,25 +193,10 @@ def sync_jobs(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
 
     Unchanged jobs are left alone: replacing them would recompute their next run and could skip a digest
     that is due right now."""
-    wanted = wanted_jobs(context)
-    for jid, (team, channel_id, prefs) in wanted.items():
-        trigger, job = make_trigger(prefs), scheduler.get_job(jid)
-        if job is None:  # replace_existing: another replica adding it a moment ago is harmless
-            scheduler.add_job(
-                run_scheduled_digest,
-                trigger,
-                args=[team, channel_id],
-                id=jid,
-                name=f"digest of {team}/{channel_id}",
-                replace_existing=True,
-            )
-        elif not same_trigger(job.trigger, trigger):
-            scheduler.reschedule_job(jid, trigger=trigger)
-    for job in scheduler.get_jobs():
-        if job.id.startswith(JOB_PREFIX) and job.id.split(":retry")[0] not in wanted:
-            with suppress(JobLookupError):  # another replica removed it first
-                job.remove()
-    return sorted(wanted)
+    wanted = {jid: (team, channel, make_trigger(prefs)) for jid, (team, channel, prefs) in wanted_jobs(context).items()}
+    return sync_channel_jobs(
+        scheduler, wanted, prefix=JOB_PREFIX, job=run_scheduled_digest, what="digest", same_trigger=same_trigger
+    )
 
 
 def queue_resumes(scheduler: BackgroundScheduler, context: JobContext) -> list[str]:
