@@ -154,10 +154,10 @@ def http_figures(database_url: str, asked: list[Query], judge: Judge, limit_s: f
         f"bot's search index loaded in {got.load_s:.1f} s (from touching deps.search to deps.search.ready)",
         f"{got.sent} `/papers search` commands over signed HTTP, one at a time"
         + (f" (stopped at the {limit_s:.0f} s limit)" if got.stopped_early else ""),
-        f"  reply at the response_url (what a person waits for): {percentiles(got.replies or [0.0])}"
-        f"  ({len(got.replies)} replies, {got.lost} lost, {got.answered_in_ack} answered in the ack)",
-        f"  ack HTTP round trip:                               {percentiles(got.acks or [0.0])}",
-        f"  recall@5 in the replies {got.found / max(1, len(got.replies)):.3f}; target: {HTTP_TARGET}",
+        f"  answer (in the ack, else at the response_url: what a person waits for): {percentiles(got.replies or [0.0])}"
+        f"  ({len(got.replies)} answers, {got.answered_in_ack} of them in the ack, {got.lost} lost)",
+        f"  ack HTTP round trip:                                                  {percentiles(got.acks or [0.0])}",
+        f"  recall@5 in the answers {got.found / max(1, len(got.replies)):.3f}; target: {HTTP_TARGET}",
     ]
     return "\n".join(lines)
 

@@ -4,7 +4,8 @@ Starts the real bot (tests/running.py's `running_bot`: the Bolt app behind the H
 the benchmark's database, with the loopback fake Slack as SLACK_API_URL and as every command's `response_url`.
 Loads the bot's search index first (and times that), then sends the queries one after another as signed slash
 commands, each with its own response_url key, and times two things per command: the ack's HTTP round trip, and
-from sending the request to the reply arriving at the response_url (what the person who typed it waits for).
+the answer: from sending the request to the answer arriving (what the person who typed it waits for), which is
+the ack itself when the bot answered in it (bot.lanes.answer_in_ack), else the reply at the response_url.
 """
 
 from __future__ import annotations
@@ -123,8 +124,10 @@ def _run(
         response = _send(sender, slack, key, query.text)
         figures.acks.append(time.perf_counter() - began)
         figures.sent += 1
-        if response.content:  # answered in the ack itself: the parser refused the text (no reply will follow)
+        if response.content:  # answered in the ack itself (bot.lanes.answer_in_ack): the answer is the ack
             figures.answered_in_ack += 1
+            figures.replies.append(figures.acks[-1])
+            figures.found += found_by(query, list(strings(response.json())))
             continue
         arrived = arrivals.wait(key, REPLY_LIMIT_S)
         if arrived is None:

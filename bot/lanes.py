@@ -10,6 +10,8 @@ pool, events that wait on a slow database took every thread and commands missed 
 - **the work after the ack** (database reads and writes, Slack calls) goes to the answer pool with `after_ack`,
   bounded in how long it may wait on the database (`storage.db.bounded`); when the database does not answer,
   the person is told so in plain words at the response URL instead of hearing nothing;
+- **a lookup** (`answer_in_ack`) runs on the same pool while the request's thread waits up to a second for it:
+  an answer ready by then is the ack's own body (no response URL post), a later one follows at the response URL;
 - **events** run on a pool of their own, which no command ever needs;
 - **link unfurls** (`link_shared`) run on a small pool of their own too: an unfurl may wait seconds for a paper
   source, and the other events should not wait behind it.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -56,6 +59,9 @@ INTERACTIVE_TYPES = frozenset(
 # Seconds an answer's transaction may wait on the database before it gives up: short enough that the plain
 # "database is not answering" reply reaches the person within Slack's 3-second window.
 ANSWER_DB_WAIT = 2.0
+# Seconds a lookup's ack waits for its answer to carry it in the ack itself (`answer_in_ack`); a slower answer
+# follows at the response URL. Within Slack's 3 seconds with room for the HTTP round trip.
+ANSWER_IN_ACK_WAIT = 1.0
 DB_UNAVAILABLE = "paperbot's database is not answering right now, so I cannot answer that; try again in a minute."
 FAILED = "Something went wrong on paperbot's side while answering that; the log has the details."
 # What a database that is down, locked or too slow raises through SQLAlchemy (a refused or reset connection, a
@@ -207,6 +213,96 @@ def _guarded(
     finally:
         if timing is not None:
             timing.done()
+
+
+def answer_in_ack(
+    deps: Deps,
+    ack: Callable[..., Any],
+    respond: Callable[..., Any],
+    work: Callable[[], dict[str, Any]],
+    *,
+    what: str,
+    wait: float = ANSWER_IN_ACK_WAIT,
+) -> None:
+    """Answer privately in the ack itself when the answer is ready within `wait` seconds, else ack empty and
+    send it to the response URL when it is (`work` runs on the answer pool, bounded and guarded as in
+    `after_ack`; it returns the ephemeral payload). Exactly one of the two carries the answer.
+
+    A lookup answered from the in-memory index is ready in milliseconds: in the ack, the person sees it one
+    round trip to Slack sooner, and Slack's response URL is not needed at all. A slow answer (a paper fetched
+    from Hugging Face, a database that is slow or down) still acks within Slack's 3 seconds."""
+    timing = _COMMAND.get()
+    if timing is not None:
+        timing.handed_off = True
+    handoff = _Handoff(respond, what, timing)
+    deps.answer_pool.submit(contextvars.copy_context().run, handoff.run, work)
+    payload = handoff.wait(wait)
+    if payload is None:
+        ack()
+        return
+    ack(_ack_body(payload))
+    if timing is not None:
+        timing.done()
+
+
+class _Handoff:
+    """One answer between the thread that acks and the pool thread that computes it: whichever of `wait`
+    (timed out) and `run` (finished) comes second decides where the answer goes, under one lock."""
+
+    def __init__(self, respond: Callable[..., Any], what: str, timing: CommandTiming | None) -> None:
+        self._respond, self._what, self._timing = respond, what, timing
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._late = False
+        self._payload: dict[str, Any] | None = None
+
+    def run(self, work: Callable[[], dict[str, Any]]) -> None:
+        payload = self._computed(work)
+        with self._lock:
+            if not self._late:  # the acking thread is still waiting: it takes the answer into the ack
+                self._payload = payload
+                self._ready.set()
+                return
+        try:
+            self._respond(**_ephemeral(payload))
+        except Exception as exc:  # the response URL is gone or Slack is down: the log line is all we have
+            log.warning("%s: could not send the answer (%s)", self._what, first_line(exc))
+        finally:
+            if self._timing is not None:
+                self._timing.done()
+
+    def wait(self, seconds: float) -> dict[str, Any] | None:
+        """The answer if it is ready within `seconds`; None means it will go to the response URL."""
+        self._ready.wait(seconds)
+        with self._lock:
+            if self._ready.is_set():
+                return self._payload
+            self._late = True
+            return None
+
+    def _computed(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        try:
+            with bounded(ANSWER_DB_WAIT):
+                return work()
+        except DATABASE_DOWN as exc:
+            metrics.COMMAND_FAILURES.labels(self._what, "database").inc()
+            log.warning("%s: the database did not answer (%s)", self._what, first_line(exc))
+            return {"text": DB_UNAVAILABLE}
+        except Exception:
+            metrics.COMMAND_FAILURES.labels(self._what, "error").inc()
+            log.exception("%s failed while answering", self._what)
+            return {"text": FAILED}
+
+
+def _ephemeral(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "response_type": "ephemeral", "replace_original": False}
+
+
+def _ack_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """A payload as a slash command's ack body: what Slack reads there (message metadata, meant for messages
+    posted to a channel, is not)."""
+    kept = {k: v for k, v in payload.items() if k in ("text", "blocks", "attachments", "unfurl_links", "unfurl_media")}
+    return {**kept, "response_type": "ephemeral"}
 
 
 def _tell(respond: Callable[..., Any] | None, text: str, what: str) -> None:

@@ -1,8 +1,9 @@
 """Lookups: `/papers search|show|top|filter|help` and their buttons (Show, Share to channel, More).
 
-Every command and button acks first and hands its work to bot.lanes.after_ack; the answer follows through
-`response_url` (private) or, with `--share`, as a message in the channel (bot.answers records one about a single
-paper as a `lookup` post).
+A command's private answer comes in the ack itself when it is ready within a second (bot.lanes.answer_in_ack:
+a search of the in-memory index is), else through `response_url`; with `--share` the command acks at once and the
+answer is posted in the channel (bot.answers records one about a single paper as a `lookup` post). Buttons ack
+first and hand their work to bot.lanes.after_ack.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot import answers
 from bot.blocks import lookup as lookup_blocks
 from bot.command_text import Invocation
 from bot.deps import deps_of
-from bot.lanes import after_ack
+from bot.lanes import after_ack, answer_in_ack
 from bot.links import paper_id
 from storage.models import utcnow
 
@@ -36,19 +37,29 @@ def papers_lookup(
     client: WebClient,
     **_: Any,
 ) -> None:
-    """`/papers search|show|top|filter|help`: ack at once, then answer privately (or in the channel with --share)."""
-    ack()
+    """`/papers search|show|top|filter|help`: answered privately, in the ack itself when the answer is ready within
+    a second (bot.lanes.answer_in_ack), else at the response URL; with --share, acked at once and posted to the
+    channel. Asked in a message (handlers.mentions), the answer is posted where it was asked."""
     deps = deps_of(context)
     asker = answers.Asker(command["team_id"], command.get("channel_id"), command.get("user_id"), command["command"])
+    what = f"/papers {invocation.name}"
+
+    def answer() -> dict[str, Any]:
+        return answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
+
+    if not command.get("in_message") and not (invocation.share and asker.channel_id):
+        answer_in_ack(deps, ack, respond, answer, what=what)
+        return
+    ack()
 
     def work() -> None:
-        payload = answers.answer(deps, deps.search, client, asker, invocation, now=utcnow())
-        shared = invocation.share and asker.channel_id and answers.shareable(payload)
-        if shared and _shared(deps, client, asker, str(asker.channel_id), payload, respond):
+        payload = answer()
+        channel = str(asker.channel_id)
+        if invocation.share and answers.shareable(payload) and _shared(deps, client, asker, channel, payload, respond):
             return
         respond(response_type="ephemeral", replace_original=False, **payload)
 
-    after_ack(deps, respond, work, what=f"/papers {invocation.name}")
+    after_ack(deps, respond, work, what=what)
 
 
 def _shared(

@@ -104,6 +104,7 @@ def asked(event: dict[str, Any], body: dict[str, Any], context: BoltContext, cli
         "user_id": event["user"],
         "command": "/papers",
         "text": _LEADING_MENTION.sub("", event.get("text") or "", count=1),
+        "in_message": True,  # no HTTP ack to carry an answer: lookups post theirs with respond (metadata and all)
     }
     commands.papers(
         ack=_ThreadAck(post), command=command, respond=_ThreadRespond(post), context=context, client=client, logger=log

@@ -124,6 +124,15 @@ def test_show_of_a_paper_hugging_face_is_slow_to_send_comes_after_the_ack(
     assert late.reply is not None and "Only On arXiv" in shown(late.reply)
 
 
+def test_a_search_is_answered_in_the_ack_itself(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    # The index answers in milliseconds: the answer rides in the command's HTTP answer, one round trip sooner.
+    quick = ask(sender, slack, "search replica symetry braking")
+    assert quick.ack is not None and quick.ack["response_type"] == "ephemeral"
+    assert "Replica symmetry breaking" in shown(quick.ack)
+    assert ask(sender, slack, "help").ack is not None  # a later command's answer is back: nothing else follows
+    assert quick.reply is None and len(slack.responses) == 0  # never twice: nothing at the response_url
+
+
 HOSTILE = "<!channel> *bold* _it_ ~x~ & a|b `code` <https://evil.example|click> " + "long " * 1000
 
 
