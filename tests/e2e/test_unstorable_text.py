@@ -54,8 +54,14 @@ def stored_text(bot: RunningBot, slack: FakeSlack, ts: str) -> str:
 
 
 def answer(sender: SlackSender, slack: FakeSlack, text: str) -> dict[str, Any]:
+    """The answer to `/papers <text>`: the ack's body when it carries one (a lookup ready in time), else the
+    reply at the response_url."""
     key = f"k{len(slack.responses)}"
-    assert sender.command(text, response_url=slack.response_url(key)).status_code == 200
+    acked = sender.command(text, response_url=slack.response_url(key))
+    assert acked.status_code == 200
+    if acked.content:
+        body: dict[str, Any] = acked.json()
+        return body
     return slack.wait_for(lambda: next((r for r in slack.responses if r["key"] == key), None))
 
 
