@@ -10,7 +10,9 @@ shared parts and, for the specific parts, from word sources that grow like a rea
 process: a few terms recur in thousands of titles, most in a handful, and new ones keep coming), plus the bundled
 sample's real titles (some with a word swapped) and well-known real ones. Queries are typed the way people type:
 the first words, a word dropped, a typo or two, words out of order, half-remembered words plus a vague one, or
-an author's surname with two title words.
+an author's surname with two title words; and, as a person types more of a title whose first words many titles
+share, each query is lengthened by the title's next (or next most telling) words while 5 or more other titles fit
+it as well as the wanted one (`queries`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,20 @@ import json
 import random
 import re
 import string
+from array import array
 from bisect import bisect
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 from pathlib import Path
+
+import numpy as np
+from rapidfuzz.distance import OSA
+
+from bot.search import text as engine_text
+from bot.search.text import STOPWORDS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "bot" / "data" / "sample_daily_papers.json"
 
@@ -481,14 +490,19 @@ def papers(count: int, seed: int = 7) -> Iterator[Paper]:
 
 @dataclass(frozen=True)
 class Query:
-    """A query someone would type looking for `target`, and how it was made."""
+    """A query someone would type looking for `target`, and how it was made: `added` words more than first
+    drawn, because the drawn words fitted 5 or more other titles as well; `rivals`, the other distinct titles
+    that still fit it as well (bench/search_misses.py's oracle; 5 or more only when the whole title was used)."""
 
     text: str
     target: str
     kind: str
+    added: int = 0
+    rivals: int = 0
 
 
 KINDS = ("prefix", "dropped", "typo", "order", "half", "author")
+ENOUGH = 5  # a query is told apart when fewer than this many other titles fit it as well as the wanted one
 
 
 def _typo(rng: random.Random, word: str) -> str:
@@ -510,49 +524,219 @@ def _content(words: list[str]) -> list[str]:
     return [w for w in words if len(w) > 3 and w.lower() not in {"with", "from", "towards", "using"}]
 
 
-def make_query(paper: Paper, kind: str, rng: random.Random, rarity: Callable[[str], int] = len) -> str:
-    """A query of `kind` (one of KINDS) for `paper`; `rarity` ranks words (higher: more telling)."""
+@dataclass(frozen=True)
+class Draft:
+    """A query as first drawn (`head`) and the words its writer would type next if it named too many titles
+    (`more`, in order): the title's next words, or for bag-of-words kinds its next most telling ones. `tail`
+    follows them (the vague word); `cut` is the letters typed of a first-words query's last word (0: all)."""
+
+    head: tuple[str, ...]
+    more: tuple[str, ...] = ()
+    tail: tuple[str, ...] = ()
+    cut: int = 0
+    lower: bool = False
+
+    def text(self, extra: int = 0) -> str:
+        """The query with `extra` of the `more` words typed."""
+        said = [*self.head, *self.more[:extra]]
+        if self.cut and len(said[-1]) > max(5, self.cut):  # still typing the last word, as when first drawn
+            said[-1] = said[-1][: self.cut]
+        text = " ".join([*said, *self.tail])
+        return text.lower() if self.lower else text
+
+
+def draft_query(paper: Paper, kind: str, rng: random.Random, rarity: Callable[[str], int] = len) -> Draft:
+    """A query of `kind` (one of KINDS) for `paper` and how it would go on; `rarity` ranks words (higher: more
+    telling)."""
     words = re.sub(r"[:?,]", "", paper.title).split()
     if kind == "prefix":
-        text = words[: rng.randint(4, 7)]
-        if rng.random() < 0.3 and len(text[-1]) > 5:
-            text[-1] = text[-1][: rng.randint(3, len(text[-1]) - 1)]  # still typing
-        return " ".join(text)
+        head = words[: rng.randint(4, 7)]
+        cut = 0
+        if rng.random() < 0.3 and len(head[-1]) > 5:
+            cut = rng.randint(3, len(head[-1]) - 1)  # still typing
+        return Draft(tuple(head), tuple(words[len(head) :]), cut=cut)
     if kind == "dropped" and len(words) > 3:
         head = words[:8]
         del head[rng.randrange(1, len(head))]
-        return " ".join(head)
+        return Draft(tuple(head), tuple(words[8:]))
     if kind == "typo":
         head = words[: rng.randint(4, 7)]
         spots = [i for i, w in enumerate(head) if len(w) >= 5] or [0]
         for i in rng.sample(spots, min(len(spots), rng.randint(1, 2))):
             head[i] = _typo(rng, head[i])
-        return " ".join(head)
+        return Draft(tuple(head), tuple(words[len(head) :]))
     if kind == "order":
         head = words[:6]
         rng.shuffle(head)
-        return " ".join(head)
+        return Draft(tuple(head), tuple(words[6:]))
     telling = sorted(_content(words) or words, key=rarity, reverse=True)  # people remember the telling words
+    others = dict.fromkeys(w for w in words if w not in telling and w.lower() not in STOPWORDS)
+    rest = sorted(others, key=rarity, reverse=True)  # then the title's other words, if need be
     if kind == "half":
         chosen = rng.sample(telling[:3], min(len(telling), rng.randint(2, 3)))
+        more = [w for w in telling if w not in chosen] + rest
         chosen[0] = _typo(rng, chosen[0])
-        return " ".join([*chosen, rng.choice(VAGUE)]).lower()
+        return Draft(tuple(chosen), tuple(more), (rng.choice(VAGUE),), lower=True)
     if kind == "author":
         surname = rng.choice(paper.authors).split()[-1]
-        return " ".join([surname.lower(), *telling[:2]])
-    return " ".join(words[:5])
+        return Draft((surname.lower(), *telling[:2]), tuple(telling[2:] + rest))
+    return Draft(tuple(words[:5]), tuple(words[5:]))
 
 
-def queries(corpus: list[Paper], count: int, seed: int = 11) -> list[Query]:
-    """`count` queries for papers drawn at random from `corpus`, the kinds in turn. Half-remembered and author
-    queries use the title's most telling words: those fewest titles of the corpus have."""
+def make_query(paper: Paper, kind: str, rng: random.Random, rarity: Callable[[str], int] = len) -> str:
+    """A query of `kind` (one of KINDS) for `paper` as first drawn; `rarity` ranks words (higher: more telling)."""
+    return draft_query(paper, kind, rng, rarity).text()
+
+
+def intended_words(text: str, kind: str, title: Sequence[str]) -> list[str]:
+    """The query's words mapped to the wanted title's words (`title`, the engine's tokens) they stand for: each
+    word not in the title stands for the title word within two edits of it, a first-words query's last word
+    for the title word it begins; words with none (and an author query's surname) are dropped."""
+    said = engine_text.words(text)
+    if kind == "author":
+        said = said[1:]
+    cut = kind == "prefix" and not text.endswith(" ")
+    out = []
+    for n, word in enumerate(said):
+        if word in title:
+            out.append(word)
+            continue
+        if cut and n == len(said) - 1:
+            begun = [w for w in title if w.startswith(word)]
+            if begun:
+                out.append(begun[0])
+                continue
+        close = sorted((OSA.distance(word, w), w) for w in title)
+        if close and close[0][0] <= 2 and len(word) > 3:
+            out.append(close[0][1])
+    return out
+
+
+def satisfies(kind: str, intended: Sequence[str], title: Sequence[str]) -> bool:
+    """Whether a title's words meet the query's intended words as strictly as the kind allows: the first words
+    for first-words and typo queries, the opening's words in order with one left out for a dropped word, the
+    opening's words in any order for a shuffle, all the words anywhere otherwise."""
+    if kind in ("prefix", "typo"):
+        return list(title[: len(intended)]) == list(intended)
+    if kind == "dropped":
+        rest = iter(title[: len(intended) + 1])
+        return all(any(w == t for t in rest) for w in intended)
+    if kind == "order":
+        return sorted(title[: len(intended)]) == sorted(intended)
+    return set(intended) <= set(title)
+
+
+class Rivals:
+    """The oracle of bench/search_misses.py: how many other distinct titles of `corpus` satisfy a query as well
+    as the title it was made from. The titles holding a query's words come from an inverted index of the
+    engine's title words; this one holds only the words of the titles at `targets` (the titles asked about),
+    built in one pass over the corpus. Subclasses may take the postings from elsewhere (`holding`; `unique`: each
+    paper at most once in a word's postings)."""
+
+    unique = True
+
+    def __init__(self, corpus: Sequence[Paper], targets: Iterable[int] = ()) -> None:
+        self.corpus = corpus
+        self._tokens: dict[int, tuple[str, ...]] = {}
+        self._distinct = 0
+        wanted = {w for t in targets for w in self.title_words(t) if w not in STOPWORDS}
+        postings = {w: array("i") for w in wanted}
+        tokens = engine_text.words
+        for n, paper in enumerate(corpus if wanted else ()):
+            for word in wanted.intersection(tokens(paper.title)):
+                postings[word].append(n)
+        self._postings = {w: np.frombuffer(p, np.int32) if p else np.zeros(0, np.int32) for w, p in postings.items()}
+
+    def title_words(self, doc: int) -> tuple[str, ...]:
+        """The engine's tokens of a paper's title."""
+        tokens = self._tokens.get(doc)
+        if tokens is None:
+            tokens = self._tokens[doc] = tuple(engine_text.words(self.corpus[doc].title))
+        return tokens
+
+    def holding(self, word: str) -> np.ndarray | None:
+        """The papers whose title has `word` (None: none, or not indexed)."""
+        return self._postings.get(word)
+
+    def count(self, text: str, kind: str, target: int) -> tuple[list[str], int]:
+        """The query's intended words and how many other distinct titles satisfy them as well as the target's."""
+        mine = self.title_words(target)
+        intended = intended_words(text, kind, mine)
+        content = [w for w in dict.fromkeys(intended) if w not in STOPWORDS]
+        if not content:
+            return intended, self._distinct_titles() - 1
+        held = []
+        for word in content:
+            holders = self.holding(word)
+            if holders is None:
+                return intended, 0
+            held.append(holders)
+        held.sort(key=len)
+        pool = held[0]
+        for other in held[1:]:
+            pool = np.intersect1d(pool, other, assume_unique=self.unique)
+        surname = engine_text.words(text)[0] if kind == "author" else None
+        titles = set()
+        for doc in pool.tolist():
+            if surname is not None and surname not in self._surnames(doc):
+                continue
+            tokens = self.title_words(doc)
+            if satisfies(kind, intended, tokens):
+                titles.add(tokens)
+        titles.discard(mine)
+        return intended, len(titles)
+
+    def _surnames(self, doc: int) -> set[str]:
+        return {engine_text.normalize(a.split()[-1]) for a in self.corpus[doc].authors}
+
+    def _distinct_titles(self) -> int:
+        if not self._distinct:
+            self._distinct = len({tuple(engine_text.words(p.title)) for p in self.corpus})
+        return self._distinct
+
+
+def drafts(corpus: list[Paper], count: int, seed: int = 11) -> list[tuple[int, str, Draft]]:
+    """`count` queries as first drawn, for papers drawn at random from `corpus` (their positions), the kinds in
+    turn. Half-remembered and author queries use the title's most telling words: those fewest titles have."""
     rng = random.Random(seed)
-    targets = [rng.choice(corpus) for _ in range(count)]
-    wanted = {w.lower() for p in targets for w in re.sub(r"[:?,]", "", p.title).split()}
+    targets = [rng.randrange(len(corpus)) for _ in range(count)]
+    wanted = {w.lower() for t in targets for w in re.sub(r"[:?,]", "", corpus[t].title).split()}
     held = Counter(w for p in corpus for w in set(p.title.lower().split()) if w in wanted)
     out = []
-    for n, paper in enumerate(targets):
+    for n, target in enumerate(targets):
         kind = KINDS[n % len(KINDS)]
-        text = make_query(paper, kind, rng, lambda w: -held.get(w.lower(), 0))
-        out.append(Query(text, paper.arxiv_id, kind))
+        out.append((target, kind, draft_query(corpus[target], kind, rng, lambda w: -held.get(w.lower(), 0))))
     return out
+
+
+def queries(corpus: list[Paper], count: int, seed: int = 11, lengthen: bool = True) -> list[Query]:
+    """`count` queries for papers drawn at random from `corpus` (`drafts`), typed the way people type them.
+
+    A person whose first words are shared by many titles types more of the title: each query as drawn is
+    lengthened by the words its writer would type next (`Draft.more`) while 5 or more other distinct titles fit
+    it as well as the wanted one (`Rivals`), until fewer do or the title is used up (`lengthen=False`: as
+    drawn). The typos and the draw stay; the lengthening draws nothing, so the set is the same per seed."""
+    drawn = drafts(corpus, count, seed)
+    rivals = Rivals(corpus, [target for target, _, _ in drawn]) if lengthen else None
+    out = []
+    for target, kind, draft in drawn:
+        extra, left = 0, 0
+        if rivals is not None:
+            left = rivals.count(draft.text(), kind, target)[1]
+            while left >= ENOUGH and extra < len(draft.more):
+                extra += 1
+                left = rivals.count(draft.text(extra), kind, target)[1]
+        out.append(Query(draft.text(extra), corpus[target].arxiv_id, kind, extra, left))
+    return out
+
+
+def lengthening(asked: Sequence[Query]) -> str:
+    """One line on how many queries had to be lengthened to tell their title apart, and by how much."""
+    longer = [q.added for q in asked if q.added]
+    still = sum(q.rivals >= ENOUGH for q in asked)
+    mean = sum(longer) / len(longer) if longer else 0.0
+    return (
+        f"queries lengthened until fewer than {ENOUGH} other titles fit them as well (a person types more when the"
+        f" first words are shared): {len(longer)} of {len(asked)}, by {mean:.1f} words on average"
+        f" (at most {max(longer, default=0)}); still fitting {ENOUGH}+ other titles with the whole title: {still}"
+    )

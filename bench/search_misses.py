@@ -14,7 +14,9 @@ the best a tie-breaker without knowledge of the target can expect is 5 / (rivals
 
 For each miss it prints the rivals, whether the wanted paper was among the engine's candidates, its rank by
 coverage, and its rank after rescoring every candidate. The summary gives the oracle's expected recall@5 (the
-ceiling of any engine on these queries) beside the engine's.
+ceiling of any engine on these queries) beside the engine's. The oracle itself (`Rivals`, `intended_words`,
+`satisfies`) lives in bench/search_corpus.py, whose query generator uses it to lengthen queries that name too many
+titles; so the ceiling should be about 1, less only by queries ambiguous even with the whole title.
 """
 
 from __future__ import annotations
@@ -30,15 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-from rapidfuzz.distance import OSA  # noqa: E402
 
-from bench.search_corpus import Paper, Query, papers, queries  # noqa: E402
+from bench.search_corpus import Paper, Query, Rivals, lengthening, papers, queries  # noqa: E402
 from bot.search import SearchDoc, SearchIndex  # noqa: E402
 from bot.search.index import FIELD_WEIGHTS  # noqa: E402
 from bot.search.plan import plan_query  # noqa: E402
 from bot.search.rank import combined, title_similarities  # noqa: E402
 from bot.search.scoring import candidates  # noqa: E402
-from bot.search.text import STOPWORDS, comparable, normalize, words  # noqa: E402
+from bot.search.text import comparable  # noqa: E402
 
 
 @dataclass
@@ -55,48 +56,17 @@ class Verdict:
     candidates: int
 
 
-def _undo_typos(query: Query, title_words: list[str]) -> list[str]:
-    """The query's words mapped to the wanted title's words they stand for; words with none are dropped."""
-    said = words(query.text)
-    cut = query.kind == "prefix" and not query.text.endswith(" ")
-    out = []
-    for n, word in enumerate(said):
-        if word in title_words:
-            out.append(word)
-            continue
-        if cut and n == len(said) - 1:
-            begun = [w for w in title_words if w.startswith(word)]
-            if begun:
-                out.append(begun[0])
-                continue
-        close = sorted((OSA.distance(word, w), w) for w in title_words)
-        if close and close[0][0] <= 2 and len(word) > 3:
-            out.append(close[0][1])
-    return out
+class Oracle(Rivals):
+    """The rival count of bench/search_corpus.py (`Rivals`) over every title, through the engine's own title
+    postings."""
 
-
-def _satisfies(kind: str, intended: list[str], title: list[str]) -> bool:
-    """Whether a title's words meet the query's oracle as strictly as the kind allows."""
-    if kind in ("prefix", "typo"):
-        return title[: len(intended)] == intended
-    if kind == "dropped":  # the opening's words in order, one of them left out
-        rest = iter(title[: len(intended) + 1])
-        return all(any(w == t for t in rest) for w in intended)
-    if kind == "order":
-        return sorted(title[: len(intended)]) == sorted(intended)
-    return set(intended) <= set(title)
-
-
-class Oracle:
-    """Exact word matches over every title, through the engine's own title postings."""
+    unique = False
 
     def __init__(self, corpus: list[Paper], index: SearchIndex) -> None:
-        self.corpus = corpus
+        super().__init__(corpus)
         self.index = index
-        self.title_words = [words(p.title) for p in corpus]
-        self.surnames = [{normalize(a.split()[-1]) for a in p.authors} for p in corpus]
 
-    def _holding(self, word: str) -> np.ndarray | None:
+    def holding(self, word: str) -> np.ndarray | None:
         term = self.index._vocab.get(word)
         if term is None:
             return None
@@ -105,26 +75,7 @@ class Oracle:
 
     def rivals(self, query: Query, target: int) -> tuple[list[str], int]:
         """The intended words and how many other distinct titles satisfy the oracle as well as the target."""
-        mine = self.title_words[target]
-        intended = _undo_typos(query, mine)
-        content = [w for w in dict.fromkeys(intended) if w not in STOPWORDS]
-        pool: np.ndarray | None = None
-        for word in content:
-            holding = self._holding(word)
-            if holding is None:
-                return intended, 0
-            pool = holding if pool is None else np.intersect1d(pool, holding)
-        if pool is None:
-            return intended, len({tuple(t) for t in self.title_words}) - 1
-        surname = words(query.text)[0] if query.kind == "author" else None
-        titles = set()
-        for doc in pool.tolist():
-            if surname is not None and surname not in self.surnames[doc]:
-                continue
-            if _satisfies(query.kind, intended, self.title_words[doc]):
-                titles.add(tuple(self.title_words[doc]))
-        titles.discard(tuple(mine))
-        return intended, len(titles)
+        return self.count(query.text, query.kind, target)
 
 
 def diagnose(index: SearchIndex, oracle: Oracle, query: Query, target: int) -> Verdict:
@@ -188,6 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     asked = queries(corpus, args.queries)
     index = SearchIndex.build(SearchDoc(p.arxiv_id, p.title, p.authors, p.keywords, p.abstract) for p in corpus)
     print(f"{args.size:,} papers, {len(asked)} queries, built in {time.perf_counter() - started:.0f} s", flush=True)
+    print(lengthening(asked), flush=True)
     oracle = Oracle(corpus, index)
     position = {p.arxiv_id: n for n, p in enumerate(corpus)}
     verdicts = [diagnose(index, oracle, q, position[q.target]) for q in asked]
