@@ -125,11 +125,18 @@ def team_activity(
         return {}
     scope = scope_of(viewer)
     threads = post_threads(session, scope, ids)
-    tallies = count_activity(session=session, scope=scope, arxiv_ids=ids, vote_emoji=vote_emoji, threads=threads)
-    per_thread = {(team, channel, ts): count for team, channel, ts, count in session.execute(replies_per_thread(ids))}
-    found = {i: TeamActivity(tallies[i].votes, tallies[i].reactions, tallies[i].replies) for i in ids}
+    found = {i: TeamActivity() for i in ids}
+    # Votes are reactions on a paper's posts and replies are in their threads: a paper with no post the viewer
+    # may see has none. Most papers a search finds were never posted, so often nothing more is read.
+    posted = list(dict.fromkeys(threads.values()))
+    if not posted:
+        return found
+    tallies = count_activity(session=session, scope=scope, arxiv_ids=posted, vote_emoji=vote_emoji, threads=threads)
+    counted = session.execute(replies_per_thread(posted))
+    per_thread = {(team, channel, ts): count for team, channel, ts, count in counted}
+    found |= {i: TeamActivity(tallies[i].votes, tallies[i].reactions, tallies[i].replies) for i in posted}
     posts = session.scalars(
-        select(Post).where(*in_scope(scope), Post.arxiv_id.in_(ids)).order_by(Post.created_at.desc(), Post.id.desc())
+        select(Post).where(*in_scope(scope), Post.arxiv_id.in_(posted)).order_by(Post.created_at.desc(), Post.id.desc())
     )
     for post in posts:
         replies = per_thread.get((post.team_id, post.channel_id, post.ts), 0)
