@@ -222,9 +222,10 @@ def answer_in_ack(
     work: Callable[[], dict[str, Any]],
     *,
     what: str,
-    wait: float = ANSWER_IN_ACK_WAIT,
+    wait: float | None = None,
 ) -> None:
-    """Answer privately in the ack itself when the answer is ready within `wait` seconds, else ack empty and
+    """Answer privately in the ack itself when the answer is ready within `wait` seconds (ANSWER_IN_ACK_WAIT by
+    default), else ack empty and
     send it to the response URL when it is (`work` runs on the answer pool, bounded and guarded as in
     `after_ack`; it returns the ephemeral payload). Exactly one of the two carries the answer.
 
@@ -236,7 +237,7 @@ def answer_in_ack(
         timing.handed_off = True
     handoff = _Handoff(respond, what, timing)
     deps.answer_pool.submit(contextvars.copy_context().run, handoff.run, work)
-    payload = handoff.wait(wait)
+    payload = handoff.wait(ANSWER_IN_ACK_WAIT if wait is None else wait)
     if payload is None:
         ack()
         return
