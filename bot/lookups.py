@@ -8,7 +8,7 @@ short transactions. The search engine is passed in (bot.search.service keeps it 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -55,20 +55,37 @@ class Answer:
 
 
 def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: Sequence[str]) -> dict[str, Found]:
-    """The stored papers among `arxiv_ids` with the team's activity on them, as the viewer may see it."""
-    if client is not None:
-        learn_privacy(deps, client, viewer.team_id, arxiv_ids)
+    """The stored papers among `arxiv_ids` with the team's activity on them, as the viewer may see it (the
+    privacy of channels holding their posts learnt first; when every one is known, one transaction)."""
+    read = None
     with deps.reads.begin() as session:
-        papers = get_papers(session=session, arxiv_ids=arxiv_ids)
-        activity = store.team_activity(
-            session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
-        )
-        session.expunge_all()
+        unknown = set()
+        if client is not None:
+            unknown = store.unknown_channels(session=session, team_id=viewer.team_id, arxiv_ids=arxiv_ids)
+        if not unknown:
+            read = _papers_and_activity(deps, session, viewer, arxiv_ids)
+    if read is None:  # Slack is asked outside any transaction, then the papers are read
+        if client is not None:
+            _ask_privacy(deps, client, viewer.team_id, unknown)
+        with deps.reads.begin() as session:
+            read = _papers_and_activity(deps, session, viewer, arxiv_ids)
+    papers, activity = read
     found = {i: Found(papers[i], activity[i]) for i in arxiv_ids if i in papers}
     if client is not None:
         for item in found.values():
             item.permalinks = permalinks(client, item.activity)
     return found
+
+
+def _papers_and_activity(
+    deps: Deps, session: Session, viewer: Viewer, arxiv_ids: Sequence[str]
+) -> tuple[dict[str, Paper], dict[str, TeamActivity]]:
+    papers = get_papers(session=session, arxiv_ids=arxiv_ids)
+    activity = store.team_activity(
+        session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
+    )
+    session.expunge_all()
+    return papers, activity
 
 
 def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequence[str] | None) -> None:
@@ -78,8 +95,14 @@ def learn_privacy(deps: Deps, client: WebClient, team_id: str, arxiv_ids: Sequen
     unreachable) stays unknown, which counts as private too."""
     with deps.reads.begin() as session:
         unknown = store.unknown_channels(session=session, team_id=team_id, arxiv_ids=arxiv_ids)
+    _ask_privacy(deps, client, team_id, unknown)
+
+
+def _ask_privacy(deps: Deps, client: WebClient, team_id: str, unknown: Iterable[str]) -> None:
+    """Ask Slack about each channel of `unknown` and store what it said (see `learn_privacy`)."""
+    unknown = sorted(unknown)
     quick = quick_client(client) if unknown else client
-    for channel_id in sorted(unknown):
+    for channel_id in unknown:
         try:
             info = quick.conversations_info(channel=channel_id)["channel"]
             private = bool(info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"))
