@@ -39,16 +39,18 @@ class SearchRow:
 
 
 def papers_page(
-    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False
+    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False, upto: str | None = None
 ) -> list[tuple[str, str | None, str | None, str | None, str | None]]:
     """Up to `limit` papers' (arxiv_id, title, authors and keywords as JSON text, abstract) with arxiv_id greater
-    than `after` (None: from the first), by arxiv_id: what a full load reads, as the driver gives it, through its
-    own cursor. A million SQLAlchemy rows, decoded author lists and parsed stamps would cost seconds the load
-    does not need (bot/search/bulk.py tokenises the JSON text itself; the caller reads the few stamps it needs
-    with `stamped_since`)."""
+    than `after` (None: from the first) and at most `upto` (None: to the last), by arxiv_id: what a full load
+    reads, as the driver gives it, through its own cursor. A million SQLAlchemy rows, decoded author lists and
+    parsed stamps would cost seconds the load does not need (bot/search/bulk.py tokenises the JSON text itself;
+    the caller reads the few stamps it needs with `stamped_since`)."""
     query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
+    if upto is not None:
+        query = query.where(PAPERS.c.arxiv_id <= upto)
     connection = session.connection()
     compiled = query.compile(dialect=connection.dialect)
     params = compiled.construct_params()
@@ -114,6 +116,13 @@ def database_identity(*, session: Session) -> tuple[str, str] | None:
         )
     ).one()
     return f"postgresql:{where}", str(which)
+
+
+def key_at(*, session: Session, offset: int) -> str | None:
+    """The arxiv_id of the paper at `offset` (from 0) in arxiv_id order, or None past the last."""
+    query = select(PAPERS.c.arxiv_id).order_by(PAPERS.c.arxiv_id).offset(offset).limit(1)
+    found: str | None = session.scalar(query)
+    return found
 
 
 def papers_count(*, session: Session) -> int:
