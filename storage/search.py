@@ -45,12 +45,17 @@ def papers_page(
     than `after` (None: from the first) and at most `upto` (None: to the last), by arxiv_id: what a full load
     reads, as the driver gives it, through its own cursor. A million SQLAlchemy rows, decoded author lists and
     parsed stamps would cost seconds the load does not need (bot/search/bulk.py tokenises the JSON text itself;
-    the caller reads the few stamps it needs with `stamped_since`)."""
-    query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
+    the caller reads the few stamps it needs with `stamped_since`).
+
+    `upto` is not a condition of the query: a range the planner could not bound (from the first paper to
+    `upto`) made PostgreSQL scan and sort it for every page. The database compares each row with it in a column
+    (in its own collation, which Python's string order need not match), and the rows past it are dropped here."""
+    columns = _columns(all_abstracts)[:5]
+    if upto is not None:
+        columns.append(PAPERS.c.arxiv_id <= upto)
+    query = select(*columns).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
-    if upto is not None:
-        query = query.where(PAPERS.c.arxiv_id <= upto)
     connection = session.connection()
     compiled = query.compile(dialect=connection.dialect)
     params = compiled.construct_params()
@@ -58,9 +63,12 @@ def papers_page(
     cursor = connection.connection.cursor()
     try:
         cursor.execute(str(compiled), tuple(params[name] for name in order) if order is not None else params)
-        return list(cursor.fetchall())
+        rows = list(cursor.fetchall())
     finally:
         cursor.close()
+    if upto is None:
+        return rows
+    return [row[:5] for row in rows if row[5]]
 
 
 def changed_page(
