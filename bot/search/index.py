@@ -195,7 +195,7 @@ class SearchIndex:
                 for done in frozen:
                     done.result()
             self._compacted = True
-        _give_back_memory()
+        give_back_memory()
 
     def export(self) -> dict[str, np.ndarray]:
         """The whole index as named arrays, compacted first if papers were added (bot/search/snapshot.py saves
@@ -432,10 +432,10 @@ class SearchIndex:
                 self._kill(older, key)
 
 
-def _give_back_memory() -> None:
-    """Return the heap's free pages to the system (glibc's `malloc_trim`). A compaction frees hundreds of MB of
-    temporaries, much of it in blocks malloc keeps (at a million papers ~130 MB of the process's RSS after a
-    build); elsewhere (no glibc) nothing is done."""
+def give_back_memory() -> None:
+    """Return the heap's free pages to the system (glibc's `malloc_trim`). A compaction or a snapshot's save frees
+    hundreds of MB of temporaries, much of it in blocks malloc keeps (at a million papers ~130 MB of the
+    process's RSS after a build); elsewhere (no glibc) nothing is done."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -120,6 +120,9 @@ class Helper:
         )
         try:
             self._process.start()
+        except BaseException:
+            self._answers.close()
+            raise
         finally:
             answer.close()  # the helper holds its own end: when it ends, reading here meets the end of the pipe
 
@@ -134,6 +137,10 @@ class Helper:
         except (EOFError, OSError):
             self._process.join(5)
             raise HelperFailed(f"it ended without an answer, exit code {self._process.exitcode}") from None
+        except HelperFailed:
+            raise
+        except Exception as exc:  # not what `_send` sends
+            raise HelperFailed(f"its answer could not be read ({type(exc).__name__}: {first_line(exc)})") from None
 
     def close(self) -> None:
         """End the helper (if it still runs) and release its pipe."""

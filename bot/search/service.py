@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import metrics
 from bot.search import loading, snapshot
 from bot.search.bulk import Batch
-from bot.search.index import BulkPart, SearchDoc, SearchHit, SearchIndex
+from bot.search.index import BulkPart, SearchDoc, SearchHit, SearchIndex, give_back_memory
 from bot.search.rank import TeamSignal, title_similarities, with_team_signal
 from bot.search.text import comparable
 from storage.search import (
@@ -235,6 +235,9 @@ class SearchService:
         except Exception as exc:  # the index is in use all the same; the next start builds it again
             log.warning("search index: could not save its snapshot to %s (%s)", path, exc)
             return
+        finally:
+            del arrays
+            give_back_memory()  # the export's copies
         log.info(
             "search index: snapshot of %d papers saved to %s in %.1f s", len(index), path, time.monotonic() - started
         )

@@ -97,6 +97,10 @@ def _dies(url: str, after: str, page: int, all_abstracts: bool, answer: Connecti
     os._exit(3)
 
 
+def _garbles(url: str, after: str, page: int, all_abstracts: bool, answer: Connection) -> None:
+    answer.send(("part", 1))
+
+
 def _wrong_database(url: str, after: str, page: int, all_abstracts: bool, answer: Connection) -> None:
     build_part("sqlite:////nonexistent-folder/paperbot.db", after, page, all_abstracts, answer)
 
@@ -106,6 +110,7 @@ def _wrong_database(url: str, after: str, page: int, all_abstracts: bool, answer
     [
         (_fails, "it ended without an answer, exit code 1"),
         (_dies, "it ended without an answer, exit code 3"),
+        (_garbles, "its answer could not be read (ValueError: not enough values to unpack (expected 4, got 2))"),
         (_wrong_database, "OperationalError: (sqlite3.OperationalError) unable to open database file"),
     ],
 )
