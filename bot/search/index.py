@@ -187,11 +187,14 @@ class SearchIndex:
             self._freeze_keys(np.frombuffer(bytes(self._alive), np.uint8))
             alive = np.frombuffer(bytes(self._alive), np.uint8)  # after _freeze_keys dropped duplicates
             terms = len(self._vocab)
-            # The postings' sorts and the typo table (numpy) release the GIL: they run beside the vocabulary's
-            # sort (Python), on the other core.
-            with ThreadPoolExecutor(2, thread_name_prefix="search-compact") as pool:
+            # The postings' sorts and the typo table (numpy) release the GIL: each on a thread of its own (the
+            # typo table, the longest, starts at once), beside the vocabulary's sort (Python) in this one.
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="search-compact") as pool,
+                ThreadPoolExecutor(1, thread_name_prefix="search-typos") as typos,
+            ):
                 frozen = [pool.submit(field.freeze, terms, alive) for field in self._fields]
-                self._vocab.freeze(pool)
+                self._vocab.freeze(typos)
                 for done in frozen:
                     done.result()
             self._compacted = True
