@@ -235,11 +235,14 @@ def _load_only(database_url: str, cache: str) -> None:
     service = SearchService(make_sessions(engine), cache=Path(cache))
     count = service.warm()
     took, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    helper = resource.getrusage(resource.RUSAGE_CHILDREN)  # the build's helper process, if it had one
     added = rss_mb() - before  # measured while `service` still holds its index
     assert service.search("warm up", 1) is not None
     saved = [r for r in records.records if r.getMessage().startswith("search index: snapshot of")]
     save_s = float(saved[0].args[2]) if saved and isinstance(saved[0].args, tuple) else 0.0  # type: ignore[arg-type]
-    print(json.dumps({"papers": count, "load_s": took, "cpu_s": cpu, "rss_mb": added, "save_s": save_s}))
+    figures = {"papers": count, "load_s": took, "cpu_s": cpu, "rss_mb": added, "save_s": save_s}
+    figures |= {"helper_cpu_s": helper.ru_utime + helper.ru_stime, "helper_rss_mb": helper.ru_maxrss / 1024}
+    print(json.dumps(figures))
 
 
 def bench_trgm(database_url: str, asked: list[Query], judge: Judge) -> dict[str, object]:
@@ -339,8 +342,9 @@ def run_size(size: int, args: argparse.Namespace) -> None:
             print(
                 f"[{backend}] service load of {loaded['build_papers']:,.0f} papers from the database:"
                 f" {loaded['build_load_s'] - loaded['build_save_s']:.1f} s, then its snapshot saved in"
-                f" {loaded['build_save_s']:.1f} s (CPU {loaded['build_cpu_s']:.1f} s of this process for both),"
-                f" RSS +{loaded['build_rss_mb']:.0f} MB",
+                f" {loaded['build_save_s']:.1f} s (CPU {loaded['build_cpu_s']:.1f} s of this process for both,"
+                f" {loaded['build_helper_cpu_s']:.1f} s of its helper process), RSS +{loaded['build_rss_mb']:.0f} MB"
+                f" (the helper's peak RSS {loaded['build_helper_rss_mb']:.0f} MB)",
                 flush=True,
             )
             print(

@@ -39,14 +39,21 @@ class SearchRow:
 
 
 def papers_page(
-    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False
+    *, session: Session, after: str | None, limit: int, all_abstracts: bool = False, upto: str | None = None
 ) -> list[tuple[str, str | None, str | None, str | None, str | None]]:
     """Up to `limit` papers' (arxiv_id, title, authors and keywords as JSON text, abstract) with arxiv_id greater
-    than `after` (None: from the first), by arxiv_id: what a full load reads, as the driver gives it, through its
-    own cursor. A million SQLAlchemy rows, decoded author lists and parsed stamps would cost seconds the load
-    does not need (bot/search/bulk.py tokenises the JSON text itself; the caller reads the few stamps it needs
-    with `stamped_since`)."""
-    query = select(*_columns(all_abstracts)[:5]).order_by(PAPERS.c.arxiv_id).limit(limit)
+    than `after` (None: from the first) and at most `upto` (None: to the last), by arxiv_id: what a full load
+    reads, as the driver gives it, through its own cursor. A million SQLAlchemy rows, decoded author lists and
+    parsed stamps would cost seconds the load does not need (bot/search/bulk.py tokenises the JSON text itself;
+    the caller reads the few stamps it needs with `stamped_since`).
+
+    `upto` is not a condition of the query: a range the planner could not bound (from the first paper to
+    `upto`) made PostgreSQL scan and sort it for every page. The database compares each row with it in a column
+    (in its own collation, which Python's string order need not match), and the rows past it are dropped here."""
+    columns = _columns(all_abstracts)[:5]
+    if upto is not None:
+        columns.append(PAPERS.c.arxiv_id <= upto)
+    query = select(*columns).order_by(PAPERS.c.arxiv_id).limit(limit)
     if after is not None:
         query = query.where(PAPERS.c.arxiv_id > after)
     connection = session.connection()
@@ -56,9 +63,12 @@ def papers_page(
     cursor = connection.connection.cursor()
     try:
         cursor.execute(str(compiled), tuple(params[name] for name in order) if order is not None else params)
-        return list(cursor.fetchall())
+        rows = list(cursor.fetchall())
     finally:
         cursor.close()
+    if upto is None:
+        return rows
+    return [row[:5] for row in rows if row[5]]
 
 
 def changed_page(
@@ -114,6 +124,13 @@ def database_identity(*, session: Session) -> tuple[str, str] | None:
         )
     ).one()
     return f"postgresql:{where}", str(which)
+
+
+def key_at(*, session: Session, offset: int) -> str | None:
+    """The arxiv_id of the paper at `offset` (from 0) in arxiv_id order, or None past the last."""
+    query = select(PAPERS.c.arxiv_id).order_by(PAPERS.c.arxiv_id).offset(offset).limit(1)
+    found: str | None = session.scalar(query)
+    return found
 
 
 def papers_count(*, session: Session) -> int:

@@ -109,8 +109,8 @@ def text_pairs(texts: list[str], vocab: Vocabulary) -> tuple[np.ndarray, np.ndar
         ]
         terms.append(np.fromiter(map(vocab.intern, compounds), np.int64, len(compounds)))
         owners.append(text_of)
-    for n in odd:
-        extra = vocab.intern_all(index_terms(texts[n]))
+    for n in odd:  # in sorted order: new terms get the same ids in every process (a set's order is not)
+        extra = [vocab.intern(term) for term in sorted(index_terms(texts[n]))]
         terms.append(np.array(extra, np.int64))
         owners.append(np.full(len(extra), n, np.int64))
     return np.concatenate(terms).astype(np.int32), np.concatenate(owners).astype(np.int32)

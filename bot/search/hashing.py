@@ -53,25 +53,38 @@ def bytes_hashes(data: bytes | bytearray, ends: np.ndarray) -> np.ndarray:
 
 def delete_hashes(terms: Sequence[str], min_length: int) -> tuple[np.ndarray, np.ndarray]:
     """For each term of `min_length` code points or more: the 32-bit hashes of the term and of each string one
-    letter shorter (as `text.deletes` lists them), with the index of the term each belongs to."""
+    letter shorter (as `text.deletes` lists them), with the index of the term each belongs to. Laid out as the
+    kept terms' own hashes, then each kept term's deletes, term after term.
+
+    Worked out for the terms of one length at a time, as a (length x terms) grid of their units: every step is
+    an operation on a contiguous row, with no per-unit gathers (a million-term vocabulary's table in about a
+    third of the time of working on the flat units)."""
     units, lengths = _units(terms)
-    prefixes, first = _prefixes(units, lengths)
-    keep = lengths >= min_length
-    whole = prefixes[first + lengths]
-    # Every unit j of a kept term t, at position i: the term without it hashes to
-    # P[L] + (P[i] - P[i + 1]) * BASE**(L - 1 - i), from the term's prefix hashes P.
-    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-    starts = np.cumsum(lengths) - lengths
-    position = np.arange(len(units), dtype=np.int64) - starts[owner]
-    chosen = keep[owner]
-    owner, position = owner[chosen], position[chosen]
-    at = first[owner] + position
-    power = _powers(int(lengths.max()) if len(lengths) else 0)[lengths[owner] - 1 - position]
+    starts = np.cumsum(lengths) - lengths  # each term's first unit
+    kept = np.flatnonzero(lengths >= min_length)
+    kept_lengths = lengths[kept]
+    # Where each kept term's deletes begin in the layout above.
+    delete_starts = len(kept) + np.cumsum(kept_lengths) - kept_lengths
+    out = np.empty(len(kept) + int(kept_lengths.sum()), np.uint64)
+    base, one = np.uint64(_BASE), np.uint64(1)
+    by_length = np.argsort(kept_lengths, kind="stable")
+    bounds = np.searchsorted(kept_lengths[by_length], np.unique(kept_lengths), side="right")
     with np.errstate(over="ignore"):
-        deleted = whole[owner] + (prefixes[at] - prefixes[at + 1]) * power
-    kept = np.flatnonzero(keep)
-    hashes = np.concatenate([_mix_array(whole[kept]), _mix_array(deleted)]) >> np.uint64(32)
-    owners = np.concatenate([kept, owner]).astype(np.int32)
+        for group in np.split(by_length, bounds[:-1]) if len(kept) else []:
+            length = int(kept_lengths[group[0]])
+            grid = units[starts[kept[group]] + np.arange(length, dtype=np.int64)[:, None]]  # row k: the k-th units
+            prefixes = np.zeros((length + 1, len(group)), np.uint64)  # row k: hashes of the first k units
+            for k in range(length):
+                prefixes[k + 1] = prefixes[k] * base + grid[k] + one
+            whole = prefixes[length]
+            out[group] = whole
+            # Without unit i the term hashes to P[L] + (P[i] - P[i + 1]) * BASE**(L - 1 - i).
+            powers = _powers(length)
+            at = delete_starts[group]
+            for i in range(length):
+                out[at + i] = whole + (prefixes[i] - prefixes[i + 1]) * powers[length - 1 - i]
+    hashes = _mix_array(out) >> np.uint64(32)
+    owners = np.concatenate([kept, np.repeat(kept, kept_lengths)]).astype(np.int32)
     return hashes.astype(np.uint32), owners
 
 

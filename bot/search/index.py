@@ -22,12 +22,14 @@ code: bot/search/service.py keeps it filled from the database.
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from itertools import islice
 
 import numpy as np
@@ -68,6 +70,23 @@ class SearchHit:
     score: float
 
 
+@dataclass(slots=True)
+class BulkPart:
+    """What a bulk load of some papers collected before its compaction, for another index (in another process)
+    to append with `bulk_load_batches`: the vocabulary's terms by id, the papers' titles and ids (UTF-8, with
+    the end of each), and each field's (term id, paper number) pairs, numbered from 0 in this part."""
+
+    terms: list[str]
+    titles: bytes
+    title_ends: np.ndarray
+    keys: bytes
+    key_ends: np.ndarray
+    pairs: list[tuple[np.ndarray, np.ndarray]]
+
+    def __len__(self) -> int:
+        return len(self.key_ends)
+
+
 class SearchIndex:
     """Papers searchable by title, authors, HF keywords and abstract. Thread-safe: one lock guards changes
     and searches (a search takes milliseconds)."""
@@ -97,19 +116,42 @@ class SearchIndex:
         """Add many papers at once, then compact; returns how many were read."""
         return self.bulk_load_batches(_batch(chunk) for chunk in _chunks(docs, BULK_CHUNK))
 
-    def bulk_load_batches(self, batches: Iterable[Batch]) -> int:
-        """`bulk_load` of papers already in columns (what the service reads from the database)."""
+    def bulk_load_batches(self, batches: Iterable[Batch | BulkPart]) -> int:
+        """`bulk_load` of papers already in columns (what the service reads from the database), or collected by
+        `collect` elsewhere (appended as they are: see `BulkPart`)."""
         with self._lock:
             self._building = True
-            count = 0
             try:
-                for batch in batches:
-                    self._store_many(batch)
-                    count += len(batch)
+                return self._store_all(batches)
             finally:
                 self._building = False
                 self.compact()
-            return count
+
+    def _store_all(self, batches: Iterable[Batch | BulkPart]) -> int:
+        """Store every batch (`_building`); returns how many papers. Its own function, so that the last batch
+        (a helper's part can be 150 MB) is freed before the compaction."""
+        count = 0
+        for batch in batches:
+            if isinstance(batch, BulkPart):
+                self._absorb(batch)
+            else:
+                self._store_many(batch)
+            count += len(batch)
+        return count
+
+    @classmethod
+    def collect(cls, batches: Iterable[Batch]) -> BulkPart:
+        """What `bulk_load_batches(batches)` collects before it compacts, for an index in another process: a
+        build split in two (bot/search/loading.py) tokenises half the papers in a helper process this way. An
+        index that loads this part after its own papers, then compacts, is the index that would have loaded
+        both in one go, term ids included: the part's new terms get theirs in the order they came here."""
+        index = cls()
+        index._building = True
+        for batch in batches:
+            index._store_many(batch)
+        ends = [np.frombuffer(bounds, np.int64)[1:] for bounds in (index._title_ends, index._key_ends)]
+        pairs = [field.pending_pairs() for field in index._fields]
+        return BulkPart(index._vocab.terms, bytes(index._titles), ends[0], bytes(index._keys), ends[1], pairs)
 
     def add(self, doc: SearchDoc) -> None:
         """Index `doc`, replacing the paper with the same arxiv_id if there is one (so this also updates)."""
@@ -145,13 +187,18 @@ class SearchIndex:
             self._freeze_keys(np.frombuffer(bytes(self._alive), np.uint8))
             alive = np.frombuffer(bytes(self._alive), np.uint8)  # after _freeze_keys dropped duplicates
             terms = len(self._vocab)
-            # The postings' sorts release the GIL: they run beside the vocabulary's (mostly Python) freeze.
-            with ThreadPoolExecutor(1, thread_name_prefix="search-compact") as pool:
+            # The postings' sorts and the typo table (numpy) release the GIL: each on a thread of its own (the
+            # typo table, the longest, starts at once), beside the vocabulary's sort (Python) in this one.
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="search-compact") as pool,
+                ThreadPoolExecutor(1, thread_name_prefix="search-typos") as typos,
+            ):
                 frozen = [pool.submit(field.freeze, terms, alive) for field in self._fields]
-                self._vocab.freeze()
+                self._vocab.freeze(typos)
                 for done in frozen:
                     done.result()
             self._compacted = True
+        give_back_memory()
 
     def export(self) -> dict[str, np.ndarray]:
         """The whole index as named arrays, compacted first if papers were added (bot/search/snapshot.py saves
@@ -305,10 +352,49 @@ class SearchIndex:
         for field, texts in zip(self._fields[:2], (batch.titles, batch.authors), strict=True):
             term_ids, owners = text_pairs(texts, self._vocab)
             field.collect_many(term_ids, owners + first)
-        for number, keywords, abstract in batch.rare:  # the rarer fields, one paper at a time
-            for field, terms in zip(self._fields[2:], _rare_terms(keywords, abstract), strict=True):
-                if terms:
-                    field.collect(self._vocab.intern_all(terms), first + number)
+        if not batch.rare:
+            return
+        # The rarer fields, of the few papers that have them, tokenised together as well.
+        numbers = np.array([number for number, _, _ in batch.rare], np.int32) + np.int32(first)
+        keywords = ["; ".join(words) if words else "" for _, words, _ in batch.rare]
+        term_ids, owners = text_pairs(keywords, self._vocab)
+        self._fields[2].collect_many(term_ids, numbers[owners])
+        term_ids, owners = self._opening_terms(*text_pairs([text or "" for _, _, text in batch.rare], self._vocab))
+        self._fields[3].collect_many(term_ids, numbers[owners])
+
+    def _opening_terms(self, term_ids: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (term, abstract) pairs of `text_pairs`, at most ABSTRACT_TERMS terms an abstract: the
+        first in alphabetical order, as `_rare_terms` keeps them."""
+        pairs = np.unique((owners.astype(np.int64) << 32) | term_ids.astype(np.int64))
+        term_ids, owners = (pairs & 0xFFFFFFFF).astype(np.int32), (pairs >> 32).astype(np.int32)
+        counts = np.bincount(owners)
+        if counts.max(initial=0) <= ABSTRACT_TERMS:
+            return term_ids, owners
+        keep = np.ones(len(pairs), bool)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        terms = self._vocab.terms
+        for owner in np.flatnonzero(counts > ABSTRACT_TERMS).tolist():
+            ids = term_ids[starts[owner] : starts[owner + 1]].tolist()
+            dropped = set(sorted(ids, key=terms.__getitem__)[ABSTRACT_TERMS:])
+            keep[starts[owner] : starts[owner + 1]] = [term not in dropped for term in ids]
+        return term_ids[keep], owners[keep]
+
+    def _absorb(self, part: BulkPart) -> None:
+        """Append the papers of a part `collect` gave (`_building`): its terms mapped to this vocabulary's ids
+        (new ones interned in the part's order), its paper numbers after this index's."""
+        first = len(self._alive)
+        self._compacted = False
+        ids = np.fromiter(map(self._vocab.intern, part.terms), np.int32, len(part.terms))
+        for data, ends, text, text_ends in (
+            (self._titles, self._title_ends, part.titles, part.title_ends),
+            (self._keys, self._key_ends, part.keys, part.key_ends),
+        ):
+            ends.frombytes((np.asarray(text_ends, np.int64) + len(data)).tobytes())
+            data += text
+        self._alive += b"\x01" * len(part)
+        self._live += len(part)
+        for field, (terms, docs) in zip(self._fields, part.pairs, strict=True):
+            field.collect_many(ids[terms], docs + np.int32(first))
 
     def _kill(self, doc: int, arxiv_id: str) -> None:
         self._alive[doc] = 0
@@ -347,6 +433,24 @@ class SearchIndex:
             key = self._key(older)
             if self._alive[older] and key == self._key(newer):
                 self._kill(older, key)
+
+
+def give_back_memory() -> None:
+    """Return the heap's free pages to the system (glibc's `malloc_trim`). A compaction or a snapshot's save frees
+    hundreds of MB of temporaries, much of it in blocks malloc keeps (at a million papers ~130 MB of the
+    process's RSS after a build); elsewhere (no glibc) nothing is done."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
 
 
 def _best_first(coverage: np.ndarray, count: int) -> np.ndarray:

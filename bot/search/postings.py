@@ -35,6 +35,10 @@ class Postings:
         self._pending_terms.frombytes(term_ids.astype(np.int32).tobytes())
         self._pending_docs.frombytes(docs.astype(np.int32).tobytes())
 
+    def pending_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (term ids, paper ids) collected by a bulk build and not frozen yet (int32 views)."""
+        return np.frombuffer(self._pending_terms, np.int32), np.frombuffer(self._pending_docs, np.int32)
+
     def append(self, term_id: int, doc: int) -> None:
         """Add a posting at once (incremental updates); `doc` must be the newest paper id."""
         tail = self._tail.get(term_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,22 +22,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import metrics
-from bot.search import snapshot
+from bot.search import loading, snapshot
 from bot.search.bulk import Batch
-from bot.search.index import SearchDoc, SearchHit, SearchIndex
+from bot.search.index import BulkPart, SearchDoc, SearchHit, SearchIndex, give_back_memory
 from bot.search.rank import TeamSignal, title_similarities, with_team_signal
 from bot.search.text import comparable
 from storage.search import (
     SearchRow,
     changed_page,
     database_identity,
+    key_at,
     latest_change,
     papers_count,
-    papers_page,
     stamped_before,
     stamped_since,
     stamps_of,
@@ -52,6 +52,8 @@ PAGE = 5000  # papers per read (and per transaction)
 COMPACT_AFTER = 2_000_000  # postings added since the last compaction before the index folds them in
 RESAVE_AFTER = 50_000  # papers applied since the snapshot was loaded or saved before it is saved again
 SAMPLE = 8  # papers below the watermark whose stamps a snapshot keeps, to recognise the database it came from
+PARALLEL_FROM = 50_000  # papers from which a build reads and tokenises half of them in a helper process
+OWN_SHARE = 0.53  # the share of the pages a split build reads in this process (the helper first starts: ~2 s)
 
 
 class SearchService:
@@ -65,8 +67,10 @@ class SearchService:
         overlap_seconds: float = 10.0,
         all_abstracts: bool = False,
         cache: Path | None = None,
+        parallel_from: int = PARALLEL_FROM,
     ) -> None:
         self._sessions = sessions
+        self._parallel_from = parallel_from  # papers from which a build uses a helper process (bot/search/loading.py)
         self._cache = cache  # the folder of index snapshots (None: build at every start)
         self._unsaved = 0  # papers applied since the snapshot was loaded or saved
         self.poll_seconds = poll_seconds
@@ -77,7 +81,6 @@ class SearchService:
         self._seen: dict[str, datetime] = {}  # papers applied with updated_at >= the watermark
         self._refreshing = threading.Lock()
         self._stop = threading.Event()
-        self._abandon = threading.Event()  # the load stopped reading: its page reader ends too
         self._thread: threading.Thread | None = None
 
     @property
@@ -232,6 +235,9 @@ class SearchService:
         except Exception as exc:  # the index is in use all the same; the next start builds it again
             log.warning("search index: could not save its snapshot to %s (%s)", path, exc)
             return
+        finally:
+            del arrays
+            give_back_memory()  # the export's copies
         log.info(
             "search index: snapshot of %d papers saved to %s in %.1f s", len(index), path, time.monotonic() - started
         )
@@ -255,37 +261,59 @@ class SearchService:
             except Exception:
                 log.exception("search index: reading changed papers failed; trying again at the next poll")
 
-    def _all_rows(self) -> Iterator[Batch]:
-        """Every paper, page by page. A reader thread fetches the next pages while this one indexes the last:
-        the database's work and the driver's waiting release the GIL, so the load takes about the longer of
-        the two rather than their sum."""
-        pages: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=4)
-        reader = threading.Thread(target=self._read_pages, args=(pages,), name="search-index-reader", daemon=True)
-        reader.start()
-        try:
-            while (page := pages.get()) is not None:
-                if isinstance(page, BaseException):
-                    raise page
-                yield page
-        finally:
-            self._abandon.set()
-            reader.join()
-            self._abandon.clear()
-
-    def _read_pages(self, pages: queue.Queue[Batch | BaseException | None]) -> None:
-        after: str | None = None
-        try:
-            while not self._stop.is_set() and not self._abandon.is_set():
-                with self._sessions.begin() as session:
-                    rows = papers_page(session=session, after=after, limit=PAGE, all_abstracts=self._all_abstracts)
-                _put(pages, Batch.of_rows(rows), self._abandon)
-                if len(rows) < PAGE:
-                    break
-                after = rows[-1][0]
-        except BaseException as exc:  # handed to the loading thread, which raises it
-            _put(pages, exc, self._abandon)
+    def _all_rows(self) -> Iterator[Batch | BulkPart]:
+        """Every paper, page by page (see `loading.read_pages`); for a large database on a lasting place, the
+        later pages come as one part a helper process read and tokenised meanwhile (bot/search/loading.py)."""
+        split = self._split()
+        if split is None:
+            yield from self._pages()
             return
-        _put(pages, None, self._abandon)
+        url, key = split
+        try:
+            helper = loading.Helper(url, key, PAGE, self._all_abstracts)
+        except Exception as exc:  # no process can be started here: one process reads everything
+            log.warning("search index: no helper process for the build (%s); building in this one", first_line(exc))
+            yield from self._pages()
+            return
+        try:
+            yield from self._pages(upto=key)
+            part = helper.result(self._stop)
+        except loading.HelperFailed as exc:
+            log.warning("search index: the build's helper process failed (%s); reading its papers here", exc)
+            part = None
+            yield from self._pages(after=key)
+        finally:
+            helper.close()
+        if part is not None:
+            log.info("search index: %d papers after %s read and tokenised by a helper process", len(part), key)
+            yield part
+
+    def _pages(self, *, after: str | None = None, upto: str | None = None) -> Iterator[Batch]:
+        return loading.read_pages(
+            self._sessions, page=PAGE, all_abstracts=self._all_abstracts, stop=self._stop, after=after, upto=upto
+        )
+
+    def _split(self) -> tuple[str, str] | None:
+        """(the database's URL, the last arxiv_id this process reads) for a build split with a helper process,
+        or None to read every paper here: a small database (a process start would cost more than it saves), or
+        one only this process can reach (SQLite in memory). The key ends a page, so both processes read the
+        pages one process would."""
+        bind = self._sessions.kw.get("bind")
+        if not isinstance(bind, Engine):
+            return None
+        url = bind.url
+        if url.get_backend_name() == "sqlite" and (
+            url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+        ):
+            return None
+        with self._sessions.begin() as session:
+            count = papers_count(session=session)
+            pages = -(-count // PAGE)
+            own = round(pages * OWN_SHARE)
+            if count < self._parallel_from or not 0 < own < pages:
+                return None
+            key = key_at(session=session, offset=own * PAGE - 1)
+        return (url.render_as_string(hide_password=False), key) if key is not None else None
 
     def _changed_rows(self) -> Iterator[SearchRow]:
         if self._since is None:  # the table was empty at load: everything is new
@@ -325,16 +353,6 @@ class SearchService:
         ranked = with_team_signal([(score, n, key) for n, (score, key, _) in enumerate(best)], boost)[:limit]
         titles = {key: title for _, key, title in best}
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
-
-
-def _put(pages: queue.Queue[Batch | BaseException | None], item: object, abandon: threading.Event) -> None:
-    """Hand `item` to the loading thread, unless it stopped listening."""
-    while not abandon.is_set():
-        try:
-            pages.put(item, timeout=0.1)  # type: ignore[arg-type]
-            return
-        except queue.Full:
-            continue
 
 
 def _doc(row: SearchRow) -> SearchDoc:
