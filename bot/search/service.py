@@ -82,11 +82,19 @@ class SearchService:
         self._refreshing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._settled = threading.Event()
 
     @property
     def ready(self) -> bool:
         """True once the index is loaded (before that, searches read the database)."""
         return self._index is not None
+
+    @property
+    def settled(self) -> bool:
+        """True once the background thread has finished its start: the index loaded, its snapshot saved (after a
+        build) and the first poll applied. Searches answer from `ready` on; until `settled`, the save and the
+        first poll (which re-reads the papers stamped just before the load) share the machine with them."""
+        return self._settled.is_set()
 
     def start(self) -> None:
         """Load the index and keep polling, in a daemon thread; returns at once."""
@@ -254,6 +262,7 @@ class SearchService:
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.refresh()
+                self._settled.set()
             except (OperationalError, InterfaceError) as exc:  # the database is away: one line, no traceback
                 log.warning(
                     "search index: the database did not answer (%s); trying again at the next poll", first_line(exc)

@@ -142,3 +142,31 @@ def test_start_loads_in_the_background_and_stop_ends_the_thread(sessions: sessio
     finally:
         service.stop()
     assert service._thread is not None and not service._thread.is_alive()
+
+
+def test_settled_comes_after_the_load_and_the_first_poll(sessions: sessionmaker[Session]) -> None:
+    _store(sessions, *PAPERS)
+    service = SearchService(sessions, poll_seconds=0.05)
+    polling, release = threading.Event(), threading.Event()
+    real_refresh = service.refresh
+
+    def refresh() -> int:
+        polling.set()
+        release.wait(60)
+        return real_refresh()
+
+    service.refresh = refresh  # type: ignore[method-assign]
+    assert not service.settled
+    service.start()
+    try:
+        assert polling.wait(60), "the first poll did not begin"
+        assert service.ready and not service.settled  # loaded, but its first poll is still running
+        release.set()
+        for _ in range(600):
+            if service.settled:
+                break
+            threading.Event().wait(0.05)
+        assert service.settled
+    finally:
+        release.set()
+        service.stop()
