@@ -59,16 +59,18 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
     privacy of channels holding their posts learnt first; when every one is known, one transaction)."""
     read = None
     with deps.reads.begin() as session:
+        # Most papers an answer shows (a search's especially) were never posted: nothing to learn or count.
+        posted = store.posted_among(session=session, team_id=viewer.team_id, arxiv_ids=arxiv_ids)
         unknown = set()
-        if client is not None:
-            unknown = store.unknown_channels(session=session, team_id=viewer.team_id, arxiv_ids=arxiv_ids)
+        if client is not None and posted:
+            unknown = store.unknown_channels(session=session, team_id=viewer.team_id, arxiv_ids=posted)
         if not unknown:
-            read = _papers_and_activity(deps, session, viewer, arxiv_ids)
+            read = _papers_and_activity(deps, session, viewer, arxiv_ids, posted)
     if read is None:  # Slack is asked outside any transaction, then the papers are read
         if client is not None:
             _ask_privacy(deps, client, viewer.team_id, unknown)
         with deps.reads.begin() as session:
-            read = _papers_and_activity(deps, session, viewer, arxiv_ids)
+            read = _papers_and_activity(deps, session, viewer, arxiv_ids, posted)
     papers, activity = read
     found = {i: Found(papers[i], activity[i]) for i in arxiv_ids if i in papers}
     if client is not None:
@@ -78,12 +80,16 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
 
 
 def _papers_and_activity(
-    deps: Deps, session: Session, viewer: Viewer, arxiv_ids: Sequence[str]
+    deps: Deps, session: Session, viewer: Viewer, arxiv_ids: Sequence[str], posted: set[str]
 ) -> tuple[dict[str, Paper], dict[str, TeamActivity]]:
+    """The papers, and the team's activity on those of them it posted (the others have none)."""
     papers = get_papers(session=session, arxiv_ids=arxiv_ids)
-    activity = store.team_activity(
-        session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
-    )
+    counted = [i for i in papers if i in posted]
+    activity = {i: TeamActivity() for i in papers}
+    if counted:
+        activity |= store.team_activity(
+            session=session, viewer=viewer, arxiv_ids=counted, vote_emoji=deps.settings.vote_emoji
+        )
     session.expunge_all()
     return papers, activity
 

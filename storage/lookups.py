@@ -72,6 +72,16 @@ def remember_privacy(*, session: Session, team_id: str, channel_id: str, is_priv
     )
 
 
+def posted_among(*, session: Session, team_id: str, arxiv_ids: Iterable[str]) -> set[str]:
+    """Which of these papers the team ever posted (any channel, deleted posts too): only those can have channels
+    of unknown privacy, votes or replies."""
+    ids = list(arxiv_ids)
+    if not ids:
+        return set()
+    query = select(Post.arxiv_id).where(Post.team_id == team_id, Post.arxiv_id.in_(ids)).distinct()
+    return set(session.scalars(query))
+
+
 def unknown_channels(*, session: Session, team_id: str, arxiv_ids: Iterable[str] | None) -> set[str]:
     """The channels holding posts of these papers (None: of any paper) whose privacy is not known, or was last
     checked more than RECHECK ago (a public channel can be made private)."""

@@ -13,6 +13,7 @@ read, and a bulk store is re-read for one overlap, not at every poll; rows re-re
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import threading
@@ -146,6 +147,7 @@ class SearchService:
         log.info("search index: %d papers loaded %s in %.1f s", len(index), how, time.monotonic() - started)
         if place is not None and (loaded is None or self._unsaved >= RESAVE_AFTER):
             self._save(index, *place)
+        _out_of_gc()
         return len(index)
 
     def refresh(self) -> int:
@@ -192,6 +194,7 @@ class SearchService:
             self._seen = {key: stamp for key, stamp in self._seen.items() if stamp >= self._since}
         if index.pending > COMPACT_AFTER:
             index.compact()
+            _out_of_gc()
         self._unsaved += applied
         return applied
 
@@ -362,6 +365,16 @@ class SearchService:
         ranked = with_team_signal([(score, n, key) for n, (score, key, _) in enumerate(best)], boost)[:limit]
         titles = {key: title for _, key, title in best}
         return [SearchHit(key, titles[key], round(score, 2)) for score, _, key in ranked]
+
+
+def _out_of_gc() -> None:
+    """Take the objects alive now (the index's: its vocabulary holds lists of a million terms) out of the cyclic
+    garbage collector's sight (`gc.freeze`), after collecting what is garbage. A full collection walks every
+    item of those lists: 160 ms at a million papers, a pause for whatever search was running, and in a measured
+    run it came often enough to double the answer's median. Frozen objects are still freed when nothing refers
+    to them; a compaction's new lists are frozen after it."""
+    gc.collect()
+    gc.freeze()
 
 
 def _doc(row: SearchRow) -> SearchDoc:

@@ -11,6 +11,7 @@ from storage.lookups import (
     Ranking,
     Viewer,
     discussed_ids,
+    posted_among,
     quoted_replies,
     remember_privacy,
     team_activity,
@@ -161,3 +162,15 @@ def test_the_quoted_reply_opens_the_most_voted_visible_thread(sessions: sessionm
     # Inside the private channel, its thread (3 votes) beats the public one (2: the bot's vote does not count).
     assert quoted(PRIVATE) == (PRIVATE, "U7", "first take")
     assert quoted(PUBLIC) == (PUBLIC, "U9", "x")
+
+
+def test_posted_among_names_the_papers_a_team_posted_anywhere_and_only_those(sessions: sessionmaker[Session]) -> None:
+    seed(sessions)
+    with sessions.begin() as session:
+        assert posted_among(session=session, team_id="T1", arxiv_ids=[A, B, C, "2401.09999"]) == {A, B}
+        assert posted_among(session=session, team_id="T2", arxiv_ids=[A, B, C]) == set()  # another team's posts
+        assert posted_among(session=session, team_id="T1", arxiv_ids=[]) == set()
+        # a paper posted in a channel whose privacy is not known yet counts too: that privacy must be learnt
+        session.add(Post(team_id="T1", channel_id="CNEW", ts="9.0", arxiv_id=C, kind="share"))
+        session.flush()
+        assert posted_among(session=session, team_id="T1", arxiv_ids=[C]) == {C}
