@@ -331,6 +331,11 @@ class SearchService:
         if self._since is None:  # the table was empty at load: everything is new
             self._since = datetime.min.replace(tzinfo=UTC)
         after: tuple[datetime, str] | None = None
+        if self._since <= datetime.now(UTC) - self._overlap:
+            # The papers seen at the watermark itself (a bulk store's last batch shares one stamp: 5,000 rows,
+            # 130 ms a poll at every poll) were stamped longer ago than the overlap: start after them.
+            at_watermark = [key for key, stamp in self._seen.items() if stamp == self._since]
+            after = (self._since, max(at_watermark)) if at_watermark else None
         while True:
             with self._sessions.begin() as session:
                 rows = changed_page(

@@ -6,16 +6,19 @@ import gc
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.search import SearchService
+from bot.search import service as service_module
 from storage.db import make_engine, make_sessions
 from storage.models import Paper, utcnow
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
+from storage.search import changed_page as stored_changes
 
 PAPERS = [
     PaperRecord("2111.12997", "Replica symmetry breaking in dense neural networks", ["Carlo Lucibello"]),
@@ -187,3 +190,29 @@ def test_the_loaded_index_is_out_of_the_garbage_collectors_sight(sessions: sessi
     finally:
         gc.unfreeze()  # the rest of the test session's objects go back to the collector
         service.stop()
+
+
+def test_papers_stamped_long_ago_at_the_watermark_are_not_read_again_at_every_poll(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bulk store's last batch shares one stamp; once it is older than the overlap, polls start after it.
+    _store(sessions, *PAPERS)
+    with sessions.begin() as session:
+        session.execute(update(Paper).values(updated_at=utcnow() - timedelta(hours=1)))
+    service = SearchService(sessions, overlap_seconds=10)
+    service.warm()
+    read: list[int] = []
+    real_page = stored_changes
+
+    def counted(**kwargs: Any) -> Any:
+        rows = real_page(**kwargs)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(service_module, "changed_page", counted)
+    service.refresh()
+    service.refresh()
+    assert read[-1] == 0, read  # the watermark's own papers were not read again
+    _store(sessions, PaperRecord("2405.21060", "Transformers are SSMs: Mamba-2", ["Tri Dao"]))
+    assert service.refresh() == 1  # a newer paper still is
+    assert _ids(service, "mamba2", 1) == ["2405.21060"]
