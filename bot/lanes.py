@@ -202,14 +202,8 @@ def _guarded(
     try:
         with bounded(ANSWER_DB_WAIT):
             work()
-    except DATABASE_DOWN as exc:
-        metrics.COMMAND_FAILURES.labels(what, "database").inc()
-        log.warning("%s: the database did not answer (%s)", what, first_line(exc))
-        _tell(respond, DB_UNAVAILABLE, what)
-    except Exception:
-        metrics.COMMAND_FAILURES.labels(what, "error").inc()
-        log.exception("%s failed after the ack", what)
-        _tell(respond, FAILED, what)
+    except Exception as exc:
+        _tell(respond, _failed(exc, what, "after the ack"), what)
     finally:
         if timing is not None:
             timing.done()
@@ -225,9 +219,8 @@ def answer_in_ack(
     wait: float | None = None,
 ) -> None:
     """Answer privately in the ack itself when the answer is ready within `wait` seconds (ANSWER_IN_ACK_WAIT by
-    default), else ack empty and
-    send it to the response URL when it is (`work` runs on the answer pool, bounded and guarded as in
-    `after_ack`; it returns the ephemeral payload). Exactly one of the two carries the answer.
+    default), else ack empty and send it to the response URL when it is (`work` runs on the answer pool, bounded
+    and guarded as in `after_ack`; it returns the ephemeral payload). Exactly one of the two carries the answer.
 
     A lookup answered from the in-memory index is ready in milliseconds: in the ack, the person sees it one
     round trip to Slack sooner, and Slack's response URL is not needed at all. A slow answer (a paper fetched
@@ -285,14 +278,20 @@ class _Handoff:
         try:
             with bounded(ANSWER_DB_WAIT):
                 return work()
-        except DATABASE_DOWN as exc:
-            metrics.COMMAND_FAILURES.labels(self._what, "database").inc()
-            log.warning("%s: the database did not answer (%s)", self._what, first_line(exc))
-            return {"text": DB_UNAVAILABLE}
-        except Exception:
-            metrics.COMMAND_FAILURES.labels(self._what, "error").inc()
-            log.exception("%s failed while answering", self._what)
-            return {"text": FAILED}
+        except Exception as exc:
+            return {"text": _failed(exc, self._what, "while answering")}
+
+
+def _failed(exc: Exception, what: str, when: str) -> str:
+    """Count and log a command's failure (one line for a database that does not answer, the traceback for
+    anything else); returns what to tell the person."""
+    if isinstance(exc, DATABASE_DOWN):
+        metrics.COMMAND_FAILURES.labels(what, "database").inc()
+        log.warning("%s: the database did not answer (%s)", what, first_line(exc))
+        return DB_UNAVAILABLE
+    metrics.COMMAND_FAILURES.labels(what, "error").inc()
+    log.error("%s failed %s", what, when, exc_info=exc)
+    return FAILED
 
 
 def _ephemeral(payload: dict[str, Any]) -> dict[str, Any]:

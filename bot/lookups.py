@@ -82,13 +82,12 @@ def found_for(deps: Deps, client: WebClient | None, viewer: Viewer, arxiv_ids: S
 def _papers_and_activity(
     deps: Deps, session: Session, viewer: Viewer, arxiv_ids: Sequence[str], posted: set[str]
 ) -> tuple[dict[str, Paper], dict[str, TeamActivity]]:
-    """The papers, and the team's activity on those of them it posted (the others have none)."""
+    """The papers and the team's activity on them (none to read when the team posted none of them)."""
     papers = get_papers(session=session, arxiv_ids=arxiv_ids)
-    counted = [i for i in papers if i in posted]
     activity = {i: TeamActivity() for i in papers}
-    if counted:
+    if posted:
         activity |= store.team_activity(
-            session=session, viewer=viewer, arxiv_ids=counted, vote_emoji=deps.settings.vote_emoji
+            session=session, viewer=viewer, arxiv_ids=list(papers), vote_emoji=deps.settings.vote_emoji
         )
     session.expunge_all()
     return papers, activity
