@@ -207,9 +207,10 @@ def _server_engine(url: URL, **kwargs: object) -> Engine:
     @event.listens_for(engine, "begin")
     def _pg_begin(conn: Any) -> None:
         if (seconds := _BOUND.get()) is not None and conn.dialect.name == "postgresql":
-            ms = int(1000 * seconds)
-            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {ms}")
+            ms = int(1000 * seconds)  # both in one round trip (SET LOCAL takes one setting a statement)
+            conn.exec_driver_sql(
+                f"SELECT set_config('statement_timeout', '{ms}', true), set_config('lock_timeout', '{ms}', true)"
+            )
 
     return engine
 

@@ -126,6 +126,8 @@ def test_a_bounded_transaction_waits_on_the_database_no_longer_than_its_bound_an
     wait = "PRAGMA busy_timeout" if sqlite else "SHOW statement_timeout"
     with bounded(0.3), engine.begin() as conn:
         assert str(conn.exec_driver_sql(wait).scalar()) == ("300" if sqlite else "300ms")
+        if not sqlite:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "300ms"
     if sqlite:
         locked = SqliteOutage.for_url(db_url)
         with locked, pytest.raises(OperationalError, match="locked"), bounded(0.3), engine.begin() as conn:
@@ -135,6 +137,8 @@ def test_a_bounded_transaction_waits_on_the_database_no_longer_than_its_bound_an
             conn.execute(text("SELECT pg_sleep(5)"))
     with engine.begin() as conn:  # the pooled connection has its own wait back
         assert str(conn.exec_driver_sql(wait).scalar()) == ("30000" if sqlite else "0")
+        if not sqlite:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
 
 
 def test_a_reading_transaction_needs_no_write_lock(engine: Engine, db_url: str) -> None:
