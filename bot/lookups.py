@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.choose import matches
 from bot.deps import Deps, SearchEngine
-from bot.search.query import Filters, Query
+from bot.search.query import Filters, Query, is_category
 from storage import lookups as store
 from storage.lookups import Ranking, TeamActivity, Viewer
 from storage.models import Paper
@@ -288,7 +288,9 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
                 p.arxiv_id
                 for p in saved_papers(session=session, team_id=viewer.team_id, user_id=user_id, limit=CANDIDATES)
             ]
-    words = " ".join((*terms.authors, *terms.keywords))
+    # A topic that is not an arXiv category is a Hugging Face keyword, also read in titles (`passes`): the engine
+    # finds the papers holding it, as for authors and keywords.
+    words = " ".join((*terms.authors, *terms.keywords, *(t for t in terms.topics if not is_category(t))))
     if words:
         return [hit.arxiv_id for hit in engine.search(words, limit=CANDIDATES)]
     with deps.reads.begin() as session:
@@ -296,6 +298,7 @@ def _candidates(deps: Deps, engine: SearchEngine, viewer: Viewer, query: Query, 
 
 
 def _by_facts(session: Session, terms: Filters) -> list[str]:
+    """The stored papers in the terms' date range and arXiv categories, newest first (every topic here is one)."""
     query = select(Paper.arxiv_id)
     day = func.coalesce(Paper.published, Paper.daily_date)  # as `passes` reads a paper's day
     if terms.since:

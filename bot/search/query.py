@@ -138,6 +138,20 @@ _CATEGORY = re.compile(
 )
 
 
+# arXiv's archives without subject classes, and two that had none before 2009: each is a paper's category itself.
+_ARCHIVE = re.compile(r"gr-qc|quant-ph|math-ph|hep-(?:th|ph|ex|lat)|nucl-(?:th|ex)|astro-ph|cond-mat", re.IGNORECASE)
+
+
+def is_category(topic: str) -> bool:
+    """True when a `topic:` value is an arXiv category (`cs.CL`, `gr-qc`); anything else is a Hugging Face keyword,
+    also looked for in titles.
+
+    >>> is_category("cs.CL"), is_category("hep-th"), is_category("agents"), is_category("physics")
+    (True, True, False, False)
+    """
+    return bool(_CATEGORY.fullmatch(topic) or _ARCHIVE.fullmatch(topic))
+
+
 def normalize_topic(topic: str) -> str:
     """An arXiv category in arXiv's spelling; any other topic (a Hugging Face keyword) lower-cased.
 

@@ -36,6 +36,8 @@ def titles(sender: SlackSender, slack: FakeSlack, text: str, *, channel: str = P
         ("filter upvotes:>=1", [TOKENIZATION, FLOW], ["Replica symmetry"]),
         ("filter replies:>=1", ["Replica symmetry"], [FLOW]),
         ("filter topic:cs.CL", [TOKENIZATION], [FLOW, "Replica symmetry"]),
+        ("filter topic:gr-qc", ["noncommutative Bianchi"], [FLOW, TOKENIZATION]),  # an archive without subjects
+        ("filter topic:equivariant", [FLOW], [TOKENIZATION, "Replica symmetry"]),  # not a category: title words
         ('filter keyword:"Schrödinger Bridge"', ["Light Schrödinger Bridge"], [FLOW]),
         (f"filter channel:<#{PUBLIC}|papers>", ["Replica symmetry"], [FLOW]),
         ("filter discussed:no until:2021-12-31", [OLDEST], ["Replica symmetry"]),
@@ -49,6 +51,21 @@ def test_each_filter_term_keeps_what_it_names(
         assert title in seen, (text, title)
     for title in absent:
         assert title not in seen, (text, title)
+
+
+def test_a_topic_that_is_a_hugging_face_keyword_finds_the_papers_tagged_with_it(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    """`topic:` takes an arXiv category or a Hugging Face keyword; alone in a filter, the keyword was looked for
+    among the categories only, and the paper tagged with it was never found."""
+    tagged = PaperRecord(
+        arxiv_id="2611.00002", title="Planning with language models", daily_date=DAY, ai_keywords=["LLM agents"]
+    )
+    with bot.deps.sessions.begin() as session:
+        upsert_papers(session=session, records=[tagged])
+    for text in ('filter topic:"llm agents"', 'search topic:"LLM agents"'):
+        seen = titles(sender, slack, text)
+        assert "Planning with language models" in seen and "Replica symmetry" not in seen, text
 
 
 def test_channel_term_naming_the_private_channel_shows_nothing_of_it_elsewhere(
