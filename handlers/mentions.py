@@ -19,11 +19,15 @@ from slack_sdk.webhook import WebhookResponse
 
 from bot import answers
 from bot.deps import Deps, deps_of
+from bot.events import POSTED
 from handlers import commands
 
 log = logging.getLogger(__name__)
 
 # The mention that starts an app_mention's text (`<@U0BOT> search x`, `<@U0BOT|paperbot>: help`).
+# Messages a person wrote (a file attached, sent to the channel from a thread, /me): each is asking. Edits,
+# deletions and bots' messages are not.
+_WRITTEN = POSTED - {"bot_message"}
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*")
 
 
@@ -91,7 +95,7 @@ class _ThreadRespond(Respond):
 
 def asked(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """`@paperbot <command>` in a channel, or any message in a DM to the bot: answer it where it was asked."""
-    if event.get("bot_id") or event.get("subtype") or not event.get("user") or not event.get("channel"):
+    if event.get("bot_id") or event.get("subtype") not in _WRITTEN or not event.get("user") or not event.get("channel"):
         return
     deps = deps_of(context)
     team = body.get("team_id") or event.get("team") or ""

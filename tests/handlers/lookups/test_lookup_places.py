@@ -52,8 +52,8 @@ def mention(
     return _answered(slack, channel, thread_ts or ts, before)
 
 
-def dm(sender: SlackSender, slack: FakeSlack, text: str, *, user: str = "U0002") -> dict[str, Any]:
-    """A DM to the bot; the answer posted at the top level of the DM."""
+def dm(sender: SlackSender, slack: FakeSlack, text: str, *, user: str = "U0002", **extra: Any) -> dict[str, Any]:
+    """A DM to the bot (with `extra` fields, such as a subtype); the answer posted at the top level of the DM."""
     ts = f"1764180000.{next(_ts):06d}"
     event = {
         "type": "message",
@@ -63,6 +63,7 @@ def dm(sender: SlackSender, slack: FakeSlack, text: str, *, user: str = "U0002")
         "text": text,
         "ts": ts,
         "event_ts": ts,
+        **extra,
     }
     before = len(slack.posted(DM))
     assert sender.event(event).status_code == 200
@@ -160,3 +161,21 @@ def test_a_lone_surrogate_in_a_dm_is_answered(bot: RunningBot, sender: SlackSend
     assert "Replica symmetry" in shown(answer), shown(answer)
     echoed = dm(sender, slack, "search zzqqxx\ud800yy")  # the answer quotes the words back
     assert echoed["text"].startswith("No paper matches"), echoed["text"]
+
+
+def test_a_dm_with_a_file_attached_is_answered(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    """A DM that carries a file (subtype file_share) or is sent to the DM from a thread (thread_broadcast) is still
+    a person asking: it was dropped for having a subtype."""
+    shared = dm(sender, slack, "search replica symmetry breaking", subtype="file_share", files=[{"id": "F1"}])
+    assert "Replica symmetry breaking" in shown(shared)
+    broadcast = dm(sender, slack, "search replica symmetry breaking", subtype="thread_broadcast")
+    assert "Replica symmetry breaking" in shown(broadcast)
+
+
+def test_a_bots_dm_and_a_changed_message_get_no_answer(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    before = len(slack.posted(DM))
+    for extra in ({"subtype": "bot_message", "bot_id": "B1"}, {"subtype": "message_changed"}):
+        event = {"type": "message", "channel_type": "im", "user": "U0002", "channel": DM, "text": "help", **extra}
+        assert sender.event({**event, "ts": f"1764190000.{next(_ts):06d}"}).status_code == 200
+    dm(sender, slack, "help")  # answered, and after the two above: had they been answered, they were by now
+    assert len(slack.posted(DM)) == before + 1
