@@ -170,7 +170,7 @@ def search(
     if not query.text.strip():
         return filtered(deps, engine, client, viewer, query, user_id=user_id, today=today, per_page=limit)
     _learn_team_privacy(deps, client, viewer, query.filters)
-    boost = _team_signal(deps, viewer)
+    boost = TeamBoost(deps, viewer)
     want = limit if query.filters.empty else CANDIDATES
     hits = list(engine.search(query.text, limit=max(want, limit), boost=boost))
     ids = [hit.arxiv_id for hit in hits]
@@ -192,11 +192,35 @@ def _learn_team_privacy(deps: Deps, client: WebClient | None, viewer: Viewer, te
         learn_privacy(deps, client, viewer.team_id, None)
 
 
-def _team_signal(deps: Deps, viewer: Viewer) -> dict[str, float]:
-    """arXiv id -> 1.0 for the papers the team discussed where the viewer may see them, read in one query (the
-    engine asks about every near-tie; one transaction per candidate cost ~90 ms a search)."""
-    with deps.reads.begin() as session:
-        return dict.fromkeys(store.discussed_ids(session=session, viewer=viewer, arxiv_ids=None), 1.0)
+class TeamBoost:
+    """What the team made of a paper, where the viewer may see it, as the engine's near-tie boost: 1.0 for a paper
+    the team voted on or replied to, 0.5 for one it only posted (a digest's pick, a shared link), 0 for the rest.
+
+    Which papers the team posted is read once, in one query (a few thousand ids at most). Votes and replies are
+    read only for a posted paper the engine asks about: it asks only about the papers near the top of a search,
+    usually none of them posted (one transaction for every candidate once cost ~90 ms a search)."""
+
+    POSTED, ENGAGED = 0.5, 1.0
+
+    def __init__(self, deps: Deps, viewer: Viewer) -> None:
+        self._deps, self._viewer = deps, viewer
+        with deps.reads.begin() as session:
+            self.posted = store.discussed_ids(session=session, viewer=viewer, arxiv_ids=None)
+        self._boosts: dict[str, float] = {}
+
+    def __call__(self, arxiv_id: str) -> float:
+        if arxiv_id not in self.posted:
+            return 0.0
+        if arxiv_id not in self._boosts:
+            with self._deps.reads.begin() as session:
+                activity = store.team_activity(
+                    session=session,
+                    viewer=self._viewer,
+                    arxiv_ids=[arxiv_id],
+                    vote_emoji=self._deps.settings.vote_emoji,
+                )[arxiv_id]
+            self._boosts[arxiv_id] = self.ENGAGED if activity.votes or activity.replies else self.POSTED
+        return self._boosts[arxiv_id]
 
 
 def _nearest(engine: SearchEngine, query: Query) -> list[str]:

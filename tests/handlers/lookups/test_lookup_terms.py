@@ -3,16 +3,18 @@ named in the reply, `show` of a paper fetched after the ack, hostile titles, and
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from bot import lanes
+from storage.models import Post, Reaction, Reply
 from storage.papers import upsert_papers
 from storage.records import PaperRecord
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
-from tests.fakes.slack import FakeSlack, SlackSender
+from tests.fakes.slack import TEAM_ID, FakeSlack, SlackSender
 from tests.handlers.lookups.world import DAY, PRIVATE, PUBLIC, REPLICA, TRANSFORMER, ask, shown
 from tests.running import RunningBot
 
@@ -231,3 +233,56 @@ def test_share_of_a_problem_or_no_answer_stays_private(
     assert sender.command(f"show {REPLICA} --share").status_code == 200  # papers are shared
     [posted] = slack.wait_for(lambda: slack.posted(PUBLIC))
     assert "Replica symmetry" in shown(posted)
+
+
+def test_the_teams_votes_and_replies_break_near_ties_where_the_asker_may_see_them(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    """Five papers with one title (a search cannot tell them apart). Their order with no activity decides their
+    parts, so that any order the activity makes comes from it: the first becomes a paper the team only posted, the
+    second one voted on in the private channel, the last two one replied to and one voted on. Voted and replied-to
+    come first, then posted, then the rest; the private vote counts only when asked in its channel."""
+    title = "Attention sinks in streaming transformers"
+    ids = [f"2611.0010{n}" for n in range(5)]
+    with bot.deps.sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=title, daily_date=DAY) for i in ids])
+
+    def order(channel: str) -> list[str]:
+        seen = titles(sender, slack, f"search {title.lower()}", channel=channel)
+        return sorted((i for i in ids if i in seen), key=seen.index)
+
+    deadline = time.monotonic() + 10  # the index takes in new papers within seconds
+    while len(baseline := order(PUBLIC)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(baseline) == 5, baseline
+    part = dict(zip(("posted", "private", "unposted", "replied", "voted"), baseline, strict=True))
+    with bot.deps.sessions.begin() as session:
+        for n, (name, channel) in enumerate(
+            (("posted", PUBLIC), ("replied", PUBLIC), ("voted", PUBLIC), ("private", PRIVATE)), start=1
+        ):
+            ts, paper = f"1764200000.00000{n}", part[name]
+            session.add(Post(team_id=TEAM_ID, channel_id=channel, ts=ts, arxiv_id=paper, kind="digest"))
+            if name in ("voted", "private"):
+                session.add(
+                    Reaction(
+                        team_id=TEAM_ID, channel_id=channel, message_ts=ts, user_id="U7", emoji="+1", arxiv_id=paper
+                    )
+                )
+            if name == "replied":
+                session.add(
+                    Reply(
+                        team_id=TEAM_ID,
+                        channel_id=channel,
+                        thread_ts=ts,
+                        ts=f"{ts}1",
+                        user_id="U7",
+                        text="x",
+                        arxiv_id=paper,
+                    )
+                )
+    role = {paper: name for name, paper in part.items()}
+    public = [role[i] for i in order(PUBLIC)]
+    assert sorted(public[:2]) == ["replied", "voted"] and public[2] == "posted", public
+    assert public.index("private") > public.index("posted"), public  # its vote is not seen from here
+    inside = [role[i] for i in order(PRIVATE)]
+    assert sorted(inside[:3]) == ["private", "replied", "voted"] and inside[3:] == ["posted", "unposted"], inside
