@@ -7,7 +7,7 @@ people wrote, and stay within Slack's limits (50 blocks a message, 3,000 charact
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.blocks.common import MAX_BLOCKS, Block, compact, context, escape, fit, link, safe_url, section
@@ -205,6 +205,8 @@ def _thread_line(thread: Thread, permalinks: dict[tuple[str, str], str]) -> str:
 
 
 def _when(moment: datetime) -> str:
+    # SQLite hands back stored UTC times without a zone: read as local time, they would move by its offset.
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return f"<!date^{int(moment.timestamp())}^{{date_short}}|{moment:%Y-%m-%d}>"
 
 

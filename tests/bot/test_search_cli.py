@@ -61,7 +61,12 @@ def test_filter_terms_ride_along_and_a_bad_term_is_one_line(run: Run) -> None:
     assert "did you mean `author:`?" in bad.output
 
 
-def test_no_hit_says_so(run: Run) -> None:
+def test_no_hit_says_so_and_names_the_nearest_titles(run: Run) -> None:
     result = run("zzqqxx", "author:nobody")
     assert result.exit_code == 0
-    assert result.output.startswith("No paper matches")
+    assert result.output == "No paper matches 'zzqqxx author:nobody'. Nearest titles: none\n"
+    near = run("replica", "symmetry", "dense", "author:nobody")
+    assert near.exit_code == 0, near.output
+    head = "No paper matches 'replica symmetry dense author:nobody'. Nearest titles: "
+    assert near.output.startswith(head + "Replica symmetry breaking in dense neural networks; "), near.output
+    assert near.output.count("; ") == 2 and len(near.output.splitlines()) == 1  # three titles, one line

@@ -117,6 +117,56 @@ def test_ranking_by_votes_then_replies_then_upvotes_and_by_other_sorts(sessions:
         assert ranked(Viewer("T1", PUBLIC), channel_id=PRIVATE) == []  # a private channel, asked from outside
 
 
+def test_tied_votes_are_ranked_by_replies_then_tied_replies_by_hf_upvotes(sessions: sessionmaker[Session]) -> None:
+    """Each tie-break beats the newest-post one: the papers are posted oldest first in their expected order."""
+    # arxiv_id: (voters, replies, HF upvotes), in the expected order
+    papers = {
+        "2402.00001": (3, 0, 0),  # most votes: first, whatever else
+        "2402.00002": (2, 1, 90),  # tied on votes and replies with the next: more upvotes
+        "2402.00003": (2, 1, 5),
+        "2402.00004": (2, 0, 500),  # tied on votes, fewer replies: after both, for all its upvotes
+        "2402.00005": (2, 0, 0),  # None counts as 0 upvotes
+    }
+    with sessions.begin() as session:
+        upsert_papers(
+            session=session,
+            records=[PaperRecord(arxiv_id=i, title=i, hf_upvotes=up or None) for i, (_, _, up) in papers.items()],
+        )
+        session.add(Workspace(team_id="T1", bot_user_id="UBOT"))
+        for n, (arxiv_id, (voters, replies, _)) in enumerate(papers.items()):
+            ts = f"{n + 1}.0"
+            posted = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=n)  # later in the list, newer
+            session.add(
+                Post(team_id="T1", channel_id=PUBLIC, ts=ts, arxiv_id=arxiv_id, kind="digest", created_at=posted)
+            )
+            for v in range(voters):
+                session.add(
+                    Reaction(
+                        team_id="T1", channel_id=PUBLIC, message_ts=ts, user_id=f"U{v}", emoji="+1", arxiv_id=arxiv_id
+                    )
+                )
+            for r in range(replies):
+                session.add(
+                    Reply(
+                        team_id="T1",
+                        channel_id=PUBLIC,
+                        thread_ts=ts,
+                        ts=f"{n + 1}.{r + 1}",
+                        user_id="U9",
+                        text="x",
+                        arxiv_id=arxiv_id,
+                    )
+                )
+        remember_privacy(session=session, team_id="T1", channel_id=PUBLIC, is_private=False)
+    with sessions.begin() as session:
+        ranked = team_ranked(session=session, viewer=Viewer("T1", PUBLIC), vote_emoji=VOTES, ranking=Ranking(), limit=9)
+        assert ranked == [(i, votes, replies) for i, (votes, replies, _) in papers.items()]
+        by_replies = team_ranked(
+            session=session, viewer=Viewer("T1", PUBLIC), vote_emoji=VOTES, ranking=Ranking(sort="replies"), limit=9
+        )  # replies first, then votes, then upvotes
+        assert [i for i, _, _ in by_replies] == ["2402.00002", "2402.00003", "2402.00001", "2402.00004", "2402.00005"]
+
+
 def test_the_quoted_reply_opens_the_most_voted_visible_thread(sessions: sessionmaker[Session]) -> None:
     seed(sessions)
     with sessions.begin() as session:  # the bot's reply, a deleted one and an empty one come first, and never count

@@ -4,13 +4,13 @@ bot's real signed HTTP endpoint with the loopback Slack, Hugging Face and arXiv,
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from storage.lookups import remember_privacy
-from storage.models import ChannelPrivacy, Post, Reaction, utcnow
+from storage.models import ChannelPrivacy, Paper, Post, Reaction, utcnow
 from storage.papers import get_papers
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.hf import FakeHF
@@ -62,9 +62,61 @@ def test_an_arxiv_id_or_link_goes_straight_to_the_card(bot: RunningBot, sender: 
         assert "2 votes (people)" in shown(reply)
 
 
+def mrkdwn(reply: dict[str, Any]) -> str:
+    """The mrkdwn a person reads in a reply's blocks (sections and context elements), one block a line."""
+    texts = []
+    for block in reply.get("blocks") or []:
+        if block["type"] == "section":
+            texts.append(block["text"]["text"])
+        elif block["type"] == "context":
+            texts += [e["text"] for e in block["elements"] if "text" in e]
+    return "\n".join(texts)
+
+
+def test_the_show_card_has_reactions_by_emoji_code_and_project_links_and_each_thread_s_place_and_day(
+    bot: RunningBot, sender: SlackSender, slack: FakeSlack
+) -> None:
+    posted = datetime(2026, 3, 14, 21, 30, tzinfo=UTC)
+    with bot.deps.sessions.begin() as session:
+        session.execute(
+            update(Paper)
+            .where(Paper.arxiv_id == REPLICA)
+            .values(github_repo="replica-lab/dense-rsb", project_page="https://replica.example/rsb")
+        )
+        session.execute(update(Post).where(Post.channel_id == PUBLIC, Post.ts == "1.0").values(created_at=posted))
+        for user, emoji in (("U1", "eyes"), ("U2", "eyes"), ("U3", "tada"), ("U4", "+1")):
+            session.add(
+                Reaction(
+                    team_id=TEAM_ID, channel_id=PUBLIC, message_ts="1.0", user_id=user, emoji=emoji, arxiv_id=REPLICA
+                )
+            )
+    card = mrkdwn(papers(sender, slack, f"show {REPLICA}"))
+    assert "*Team:* 3 votes (people) · 1 reply  :+1: 3 :eyes: 2 :tada: 1" in card, card  # most used emoji first
+    assert "<https://github.com/replica-lab/dense-rsb|Code>" in card
+    assert "<https://replica.example/rsb|Project page>" in card
+    day = f"<!date^{int(posted.timestamp())}^{{date_short}}|2026-03-14>"
+    thread = f"• <https://fake.slack.test/archives/{PUBLIC}/p10|digest thread> in <#{PUBLIC}>, {day} · 1 reply"
+    assert thread in card.splitlines(), card
+    assert PRIVATE not in card
+
+    inside = mrkdwn(papers(sender, slack, f"show {REPLICA}", channel=PRIVATE)).splitlines()
+    threads = [line for line in inside if line.startswith("• ")]
+    assert len(threads) == 2 and threads[1] == thread  # the private thread, posted just now, comes first
+    assert f"in <#{PRIVATE}>, <!date^" in threads[0] and threads[0].endswith(" · 2 replies")
+
+
 def test_no_hit_says_so_and_suggests_the_nearest_titles(bot: RunningBot, sender: SlackSender, slack: FakeSlack) -> None:
+    # The index, not the database scan that answers while it loads (that scan ranks every title, near or not).
+    slack.wait_for(lambda: bot.deps.search.settled or None)
     reply = papers(sender, slack, "search zzzqqq xxyyzz author:nobody")
     assert reply["text"].startswith("No paper matches")
+    assert "Nearest titles" not in mrkdwn(reply) and "Try fewer or other words" in mrkdwn(reply)  # nothing is near
+    # The words find a paper that the terms rule out: its title is named, best first, three at most.
+    near = papers(sender, slack, "search replica symmetry dense author:nobody")
+    assert near["text"].startswith("No paper matches")
+    said = mrkdwn(near)
+    assert "\nNearest titles: _Replica symmetry breaking in dense neural networks_; _" in said, said
+    assert said.count("; _") == 2
 
 
 def test_show_of_an_unknown_paper_is_fetched_from_hugging_face_then_arxiv(
