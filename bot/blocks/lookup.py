@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.blocks.common import MAX_BLOCKS, Block, compact, context, escape, fit, link, safe_url, section
+from bot.blocks.common import MAX_BLOCKS, Block, compact, context, epoch, escape, fit, link, safe_url, section
 from bot.blocks.paper import author_line, github_url, with_picture
 from bot.links import abs_url, hf_url, pdf_url
 from storage.lookups import TeamActivity, Thread
@@ -205,9 +205,8 @@ def _thread_line(thread: Thread, permalinks: dict[tuple[str, str], str]) -> str:
 
 
 def _when(moment: datetime) -> str:
-    # SQLite hands back stored UTC times without a zone: read as local time, they would move by its offset.
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return f"<!date^{int(moment.timestamp())}^{{date_short}}|{moment:%Y-%m-%d}>"
+    return f"<!date^{epoch(moment)}^{{date_short}}|{moment:%Y-%m-%d}>"
 
 
 def unknown(arxiv_id: str, reason: str) -> dict[str, Any]:

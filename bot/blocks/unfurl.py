@@ -14,7 +14,19 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from bot.blocks.common import Block, clip, compact, context, escape, fit, image_accessory, link, safe_url, section
+from bot.blocks.common import (
+    Block,
+    clip,
+    compact,
+    context,
+    epoch,
+    escape,
+    fit,
+    image_accessory,
+    link,
+    safe_url,
+    section,
+)
 from bot.blocks.paper import author_line, github_url
 from bot.links import abs_url, alphaxiv_url, hf_url, pdf_url
 from storage.lookups import QuotedReply, Thread
@@ -70,7 +82,7 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
 
 def _when(moment: datetime) -> str:
     """A day Slack shows in the reader's own time zone; the fallback reads `12 Nov 2026`."""
-    return f"<!date^{int(moment.timestamp())}^{{date_short}}|{_day(moment)}>"
+    return f"<!date^{epoch(moment)}^{{date_short}}|{_day(moment)}>"
 
 
 def _day(moment: datetime) -> str:

@@ -4,9 +4,12 @@ link, within Block Kit's rules, with people's and papers' text escaped."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+import pytest
 
 from bot.blocks import validate
 from bot.blocks.unfurl import fallback_text, history_line, paper_unfurl, plain_reply
@@ -102,3 +105,16 @@ def test_plain_reply_keeps_one_short_line() -> None:
     long = plain_reply("word " * 200)
     assert len(long) <= 200 and long.endswith("…")
     assert plain_reply("cut <https://example.org/a|a label that runs on " + "x" * 300 + ">").count("&lt;") == 1
+
+
+def test_a_time_without_a_zone_is_utc_whatever_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite returns stored UTC times without a zone; read as Tokyo's local time, the date token moved 9 hours."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = Thread("C0READ", "1762939800.000100", "share", NOV_12.replace(tzinfo=None), replies=1)
+        line = history_line(History(votes=1, replies=1, threads=[naive]))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert f"<!date^{int(NOV_12.timestamp())}^" in line and "|12 Nov 2026>" in line, line
