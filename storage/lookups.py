@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.digests import aware
 from storage.models import ChannelPrivacy, Paper, Post, Reaction, Reply, Workspace, utcnow
 from storage.tally import Scope, count_activity, in_scope, post_threads, replies_per_thread
 
@@ -186,7 +187,11 @@ def team_ranked(
     tallies = count_activity(session=session, scope=scope_of(viewer), arxiv_ids=list(facts), vote_emoji=vote_emoji)
     kept = [i for i in facts if tallies[i].votes >= ranking.min_votes and tallies[i].replies >= ranking.min_replies]
     key = _ORDER.get(ranking.sort, _ORDER["votes"])
-    kept.sort(key=lambda i: (key(tallies[i].votes, tallies[i].replies, facts[i][1]), -facts[i][0].timestamp(), i))
+    # aware(): SQLite hands the newest post's time back without a zone, which timestamp() reads as local time; in a
+    # zone with daylight saving that is not even monotonic (the spring-forward gap maps an hour later).
+    kept.sort(
+        key=lambda i: (key(tallies[i].votes, tallies[i].replies, facts[i][1]), -aware(facts[i][0]).timestamp(), i)
+    )
     return [(i, tallies[i].votes, tallies[i].replies) for i in kept[offset : offset + limit]]
 
 

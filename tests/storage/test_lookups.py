@@ -3,8 +3,11 @@ databases."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.lookups import (
@@ -224,3 +227,31 @@ def test_posted_among_names_the_papers_a_team_posted_anywhere_and_only_those(ses
         session.add(Post(team_id="T1", channel_id="CNEW", ts="9.0", arxiv_id=C, kind="share"))
         session.flush()
         assert posted_among(session=session, team_id="T1", arxiv_ids=[C]) == {C}
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is Berlin (daylight saving from 2026-03-29 02:00) for the test."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("berlin")
+def test_the_newest_post_breaks_a_tie_whatever_the_servers_zone(sessions: sessionmaker[Session]) -> None:
+    """Posted 02:30 and 03:00 UTC: read back without a zone (SQLite) as Berlin times, 02:30 falls in the
+    spring-forward gap and would count as half an hour *after* 03:00, ranking the older post first."""
+    older, newer = "2403.00001", "2403.00002"
+    with sessions.begin() as session:
+        upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=i) for i in (older, newer)])
+        for ts, arxiv_id, minute in (("1.0", older, (2, 30)), ("2.0", newer, (3, 0))):
+            posted = datetime(2026, 3, 29, *minute, tzinfo=UTC)
+            session.add(
+                Post(team_id="T1", channel_id=PUBLIC, ts=ts, arxiv_id=arxiv_id, kind="digest", created_at=posted)
+            )
+        remember_privacy(session=session, team_id="T1", channel_id=PUBLIC, is_private=False)
+    with sessions.begin() as session:
+        ranked = team_ranked(session=session, viewer=Viewer("T1", PUBLIC), vote_emoji=VOTES, ranking=Ranking(), limit=9)
+    assert [i for i, _, _ in ranked] == [newer, older]
