@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     terminalreporter.write_line(
         "database backends: " + ", ".join(f"{backend} {n} passed" for backend, n in counts.items())
     )
+
+
+@pytest.fixture
+def server_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """`server_zone("Asia/Tokyo")` makes that the process's local time zone (TZ) until the test ends: SQLite hands
+    back stored UTC times without a zone, which `timestamp()` reads as local time."""
+
+    def use(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()

@@ -3,14 +3,11 @@ Project page links, and one line for each thread saying where and when it was po
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
-
-import pytest
 
 from bot.blocks import lookup, validate
 from storage.lookups import TeamActivity, Thread
@@ -76,18 +73,8 @@ def test_an_undiscussed_paper_says_so() -> None:
     assert "*Team:* not posted or discussed here yet." in card(FakePaper(), TeamActivity())
 
 
-@pytest.fixture
-def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is Tokyo (UTC+9) for the test."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.mark.usefixtures("tokyo")
-def test_a_time_without_a_zone_is_utc_whatever_the_servers_zone() -> None:
+def test_a_time_without_a_zone_is_utc_whatever_the_servers_zone(server_zone: Callable[[str], None]) -> None:
     """SQLite returns stored UTC times without a zone; read as local time the day would move by the offset."""
+    server_zone("Asia/Tokyo")
     naive = Thread("C1", "1.0", "digest", POSTED.replace(tzinfo=None))
     assert f"in <#C1>, {DAY} · 0 replies" in card(FakePaper(), TeamActivity(1, {"+1": 1}, 0, [naive]))

@@ -4,12 +4,10 @@ link, within Block Kit's rules, with people's and papers' text escaped."""
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-
-import pytest
 
 from bot.blocks import validate
 from bot.blocks.unfurl import fallback_text, history_line, paper_unfurl, plain_reply
@@ -107,14 +105,9 @@ def test_plain_reply_keeps_one_short_line() -> None:
     assert plain_reply("cut <https://example.org/a|a label that runs on " + "x" * 300 + ">").count("&lt;") == 1
 
 
-def test_a_time_without_a_zone_is_utc_whatever_the_servers_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_time_without_a_zone_is_utc_whatever_the_servers_zone(server_zone: Callable[[str], None]) -> None:
     """SQLite returns stored UTC times without a zone; read as Tokyo's local time, the date token moved 9 hours."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    try:
-        naive = Thread("C0READ", "1762939800.000100", "share", NOV_12.replace(tzinfo=None), replies=1)
-        line = history_line(History(votes=1, replies=1, threads=[naive]))
-    finally:
-        monkeypatch.undo()
-        time.tzset()
+    server_zone("Asia/Tokyo")
+    naive = Thread("C0READ", "1762939800.000100", "share", NOV_12.replace(tzinfo=None), replies=1)
+    line = history_line(History(votes=1, replies=1, threads=[naive]))
     assert f"<!date^{int(NOV_12.timestamp())}^" in line and "|12 Nov 2026>" in line, line

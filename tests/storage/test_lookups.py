@@ -3,11 +3,9 @@ databases."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.lookups import (
@@ -229,20 +227,12 @@ def test_posted_among_names_the_papers_a_team_posted_anywhere_and_only_those(ses
         assert posted_among(session=session, team_id="T1", arxiv_ids=[C]) == {C}
 
 
-@pytest.fixture
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is Berlin (daylight saving from 2026-03-29 02:00) for the test."""
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
-@pytest.mark.usefixtures("berlin")
-def test_the_newest_post_breaks_a_tie_whatever_the_servers_zone(sessions: sessionmaker[Session]) -> None:
+def test_the_newest_post_breaks_a_tie_whatever_the_servers_zone(
+    sessions: sessionmaker[Session], server_zone: Callable[[str], None]
+) -> None:
     """Posted 02:30 and 03:00 UTC: read back without a zone (SQLite) as Berlin times, 02:30 falls in the
     spring-forward gap and would count as half an hour *after* 03:00, ranking the older post first."""
+    server_zone("Europe/Berlin")  # daylight saving from 2026-03-29 02:00
     older, newer = "2403.00001", "2403.00002"
     with sessions.begin() as session:
         upsert_papers(session=session, records=[PaperRecord(arxiv_id=i, title=i) for i in (older, newer)])
