@@ -205,11 +205,11 @@ class TeamBoost:
     def __init__(self, deps: Deps, viewer: Viewer) -> None:
         self._deps, self._viewer = deps, viewer
         with deps.reads.begin() as session:
-            self.posted = store.discussed_ids(session=session, viewer=viewer, arxiv_ids=None)
+            self._posted = store.discussed_ids(session=session, viewer=viewer, arxiv_ids=None)
         self._boosts: dict[str, float] = {}
 
     def __call__(self, arxiv_id: str) -> float:
-        if arxiv_id not in self.posted:
+        if arxiv_id not in self._posted:
             return 0.0
         if arxiv_id not in self._boosts:
             with self._deps.reads.begin() as session:

@@ -24,10 +24,10 @@ from handlers import commands
 
 log = logging.getLogger(__name__)
 
-# The mention that starts an app_mention's text (`<@U0BOT> search x`, `<@U0BOT|paperbot>: help`).
 # Messages a person wrote (a file attached, sent to the channel from a thread, /me): each is asking. Edits,
 # deletions and bots' messages are not.
 _WRITTEN = POSTED - {"bot_message"}
+# The mention that starts an app_mention's text (`<@U0BOT> search x`, `<@U0BOT|paperbot>: help`).
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s:,]*")
 
 

@@ -10,13 +10,12 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
-from bot.events import POSTED
 from handlers import mentions
 
 
 def message_posted(event: dict[str, Any], body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
     """A new message in a DM to the bot: a lookup to answer."""
-    if event.get("channel_type") == "im" and event.get("subtype") in POSTED and event.get("channel"):
+    if event.get("channel_type") == "im":  # mentions.asked answers what a person wrote, and nothing else
         mentions.asked(event, body, context, client)
 
 

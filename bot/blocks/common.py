@@ -7,7 +7,6 @@ Every user- or paper-supplied string goes through `escape` (mrkdwn needs &, <, >
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -134,16 +133,6 @@ def has_pictures(payload: dict[str, Any]) -> bool:
 
 def _is_picture(accessory: Any) -> bool:
     return isinstance(accessory, dict) and accessory.get("type") == "image"
-
-
-def epoch(moment: datetime) -> int:
-    """Seconds since the epoch of a stored time, for Slack's `<!date^...>`: SQLite hands back stored UTC times
-    without a zone, which `timestamp()` would read as the server's local time.
-
-    >>> epoch(datetime(2026, 11, 12, 9, 30)) == epoch(datetime(2026, 11, 12, 9, 30, tzinfo=UTC)) == 1794475800
-    True
-    """
-    return int((moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).timestamp())
 
 
 def compact(n: int) -> str:

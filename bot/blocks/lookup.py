@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.blocks.common import MAX_BLOCKS, Block, compact, context, epoch, escape, fit, link, safe_url, section
+from bot.blocks.common import MAX_BLOCKS, Block, compact, context, escape, fit, link, safe_url, section
 from bot.blocks.paper import author_line, github_url, with_picture
 from bot.links import abs_url, hf_url, pdf_url
+from storage.digests import aware
 from storage.lookups import TeamActivity, Thread
 
 SHOW_ACTION = "lookup_show"
@@ -205,8 +206,8 @@ def _thread_line(thread: Thread, permalinks: dict[tuple[str, str], str]) -> str:
 
 
 def _when(moment: datetime) -> str:
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return f"<!date^{epoch(moment)}^{{date_short}}|{moment:%Y-%m-%d}>"
+    moment = aware(moment).astimezone(UTC)  # SQLite hands stored UTC times back without a zone
+    return f"<!date^{int(moment.timestamp())}^{{date_short}}|{moment:%Y-%m-%d}>"
 
 
 def unknown(arxiv_id: str, reason: str) -> dict[str, Any]:

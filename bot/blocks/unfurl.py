@@ -14,21 +14,10 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from bot.blocks.common import (
-    Block,
-    clip,
-    compact,
-    context,
-    epoch,
-    escape,
-    fit,
-    image_accessory,
-    link,
-    safe_url,
-    section,
-)
+from bot.blocks.common import Block, clip, compact, context, escape, fit, image_accessory, link, safe_url, section
 from bot.blocks.paper import author_line, github_url
 from bot.links import abs_url, alphaxiv_url, hf_url, pdf_url
+from storage.digests import aware
 from storage.lookups import QuotedReply, Thread
 
 THREADS_SHOWN = 3  # permalinks on a card, newest first
@@ -82,7 +71,8 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
 
 def _when(moment: datetime) -> str:
     """A day Slack shows in the reader's own time zone; the fallback reads `12 Nov 2026`."""
-    return f"<!date^{epoch(moment)}^{{date_short}}|{_day(moment)}>"
+    # aware(): SQLite hands stored UTC times back without a zone, which timestamp() would read as local time.
+    return f"<!date^{int(aware(moment).timestamp())}^{{date_short}}|{_day(moment)}>"
 
 
 def _day(moment: datetime) -> str:
